@@ -43,8 +43,11 @@ const (
 	// AssumptionLookupByElement (ahacc's assumption): GET <feedback URL>?element=NAME&value=V
 	// answers {"data": [feedback...]} (or a bare array) with the feedback whose element
 	// equals the value. Used with the external reference element after an ambiguous create.
-	LookupElementParam = "element"
-	LookupValueParam   = "value"
+	// The same URL with ?<param>=<ref> finds feedback by its external reference
+	// (LookupByReference; ahacc's config centercode.lookup.param, default below).
+	LookupElementParam    = "element"
+	LookupValueParam      = "value"
+	DefaultReferenceParam = "externalReference"
 
 	// AssumptionFeedbackURL (ahacc's assumption): a project's feedback collection URL is
 	// https://<host>/api/v1/projects/{projectKey}/feedback?apiKey=KEY; the record lookup
@@ -184,16 +187,29 @@ func (c *Client) PostListener(ctx context.Context, listenerURL string, body []by
 // (AssumptionLookupByElement). feedbackURL is the project's feedback collection URL
 // (AssumptionFeedbackURL) with its apiKey; the element and value parameters are added.
 func (c *Client) LookupFeedback(ctx context.Context, feedbackURL, element, value string) ([]Feedback, error) {
-	const op = "lookup feedback"
-	u, err := parseURL(op, feedbackURL)
+	return c.lookup(ctx, "lookup feedback", feedbackURL,
+		LookupElementParam+"="+url.QueryEscape(element)+"&"+LookupValueParam+"="+url.QueryEscape(value))
+}
+
+// LookupByReference finds the feedback whose external reference equals ref, sending
+// GET <lookupURL>&<param>=<ref> (the form of ahacc's config centercode.lookup: url and
+// param, default DefaultReferenceParam) — AssumptionLookupByElement.
+func (c *Client) LookupByReference(ctx context.Context, lookupURL, param, ref string) ([]Feedback, error) {
+	if param == "" {
+		param = DefaultReferenceParam
+	}
+	return c.lookup(ctx, "lookup feedback by reference", lookupURL, url.QueryEscape(param)+"="+url.QueryEscape(ref))
+}
+
+func (c *Client) lookup(ctx context.Context, op, lookupURL, extraQuery string) ([]Feedback, error) {
+	u, err := parseURL(op, lookupURL)
 	if err != nil {
 		return nil, err
 	}
-	q := u.RawQuery
-	if q != "" {
-		q += "&"
+	if u.RawQuery != "" {
+		u.RawQuery += "&"
 	}
-	u.RawQuery = q + LookupElementParam + "=" + url.QueryEscape(element) + "&" + LookupValueParam + "=" + url.QueryEscape(value)
+	u.RawQuery += extraQuery
 	resp, err := c.do(ctx, op, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, err
@@ -211,13 +227,13 @@ func (c *Client) LookupFeedback(ctx context.Context, feedbackURL, element, value
 		items = wrapped.Data
 	}
 	if err != nil {
-		return nil, fmt.Errorf("centercode: %s [GET %s]: %w: %s", op, RedactURL(feedbackURL), ErrDecode, err.Error())
+		return nil, fmt.Errorf("centercode: %s [GET %s]: %w: %s", op, RedactURL(lookupURL), ErrDecode, err.Error())
 	}
 	out := make([]Feedback, 0, len(items))
 	for _, raw := range items {
 		f, err := decodeFeedback(raw)
 		if err != nil {
-			return nil, fmt.Errorf("centercode: %s [GET %s]: %w: %s", op, RedactURL(feedbackURL), ErrDecode, err.Error())
+			return nil, fmt.Errorf("centercode: %s [GET %s]: %w: %s", op, RedactURL(lookupURL), ErrDecode, err.Error())
 		}
 		out = append(out, f)
 	}

@@ -238,6 +238,11 @@ func TestAmbiguousCreateThenLookup(t *testing.T) {
 	assert.Equal(t, "x", found[0].Elements["Title"])
 	assert.NotEmpty(t, found[0].Raw)
 
+	byRef, err := f.client.LookupByReference(ctx, fbURL, "", "APP-I-42")
+	require.NoError(t, f.errs.add(err))
+	require.Len(t, byRef, 1)
+	assert.Equal(t, found[0].ID, byRef[0].ID)
+
 	none, err := f.client.LookupFeedback(ctx, fbURL, "Aha Reference", "APP-I-43")
 	require.NoError(t, f.errs.add(err))
 	assert.Empty(t, none)

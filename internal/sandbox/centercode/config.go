@@ -57,9 +57,15 @@ const (
 	// AssumptionLookupByElement (ahacc's assumption, not in centercode.md): the Record
 	// Lookup API can find feedback by an element value:
 	// GET /api/v1/projects/{projectKey}/feedback?element=NAME&value=V&apiKey=KEY answers
-	// {"data": [feedback, ...]}. ahacc uses it to avoid a second create after an ambiguous
-	// failure. Config.DisableLookupByElement turns it off (the path then answers 404).
+	// {"data": [feedback, ...]}; the same path with ?<LookupReferenceParam>=V (default
+	// "externalReference", the form ahacc's config `centercode.lookup.param` uses) finds
+	// feedback by its external reference. ahacc uses it to avoid a second create after an
+	// ambiguous failure. Config.DisableLookupByElement turns both off (404).
 	AssumptionLookupByElement = "/api/v1/projects/{projectKey}/feedback"
+
+	// DefaultLookupReferenceParam is the default query parameter of the lookup by
+	// external reference (AssumptionLookupByElement).
+	DefaultLookupReferenceParam = "externalReference"
 
 	// AssumptionNoMacroRetry (centercode.md "Known": whether Centercode retries a failed
 	// webhook call is unknown — assume not): each macro call is delivered once (twice with
@@ -176,6 +182,9 @@ const (
 	TriggerStatusChange MacroTrigger = "status_change"
 )
 
+// StatusAny in a macro's StatusFilter matches every status change.
+const StatusAny = "*"
+
 // Macro is a feedback macro with a webhook action that calls out (to ahacc).
 type Macro struct {
 	Name    string            `json:"name" yaml:"name"`
@@ -187,7 +196,9 @@ type Macro struct {
 	BodyTemplate string `json:"body_template,omitempty" yaml:"body_template"`
 	// Trigger: manual (default) or status_change.
 	Trigger MacroTrigger `json:"trigger,omitempty" yaml:"trigger"`
-	// StatusFilter (status_change): the macro fires when a feedback's status changes to one of these.
+	// StatusFilter (status_change): the macro fires when a feedback's status changes to one
+	// of these (case-insensitive); StatusAny ("*") fires on every status change, which is
+	// how a "status changed" webhook to ahacc is set up.
 	StatusFilter []string `json:"status_filter,omitempty" yaml:"status_filter"`
 	// FeedbackTypes, when set, restricts automatic runs to these feedback types.
 	FeedbackTypes []string `json:"feedback_types,omitempty" yaml:"feedback_types"`
@@ -236,6 +247,9 @@ type Config struct {
 	Users []User
 	// DisableLookupByElement turns off AssumptionLookupByElement (404).
 	DisableLookupByElement bool
+	// LookupReferenceParam names the lookup-by-reference query parameter; default
+	// DefaultLookupReferenceParam.
+	LookupReferenceParam string
 	// SubmitResponse selects the success body shape (default id + feedbackId, 201).
 	SubmitResponse SubmitResponse
 	// RateLimit is off by default.

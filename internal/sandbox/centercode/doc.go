@@ -16,6 +16,7 @@
 //	POST /api/v1/projects/{projectKey}/feedback/externalSources/{sourceKey}?apiKey=KEY  create feedback (Assumption 1–3)
 //	GET  /api/v1/projects/{projectKey}/feedback/{id}?apiKey=KEY                          record lookup
 //	GET  /api/v1/projects/{projectKey}/feedback?element=NAME&value=V&apiKey=KEY          lookup by element value (ahacc's assumption)
+//	GET  /api/v1/projects/{projectKey}/feedback?externalReference=V&apiKey=KEY           lookup by external reference (same assumption)
 //	POST /api/v1/listeners/{listenerKey}?apiKey=KEY                                      external listener (Assumption 4)
 //
 // Simulator control and inspection (no API key; loopback only):

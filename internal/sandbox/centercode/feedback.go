@@ -342,6 +342,17 @@ func checkValue(e Element, raw any) (any, *valueError) {
 	}
 }
 
+// statusMatches reports whether status is named by filter ("*" matches every change).
+// Simulator choice: status names compare case-insensitively, as ahacc's status_rules do.
+func statusMatches(filter []string, status string) bool {
+	for _, f := range filter {
+		if f == StatusAny || strings.EqualFold(strings.TrimSpace(f), status) {
+			return true
+		}
+	}
+	return false
+}
+
 func contains(list []string, v string) bool {
 	for _, o := range list {
 		if o == v {
@@ -389,9 +400,15 @@ func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
+	if q.Has(s.refParam) {
+		data := s.LookupByReference(r.PathValue("projectKey"), q.Get(s.refParam))
+		simkit.WriteJSON(w, http.StatusOK, map[string]any{"data": data})
+		return
+	}
 	element, value := q.Get("element"), q.Get("value")
 	if element == "" || !q.Has("value") {
-		writeError(w, http.StatusBadRequest, "invalid_parameter", "element and value query parameters are required", "element")
+		writeError(w, http.StatusBadRequest, "invalid_parameter",
+			"element and value (or "+s.refParam+") query parameters are required", "element")
 		return
 	}
 	data := s.LookupByElement(r.PathValue("projectKey"), element, value)
@@ -410,6 +427,21 @@ func (s *Server) LookupByElement(projectKey, element, value string) []Feedback {
 		}
 		v, ok := f.Elements[element]
 		if ok && valueString(v) == value {
+			out = append(out, f.snapshot())
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// LookupByReference returns the project's feedback whose external reference (the value
+// of its source's ExternalReferenceElement) equals ref, oldest first.
+func (s *Server) LookupByReference(projectKey, ref string) []Feedback {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []Feedback{}
+	for _, f := range s.feedback {
+		if f.ProjectKey == projectKey && f.ExternalReference != "" && f.ExternalReference == ref {
 			out = append(out, f.snapshot())
 		}
 	}
@@ -476,7 +508,7 @@ func (s *Server) setStatus(id int64, status, by string) (string, int, error) {
 	f.StatusHistory = append(f.StatusHistory, StatusChange{From: old, To: status, By: by, Time: now})
 	var runs []macroRun
 	for _, m := range s.sortedMacros() {
-		if m.Trigger != TriggerStatusChange || !contains(m.StatusFilter, status) {
+		if m.Trigger != TriggerStatusChange || !statusMatches(m.StatusFilter, status) {
 			continue
 		}
 		if len(m.FeedbackTypes) > 0 && !contains(m.FeedbackTypes, f.FeedbackType) {

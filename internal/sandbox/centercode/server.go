@@ -46,6 +46,7 @@ type Server struct {
 	deliveries  []Delivery
 	dupDelivery bool
 	lookupOff   bool
+	refParam    string
 	submitShape SubmitResponse
 	runSeq      int64
 	inflight    tracker
@@ -80,6 +81,7 @@ func New(cfg Config) (*Server, error) {
 		nextUserID:  1,
 		dupDelivery: cfg.DuplicateMacroDelivery,
 		lookupOff:   cfg.DisableLookupByElement,
+		refParam:    cfg.LookupReferenceParam,
 		submitShape: cfg.SubmitResponse,
 	}
 	if s.log == nil {
@@ -91,6 +93,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.client == nil {
 		s.client = &http.Client{Timeout: 10 * time.Second}
+	}
+	if s.refParam == "" {
+		s.refParam = DefaultLookupReferenceParam
 	}
 	if s.nextID <= 0 {
 		s.nextID = 1001

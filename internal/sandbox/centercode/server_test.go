@@ -344,6 +344,15 @@ func TestLookupByElement(t *testing.T) {
 	assert.Empty(t, asSlice(a.Body["data"]))
 	assert.Equal(t, http.StatusBadRequest, do(t, http.MethodGet, s.FeedbackURL("beta"), "", nil).Status)
 
+	// By external reference (ahacc's config centercode.lookup.param form).
+	a = do(t, http.MethodGet, s.FeedbackURL("beta")+"&externalReference=APP-I-1", "", nil)
+	require.Equal(t, http.StatusOK, a.Status, a.Raw)
+	data = asSlice(a.Body["data"])
+	require.Len(t, data, 1)
+	assert.Equal(t, "APP-I-1", data[0].(map[string]any)["elements"].(map[string]any)["Title"])
+	a = do(t, http.MethodGet, s.FeedbackURL("other")+"&externalReference=APP-I-1", "", nil)
+	assert.Empty(t, asSlice(a.Body["data"]), "lookups are per project")
+
 	off := start(t, func(c *cc.Config) { c.DisableLookupByElement = true })
 	assert.Equal(t, http.StatusNotFound, do(t, http.MethodGet, off.FeedbackURL("beta")+"&element=Title&value=x", "", nil).Status)
 }
@@ -605,4 +614,25 @@ func TestConfigValidation(t *testing.T) {
 		"user listener supports only store_data", `unknown macro "ghost"`, "needs a status_filter", "body template"} {
 		assert.Contains(t, err.Error(), want)
 	}
+}
+
+func TestStatusAnyMacro(t *testing.T) {
+	hook, got := receiver(t, http.StatusOK)
+	s := start(t, func(c *cc.Config) {
+		c.Macros = []cc.Macro{{Name: "status", Trigger: cc.TriggerStatusChange, StatusFilter: []string{cc.StatusAny}, URL: hook.URL + "/webhooks/centercode/status",
+			BodyTemplate: `{"feedbackId": {{.FeedbackID}}, "oldStatus": {{json .OldStatus}}, "newStatus": {{json .Status}}, "when": {{json .Time}}}`}}
+	})
+	created := postJSON(t, s.SourceURL("beta", "bugs"), bug("x", nil))
+	id := int64(created.Body["id"].(float64))
+	for _, st := range []string{"In Review", "Will Fix", "Fixed"} {
+		_, fired, err := s.SetStatus(id, st)
+		require.NoError(t, err)
+		require.Equal(t, 1, fired)
+		require.NoError(t, s.WaitDeliveries(context.Background()))
+	}
+	reqs := got.all()
+	require.Len(t, reqs, 3)
+	assert.Equal(t, "Will Fix", reqs[1].Body["newStatus"])
+	assert.Equal(t, "In Review", reqs[1].Body["oldStatus"])
+	assert.NotEmpty(t, reqs[2].Body["when"])
 }
