@@ -1,0 +1,58 @@
+# ahacc — the targets people expect. `make run` and `make test` are the two commands.
+GO          ?= go
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+BENCHTIME   ?= 2s
+COMPOSE     ?= docker compose -f docker/compose.yaml --env-file docker/.env
+PKGS        := ./...
+
+.PHONY: run test test-short test-e2e fuzz bench lint build docker-build docker-up docker-down clean
+
+## run: the whole stack on one machine (embedded Temporal + UI, Redis, simulators, worker, starter)
+run:
+	$(GO) run ./internal/devstack/cmd/ahacc-dev
+
+## test: every test, then a few seconds of each fuzz target (see FUZZTIME)
+test:
+	$(GO) test -count=1 -timeout 9m $(PKGS)
+	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
+
+## test-short: unit tests only (skips the end-to-end tests that start Temporal)
+test-short:
+	$(GO) test -count=1 -short $(PKGS)
+
+FUZZTIME ?= 3s
+## fuzz: run each fuzz target for FUZZTIME
+fuzz:
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	  for f in $$(grep -hoE '^func Fuzz[A-Za-z0-9_]+' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
+	    echo "fuzz $$pkg $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+## bench: Go benchmarks plus the load tool; figures go to BENCHMARKS.md
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS) | tee .bench-go.txt
+	$(GO) run ./internal/bench/cmd/ahacc-bench | tee .bench-load.txt
+
+## lint: go vet + staticcheck
+lint:
+	$(GO) vet $(PKGS)
+	$(GO) run $(STATICCHECK) $(PKGS)
+
+## build: static binaries into bin/
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ ./worker ./starter ./internal/devstack/cmd/ahacc-dev
+
+docker-build:
+	$(COMPOSE) build
+
+docker-up:
+	$(COMPOSE) up -d
+
+docker-down:
+	$(COMPOSE) down
+
+clean:
+	rm -rf bin .data .bench-*.txt

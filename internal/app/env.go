@@ -1,0 +1,66 @@
+// Package app wires ahacc's processes: it reads the environment, builds the
+// clients, and runs the worker and the webhook server. The worker/ and starter/
+// main packages and the dev stack call into it, so all three behave the same.
+package app
+
+import (
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ahacc/ahacc/workflows"
+)
+
+// Env is the process configuration read from the environment. Secrets stay here
+// (and in the mapping config's expanded values); they are never passed to workflows.
+type Env struct {
+	ConfigPath       string        // AHACC_CONFIG
+	HTTPAddr         string        // AHACC_HTTP_ADDR (starter)
+	WorkerHealthAddr string        // AHACC_WORKER_HEALTH_ADDR (worker /healthz, /readyz, /metrics)
+	TemporalAddress  string        // TEMPORAL_ADDRESS
+	Namespace        string        // TEMPORAL_NAMESPACE
+	TaskQueue        string        // AHACC_TASK_QUEUE
+	RedisURL         string        // REDIS_URL
+	AhaTokens        []string      // AHACC_AHA_WEBHOOK_TOKEN, comma-separated for rotation
+	CentercodeTokens []string      // AHACC_CENTERCODE_WEBHOOK_TOKEN, comma-separated
+	ShutdownTimeout  time.Duration // AHACC_SHUTDOWN_TIMEOUT
+}
+
+// EnvFromOS reads Env from the process environment with documented defaults.
+func EnvFromOS() Env { return EnvFrom(os.Getenv) }
+
+// EnvFrom reads Env through getenv (tests pass a map lookup).
+func EnvFrom(getenv func(string) string) Env {
+	get := func(k, def string) string {
+		if v := strings.TrimSpace(getenv(k)); v != "" {
+			return v
+		}
+		return def
+	}
+	e := Env{
+		ConfigPath:       get("AHACC_CONFIG", "ahacc.yaml"),
+		HTTPAddr:         get("AHACC_HTTP_ADDR", "127.0.0.1:8080"),
+		WorkerHealthAddr: get("AHACC_WORKER_HEALTH_ADDR", "127.0.0.1:9090"),
+		TemporalAddress:  get("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+		Namespace:        get("TEMPORAL_NAMESPACE", "default"),
+		TaskQueue:        get("AHACC_TASK_QUEUE", workflows.DefaultTaskQueue),
+		RedisURL:         get("REDIS_URL", ""),
+		AhaTokens:        splitList(getenv("AHACC_AHA_WEBHOOK_TOKEN")),
+		CentercodeTokens: splitList(getenv("AHACC_CENTERCODE_WEBHOOK_TOKEN")),
+		ShutdownTimeout:  30 * time.Second,
+	}
+	if d, err := time.ParseDuration(get("AHACC_SHUTDOWN_TIMEOUT", "")); err == nil && d > 0 {
+		e.ShutdownTimeout = d
+	}
+	return e
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,349 @@
+// Package devstack runs everything ahacc needs on one machine, in one process:
+// an embedded Temporal server (SQLite, WAL) with its Web UI, Redis (or an
+// in-process stand-in), the Aha! and Centercode simulators, the worker and the
+// starter. It backs `make run` and the end-to-end tests. It links
+// go.temporal.io/server, so only the dev binary and tests import it.
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	uiserver "github.com/temporalio/ui-server/v2/server"
+	uiconfig "github.com/temporalio/ui-server/v2/server/config"
+	uiserveroptions "github.com/temporalio/ui-server/v2/server/server_options"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/server/common/authorization"
+	"go.temporal.io/server/common/cluster"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/dynamicconfig"
+	"go.temporal.io/server/common/log"
+	"go.temporal.io/server/common/membership/static"
+	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	"go.temporal.io/server/common/primitives"
+	sqliteschema "go.temporal.io/server/schema/sqlite"
+	"go.temporal.io/server/temporal"
+
+	"github.com/ahacc/ahacc/workflows"
+)
+
+// TemporalOptions configures the embedded Temporal server.
+type TemporalOptions struct {
+	// Addr is the frontend gRPC address (default 127.0.0.1:7233; port 0 picks a free one).
+	Addr string
+	// UIAddr is the Web UI address (default 127.0.0.1:8233); "off" disables the UI.
+	UIAddr string
+	// DBFile is the SQLite file; empty means in memory (nothing kept).
+	DBFile string
+	// Namespace to create (default "default").
+	Namespace string
+	// LogLevel of the server's own logs (default "warn").
+	LogLevel string
+	// LogFile receives the server's own logs; empty discards them (the server
+	// is chatty and its lines would drown ahacc's).
+	LogFile string
+	// CodecEndpoint is shown to the UI so it can decode encrypted payloads.
+	CodecEndpoint string
+	Logger        *slog.Logger
+}
+
+// Temporal is a running embedded Temporal server and, optionally, its Web UI.
+type Temporal struct {
+	server    temporal.Server
+	ui        *uiserver.Server
+	uiDone    chan struct{}
+	addr      string
+	uiURL     string
+	namespace string
+}
+
+// Addr is the frontend host:port.
+func (t *Temporal) Addr() string { return t.addr }
+
+// UIURL is the Web UI base URL, or "" when the UI is off.
+func (t *Temporal) UIURL() string { return t.uiURL }
+
+// Namespace is the namespace the server was started with.
+func (t *Temporal) Namespace() string { return t.namespace }
+
+// SearchAttributes are the custom search attributes ahacc registers (all Keyword).
+func SearchAttributes() map[string]enumspb.IndexedValueType {
+	out := map[string]enumspb.IndexedValueType{}
+	for _, name := range workflows.SearchAttributeNames {
+		out[name] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
+	}
+	return out
+}
+
+// StartTemporal starts the server (and UI) and returns once the frontend answers
+// and the custom search attributes are registered.
+func StartTemporal(ctx context.Context, o TemporalOptions) (*Temporal, error) {
+	if o.Addr == "" {
+		o.Addr = "127.0.0.1:7233"
+	}
+	if o.UIAddr == "" {
+		o.UIAddr = "127.0.0.1:8233"
+	}
+	if o.Namespace == "" {
+		o.Namespace = "default"
+	}
+	if o.LogLevel == "" {
+		o.LogLevel = "warn"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	host, port, err := resolveAddr(o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("temporal address %q: %w", o.Addr, err)
+	}
+	httpPort, err := freePort(host)
+	if err != nil {
+		return nil, err
+	}
+	conf, err := serverConfig(host, port, httpPort, o)
+	if err != nil {
+		return nil, err
+	}
+	var logger log.Logger = log.NewNoopLogger()
+	if o.LogFile != "" {
+		logger = log.NewZapLogger(log.BuildZapLogger(log.Config{Level: o.LogLevel, OutputFile: o.LogFile}))
+	}
+	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
+	if err != nil {
+		return nil, fmt.Errorf("authorizer: %w", err)
+	}
+	claimMapper, err := authorization.GetClaimMapperFromConfig(&conf.Global.Authorization, logger)
+	if err != nil {
+		return nil, fmt.Errorf("claim mapper: %w", err)
+	}
+	hosts := map[primitives.ServiceName]static.Hosts{}
+	for name, svc := range conf.Services {
+		hosts[primitives.ServiceName(name)] = static.SingleLocalHost(net.JoinHostPort(host, strconv.Itoa(svc.RPC.GRPCPort)))
+	}
+	dyn := dynamicconfig.StaticClient{
+		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key():      true,
+		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 100,
+		// The UI's "reset" and the operator commands need these on a dev server.
+		dynamicconfig.FrontendEnableUpdateWorkflowExecution.Key(): true,
+	}
+	srv, err := temporal.NewServer(
+		temporal.WithConfig(conf),
+		temporal.ForServices(temporal.DefaultServices),
+		temporal.WithStaticHosts(hosts),
+		temporal.WithLogger(logger),
+		temporal.WithAuthorizer(authorizer),
+		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
+		temporal.WithDynamicConfigClient(dyn),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("build temporal server: %w", err)
+	}
+	if err := srv.Start(); err != nil {
+		return nil, fmt.Errorf("start temporal server: %w", err)
+	}
+	t := &Temporal{server: srv, addr: net.JoinHostPort(host, strconv.Itoa(port)), namespace: o.Namespace}
+	if err := t.registerSearchAttributes(ctx); err != nil {
+		t.Stop()
+		return nil, err
+	}
+	if o.UIAddr != "off" {
+		if err := t.startUI(o); err != nil {
+			t.Stop()
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// Stop stops the UI and the server. Safe to call once.
+func (t *Temporal) Stop() {
+	if t.ui != nil {
+		t.ui.Stop()
+		<-t.uiDone
+	}
+	if t.server != nil {
+		_ = t.server.Stop()
+	}
+}
+
+func serverConfig(host string, port, httpPort int, o TemporalOptions) (*config.Config, error) {
+	sqlConf := &config.SQL{PluginName: sqliteplugin.PluginName, ConnectAttributes: map[string]string{}}
+	if o.DBFile == "" {
+		sqlConf.ConnectAttributes["mode"] = "memory"
+		sqlConf.ConnectAttributes["cache"] = "shared"
+		sqlConf.DatabaseName = fmt.Sprintf("ahacc-%d", time.Now().UnixNano())
+	} else {
+		if err := os.MkdirAll(filepath.Dir(o.DBFile), 0o755); err != nil {
+			return nil, fmt.Errorf("data dir: %w", err)
+		}
+		sqlConf.ConnectAttributes["mode"] = "rwc"
+		// WAL lets readers (visibility queries, the UI) run beside the single writer.
+		sqlConf.ConnectAttributes["journal_mode"] = "wal"
+		sqlConf.ConnectAttributes["synchronous"] = "normal"
+		sqlConf.ConnectAttributes["busy_timeout"] = "10000"
+		// One connection: SQLite has one writer, and more connections only
+		// trade throughput for SQLITE_BUSY retries inside the server.
+		sqlConf.MaxConns = 1
+		sqlConf.MaxIdleConns = 1
+		sqlConf.DatabaseName = o.DBFile
+		if _, err := os.Stat(o.DBFile); errors.Is(err, os.ErrNotExist) {
+			if err := sqliteschema.SetupSchema(sqlConf); err != nil {
+				return nil, fmt.Errorf("set up sqlite schema: %w", err)
+			}
+		}
+	}
+	ns, err := sqliteschema.NewNamespaceConfig("active", o.Namespace, false, SearchAttributes())
+	if err != nil {
+		return nil, fmt.Errorf("namespace config: %w", err)
+	}
+	if err := sqliteschema.CreateNamespaces(sqlConf, ns); err != nil {
+		return nil, fmt.Errorf("create namespace: %w", err)
+	}
+
+	var conf config.Config
+	conf.Global.Membership.MaxJoinDuration = 30 * time.Second
+	conf.Global.Membership.BroadcastAddress = host
+	conf.Persistence.DefaultStore = "sqlite-default"
+	conf.Persistence.VisibilityStore = "sqlite-default"
+	conf.Persistence.NumHistoryShards = 1
+	conf.Persistence.DataStores = map[string]config.DataStore{"sqlite-default": {SQL: sqlConf}}
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	conf.ClusterMetadata = &cluster.Config{
+		FailoverVersionIncrement: 10,
+		MasterClusterName:        "active",
+		CurrentClusterName:       "active",
+		ClusterInformation: map[string]cluster.ClusterInformation{
+			"active": {
+				Enabled:                true,
+				InitialFailoverVersion: 1,
+				RPCAddress:             addr,
+				HTTPAddress:            net.JoinHostPort(host, strconv.Itoa(httpPort)),
+				ClusterID:              "ahacc-dev",
+			},
+		},
+	}
+	conf.DCRedirectionPolicy.Policy = "noop"
+	conf.Services = map[string]config.Service{}
+	for _, name := range []string{"frontend", "history", "matching", "worker"} {
+		var svc config.Service
+		svc.RPC.BindOnIP = host
+		if name == "frontend" {
+			svc.RPC.GRPCPort = port
+			svc.RPC.HTTPPort = httpPort
+		} else {
+			p, err := freePort(host)
+			if err != nil {
+				return nil, err
+			}
+			svc.RPC.GRPCPort = p
+		}
+		conf.Services[name] = svc
+	}
+	conf.Archival.History.State = "disabled"
+	conf.Archival.Visibility.State = "disabled"
+	conf.NamespaceDefaults.Archival.History.State = "disabled"
+	conf.NamespaceDefaults.Archival.Visibility.State = "disabled"
+	conf.PublicClient.HostPort = addr
+	return &conf, nil
+}
+
+// registerSearchAttributes adds any of ahacc's search attributes the namespace
+// lacks. A database created by an older ahacc gains the new ones on start.
+func (t *Temporal) registerSearchAttributes(ctx context.Context) error {
+	c, err := dialWithRetry(ctx, t.addr, t.namespace)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ops := c.OperatorService()
+	have, err := ops.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: t.namespace})
+	if err != nil {
+		return fmt.Errorf("list search attributes: %w", err)
+	}
+	missing := map[string]enumspb.IndexedValueType{}
+	for name, typ := range SearchAttributes() {
+		if _, ok := have.GetCustomAttributes()[name]; !ok {
+			missing[name] = typ
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	_, err = ops.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace: t.namespace, SearchAttributes: missing,
+	})
+	if err != nil {
+		return fmt.Errorf("add search attributes: %w", err)
+	}
+	return nil
+}
+
+func (t *Temporal) startUI(o TemporalOptions) error {
+	host, port, err := resolveAddr(o.UIAddr)
+	if err != nil {
+		return fmt.Errorf("UI address %q: %w", o.UIAddr, err)
+	}
+	// The UI server exits the process when it cannot bind, so check first.
+	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return fmt.Errorf("UI address %s: %w", o.UIAddr, err)
+	}
+	_ = l.Close()
+	t.ui = uiserver.NewServer(uiserveroptions.WithConfigProvider(&uiconfig.Config{
+		Host:                host,
+		Port:                port,
+		TemporalGRPCAddress: t.addr,
+		EnableUI:            true,
+		DefaultNamespace:    t.namespace,
+		Codec:               uiconfig.Codec{Endpoint: o.CodecEndpoint},
+		CORS:                uiconfig.CORS{CookieInsecure: true},
+		HideLogs:            true,
+		DisableNewsFetch:    true,
+		// Operators retry and skip parked records from the UI: keep signal,
+		// reset and terminate enabled (these are the defaults; stated here on purpose).
+		DisableWriteActions:       false,
+		WorkflowSignalDisabled:    false,
+		WorkflowResetDisabled:     false,
+		WorkflowTerminateDisabled: false,
+	}))
+	t.uiDone = make(chan struct{})
+	go func() {
+		defer close(t.uiDone)
+		if err := t.ui.Start(); err != nil {
+			o.Logger.Error("temporal UI stopped", "error", err)
+		}
+	}()
+	t.uiURL = "http://" + net.JoinHostPort(host, strconv.Itoa(port))
+	return waitHTTP(context.Background(), t.uiURL+"/healthz", 15*time.Second)
+}
+
+func dialWithRetry(ctx context.Context, addr, ns string) (client.Client, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := client.Dial(client.Options{HostPort: addr, Namespace: ns, Logger: quietSDKLogger()})
+		if err == nil {
+			if _, err = c.CheckHealth(ctx, &client.CheckHealthRequest{}); err == nil {
+				return c, nil
+			}
+			c.Close()
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("temporal at %s did not answer: %w", addr, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
