@@ -19,28 +19,34 @@ import (
 // (shared names in notes/CONVENTIONS.md; issue 7 item 1).
 var searchAttributes = []string{"AhaReference", "AhaRecordType", "CentercodeFeedbackID", "SyncState", "Macro", "ConfigHash"}
 
-// appEnv is every environment variable the worker and the starter read, and which of
-// the two needs it.
+// appEnv is every environment variable the worker and the starter read, which of
+// the two needs it, whether it is a secret, and whether it may be empty (the
+// ${VAR:-default} references of ahacc.yaml).
 var appEnv = []struct {
-	name    string
-	worker  bool
-	starter bool
-	secret  bool
+	name     string
+	worker   bool
+	starter  bool
+	secret   bool
+	optional bool
 }{
-	{"AHACC_CONFIG", true, true, false},
-	{"TEMPORAL_ADDRESS", true, true, false},
-	{"TEMPORAL_NAMESPACE", true, true, false},
-	{"AHACC_TASK_QUEUE", true, true, false},
-	{"REDIS_URL", true, true, false},
-	{"AHA_BASE_URL", true, true, false},
-	{"AHA_API_KEY", true, true, true},
-	{"CC_BUGS_SOURCE_URL", true, true, true},
-	{"CC_FEEDBACK_LISTENER_URL", true, true, true},
-	{"CC_USER_DATA_LISTENER_URL", true, true, true},
-	{"AHACC_HTTP_ADDR", false, true, false},
-	{"AHACC_AHA_WEBHOOK_TOKEN", false, true, true},
-	{"AHACC_CENTERCODE_WEBHOOK_TOKEN", false, true, true},
-	{"AHACC_METRICS_ADDR", true, false, false},
+	{"AHACC_CONFIG", true, true, false, false},
+	{"TEMPORAL_ADDRESS", true, true, false, false},
+	{"TEMPORAL_NAMESPACE", true, true, false, false},
+	{"AHACC_TASK_QUEUE", true, true, false, false},
+	{"REDIS_URL", true, true, false, false},
+	{"AHA_BASE_URL", true, true, false, false},
+	{"AHA_API_KEY", true, true, true, false},
+	{"AHA_INTEGRATION_ID", true, true, false, true},
+	{"CC_BUGS_SOURCE_URL", true, true, true, false},
+	{"CC_FEATURES_SOURCE_URL", true, true, true, false},
+	{"CC_FEEDBACK_LISTENER_URL", true, true, true, false},
+	{"CC_USER_DATA_LISTENER_URL", true, true, true, false},
+	{"CC_LOOKUP_URL", true, true, true, true},
+	{"CC_PROJECT_KEY", true, true, false, true},
+	{"AHACC_HTTP_ADDR", false, true, false, false},
+	{"AHACC_AHA_WEBHOOK_TOKEN", false, true, true, false},
+	{"AHACC_CENTERCODE_WEBHOOK_TOKEN", false, true, true, false},
+	{"AHACC_METRICS_ADDR", true, false, false, false},
 }
 
 // repoRoot is the module root (the docker build context).

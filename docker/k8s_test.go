@@ -303,7 +303,9 @@ func TestK8sEnvWiring(t *testing.T) {
 						assert.NotContainsf(t, envLiterals, v.name, "%s is a secret", v.name)
 						for _, e := range c.Env {
 							if e.Name == v.name {
-								assert.NotNilf(t, e.ValueFrom, "%s is a secret: use the Secret", v.name)
+								require.NotNilf(t, e.ValueFrom, "%s is a secret: use the Secret", v.name)
+								optional := e.ValueFrom.SecretKeyRef.Optional != nil && *e.ValueFrom.SecretKeyRef.Optional
+								assert.Equalf(t, v.optional, optional, "%s: a required secret must not be optional, an optional one must be", v.name)
 							}
 						}
 					}
