@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -190,10 +191,19 @@ func TestComposeEnvWiring(t *testing.T) {
 		})
 	}
 
+	// The drain deadline ends before compose sends SIGKILL.
+	for _, svc := range []string{"worker", "starter"} {
+		s := service(t, p, svc)
+		d, err := time.ParseDuration(envOf(t, s)["AHACC_SHUTDOWN_TIMEOUT"])
+		require.NoError(t, err)
+		require.NotNil(t, s.StopGracePeriod)
+		assert.Lessf(t, d+5*time.Second, time.Duration(*s.StopGracePeriod), "%s: AHACC_SHUTDOWN_TIMEOUT must leave margin inside stop_grace_period", svc)
+	}
+
 	starter := envOf(t, service(t, p, "starter"))
 	assert.Equal(t, "0.0.0.0:8080", starter["AHACC_HTTP_ADDR"], "the starter must listen on all interfaces inside its container")
 	worker := envOf(t, service(t, p, "worker"))
-	assert.Equal(t, "0.0.0.0:9090", worker["AHACC_METRICS_ADDR"])
+	assert.Equal(t, "0.0.0.0:9090", worker["AHACC_WORKER_HEALTH_ADDR"])
 	assert.Contains(t, service(t, p, "worker").Expose, "9090")
 }
 

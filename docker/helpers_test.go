@@ -46,7 +46,8 @@ var appEnv = []struct {
 	{"AHACC_HTTP_ADDR", false, true, false, false},
 	{"AHACC_AHA_WEBHOOK_TOKEN", false, true, true, false},
 	{"AHACC_CENTERCODE_WEBHOOK_TOKEN", false, true, true, false},
-	{"AHACC_METRICS_ADDR", true, false, false, false},
+	{"AHACC_WORKER_HEALTH_ADDR", true, false, false, false},
+	{"AHACC_SHUTDOWN_TIMEOUT", true, true, false, false},
 }
 
 // repoRoot is the module root (the docker build context).

@@ -218,6 +218,22 @@ func TestK8sDeployments(t *testing.T) {
 			assert.False(t, *pod.AutomountServiceAccountToken)
 			require.NotNil(t, pod.TerminationGracePeriodSeconds)
 			assert.GreaterOrEqual(t, *pod.TerminationGracePeriodSeconds, int64(30))
+			// The grace period covers the preStop pause and the app's drain deadline.
+			var drain time.Duration
+			for _, e := range c.Env {
+				if e.Name == "AHACC_SHUTDOWN_TIMEOUT" {
+					d, err := time.ParseDuration(e.Value)
+					require.NoError(t, err)
+					drain = d
+				}
+			}
+			require.Positive(t, drain, "AHACC_SHUTDOWN_TIMEOUT")
+			var preStop time.Duration
+			if c.Lifecycle != nil && c.Lifecycle.PreStop != nil && c.Lifecycle.PreStop.Sleep != nil {
+				preStop = time.Duration(c.Lifecycle.PreStop.Sleep.Seconds) * time.Second
+			}
+			assert.Less(t, preStop+drain+3*time.Second, time.Duration(*pod.TerminationGracePeriodSeconds)*time.Second,
+				"preStop + AHACC_SHUTDOWN_TIMEOUT must fit in terminationGracePeriodSeconds")
 
 			// AHACC_CONFIG names the file the ahacc-config ConfigMap volume provides.
 			env := map[string]corev1.EnvVar{}
