@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // maxJSONDepth bounds nesting so hostile input cannot exhaust the stack.
@@ -15,8 +16,11 @@ const maxJSONDepth = 512
 // int64 / float64 / bool / nil, like ojg does, but materialises only the
 // members the mapper's paths can reach (nd); everything else is validated
 // and skipped without allocating. A nil nd decodes everything.
+//
+// Strings share one private copy of the input (they are substrings of it),
+// so a record costs one allocation for all its text instead of one per value.
 func parseJSON(data []byte, nd *need) (any, error) {
-	p := jparser{data: data}
+	p := jparser{data: append([]byte(nil), data...)}
 	p.ws()
 	v, err := p.value(nd, 0)
 	if err != nil {
@@ -30,9 +34,39 @@ func parseJSON(data []byte, nd *need) (any, error) {
 }
 
 type jparser struct {
-	data []byte
-	pos  int
+	data  []byte
+	pos   int
+	stack []any    // array items under construction, shared by nested arrays
+	keys  []string // object keys under construction, parallel to kvals
+	kvals []any
+	strs  []string // chunk that string values are boxed from (see boxString)
 }
+
+// boxString returns s as an interface value whose data lives in a chunk of
+// strings shared by the whole record, instead of one 16-byte allocation per
+// value. The runtime stores a string in an interface as a pointer to its
+// header; pointing it into the chunk is equivalent as long as the slot is
+// never written again, which holds: chunks are only appended to.
+func (p *jparser) boxString(s string) any {
+	if len(p.strs) == cap(p.strs) {
+		p.strs = make([]string, 0, 32)
+	}
+	p.strs = append(p.strs, s)
+	var v any
+	e := (*eface)(unsafe.Pointer(&v))
+	e.typ = stringType
+	e.data = unsafe.Pointer(&p.strs[len(p.strs)-1])
+	return v
+}
+
+type eface struct {
+	typ, data unsafe.Pointer
+}
+
+var stringType = func() unsafe.Pointer {
+	var v any = ""
+	return (*eface)(unsafe.Pointer(&v)).typ
+}()
 
 func (p *jparser) errf(format string, args ...any) error {
 	return fmt.Errorf("offset %d: %s", p.pos, fmt.Sprintf(format, args...))
@@ -67,14 +101,17 @@ func (p *jparser) val(nd *need, depth int, skip bool) (any, error) {
 	case '{':
 		return p.object(nd, depth, skip)
 	case '[':
-		return p.array(depth, skip)
+		return p.array(nd, depth, skip)
 	case '"':
 		if skip {
 			_, _, err := p.str(true)
 			return nil, err
 		}
 		s, _, err := p.str(false)
-		return s, err
+		if err != nil {
+			return nil, err
+		}
+		return p.boxString(s), nil
 	case 't':
 		return true, p.lit("true")
 	case 'f':
@@ -99,14 +136,14 @@ func (p *jparser) lit(s string) error {
 
 func (p *jparser) object(nd *need, depth int, skip bool) (any, error) {
 	p.pos++ // {
-	var m map[string]any
-	if !skip {
-		m = make(map[string]any, 8)
-	}
+	mark := len(p.keys)
 	p.ws()
 	if p.pos < len(p.data) && p.data[p.pos] == '}' {
 		p.pos++
-		return m, nil
+		if skip {
+			return nil, nil
+		}
+		return map[string]any{}, nil
 	}
 	for {
 		p.ws()
@@ -121,7 +158,7 @@ func (p *jparser) object(nd *need, depth int, skip bool) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		raw := p.data[start : p.pos-1]
+		end := p.pos - 1
 		p.ws()
 		if p.pos >= len(p.data) || p.data[p.pos] != ':' {
 			return nil, p.errf("expected ':' after a key")
@@ -131,26 +168,23 @@ func (p *jparser) object(nd *need, depth int, skip bool) (any, error) {
 		// Decide whether this member is needed.
 		var child *need
 		want := !skip
-		if want && nd != nil && !nd.all {
+		if want {
 			if esc {
 				key, _, _ = p.decodeAt(start - 1)
-				child = nd.kids[key]
 			} else {
-				child = nd.kids[string(raw)]
+				key = p.sub(start, end)
 			}
-			want = child != nil
+			var drop bool
+			child, drop = nd.member(key)
+			want = !drop
 		}
 		v, err := p.val(child, depth+1, !want)
 		if err != nil {
 			return nil, err
 		}
 		if want {
-			if !esc {
-				key = string(raw)
-			} else if key == "" {
-				key, _, _ = p.decodeAt(start - 1)
-			}
-			m[key] = v
+			p.keys = append(p.keys, key)
+			p.kvals = append(p.kvals, v)
 		}
 		p.ws()
 		if p.pos >= len(p.data) {
@@ -161,6 +195,16 @@ func (p *jparser) object(nd *need, depth int, skip bool) (any, error) {
 			p.pos++
 		case '}':
 			p.pos++
+			if skip {
+				return nil, nil
+			}
+			// Build the map at its final size: no rehashing while growing.
+			m := make(map[string]any, len(p.keys)-mark)
+			for i := mark; i < len(p.keys); i++ {
+				m[p.keys[i]] = p.kvals[i]
+			}
+			clear(p.kvals[mark:])
+			p.keys, p.kvals = p.keys[:mark], p.kvals[:mark]
 			return m, nil
 		default:
 			return nil, p.errf("expected ',' or '}'")
@@ -168,9 +212,13 @@ func (p *jparser) object(nd *need, depth int, skip bool) (any, error) {
 	}
 }
 
-func (p *jparser) array(depth int, skip bool) (any, error) {
+func (p *jparser) array(nd *need, depth int, skip bool) (any, error) {
 	p.pos++ // [
-	var a []any
+	var item *need // nil: whole items
+	if nd != nil && !nd.all {
+		item = nd.elem
+	}
+	mark := len(p.stack)
 	p.ws()
 	if p.pos < len(p.data) && p.data[p.pos] == ']' {
 		p.pos++
@@ -181,12 +229,12 @@ func (p *jparser) array(depth int, skip bool) (any, error) {
 	}
 	for {
 		p.ws()
-		v, err := p.val(nil, depth+1, skip)
+		v, err := p.val(item, depth+1, skip)
 		if err != nil {
 			return nil, err
 		}
 		if !skip {
-			a = append(a, v)
+			p.stack = append(p.stack, v)
 		}
 		p.ws()
 		if p.pos >= len(p.data) {
@@ -200,6 +248,11 @@ func (p *jparser) array(depth int, skip bool) (any, error) {
 			if skip {
 				return nil, nil
 			}
+			// One exactly-sized allocation per array instead of append growth.
+			a := make([]any, len(p.stack)-mark)
+			copy(a, p.stack[mark:])
+			clear(p.stack[mark:])
+			p.stack = p.stack[:mark]
 			return a, nil
 		default:
 			return nil, p.errf("expected ',' or ']'")
@@ -222,7 +275,7 @@ func (p *jparser) str(skip bool) (string, bool, error) {
 				return "", esc, nil
 			}
 			if !esc {
-				return string(p.data[start+1 : p.pos-1]), false, nil
+				return p.sub(start+1, p.pos-1), false, nil
 			}
 			s, _, err := p.decodeAt(start)
 			return s, true, err
@@ -249,6 +302,15 @@ func (p *jparser) str(skip bool) (string, bool, error) {
 		}
 	}
 	return "", esc, errEOF
+}
+
+// sub returns data[i:j] as a string without copying: p.data is a private
+// copy that is never written after parsing starts.
+func (p *jparser) sub(i, j int) string {
+	if i >= j {
+		return ""
+	}
+	return unsafe.String(&p.data[i], j-i)
 }
 
 func isHex4(b []byte) bool {

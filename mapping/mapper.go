@@ -82,7 +82,7 @@ func (m *Mapper) MapValue(record any) (*Result, error) {
 				Message: fmt.Sprintf("%s: the body has no %q (%s); add it to the webhook macro's body template", name, name, m.context)})
 		}
 	}
-	var buf []any
+	buf := make([]any, 0, 16)
 	for _, el := range m.elements {
 		buf = el.apply(root, res, &probs, m.context, buf)
 	}
@@ -100,7 +100,9 @@ func (m *Mapper) MapValue(record any) (*Result, error) {
 	}
 	res.JSON = appendCanonical(make([]byte, 0, 512), res.Body)
 	sum := sha256.Sum256(res.JSON)
-	res.Hash = hex.EncodeToString(sum[:])
+	var hx [64]byte
+	hex.Encode(hx[:], sum[:])
+	res.Hash = string(hx[:])
 	if len(probs) > 0 {
 		return res, &ValidationError{Context: m.context, Problems: probs}
 	}

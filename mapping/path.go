@@ -2,25 +2,43 @@ package mapping
 
 import (
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/ohler55/ojg/jp"
 )
 
-// cpath is a JSONPath compiled once at load. Plain child/index chains
-// ($.a.b[0].c, $['x y']) are walked directly without allocating; anything
-// else (wildcards, filters, slices, descent, unions) goes through ojg/jp.
+// cpath is a JSONPath compiled once at load. Child/index chains, [*] and
+// equality filters over arrays ($.a[?(@.key == 'x')].b) are walked directly
+// without allocating; anything else (slices, unions, descent, other
+// filters, wildcards over objects) goes through ojg/jp.
 type cpath struct {
 	src  string
-	segs []seg   // fast path, when expr is nil
-	expr jp.Expr // general path
+	segs []seg // valid when fast
+	fast bool
+	expr jp.Expr
 }
 
+type segKind uint8
+
+const (
+	segKey segKind = iota
+	segIdx
+	segAll // [*] over an array
+	segEq  // [?(@.a.b == lit)] over an array
+)
+
 type seg struct {
+	kind  segKind
 	key   string
 	idx   int
-	isIdx bool
+	chain []string // segEq: @.a.b
+	lit   any      // segEq: string or int64
 }
+
+// simpleFilter matches the filters the fast path understands.
+var simpleFilter = regexp.MustCompile(`^\[\?\(@((?:\.[A-Za-z_][A-Za-z0-9_]*)+) == (?:'([^'\\]*)'|(-?[0-9]{1,15}))\)\]$`)
 
 func compilePath(s string) (*cpath, error) {
 	s = strings.TrimSpace(s)
@@ -31,26 +49,38 @@ func compilePath(s string) (*cpath, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid JSONPath %q: %v", s, err)
 	}
-	p := &cpath{src: s}
-	fast := true
+	p := &cpath{src: s, expr: x, fast: true}
 	for i, f := range x {
 		switch v := f.(type) {
 		case jp.Root:
-			if i != 0 {
-				fast = false
-			}
+			p.fast = p.fast && i == 0
 		case jp.Bracket:
 		case jp.Child:
-			p.segs = append(p.segs, seg{key: string(v)})
+			p.segs = append(p.segs, seg{kind: segKey, key: string(v)})
 		case jp.Nth:
-			p.segs = append(p.segs, seg{idx: int(v), isIdx: true})
+			p.segs = append(p.segs, seg{kind: segIdx, idx: int(v)})
+		case jp.Wildcard:
+			p.segs = append(p.segs, seg{kind: segAll})
+		case *jp.Filter:
+			m := simpleFilter.FindStringSubmatch(v.String())
+			if m == nil {
+				p.fast = false
+				break
+			}
+			sg := seg{kind: segEq, chain: strings.Split(m[1][1:], ".")}
+			if m[3] != "" {
+				n, _ := strconv.ParseInt(m[3], 10, 64)
+				sg.lit = n
+			} else {
+				sg.lit = m[2]
+			}
+			p.segs = append(p.segs, sg)
 		default:
-			fast = false
+			p.fast = false
 		}
 	}
-	if !fast {
+	if !p.fast {
 		p.segs = nil
-		p.expr = x
 	}
 	return p, nil
 }
@@ -58,38 +88,88 @@ func compilePath(s string) (*cpath, error) {
 // eval appends the values at the path, flattening one level of arrays and
 // dropping nulls, so "$.tags" and "$.tags[*]" both yield the tags.
 func (p *cpath) eval(root any, out []any) []any {
-	if p.expr != nil {
-		for _, v := range p.expr.Get(root) {
-			out = appendFlat(out, v)
+	if p.fast {
+		start := len(out)
+		res, ok := walk(root, p.segs, out)
+		if ok {
+			return res
 		}
-		return out
+		out = res[:start] // an object under [*] or a filter: let ojg decide
 	}
-	cur := root
-	for _, s := range p.segs {
-		if s.isIdx {
+	for _, v := range p.expr.Get(root) {
+		out = appendFlat(out, v)
+	}
+	return out
+}
+
+func walk(cur any, segs []seg, out []any) ([]any, bool) {
+	for i := range segs {
+		s := &segs[i]
+		switch s.kind {
+		case segKey:
+			m, ok := cur.(map[string]any)
+			if !ok {
+				return out, true
+			}
+			if cur, ok = m[s.key]; !ok {
+				return out, true
+			}
+		case segIdx:
 			a, ok := cur.([]any)
 			if !ok {
-				return out
+				return out, true
 			}
-			i := s.idx
-			if i < 0 {
-				i += len(a)
+			j := s.idx
+			if j < 0 {
+				j += len(a)
 			}
-			if i < 0 || i >= len(a) {
-				return out
+			if j < 0 || j >= len(a) {
+				return out, true
 			}
-			cur = a[i]
-			continue
-		}
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return out
-		}
-		if cur, ok = m[s.key]; !ok {
-			return out
+			cur = a[j]
+		default:
+			a, ok := cur.([]any)
+			if !ok {
+				_, isMap := cur.(map[string]any)
+				return out, !isMap
+			}
+			for _, x := range a {
+				if s.kind == segEq && !s.match(x) {
+					continue
+				}
+				if out, ok = walk(x, segs[i+1:], out); !ok {
+					return out, false
+				}
+			}
+			return out, true
 		}
 	}
-	return appendFlat(out, cur)
+	return appendFlat(out, cur), true
+}
+
+func (s *seg) match(x any) bool {
+	for _, k := range s.chain {
+		m, ok := x.(map[string]any)
+		if !ok {
+			return false
+		}
+		if x, ok = m[k]; !ok {
+			return false
+		}
+	}
+	switch lit := s.lit.(type) {
+	case string:
+		v, ok := x.(string)
+		return ok && v == lit
+	case int64:
+		switch v := x.(type) {
+		case int64:
+			return v == lit
+		case float64:
+			return v == float64(lit)
+		}
+	}
+	return false
 }
 
 func appendFlat(out []any, v any) []any {
@@ -108,51 +188,77 @@ func appendFlat(out []any, v any) []any {
 }
 
 // need is the part of a record the compiled paths can reach; the JSON
-// parser materialises only that, skipping the rest. A nil *need, or one
-// with all set, means the whole subtree.
+// parser materialises only that and validates-and-skips the rest. A nil
+// *need, or one with all set, means the whole subtree. kids are object
+// members by name; elem applies to every array element (and, as ojg's
+// wildcards and filters do, to every member value of an object).
 type need struct {
 	all  bool
 	kids map[string]*need
+	elem *need
 }
 
 func (n *need) addPath(p *cpath) {
-	if p.expr == nil {
-		cur := n
-		for _, s := range p.segs {
-			if s.isIdx {
-				break
-			}
-			cur = cur.kid(s.key)
-			if cur.all {
-				return
-			}
+	frags := []jp.Frag(p.expr)
+	if len(frags) > 0 {
+		if _, ok := frags[0].(jp.Root); ok {
+			frags = frags[1:]
 		}
-		cur.setAll()
+	}
+	n.addFrags(n, frags)
+}
+
+// filterRef matches @.a.b / @['a'] chains inside a filter script.
+var filterRef = regexp.MustCompile(`@((?:\.[A-Za-z_][A-Za-z0-9_]*)*)`)
+
+func (n *need) addFrags(root *need, frags []jp.Frag) {
+	if n.all {
 		return
 	}
-	cur := n
-	for i, f := range p.expr {
-		switch v := f.(type) {
-		case jp.Root:
-			if i != 0 {
-				cur.setAll()
-				return
-			}
-		case jp.Bracket:
-		case jp.Child:
-			cur = cur.kid(string(v))
-			if cur.all {
-				return
-			}
-		default:
-			cur.setAll()
+	if len(frags) == 0 {
+		n.setAll()
+		return
+	}
+	switch f := frags[0].(type) {
+	case jp.Child:
+		n.kid(string(f)).addFrags(root, frags[1:])
+	case jp.Bracket:
+		n.addFrags(root, frags[1:])
+	case jp.Nth, jp.Wildcard, jp.Slice:
+		n.elemNeed().addFrags(root, frags[1:])
+	case *jp.Filter:
+		src := f.String()
+		if strings.Contains(src, "$") {
+			root.setAll() // the filter reads the record root
 			return
 		}
+		e := n.elemNeed()
+		for _, m := range filterRef.FindAllStringSubmatchIndex(src, -1) {
+			chain := src[m[2]:m[3]]
+			next := ""
+			if m[1] < len(src) {
+				next = src[m[1]:]
+			}
+			if chain == "" || strings.HasPrefix(next, "[") || strings.HasPrefix(next, ".") {
+				e.setAll() // @ itself, @[0], @.* …: keep whole elements
+				break
+			}
+			cur := e
+			for _, k := range strings.Split(chain[1:], ".") {
+				cur = cur.kid(k)
+			}
+			cur.setAll()
+		}
+		e.addFrags(root, frags[1:])
+	default:
+		n.setAll()
 	}
-	cur.setAll()
 }
 
 func (n *need) kid(k string) *need {
+	if n.all {
+		return n
+	}
 	if n.kids == nil {
 		n.kids = map[string]*need{}
 	}
@@ -164,7 +270,36 @@ func (n *need) kid(k string) *need {
 	return c
 }
 
+func (n *need) elemNeed() *need {
+	if n.all {
+		return n
+	}
+	if n.elem == nil {
+		n.elem = &need{}
+	}
+	return n.elem
+}
+
 func (n *need) setAll() {
 	n.all = true
 	n.kids = nil
+	n.elem = nil
+}
+
+// member returns the need of object member key (nil: parse it whole;
+// skip: not needed at all).
+func (n *need) member(key string) (child *need, skip bool) {
+	if n == nil || n.all {
+		return nil, false
+	}
+	c := n.kids[key]
+	switch {
+	case c != nil && n.elem != nil:
+		return nil, false // reached two ways: keep it whole
+	case c != nil:
+		return c, false
+	case n.elem != nil:
+		return n.elem, false
+	}
+	return nil, true
 }

@@ -3,7 +3,6 @@ package mapping
 import (
 	"fmt"
 	"math"
-	"net/mail"
 	"net/url"
 	"strconv"
 	"strings"
@@ -34,8 +33,8 @@ type step struct {
 	op          opKind
 	n           int               // truncate
 	sep         string            // join
-	m           map[string]string // map
-	fallback    string
+	m           map[string]any // map (values pre-boxed strings)
+	fallback    any
 	hasFallback bool
 	tpl         []tplPart // template
 	layout      string    // date_format (Go layout)
@@ -137,7 +136,7 @@ func compileStep(d *decoder, n *node, path string) (step, bool) {
 }
 
 func compileMapStep(d *decoder, mn, fb *node, mpath, fbpath string) (step, bool) {
-	s := step{op: opMap, m: map[string]string{}}
+	s := step{op: opMap, m: map[string]any{}}
 	if mn == nil || mn.kind != nMap {
 		d.errf(mn, mpath, "must be a mapping of values, e.g. {P1: Critical, P2: Major}")
 		return s, false
@@ -158,7 +157,7 @@ func compileMapStep(d *decoder, mn, fb *node, mpath, fbpath string) (step, bool)
 		if fb.kind != nScalar {
 			d.errf(fb, fbpath, "must be a single value")
 		} else {
-			s.fallback, s.hasFallback = fb.val, true
+			s.fallback, s.hasFallback = any(fb.val), true
 		}
 	}
 	return s, true
@@ -269,7 +268,19 @@ func (el *element) run(vals []any, root any, ctx string) ([]any, *ElementProblem
 			if len(vals) == 0 {
 				continue
 			}
+			if len(vals) == 1 {
+				if _, ok := vals[0].(string); ok {
+					continue
+				}
+			}
 			var b strings.Builder
+			n := len(s.sep) * (len(vals) - 1)
+			for _, v := range vals {
+				if t, ok := v.(string); ok {
+					n += len(t)
+				}
+			}
+			b.Grow(n)
 			for j, v := range vals {
 				t, ok := toText(v)
 				if !ok {
@@ -300,19 +311,28 @@ func (el *element) run(vals []any, root any, ctx string) ([]any, *ElementProblem
 				if !ok {
 					return nil, el.notText(v, ctx)
 				}
+				var r string
 				switch s.op {
 				case opHTMLToText:
-					vals[j] = htmlToText(t)
+					r = htmlToText(t)
 				case opSanitizeHTML:
-					vals[j] = sanitizeHTML(t)
+					r = sanitizeHTML(t)
 				case opTrim:
-					vals[j] = strings.TrimSpace(t)
+					r = strings.TrimSpace(t)
 				case opLower:
-					vals[j] = strings.ToLower(t)
+					r = strings.ToLower(t)
 				case opUpper:
-					vals[j] = strings.ToUpper(t)
+					r = strings.ToUpper(t)
 				case opTruncate:
-					vals[j] = truncate(t, s.n)
+					r = truncate(t, s.n)
+				}
+				if s.op != opDateFormat {
+					if _, isStr := v.(string); !isStr || r != t {
+						vals[j] = r // unchanged strings keep their boxed value
+					}
+					continue
+				}
+				switch s.op {
 				case opDateFormat:
 					tm, ok := parseTime(v)
 					if !ok {
@@ -471,17 +491,37 @@ func (el *element) finish(v any, ctx string) (any, *ElementProblem) {
 		}
 		return num, nil
 	case KindEmailValue:
-		a, err := mail.ParseAddress(t)
-		if err != nil || a.Address != t {
+		if !validEmail(t) {
 			return bad("an email address")
 		}
-		return t, nil
+		return v, nil
 	case KindAttachment:
 		u, err := url.Parse(t)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return bad("an absolute http(s) URL")
 		}
-		return t, nil
+	}
+	if _, ok := v.(string); ok {
+		return v, nil // already boxed
 	}
 	return t, nil
+}
+
+// validEmail is a cheap syntactic check (one @, a dotted domain, no spaces
+// or control characters); Centercode does the authoritative matching.
+func validEmail(s string) bool {
+	at := strings.IndexByte(s, '@')
+	if at <= 0 || at != strings.LastIndexByte(s, '@') || len(s) > 254 {
+		return false
+	}
+	domain := s[at+1:]
+	if len(domain) < 3 || !strings.Contains(domain, ".") || domain[0] == '.' || domain[len(domain)-1] == '.' || strings.Contains(domain, "..") {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c == 0x7f || c == '<' || c == '>' || c == '(' || c == ')' || c == ',' || c == ';' || c == ':' || c == '\\' || c == '"' || c == '[' || c == ']' {
+			return false
+		}
+	}
+	return true
 }
