@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
@@ -20,7 +21,9 @@ const maxJSONDepth = 512
 // Strings share one private copy of the input (they are substrings of it),
 // so a record costs one allocation for all its text instead of one per value.
 func parseJSON(data []byte, nd *need) (any, error) {
-	p := jparser{data: append([]byte(nil), data...)}
+	p := parserPool.Get().(*jparser)
+	defer p.release()
+	p.data, p.pos = append([]byte(nil), data...), 0
 	p.ws()
 	v, err := p.value(nd, 0)
 	if err != nil {
@@ -32,6 +35,25 @@ func parseJSON(data []byte, nd *need) (any, error) {
 	}
 	return v, nil
 }
+
+// parserPool recycles the scratch stacks; a parser holds no record data
+// once released.
+var parserPool = sync.Pool{New: func() any {
+	return &jparser{stack: make([]any, 0, 64), keys: make([]string, 0, 64), kvals: make([]any, 0, 64)}
+}}
+
+func (p *jparser) release() {
+	clear(p.stack[:cap(p.stack)])
+	clear(p.keys[:cap(p.keys)])
+	clear(p.kvals[:cap(p.kvals)])
+	p.stack, p.keys, p.kvals = p.stack[:0], p.keys[:0], p.kvals[:0]
+	p.data, p.strs = nil, nil
+	parserPool.Put(p)
+}
+
+// emptyArray is shared by every empty JSON array: it has no capacity, so an
+// append never writes into it.
+var emptyArray any = []any{}
 
 type jparser struct {
 	data  []byte
@@ -225,7 +247,7 @@ func (p *jparser) array(nd *need, depth int, skip bool) (any, error) {
 		if skip {
 			return nil, nil
 		}
-		return []any{}, nil
+		return emptyArray, nil
 	}
 	for {
 		p.ws()
