@@ -60,9 +60,9 @@ feedback_types:
 
 // openAPIRecord is one record found among the OpenAPI examples.
 type openAPIRecord struct {
-	Name   string // stable file name
-	Kind   string // idea, feature, idea_user, portal_user, idea_organization
-	JSON   []byte
+	Name string // stable file name
+	Kind string // idea, feature, idea_user, portal_user, idea_organization
+	JSON []byte
 }
 
 var nonWord = regexp.MustCompile(`[^A-Za-z0-9]+`)
@@ -134,4 +134,3 @@ func openAPIRecords(t testing.TB) []openAPIRecord {
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
-

@@ -235,7 +235,7 @@ func (p *jparser) object(nd *need, depth int, skip bool) (any, error) {
 }
 
 func (p *jparser) array(nd *need, depth int, skip bool) (any, error) {
-	p.pos++ // [
+	p.pos++        // [
 	var item *need // nil: whole items
 	if nd != nil && !nd.all {
 		item = nd.elem

@@ -31,8 +31,8 @@ var transformNames = []string{"html_to_text", "sanitize_html", "trim", "lower", 
 // step is one compiled transform.
 type step struct {
 	op          opKind
-	n           int               // truncate
-	sep         string            // join
+	n           int            // truncate
+	sep         string         // join
 	m           map[string]any // map (values pre-boxed strings)
 	fallback    any
 	hasFallback bool

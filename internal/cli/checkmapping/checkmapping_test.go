@@ -71,7 +71,7 @@ func TestCheckMapping(t *testing.T) {
 		{name: "user data", args: []string{"--config", exampleConfig, "--user-data", "--record", user}, code: 0,
 			stdout: []string{`"email": "john@long.com"`, `"company": "Acme"`, "reference: john@long.com"}},
 		{name: "macro body", args: []string{"--config", exampleConfig, "--macro", "push-to-aha", "--record", macroBody}, code: 0,
-			stdout: []string{`"name": "Crash on start"`, `"severity": "P2"`, "reference: 4711"}, notStdout: []string{"<script>"}},
+			stdout: []string{`"name": "Crash on start"`, `"severity": "P2"`, `"description": "<p>It crashes</p>"`, "reference: 4711"}},
 		{name: "macro body missing fields", args: []string{"--config", exampleConfig, "--macro", "push-to-aha", "--record", macroMissing}, code: 1,
 			stderr: []string{`feedbackId: the body has no "feedbackId"`, `title: the body has no "title"`, "feedback id: required"}},
 		{name: "unknown feedback type", args: []string{"--config", exampleConfig, "--type", "nope", "--record", idea}, code: 1,
