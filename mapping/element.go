@@ -318,7 +318,7 @@ func compileElement(d *decoder, k, n *node, path, ctx string, mode targetMode, e
 	if len(el.paths) == 0 && hasTemplate {
 		el.pathList = "(template)"
 	}
-	if len(el.paths) == 0 && !hasTemplate && el.def == nil {
+	if f.get("path") == nil && !hasTemplate && el.def == nil {
 		d.errf(k, path, "needs a path, a template transform or a default")
 	}
 	if el.fanout && (el.kind == KindMultiChoice) {
