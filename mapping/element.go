@@ -307,7 +307,7 @@ func compileElement(d *decoder, k, n *node, path, ctx string, mode targetMode, e
 		if dn.kind != nScalar {
 			d.errf(dn, f.at("default"), "must be a single value")
 		} else {
-			v, prob := el.finish(dn.val, ctx)
+			v, prob := el.finish(dn.val, el.name, ctx)
 			if prob != nil {
 				d.errf(dn, f.at("default"), "%s", strings.TrimPrefix(prob.Message, el.name+": "))
 			} else {

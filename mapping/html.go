@@ -44,19 +44,19 @@ func htmlToText(s string) string {
 				lineStart = len(text) > 0 && text[len(text)-1] == '\n'
 				continue
 			}
-			for _, f := range strings.Fields(string(text)) {
+			if len(text) > 0 && isSpace(text[0]) {
+				pendingSpace = true // separates from the previous inline text
+			}
+			fields := strings.Fields(string(text))
+			for _, f := range fields {
 				if pendingSpace && !lineStart {
 					b.WriteByte(' ')
 				}
 				b.WriteString(f)
 				lineStart, pendingSpace = false, true
 			}
-			if len(text) > 0 && !isSpace(text[len(text)-1]) {
-				pendingSpace = false
-			}
-			if len(text) > 0 && isSpace(text[0]) && !lineStart {
-				// Leading space separates from the previous inline text.
-				pendingSpace = true
+			if len(fields) > 0 {
+				pendingSpace = isSpace(text[len(text)-1])
 			}
 		case html.StartTagToken, html.SelfClosingTagToken, html.EndTagToken:
 			tt := z.Token()

@@ -173,9 +173,8 @@ func (el *element) apply(root map[string]any, res *Result, probs *[]ElementProbl
 					Note: fmt.Sprintf("%d more value(s) dropped: max is %d", len(vals)-el.max, el.max)})
 				break
 			}
-			out, p := el.finish(v, ctx)
+			out, p := el.finish(v, name, ctx)
 			if p != nil {
-				p.Element = name
 				fail(p)
 				continue
 			}
@@ -186,7 +185,7 @@ func (el *element) apply(root map[string]any, res *Result, probs *[]ElementProbl
 	case el.kind == KindMultiChoice:
 		out := make([]any, 0, len(vals))
 		for _, v := range vals {
-			x, p := el.finish(v, ctx)
+			x, p := el.finish(v, el.name, ctx)
 			if p != nil {
 				return fail(p)
 			}
@@ -200,7 +199,7 @@ func (el *element) apply(root map[string]any, res *Result, probs *[]ElementProbl
 				Message: fmt.Sprintf(`%s: %s gave %d values but the element takes one (%s); add the first or join transform, or fan out with "{n}" in the name`,
 					el.name, path, len(vals), ctx)})
 		}
-		out, p := el.finish(vals[0], ctx)
+		out, p := el.finish(vals[0], el.name, ctx)
 		if p != nil {
 			return fail(p)
 		}

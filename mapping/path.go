@@ -3,16 +3,18 @@ package mapping
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/ohler55/ojg/jp"
 )
 
-// cpath is a JSONPath compiled once at load. Child/index chains, [*] and
-// equality filters over arrays ($.a[?(@.key == 'x')].b) are walked directly
-// without allocating; anything else (slices, unions, descent, other
-// filters, wildcards over objects) goes through ojg/jp.
+// cpath is a JSONPath compiled once at load. Child/index chains, [*], ..
+// and equality filters ($.a[?(@.key == 'x')].b) are walked directly,
+// without allocating, and visit object members in key order so results are
+// deterministic; anything else (slices, unions, other filters) goes through
+// ojg/jp.
 type cpath struct {
 	src  string
 	segs []seg // valid when fast
@@ -25,8 +27,9 @@ type segKind uint8
 const (
 	segKey segKind = iota
 	segIdx
-	segAll // [*] over an array
-	segEq  // [?(@.a.b == lit)] over an array
+	segAll  // [*]
+	segEq   // [?(@.a.b == lit)]
+	segDesc // ..
 )
 
 type seg struct {
@@ -61,6 +64,8 @@ func compilePath(s string) (*cpath, error) {
 			p.segs = append(p.segs, seg{kind: segIdx, idx: int(v)})
 		case jp.Wildcard:
 			p.segs = append(p.segs, seg{kind: segAll})
+		case jp.Descent:
+			p.segs = append(p.segs, seg{kind: segDesc})
 		case *jp.Filter:
 			m := simpleFilter.FindStringSubmatch(v.String())
 			if m == nil {
@@ -89,12 +94,7 @@ func compilePath(s string) (*cpath, error) {
 // dropping nulls, so "$.tags" and "$.tags[*]" both yield the tags.
 func (p *cpath) eval(root any, out []any) []any {
 	if p.fast {
-		start := len(out)
-		res, ok := walk(root, p.segs, out)
-		if ok {
-			return res
-		}
-		out = res[:start] // an object under [*] or a filter: let ojg decide
+		return walk(root, p.segs, out)
 	}
 	for _, v := range p.expr.Get(root) {
 		out = appendFlat(out, v)
@@ -102,49 +102,72 @@ func (p *cpath) eval(root any, out []any) []any {
 	return out
 }
 
-func walk(cur any, segs []seg, out []any) ([]any, bool) {
+func walk(cur any, segs []seg, out []any) []any {
 	for i := range segs {
 		s := &segs[i]
 		switch s.kind {
 		case segKey:
 			m, ok := cur.(map[string]any)
 			if !ok {
-				return out, true
+				return out
 			}
 			if cur, ok = m[s.key]; !ok {
-				return out, true
+				return out
 			}
 		case segIdx:
 			a, ok := cur.([]any)
 			if !ok {
-				return out, true
+				return out
 			}
 			j := s.idx
 			if j < 0 {
 				j += len(a)
 			}
 			if j < 0 || j >= len(a) {
-				return out, true
+				return out
 			}
 			cur = a[j]
-		default:
-			a, ok := cur.([]any)
-			if !ok {
-				_, isMap := cur.(map[string]any)
-				return out, !isMap
-			}
-			for _, x := range a {
-				if s.kind == segEq && !s.match(x) {
-					continue
-				}
-				if out, ok = walk(x, segs[i+1:], out); !ok {
-					return out, false
+		case segDesc:
+			return descend(cur, segs[i+1:], out)
+		default: // segAll, segEq
+			for _, x := range children(cur) {
+				if s.kind == segAll || s.match(x) {
+					out = walk(x, segs[i+1:], out)
 				}
 			}
-			return out, true
+			return out
 		}
 	}
-	return appendFlat(out, cur), true
+	return appendFlat(out, cur)
+}
+
+// descend applies rest to cur and to every node below it, depth first.
+func descend(cur any, rest []seg, out []any) []any {
+	out = walk(cur, rest, out)
+	for _, x := range children(cur) {
+		out = descend(x, rest, out)
+	}
+	return out
+}
+
+// children lists array items, or object member values in key order.
+func children(cur any) []any {
+	switch t := cur.(type) {
+	case []any:
+		return t
+	case map[string]any:
+		keys := make([]string, 0, len(t))
+		for k := range t {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		vals := make([]any, len(keys))
+		for i, k := range keys {
+			vals[i] = t[k]
+		}
+		return vals
+	}
+	return nil
 }
 
 func (s *seg) match(x any) bool {

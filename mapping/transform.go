@@ -451,21 +451,22 @@ func quote(s string) string {
 }
 
 // finish converts one transformed value to what the element's kind sends.
-func (el *element) finish(v any, ctx string) (any, *ElementProblem) {
+// name is the parameter reported in problems (a fan-out's numbered name).
+func (el *element) finish(v any, name, ctx string) (any, *ElementProblem) {
 	t, ok := toText(v)
 	if !ok {
 		return nil, el.notText(v, ctx)
 	}
 	bad := func(what string) (any, *ElementProblem) {
-		return nil, &ElementProblem{Element: el.name, Code: CodeInvalidValue,
-			Message: fmt.Sprintf("%s: %s is not %s (%s)", el.name, quote(t), what, ctx)}
+		return nil, &ElementProblem{Element: name, Code: CodeInvalidValue,
+			Message: fmt.Sprintf("%s: %s is not %s (%s)", name, quote(t), what, ctx)}
 	}
 	switch el.kind {
 	case KindChoice, KindMultiChoice:
 		if _, ok := el.optSet[t]; !ok {
 			hint := "add it to map: or change the options"
-			return nil, &ElementProblem{Element: el.name, Code: CodeInvalidChoice,
-				Message: fmt.Sprintf("%s: %s is not one of %s (%s); %s", el.name, quote(t), strings.Join(el.options, ", "), ctx, hint)}
+			return nil, &ElementProblem{Element: name, Code: CodeInvalidChoice,
+				Message: fmt.Sprintf("%s: %s is not one of %s (%s); %s", name, quote(t), strings.Join(el.options, ", "), ctx, hint)}
 		}
 		return t, nil
 	case KindNumber, KindRating:
