@@ -490,7 +490,10 @@ func loadFeedbackType(d *decoder, name string, n *node, path string, c *Config) 
 	default:
 		d.errf(f.get("on_destroy"), f.at("on_destroy"), "must be comment, status or ignore, not %q", ft.OnDestroy)
 	}
-	ft.Mapper = compileMapper(d, f.get("elements"), f.at("elements"), fmt.Sprintf("feedback type %q", name), targetFlat, orNode(n, nil))
+	ft.Mapper = compileMapper(d, f.get("elements"), f.at("elements"), fmt.Sprintf("feedback type %q", name), targetFlat)
+	if len(ft.Mapper.elements) == 0 {
+		d.errf(orNode(f.get("elements"), n), f.at("elements"), "list at least one element (Centercode parameter name → path)")
+	}
 	if ft.ExternalReference != "" && !ft.Mapper.has(ft.ExternalReference) {
 		d.errf(f.get("external_reference"), f.at("external_reference"), "names no element (%q is not under elements)", ft.ExternalReference)
 	}
@@ -572,7 +575,7 @@ func loadUserData(d *decoder, n *node, path string, c *Config) *UserData {
 			d.errf(k, kf.at("email"), `"email" is reserved: it identifies the Centercode user (set user_data.email to change its path)`)
 		}
 	}
-	u.Mapper = compileMapper(d, keys, f.at("keys"), "user data", targetFlat, n)
+	u.Mapper = compileMapper(d, keys, f.at("keys"), "user data", targetFlat)
 	u.Mapper.addImplicit(d, "email", emailPaths, KindEmailValue, orNode(f.get("email"), n), f.at("email"))
 	u.Mapper.refElement = "email"
 	return u
@@ -588,7 +591,7 @@ func loadMacro(d *decoder, name string, n *node, path string) *Macro {
 		Require: f.strList("require"),
 	}
 	ctx := fmt.Sprintf("macro %q", name)
-	m.Mapper = compileMapper(d, f.get("elements"), f.at("elements"), ctx, targetNested, n)
+	m.Mapper = compileMapper(d, f.get("elements"), f.at("elements"), ctx, targetNested)
 	fid := f.strList("feedback_id")
 	if fid == nil {
 		fid = []string{"$.feedbackId"}

@@ -53,7 +53,7 @@ type element struct {
 var indexedName = regexp.MustCompile(`^\$\[\s*(?:'([^']+)'|"([^"]+)")\s*\]\[\s*(\d+)\s*\]$`)
 
 // compileMapper compiles the elements mapping at path.
-func compileMapper(d *decoder, n *node, path, ctx string, mode targetMode, owner *node) *Mapper {
+func compileMapper(d *decoder, n *node, path, ctx string, mode targetMode) *Mapper {
 	m := &Mapper{context: ctx, need: &need{}}
 	extra := []string(nil)
 	if strings.HasPrefix(path, "user_data") {

@@ -328,12 +328,3 @@ func (d *decoder) strList(n *node, path string) []string {
 	d.errf(n, path, "must be text or a list of text, not %s", n.what())
 	return nil
 }
-
-func oneOf(v string, allowed ...string) bool {
-	for _, a := range allowed {
-		if v == a {
-			return true
-		}
-	}
-	return false
-}
