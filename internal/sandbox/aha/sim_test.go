@@ -235,8 +235,8 @@ func TestWebhookEmission(t *testing.T) {
 		"description", "auditable_url", "changes"}, keys, "exactly the aha.md §1 shape")
 	var a struct {
 		ID, AuditAction, AuditableType, AuditableID, AuditableURL, Description string
-		User                                                                  map[string]any
-		Changes                                                               []struct {
+		User                                                                   map[string]any
+		Changes                                                                []struct {
 			FieldName string `json:"field_name"`
 			Value     any    `json:"value"`
 		}
