@@ -1,0 +1,528 @@
+// Package aha is the Aha! REST API v1 client used by ahacc's activities, plus the
+// activity-webhook types. Errors are typed (*Error for HTTP answers, *TransportError for
+// no answer) and classified retryable or not; rate-limit headers become RetryAfter.
+package aha
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Limiter is called before every request (for example a shared GCRA budget in Redis).
+type Limiter interface {
+	Wait(ctx context.Context) error
+}
+
+// Client talks to one Aha! account.
+type Client struct {
+	base    string // scheme://host (no /api/v1)
+	apiKey  string
+	hc      *http.Client
+	limiter Limiter
+	now     func() time.Time
+	ua      string
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithHTTPClient sets the HTTP client (timeouts, transport). Default: 30 s timeout.
+func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
+
+// WithLimiter sets a limiter waited on before every request.
+func WithLimiter(l Limiter) Option { return func(c *Client) { c.limiter = l } }
+
+// WithUserAgent sets the User-Agent header.
+func WithUserAgent(ua string) Option { return func(c *Client) { c.ua = ua } }
+
+// New returns a client for baseURL (https://<company>.aha.io, with or without /api/v1).
+func New(baseURL, apiKey string, opts ...Option) *Client {
+	b := strings.TrimRight(baseURL, "/")
+	b = strings.TrimSuffix(b, "/api/v1")
+	c := &Client{base: b, apiKey: apiKey, hc: &http.Client{Timeout: 30 * time.Second}, now: time.Now, ua: "ahacc"}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// Pagination is Aha!'s list pagination.
+type Pagination struct {
+	TotalRecords int `json:"total_records"`
+	TotalPages   int `json:"total_pages"`
+	CurrentPage  int `json:"current_page"`
+}
+
+// Record is an unwrapped Aha! record (idea, feature, …): a small typed header and the
+// whole record as raw JSON.
+type Record struct {
+	ID             FlexID
+	ReferenceNum   string
+	URL            string
+	Resource       string
+	Name           string
+	WorkflowStatus string // workflow_status.name
+	Raw            json.RawMessage
+}
+
+type recordHeader struct {
+	ID             FlexID `json:"id"`
+	ReferenceNum   string `json:"reference_num"`
+	URL            string `json:"url"`
+	Resource       string `json:"resource"`
+	Name           string `json:"name"`
+	WorkflowStatus *struct {
+		Name string `json:"name"`
+	} `json:"workflow_status"`
+}
+
+func parseRecord(raw json.RawMessage) (*Record, error) {
+	var h recordHeader
+	if err := json.Unmarshal(raw, &h); err != nil {
+		return nil, fmt.Errorf("aha: decoding record: %w", err)
+	}
+	r := &Record{ID: h.ID, ReferenceNum: h.ReferenceNum, URL: h.URL, Resource: h.Resource, Name: h.Name, Raw: raw}
+	if h.WorkflowStatus != nil {
+		r.WorkflowStatus = h.WorkflowStatus.Name
+	}
+	return r, nil
+}
+
+// Kinds accepted by GetRecord and AddComment.
+const (
+	KindIdea    = "idea"
+	KindFeature = "feature"
+)
+
+var kindPaths = map[string]string{KindIdea: "ideas", KindFeature: "features", "epic": "epics",
+	"requirement": "requirements", "initiative": "initiatives", "release": "releases"}
+
+// GetRecord fetches one record of a kind (idea, feature, epic, requirement, initiative,
+// release) by id or reference number.
+func (c *Client) GetRecord(ctx context.Context, kind, id string) (*Record, error) {
+	p, ok := kindPaths[kind]
+	if !ok {
+		return nil, fmt.Errorf("aha: unknown record kind %q", kind)
+	}
+	var raw map[string]json.RawMessage
+	if err := c.do(ctx, http.MethodGet, "/api/v1/"+p+"/"+url.PathEscape(id), nil, nil, &raw); err != nil {
+		return nil, err
+	}
+	return unwrap(raw, kind)
+}
+
+func unwrap(m map[string]json.RawMessage, key string) (*Record, error) {
+	inner, ok := m[key]
+	if !ok {
+		return nil, fmt.Errorf("aha: response has no %q object", key)
+	}
+	return parseRecord(inner)
+}
+
+// GetIdea fetches an idea by id or reference (PRJ1-I-10).
+func (c *Client) GetIdea(ctx context.Context, id string) (*Record, error) {
+	return c.GetRecord(ctx, KindIdea, id)
+}
+
+// GetFeature fetches a feature by id or reference (PRJ1-251).
+func (c *Client) GetFeature(ctx context.Context, id string) (*Record, error) {
+	return c.GetRecord(ctx, KindFeature, id)
+}
+
+func (c *Client) write(ctx context.Context, method, path, key string, body any) (*Record, error) {
+	var raw map[string]json.RawMessage
+	if err := c.do(ctx, method, path, nil, map[string]any{key: body}, &raw); err != nil {
+		return nil, err
+	}
+	return unwrap(raw, key)
+}
+
+// CreateIdea creates an idea in a product; body is the "idea" object (name required).
+func (c *Client) CreateIdea(ctx context.Context, productID string, body any) (*Record, error) {
+	return c.write(ctx, http.MethodPost, "/api/v1/products/"+url.PathEscape(productID)+"/ideas", "idea", body)
+}
+
+// UpdateIdea changes an idea; body is the "idea" object with the fields to change.
+func (c *Client) UpdateIdea(ctx context.Context, id string, body any) (*Record, error) {
+	return c.write(ctx, http.MethodPut, "/api/v1/ideas/"+url.PathEscape(id), "idea", body)
+}
+
+// CreateFeature creates a feature in a release; body is the "feature" object.
+func (c *Client) CreateFeature(ctx context.Context, releaseID string, body any) (*Record, error) {
+	return c.write(ctx, http.MethodPost, "/api/v1/releases/"+url.PathEscape(releaseID)+"/features", "feature", body)
+}
+
+// UpdateFeature changes a feature.
+func (c *Client) UpdateFeature(ctx context.Context, id string, body any) (*Record, error) {
+	return c.write(ctx, http.MethodPut, "/api/v1/features/"+url.PathEscape(id), "feature", body)
+}
+
+// Comment is a created comment.
+type Comment struct {
+	ID   FlexID `json:"id"`
+	Body string `json:"body"`
+	URL  string `json:"url"`
+	Raw  json.RawMessage
+}
+
+// AddComment comments on a record (kind idea or feature) with an HTML body.
+func (c *Client) AddComment(ctx context.Context, kind, id, bodyHTML string) (*Comment, error) {
+	p, ok := kindPaths[kind]
+	if !ok {
+		return nil, fmt.Errorf("aha: unknown record kind %q", kind)
+	}
+	var raw struct {
+		Comment json.RawMessage `json:"comment"`
+	}
+	if err := c.do(ctx, http.MethodPost, "/api/v1/"+p+"/"+url.PathEscape(id)+"/comments", nil,
+		map[string]any{"comment": map[string]any{"body": bodyHTML}}, &raw); err != nil {
+		return nil, err
+	}
+	if raw.Comment == nil {
+		return nil, errors.New("aha: response has no \"comment\" object")
+	}
+	var cm Comment
+	if err := json.Unmarshal(raw.Comment, &cm); err != nil {
+		return nil, fmt.Errorf("aha: decoding comment: %w", err)
+	}
+	cm.Raw = raw.Comment
+	return &cm, nil
+}
+
+// FindIdeaByField finds the idea whose integration field name has value. Not found is
+// (nil, nil). The records' shape is undocumented; the first record's id is fetched in full.
+func (c *Client) FindIdeaByField(ctx context.Context, field, value string) (*Record, error) {
+	var raw struct {
+		Records []json.RawMessage `json:"records"`
+	}
+	err := c.do(ctx, http.MethodGet, "/api/v1/ideas/fields/"+url.PathEscape(field)+"/value/"+url.PathEscape(value), nil, nil, &raw)
+	var ae *Error
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(raw.Records) == 0 {
+		return nil, nil
+	}
+	return parseRecord(raw.Records[0])
+}
+
+// SetIdeaIntegrationField sets one integration field on an idea; returns the ids Aha!
+// answers with (the integration's field ids on the idea).
+func (c *Client) SetIdeaIntegrationField(ctx context.Context, ideaID, integrationID, name, value string) ([]FlexID, error) {
+	var ids []FlexID
+	err := c.do(ctx, http.MethodPost, "/api/v1/ideas/"+url.PathEscape(ideaID)+"/integrations/"+url.PathEscape(integrationID)+"/fields", nil,
+		map[string]any{"integration_field": map[string]any{"name": name, "value": value}}, &ids)
+	return ids, err
+}
+
+// ListQuery are list parameters; zero values are omitted.
+type ListQuery struct {
+	Page, PerPage int
+	UpdatedSince  time.Time
+	ProductID     string     // ListIdeas: /products/{id}/ideas
+	Extra         url.Values // any other filter (q, email, …)
+}
+
+func (q ListQuery) values() url.Values {
+	v := url.Values{}
+	for k, x := range q.Extra {
+		v[k] = append([]string(nil), x...)
+	}
+	if q.Page > 0 {
+		v.Set("page", strconv.Itoa(q.Page))
+	}
+	if q.PerPage > 0 {
+		v.Set("per_page", strconv.Itoa(q.PerPage))
+	}
+	if !q.UpdatedSince.IsZero() {
+		v.Set("updated_since", q.UpdatedSince.UTC().Format(time.RFC3339))
+	}
+	return v
+}
+
+// ListIdeas lists ideas (compact records), all or of one product.
+func (c *Client) ListIdeas(ctx context.Context, q ListQuery) ([]Record, Pagination, error) {
+	path := "/api/v1/ideas"
+	if q.ProductID != "" {
+		path = "/api/v1/products/" + url.PathEscape(q.ProductID) + "/ideas"
+	}
+	var raw struct {
+		Ideas      []json.RawMessage `json:"ideas"`
+		Pagination Pagination        `json:"pagination"`
+	}
+	if err := c.do(ctx, http.MethodGet, path, q.values(), nil, &raw); err != nil {
+		return nil, Pagination{}, err
+	}
+	out := make([]Record, 0, len(raw.Ideas))
+	for _, r := range raw.Ideas {
+		rec, err := parseRecord(r)
+		if err != nil {
+			return nil, Pagination{}, err
+		}
+		out = append(out, *rec)
+	}
+	return out, raw.Pagination, nil
+}
+
+// AuditQuery are GET /api/v1/audits parameters; zero values are omitted.
+type AuditQuery struct {
+	AfterID       string
+	CreatedSince  time.Time
+	CreatedBefore time.Time
+	AuditableType string
+	AuditableID   string
+	Page, PerPage int
+}
+
+// ListAudits reads the activity history (after_id is the cursor to page with).
+func (c *Client) ListAudits(ctx context.Context, q AuditQuery) ([]Audit, Pagination, error) {
+	v := url.Values{}
+	if q.AfterID != "" {
+		v.Set("after_id", q.AfterID)
+	}
+	if !q.CreatedSince.IsZero() {
+		v.Set("created_since", q.CreatedSince.UTC().Format(time.RFC3339))
+	}
+	if !q.CreatedBefore.IsZero() {
+		v.Set("created_before", q.CreatedBefore.UTC().Format(time.RFC3339))
+	}
+	if q.AuditableType != "" {
+		v.Set("auditable_type", q.AuditableType)
+	}
+	if q.AuditableID != "" {
+		v.Set("auditable_id", q.AuditableID)
+	}
+	if q.Page > 0 {
+		v.Set("page", strconv.Itoa(q.Page))
+	}
+	if q.PerPage > 0 {
+		v.Set("per_page", strconv.Itoa(q.PerPage))
+	}
+	var raw struct {
+		Audits     []Audit    `json:"audits"`
+		Pagination Pagination `json:"pagination"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/api/v1/audits", v, nil, &raw); err != nil {
+		return nil, Pagination{}, err
+	}
+	return raw.Audits, raw.Pagination, nil
+}
+
+// IdeaOrganizationRef is an organization as embedded in an idea user.
+type IdeaOrganizationRef struct {
+	ID   FlexID `json:"id"`
+	Name string `json:"name"`
+	URL  string `json:"url"`
+}
+
+// IdeaUser is an Aha! idea user (contact).
+type IdeaUser struct {
+	ID                FlexID                `json:"id"`
+	Name              string                `json:"name"`
+	Email             string                `json:"email"`
+	CreatedAt         string                `json:"created_at"`
+	IdeaOrganizations []IdeaOrganizationRef `json:"idea_organizations"`
+	Raw               json.RawMessage       `json:"-"`
+}
+
+// PortalUser is an ideas-portal user.
+type PortalUser struct {
+	ID         FlexID          `json:"id"`
+	Email      string          `json:"email"`
+	FirstName  string          `json:"first_name"`
+	LastName   string          `json:"last_name"`
+	Enabled    bool            `json:"enabled"`
+	Verified   bool            `json:"verified"`
+	Employee   bool            `json:"employee"`
+	IdeaUserID FlexID          `json:"idea_user_id"`
+	CreatedAt  string          `json:"created_at"`
+	Raw        json.RawMessage `json:"-"`
+}
+
+// IdeaOrganization is an ideas organization (account). Revenue is a string ("55000.0")
+// or empty when null.
+type IdeaOrganization struct {
+	ID           FlexID          `json:"id"`
+	Name         string          `json:"name"`
+	EmailDomains string          `json:"email_domains"`
+	Revenue      *string         `json:"revenue"`
+	CreatedAt    string          `json:"created_at"`
+	UpdatedAt    string          `json:"updated_at"`
+	URL          string          `json:"url"`
+	Raw          json.RawMessage `json:"-"`
+}
+
+func decodeWithRaw[T any](raw json.RawMessage, setRaw func(*T, json.RawMessage)) (*T, error) {
+	var v T
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, fmt.Errorf("aha: decoding %T: %w", v, err)
+	}
+	setRaw(&v, raw)
+	return &v, nil
+}
+
+// ListIdeaUsers lists idea users; filters such as email go in filters.
+func (c *Client) ListIdeaUsers(ctx context.Context, page, perPage int, filters url.Values) ([]IdeaUser, Pagination, error) {
+	q := ListQuery{Page: page, PerPage: perPage, Extra: filters}
+	var raw struct {
+		IdeaUsers  []json.RawMessage `json:"idea_users"`
+		Pagination Pagination        `json:"pagination"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/api/v1/idea_users", q.values(), nil, &raw); err != nil {
+		return nil, Pagination{}, err
+	}
+	out := make([]IdeaUser, 0, len(raw.IdeaUsers))
+	for _, r := range raw.IdeaUsers {
+		u, err := decodeWithRaw(r, func(u *IdeaUser, b json.RawMessage) { u.Raw = b })
+		if err != nil {
+			return nil, Pagination{}, err
+		}
+		out = append(out, *u)
+	}
+	return out, raw.Pagination, nil
+}
+
+// GetIdeaUser fetches one idea user.
+func (c *Client) GetIdeaUser(ctx context.Context, id string) (*IdeaUser, error) {
+	var raw struct {
+		IdeaUser json.RawMessage `json:"idea_user"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/api/v1/idea_users/"+url.PathEscape(id), nil, nil, &raw); err != nil {
+		return nil, err
+	}
+	return decodeWithRaw(raw.IdeaUser, func(u *IdeaUser, b json.RawMessage) { u.Raw = b })
+}
+
+// GetPortalUser fetches one portal user of an idea portal.
+func (c *Client) GetPortalUser(ctx context.Context, portalID, id string) (*PortalUser, error) {
+	var raw struct {
+		PortalUser json.RawMessage `json:"portal_user"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/api/v1/idea_portals/"+url.PathEscape(portalID)+"/portal_users/"+url.PathEscape(id), nil, nil, &raw); err != nil {
+		return nil, err
+	}
+	return decodeWithRaw(raw.PortalUser, func(u *PortalUser, b json.RawMessage) { u.Raw = b })
+}
+
+// ListIdeaOrganizations lists organizations (compact records).
+func (c *Client) ListIdeaOrganizations(ctx context.Context, page, perPage int) ([]IdeaOrganization, Pagination, error) {
+	q := ListQuery{Page: page, PerPage: perPage}
+	var raw struct {
+		Orgs       []json.RawMessage `json:"idea_organizations"`
+		Pagination Pagination        `json:"pagination"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/api/v1/idea_organizations", q.values(), nil, &raw); err != nil {
+		return nil, Pagination{}, err
+	}
+	out := make([]IdeaOrganization, 0, len(raw.Orgs))
+	for _, r := range raw.Orgs {
+		o, err := decodeWithRaw(r, func(o *IdeaOrganization, b json.RawMessage) { o.Raw = b })
+		if err != nil {
+			return nil, Pagination{}, err
+		}
+		out = append(out, *o)
+	}
+	return out, raw.Pagination, nil
+}
+
+// GetIdeaOrganization fetches one organization.
+func (c *Client) GetIdeaOrganization(ctx context.Context, id string) (*IdeaOrganization, error) {
+	var raw struct {
+		Org json.RawMessage `json:"idea_organization"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/api/v1/idea_organizations/"+url.PathEscape(id), nil, nil, &raw); err != nil {
+		return nil, err
+	}
+	return decodeWithRaw(raw.Org, func(o *IdeaOrganization, b json.RawMessage) { o.Raw = b })
+}
+
+// do performs one request: limiter, auth headers, JSON body, error classification.
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, body, out any) error {
+	if c.limiter != nil {
+		if err := c.limiter.Wait(ctx); err != nil {
+			return fmt.Errorf("aha: %s %s: rate limiter: %w", method, path, err)
+		}
+	}
+	u := c.base + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("aha: %s %s: encoding body: %w", method, path, err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	var wrote atomic.Bool
+	trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) }}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), method, u, rd)
+	if err != nil {
+		return fmt.Errorf("aha: %s %s: building request: %s", method, path, c.redact(err.Error()))
+	}
+	req.Header.Set("Authorization", "Bearer "+c.apiKey)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("User-Agent", c.ua)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		var ue *url.Error
+		inner := err
+		if errors.As(err, &ue) {
+			inner = ue.Err // url.Error repeats the URL; keep the cause only
+		}
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) && !wrote.Load() {
+			return fmt.Errorf("aha: %s %s: %w", method, path, ctx.Err())
+		}
+		return &TransportError{Method: method, Path: path, Err: redactedErr{inner, c.redact(inner.Error())}, sent: wrote.Load()}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return &TransportError{Method: method, Path: path, Err: redactedErr{err, c.redact(err.Error())}, sent: true}
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return &Error{Status: resp.StatusCode, Message: c.redact(errorMessage(b)), Body: c.redact(truncate(string(b), MaxErrorBody)),
+			RetryAfter: retryAfter(resp.Header, c.now()), Method: method, Path: path}
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("aha: %s %s: decoding %d response: %w", method, path, resp.StatusCode, err)
+	}
+	return nil
+}
+
+func (c *Client) redact(s string) string {
+	if c.apiKey == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, c.apiKey, "[redacted]")
+}
+
+// redactedErr keeps the error chain (errors.Is/As, Timeout) with a redacted text.
+type redactedErr struct {
+	err error
+	msg string
+}
+
+func (e redactedErr) Error() string { return e.msg }
+func (e redactedErr) Unwrap() error { return e.err }
