@@ -14,16 +14,15 @@ import (
 
 // Delivery is one activity-webhook POST the simulator made (or skipped).
 type Delivery struct {
-	AuditID        string        `json:"audit_id"`
-	AuditableType  string        `json:"auditable_type"`
-	AuditAction    string        `json:"audit_action"`
-	Target         string        `json:"target"` // scheme://host only: the hook URL carries a secret
-	Status         int           `json:"status"` // 0 when no answer
-	Error          string        `json:"error,omitempty"`
-	At             time.Time     `json:"at"`
-	Duration       time.Duration `json:"duration_ns"`
-	Suppressed     bool          `json:"suppressed"` // recorded but deliberately not delivered
-	PayloadPreview string        `json:"-"`
+	AuditID       string        `json:"audit_id"`
+	AuditableType string        `json:"auditable_type"`
+	AuditAction   string        `json:"audit_action"`
+	Target        string        `json:"target"` // scheme://host only: the hook URL carries a secret
+	Status        int           `json:"status"` // 0 when no answer
+	Error         string        `json:"error,omitempty"`
+	At            time.Time     `json:"at"`
+	Duration      time.Duration `json:"duration_ns"`
+	Suppressed    bool          `json:"suppressed"` // recorded but deliberately not delivered
 }
 
 type hookJob struct {
@@ -58,6 +57,9 @@ func newHookQueue(s *Server, u string, suppress bool, timeout time.Duration) *ho
 }
 
 func target(u string) string {
+	if u == "" {
+		return ""
+	}
 	p, err := url.Parse(u)
 	if err != nil {
 		return "(invalid url)"
