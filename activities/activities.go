@@ -1,0 +1,216 @@
+// Package activities holds ahacc's activities: one struct with the long-lived
+// dependencies (Aha! and Centercode clients, the mapping config, the limiter),
+// one method per activity, and the error taxonomy that decides what retries
+// and what parks. Secrets and Centercode URLs live here, in the worker; they
+// never appear in activity inputs or results.
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/ahacc/ahacc/internal/centercode"
+	"github.com/ahacc/ahacc/mapping"
+)
+
+// AhaRecord is a hydrated Aha! record as the Aha! client returns it.
+type AhaRecord struct {
+	ID        string
+	Reference string
+	URL       string
+	Name      string
+	JSON      []byte // the unwrapped record
+}
+
+// AhaAPI is what the activities need from the Aha! client.
+type AhaAPI interface {
+	GetRecord(ctx context.Context, kind, id string) (AhaRecord, error)
+}
+
+// CentercodeAPI is what the activities need from the Centercode client.
+type CentercodeAPI interface {
+	SubmitFeedback(ctx context.Context, sourceURL string, body []byte) (centercode.FeedbackRef, error)
+	PostListener(ctx context.Context, listenerURL string, body []byte) error
+	LookupByReference(ctx context.Context, lookupURL, param, ref string) ([]centercode.Feedback, error)
+}
+
+// Activities holds the worker's clients and configuration. Build it once in
+// the worker and register it with w.RegisterActivity.
+type Activities struct {
+	Aha        AhaAPI
+	Centercode CentercodeAPI
+	Logger     *slog.Logger
+	// Configs holds the current mapping config; swapping it reloads the
+	// mapping for the next activities (running ones keep theirs).
+	Configs *ConfigStore
+}
+
+// ConfigStore holds the current mapping config, safe for concurrent use. It is
+// a separate type because every exported method of Activities is an activity.
+type ConfigStore struct{ p atomic.Pointer[mapping.Config] }
+
+// NewConfigStore holds cfg.
+func NewConfigStore(cfg *mapping.Config) *ConfigStore {
+	s := &ConfigStore{}
+	s.p.Store(cfg)
+	return s
+}
+
+// Load returns the current config.
+func (s *ConfigStore) Load() *mapping.Config { return s.p.Load() }
+
+// Store replaces the current config.
+func (s *ConfigStore) Store(cfg *mapping.Config) { s.p.Store(cfg) }
+
+// New builds the activities around a loaded config.
+func New(cfg *mapping.Config, ahaAPI AhaAPI, cc CentercodeAPI, logger *slog.Logger) *Activities {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Activities{Aha: ahaAPI, Centercode: cc, Logger: logger, Configs: NewConfigStore(cfg)}
+}
+
+func (a *Activities) config() *mapping.Config { return a.Configs.Load() }
+
+// RoutesFor tells a workflow which feedback types a record kind feeds under
+// the current config (run as a local activity: cheap, no far-side call).
+func (a *Activities) RoutesFor(ctx context.Context, req RoutesRequest) (Routes, error) {
+	cfg := a.config()
+	r := Routes{Debounce: cfg.Sync.Debounce, ConfigHash: cfg.ShortHash()}
+	for _, ft := range cfg.FeedbackTypesFor(req.Kind) {
+		r.FeedbackTypes = append(r.FeedbackTypes, ft.Name)
+	}
+	return r, nil
+}
+
+// FetchAhaRecord hydrates one Aha! record: webhooks carry only changed fields,
+// so the whole record is read before mapping.
+func (a *Activities) FetchAhaRecord(ctx context.Context, req FetchRequest) (Record, error) {
+	rec, err := a.Aha.GetRecord(ctx, req.Kind, req.AhaID)
+	if err != nil {
+		return Record{}, Classify(fmt.Sprintf("fetch Aha! %s %s", req.Kind, req.AhaID), err)
+	}
+	return Record{Kind: req.Kind, AhaID: req.AhaID, Reference: rec.Reference, URL: rec.URL, Name: rec.Name, JSON: rec.JSON}, nil
+}
+
+// MapRecord maps a hydrated record for one feedback type with the current
+// config. A record the mapping rejects (a value outside a choice's options, a
+// missing required value) fails non-retryably with the mapping's own words.
+func (a *Activities) MapRecord(ctx context.Context, req MapRequest) (Mapped, error) {
+	cfg := a.config()
+	ft := cfg.FeedbackType(req.FeedbackType)
+	if ft == nil {
+		return Mapped{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("feedback type %q is not in the current config", req.FeedbackType), ErrTypeConfig, nil)
+	}
+	res, err := ft.Map(req.Record)
+	if err != nil {
+		var ve *mapping.ValidationError
+		if errors.As(err, &ve) {
+			return Mapped{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeMapping, nil)
+		}
+		return Mapped{}, temporal.NewNonRetryableApplicationError("map record: "+err.Error(), ErrTypeMapping, nil)
+	}
+	return Mapped{FeedbackType: ft.Name, Body: res.JSON, Hash: res.Hash, Reference: res.Reference, ConfigHash: cfg.ShortHash()}, nil
+}
+
+// SubmitFeedback creates the feedback through the type's external source, or
+// updates it through the feedback listener (custom data).
+//
+// A create that failed ambiguously (timeout after sending, 5xx) may have
+// committed. Before creating again (attempt > 1) it looks the feedback up by
+// its external reference and adopts what it finds. This relies on our
+// assumption that Centercode's record lookup can find feedback by an element
+// value (the simulator's AssumptionLookupByElement; config centercode.lookup);
+// without a lookup URL, the retry may create a second feedback, which is
+// logged as a warning.
+func (a *Activities) SubmitFeedback(ctx context.Context, req SubmitRequest) (SubmitResult, error) {
+	cfg := a.config()
+	ft := cfg.FeedbackType(req.FeedbackType)
+	if ft == nil {
+		return SubmitResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("feedback type %q is not in the current config", req.FeedbackType), ErrTypeConfig, nil)
+	}
+	log := a.Logger.With("feedback_type", ft.Name, "reference", req.Reference)
+	if req.FeedbackID != "" {
+		listener := cfg.Centercode.FeedbackListenerURL.Value()
+		if listener == "" {
+			return SubmitResult{FeedbackID: req.FeedbackID, Skipped: "no centercode.feedback_listener_url configured for updates"}, nil
+		}
+		body, err := withFeedbackID(req.Body, req.FeedbackID)
+		if err != nil {
+			return SubmitResult{}, temporal.NewNonRetryableApplicationError("build update body: "+err.Error(), ErrTypeMapping, nil)
+		}
+		if err := a.Centercode.PostListener(ctx, listener, body); err != nil {
+			return SubmitResult{}, Classify(fmt.Sprintf("update %s feedback %s", ft.Name, req.FeedbackID), err)
+		}
+		return SubmitResult{FeedbackID: req.FeedbackID}, nil
+	}
+
+	if activity.GetInfo(ctx).Attempt > 1 && req.Reference != "" {
+		if lookup := cfg.Centercode.Lookup.URL.Value(); lookup != "" {
+			found, err := a.Centercode.LookupByReference(ctx, lookup, cfg.Centercode.Lookup.Param, req.Reference)
+			if err != nil {
+				return SubmitResult{}, Classify(fmt.Sprintf("look up %s feedback %s before re-creating", ft.Name, req.Reference), err)
+			}
+			if len(found) > 0 {
+				log.Info("adopted feedback created by an earlier ambiguous attempt", "feedback_id", found[0].ID)
+				return SubmitResult{FeedbackID: found[0].ID, Adopted: true}, nil
+			}
+		} else {
+			log.Warn("retrying a create without a lookup URL: an earlier attempt may have committed")
+		}
+	}
+	ref, err := a.Centercode.SubmitFeedback(ctx, ft.SourceURL.Value(), req.Body)
+	if err != nil {
+		return SubmitResult{}, Classify(fmt.Sprintf("create %s feedback for %s", ft.Name, req.Reference), err)
+	}
+	if !ref.IDKnown {
+		log.Warn("Centercode created feedback without returning its id")
+	}
+	return SubmitResult{FeedbackID: ref.ID, IDUnknown: !ref.IDKnown}, nil
+}
+
+// NotifyDestroyed applies a feedback type's on_destroy to linked feedback.
+func (a *Activities) NotifyDestroyed(ctx context.Context, req DestroyRequest) error {
+	cfg := a.config()
+	ft := cfg.FeedbackType(req.FeedbackType)
+	if ft == nil || ft.OnDestroy == mapping.OnDestroyIgnore || ft.OnDestroy == "" {
+		return nil
+	}
+	listener := cfg.Centercode.FeedbackListenerURL.Value()
+	if listener == "" {
+		a.Logger.Warn("on_destroy configured but no feedback listener URL", "feedback_type", req.FeedbackType)
+		return nil
+	}
+	body := map[string]any{"feedbackId": req.FeedbackID}
+	switch ft.OnDestroy {
+	case mapping.OnDestroyComment:
+		body["comment"] = ft.DestroyComment
+	case mapping.OnDestroyStatus:
+		body["status"] = ft.DestroyStatus
+	}
+	data, _ := json.Marshal(body)
+	if err := a.Centercode.PostListener(ctx, listener, data); err != nil {
+		return Classify(fmt.Sprintf("tell %s feedback %s that %s was deleted", ft.Name, req.FeedbackID, req.Reference), err)
+	}
+	return nil
+}
+
+// withFeedbackID adds the listener's target (assumption 4: feedback listeners
+// identify the feedback by feedbackId in the body) to a mapped body.
+func withFeedbackID(body []byte, id string) ([]byte, error) {
+	m := map[string]any{}
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, err
+	}
+	m["feedbackId"] = id
+	return json.Marshal(m)
+}

@@ -1,0 +1,94 @@
+package activities
+
+import "time"
+
+// Error type strings raised by activities and matched by retry policies.
+const (
+	// ErrTypeTransient is a retryable far-side failure (429, 5xx, timeout, connection).
+	ErrTypeTransient = "Transient"
+	// ErrTypePermanent is a non-retryable far-side answer (400/401/403/404/406/422).
+	ErrTypePermanent = "Permanent"
+	// ErrTypeNotFound is a 404 for the record being synced.
+	ErrTypeNotFound = "NotFound"
+	// ErrTypeMapping is a record the mapping cannot turn into a valid body
+	// (a value outside a choice's options, a missing required value).
+	ErrTypeMapping = "Mapping"
+	// ErrTypeConfig is a reference to something the current config lacks.
+	ErrTypeConfig = "Config"
+)
+
+// Activity request and response types. They carry ids, names and mapped
+// bodies — never API keys or Centercode URLs, which the worker holds.
+
+// FetchRequest asks for one Aha! record.
+type FetchRequest struct {
+	Kind  string `json:"kind"`
+	AhaID string `json:"aha_id"`
+}
+
+// Record is a hydrated Aha! record.
+type Record struct {
+	Kind      string `json:"kind"`
+	AhaID     string `json:"aha_id"`
+	Reference string `json:"reference,omitempty"`
+	URL       string `json:"url,omitempty"`
+	Name      string `json:"name,omitempty"`
+	// JSON is the unwrapped record as Aha! returned it.
+	JSON []byte `json:"json"`
+}
+
+// MapRequest maps a hydrated record for one feedback type.
+type MapRequest struct {
+	FeedbackType string `json:"feedback_type"`
+	Record       []byte `json:"record"`
+}
+
+// Mapped is a Centercode request body ready to send.
+type Mapped struct {
+	FeedbackType string `json:"feedback_type"`
+	Body         []byte `json:"body"`
+	Hash         string `json:"hash"`
+	// Reference is the external reference element's value.
+	Reference  string `json:"reference,omitempty"`
+	ConfigHash string `json:"config_hash"`
+}
+
+// SubmitRequest creates or updates the feedback for a mapped body.
+type SubmitRequest struct {
+	FeedbackType string `json:"feedback_type"`
+	// FeedbackID set: update through the feedback listener; empty: create.
+	FeedbackID string `json:"feedback_id,omitempty"`
+	Body       []byte `json:"body"`
+	Reference  string `json:"reference,omitempty"`
+}
+
+// SubmitResult says what the submit did.
+type SubmitResult struct {
+	FeedbackID string `json:"feedback_id,omitempty"`
+	IDUnknown  bool   `json:"id_unknown,omitempty"`
+	// Adopted: an earlier (ambiguous) create had committed; no second feedback was made.
+	Adopted bool `json:"adopted,omitempty"`
+	// Skipped: nothing was sent (e.g. no feedback listener configured for updates).
+	Skipped string `json:"skipped,omitempty"`
+}
+
+// DestroyRequest tells Centercode that the Aha! record is gone.
+type DestroyRequest struct {
+	FeedbackType string `json:"feedback_type"`
+	FeedbackID   string `json:"feedback_id"`
+	Reference    string `json:"reference,omitempty"`
+}
+
+// RoutesRequest asks the worker which feedback types a record kind feeds.
+type RoutesRequest struct {
+	Kind string `json:"kind"`
+}
+
+// Routes is the worker's current routing for a record kind.
+type Routes struct {
+	FeedbackTypes []string      `json:"feedback_types"`
+	Debounce      time.Duration `json:"debounce"`
+	// StartToClose bounds how long transient failures are retried before parking.
+	RetryFor   time.Duration `json:"retry_for"`
+	ConfigHash string        `json:"config_hash"`
+}

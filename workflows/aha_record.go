@@ -1,0 +1,361 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/ahacc/ahacc/activities"
+)
+
+// Tunables of the entity workflow (not configuration: they bound history).
+const (
+	// SeenLimit bounds the audit ids remembered for dedup (carried across continue-as-new).
+	SeenLimit = 2000
+	// DefaultRetryFor is how long transient failures are retried before the record parks.
+	DefaultRetryFor = 24 * time.Hour
+)
+
+// eventsPerRun caps events handled in one run before continue-as-new, a
+// backstop for the server's own suggestion (a variable so tests can lower it).
+var eventsPerRun = 1000
+
+// a is a nil pointer used only to name activity methods (the SDK derives the
+// activity name from the method); the worker registers the real struct, and a
+// workflow never touches its clients.
+var a *activities.Activities
+
+// AhaRecordWorkflow is the entity workflow of one Aha! record (id
+// aha:<kind>:<aha id>). It receives audits as signals, dedups them, and keeps
+// the record's Centercode feedback in step: leading-edge sync with coalescing,
+// hydrate → map → create or update, parking on permanent errors until an
+// operator sends retry or skip. It runs until continue-as-new hands its state
+// to the next run.
+func AhaRecordWorkflow(ctx workflow.Context, in AhaRecordInput) error {
+	s := &entity{in: in}
+	if in.Carried != nil {
+		s.State = *in.Carried
+	} else {
+		s.State = State{Kind: in.Kind, AhaID: in.AhaID, SyncState: StateSyncing}
+	}
+	s.seen = make(map[string]bool, len(s.Seen))
+	for _, id := range s.Seen {
+		s.seen[id] = true
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (State, error) { return s.State, nil }); err != nil {
+		return err
+	}
+	events := workflow.GetSignalChannel(ctx, SignalAhaEvent)
+	retries := workflow.GetSignalChannel(ctx, SignalRetry)
+	skips := workflow.GetSignalChannel(ctx, SignalSkip)
+	s.updateDetails(ctx)
+
+	startEvents := s.Events + s.Duplicates
+	for {
+		// Take everything already delivered before deciding what to do.
+		s.drain(ctx, events, retries, skips)
+
+		parked := s.SyncState == StateParked
+		if s.Pending && !parked {
+			wait := time.Duration(0)
+			if !s.LastSync.IsZero() {
+				wait = s.LastSync.Add(s.debounce()).Sub(workflow.Now(ctx))
+			}
+			if wait <= 0 {
+				s.sync(ctx)
+				continue
+			}
+			// Inside the window after a sync: wait for it to pass while more
+			// events coalesce into the one follow-up sync.
+			s.waitFor(ctx, wait, events, retries, skips)
+			continue
+		}
+		if s.Events+s.Duplicates-startEvents >= eventsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			s.drain(ctx, events, retries, skips)
+			if s.Pending && s.SyncState != StateParked {
+				continue // sync first; never hand over unsynced work silently
+			}
+			carried := s.State
+			return workflow.NewContinueAsNewError(ctx, AhaRecordWorkflow, AhaRecordInput{
+				Kind: in.Kind, AhaID: in.AhaID, Carried: &carried,
+			})
+		}
+		s.waitFor(ctx, 0, events, retries, skips)
+	}
+}
+
+// entity is the workflow's private state and behaviour.
+type entity struct {
+	State
+	in     AhaRecordInput
+	seen   map[string]bool
+	routes *activities.Routes
+}
+
+func (s *entity) debounce() time.Duration {
+	if s.routes != nil && s.routes.Debounce > 0 {
+		return s.routes.Debounce
+	}
+	return 2 * time.Second
+}
+
+// drain handles every signal already buffered, without blocking.
+func (s *entity) drain(ctx workflow.Context, events, retries, skips workflow.ReceiveChannel) {
+	for {
+		var ev AhaEvent
+		if events.ReceiveAsync(&ev) {
+			s.onEvent(ev)
+			continue
+		}
+		if retries.ReceiveAsync(nil) {
+			s.onRetry(ctx)
+			continue
+		}
+		if skips.ReceiveAsync(nil) {
+			s.onSkip(ctx)
+			continue
+		}
+		return
+	}
+}
+
+// waitFor blocks until a signal arrives or d passes (d <= 0: no timer).
+func (s *entity) waitFor(ctx workflow.Context, d time.Duration, events, retries, skips workflow.ReceiveChannel) {
+	sel := workflow.NewSelector(ctx)
+	tctx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	if d > 0 {
+		sel.AddFuture(workflow.NewTimer(tctx, d), func(workflow.Future) {})
+	}
+	sel.AddReceive(events, func(c workflow.ReceiveChannel, _ bool) {
+		var ev AhaEvent
+		c.Receive(ctx, &ev)
+		s.onEvent(ev)
+	})
+	sel.AddReceive(retries, func(c workflow.ReceiveChannel, _ bool) {
+		c.Receive(ctx, nil)
+		s.onRetry(ctx)
+	})
+	sel.AddReceive(skips, func(c workflow.ReceiveChannel, _ bool) {
+		c.Receive(ctx, nil)
+		s.onSkip(ctx)
+	})
+	sel.Select(ctx)
+}
+
+// onEvent dedups an audit and marks the record pending.
+func (s *entity) onEvent(ev AhaEvent) {
+	if ev.AuditID != "" {
+		if s.seen[ev.AuditID] {
+			s.Duplicates++
+			return
+		}
+		s.seen[ev.AuditID] = true
+		s.Seen = append(s.Seen, ev.AuditID)
+		if len(s.Seen) > SeenLimit {
+			delete(s.seen, s.Seen[0])
+			s.Seen = s.Seen[1:]
+		}
+	}
+	s.Events++
+	if s.Destroyed {
+		return // the record is gone; late events change nothing
+	}
+	if ev.Action == "destroy" {
+		s.Destroyed = true
+	}
+	s.Pending = true
+}
+
+func (s *entity) onRetry(ctx workflow.Context) {
+	workflow.GetLogger(ctx).Info("retry requested", "parked_reason", s.ParkedReason)
+	s.ParkedReason = ""
+	s.SyncState = StateSyncing
+	s.Pending = true
+	s.LastSync = time.Time{} // sync at once
+	s.upsert(ctx)
+}
+
+func (s *entity) onSkip(ctx workflow.Context) {
+	if s.SyncState != StateParked {
+		return
+	}
+	workflow.GetLogger(ctx).Info("skip requested", "parked_reason", s.ParkedReason)
+	s.ParkedReason = ""
+	s.SyncState = StateSkipped
+	s.Pending = false
+	s.upsert(ctx)
+}
+
+// sync hydrates, maps and writes the record once.
+func (s *entity) sync(ctx workflow.Context) {
+	s.Pending = false
+	s.Syncs++
+	s.SyncState = StateSyncing
+	err := s.syncOnce(ctx)
+	s.LastSync = workflow.Now(ctx)
+	switch {
+	case err == nil:
+		s.SyncState = StateSynced
+		s.ParkedReason = ""
+	default:
+		s.SyncState = StateParked
+		s.ParkedReason = reason(err)
+		workflow.GetLogger(ctx).Warn("record parked", "reason", s.ParkedReason)
+	}
+	s.upsert(ctx)
+}
+
+func (s *entity) syncOnce(ctx workflow.Context) error {
+	// Routing comes from the worker's current config (a local activity keeps
+	// the config out of the workflow and out of history, but for its answer).
+	var routes activities.Routes
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time.Second})
+	if err := workflow.ExecuteLocalActivity(lctx, a.RoutesFor, activities.RoutesRequest{Kind: s.Kind}).Get(ctx, &routes); err != nil {
+		return err
+	}
+	s.routes = &routes
+	s.ConfigHash = routes.ConfigHash
+	if len(routes.FeedbackTypes) == 0 {
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("no feedback type is fed by %q records in the current config", s.Kind), activities.ErrTypeConfig, nil)
+	}
+	if s.Destroyed {
+		return s.destroy(ctx)
+	}
+
+	var rec activities.Record
+	if err := workflow.ExecuteActivity(s.callOpts(ctx, "fetch "+s.label()), a.FetchAhaRecord,
+		activities.FetchRequest{Kind: s.Kind, AhaID: s.AhaID}).Get(ctx, &rec); err != nil {
+		return err
+	}
+	s.Reference, s.URL, s.Name = rec.Reference, rec.URL, rec.Name
+
+	for _, ft := range routes.FeedbackTypes {
+		var m activities.Mapped
+		mctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+			StartToCloseTimeout: 10 * time.Second,
+			RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3, NonRetryableErrorTypes: []string{activities.ErrTypeMapping, activities.ErrTypeConfig}},
+		})
+		if err := workflow.ExecuteLocalActivity(mctx, a.MapRecord, activities.MapRequest{FeedbackType: ft, Record: rec.JSON}).Get(ctx, &m); err != nil {
+			return err
+		}
+		link := s.link(ft)
+		if link.FeedbackID != "" && link.LastHash == m.Hash {
+			continue // nothing changed on the Centercode side: no write
+		}
+		var res activities.SubmitResult
+		req := activities.SubmitRequest{FeedbackType: ft, FeedbackID: link.FeedbackID, Body: m.Body, Reference: m.Reference}
+		if link.IDUnknown {
+			req.FeedbackID = ""
+		}
+		verb := "create"
+		if req.FeedbackID != "" {
+			verb = "update"
+		}
+		if err := workflow.ExecuteActivity(s.callOpts(ctx, verb+" "+ft+" feedback for "+s.label()), a.SubmitFeedback, req).Get(ctx, &res); err != nil {
+			return err
+		}
+		if res.Skipped != "" {
+			workflow.GetLogger(ctx).Info("write skipped", "feedback_type", ft, "reason", res.Skipped)
+			link.LastHash = m.Hash
+			continue
+		}
+		if res.FeedbackID != "" {
+			link.FeedbackID = res.FeedbackID
+		}
+		link.IDUnknown = res.IDUnknown && link.FeedbackID == ""
+		link.LastHash = m.Hash
+		link.SyncedAt = workflow.Now(ctx)
+		s.Writes++
+	}
+	return nil
+}
+
+// destroy applies the configured on_destroy to every linked feedback.
+func (s *entity) destroy(ctx workflow.Context) error {
+	for _, l := range s.Links {
+		if l.FeedbackID == "" {
+			continue
+		}
+		req := activities.DestroyRequest{FeedbackType: l.FeedbackType, FeedbackID: l.FeedbackID, Reference: s.Reference}
+		if err := workflow.ExecuteActivity(s.callOpts(ctx, "tell "+l.FeedbackType+" feedback "+l.FeedbackID+" that "+s.label()+" was deleted"),
+			a.NotifyDestroyed, req).Get(ctx, nil); err != nil {
+			return err
+		}
+		s.Writes++
+	}
+	return nil
+}
+
+// callOpts are the options of every far-side call: exponential backoff from
+// 1 s, doubling, capped at 5 min, no attempt limit inside RetryFor (24 h by
+// default); permanent answers are not retried and park the record.
+func (s *entity) callOpts(ctx workflow.Context, summary string) workflow.Context {
+	retryFor := DefaultRetryFor
+	if s.routes != nil && s.routes.RetryFor > 0 {
+		retryFor = s.routes.RetryFor
+	}
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    2 * time.Minute,
+		ScheduleToCloseTimeout: retryFor,
+		Summary:                summary,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        5 * time.Minute,
+			NonRetryableErrorTypes: []string{activities.ErrTypePermanent, activities.ErrTypeNotFound, activities.ErrTypeMapping, activities.ErrTypeConfig},
+		},
+	})
+}
+
+func (s *entity) label() string {
+	if s.Reference != "" {
+		return s.Kind + " " + s.Reference
+	}
+	return s.Kind + " " + s.AhaID
+}
+
+// upsert publishes state to search attributes and the UI's current details.
+func (s *entity) upsert(ctx workflow.Context) {
+	updates := []temporal.SearchAttributeUpdate{
+		KeySyncState.ValueSet(s.SyncState),
+		KeyAhaRecordType.ValueSet(s.Kind),
+	}
+	if s.Reference != "" {
+		updates = append(updates, KeyAhaReference.ValueSet(s.Reference))
+	}
+	for _, l := range s.Links {
+		if l.FeedbackID != "" {
+			updates = append(updates, KeyCentercodeFeedbackID.ValueSet(l.FeedbackID))
+			break
+		}
+	}
+	if s.ConfigHash != "" {
+		updates = append(updates, KeyConfigHash.ValueSet(s.ConfigHash))
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
+		workflow.GetLogger(ctx).Warn("upsert search attributes failed", "error", err)
+	}
+	s.updateDetails(ctx)
+}
+
+func (s *entity) updateDetails(ctx workflow.Context) {
+	workflow.SetCurrentDetails(ctx, s.Summary())
+}
+
+// reason turns an activity failure into the one line an operator reads.
+func reason(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Message()
+	}
+	var timeoutErr *temporal.TimeoutError
+	if errors.As(err, &timeoutErr) {
+		return "gave up retrying: " + timeoutErr.Error()
+	}
+	return err.Error()
+}

@@ -1,0 +1,296 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"github.com/stretchr/testify/suite"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/ahacc/ahacc/activities"
+)
+
+type AhaRecordSuite struct {
+	suite.Suite
+	testsuite.WorkflowTestSuite
+	env *testsuite.TestWorkflowEnvironment
+
+	mu      sync.Mutex
+	fetches int
+	submits []activities.SubmitRequest
+	name    string // current Aha! record name; changes alter the mapped hash
+
+	// Overridable behaviours (the SDK's mock wrapper cannot unset a mock).
+	fetchFn  func(req activities.FetchRequest) (activities.Record, error)
+	mapFn    func(req activities.MapRequest) (activities.Mapped, error)
+	submitFn func(req activities.SubmitRequest) (activities.SubmitResult, error)
+}
+
+func TestAhaRecordSuite(t *testing.T) { suite.Run(t, new(AhaRecordSuite)) }
+
+func (s *AhaRecordSuite) SetupTest() {
+	s.env = s.NewTestWorkflowEnvironment()
+	s.env.RegisterActivity(&activities.Activities{})
+	s.fetches, s.submits, s.name = 0, nil, "v1"
+	s.env.OnActivity(a.RoutesFor, mock.Anything, mock.Anything).Return(activities.Routes{
+		FeedbackTypes: []string{"bugs"}, Debounce: 2 * time.Second, ConfigHash: "cfg1",
+	}, nil).Maybe()
+	s.fetchFn = func(req activities.FetchRequest) (activities.Record, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.fetches++
+		return activities.Record{Kind: req.Kind, AhaID: req.AhaID, Reference: "PRJ1-I-10", Name: s.name,
+			JSON: []byte(fmt.Sprintf(`{"name":%q}`, s.name))}, nil
+	}
+	s.mapFn = func(req activities.MapRequest) (activities.Mapped, error) {
+		return activities.Mapped{FeedbackType: req.FeedbackType, Body: req.Record, Hash: "h-" + string(req.Record), Reference: "PRJ1-I-10"}, nil
+	}
+	s.submitFn = func(req activities.SubmitRequest) (activities.SubmitResult, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.submits = append(s.submits, req)
+		id := req.FeedbackID
+		if id == "" {
+			id = "4821"
+		}
+		return activities.SubmitResult{FeedbackID: id}, nil
+	}
+	s.env.OnActivity(a.FetchAhaRecord, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, req activities.FetchRequest) (activities.Record, error) { return s.fetchFn(req) }).Maybe()
+	s.env.OnActivity(a.MapRecord, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, req activities.MapRequest) (activities.Mapped, error) { return s.mapFn(req) }).Maybe()
+	s.env.OnActivity(a.SubmitFeedback, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, req activities.SubmitRequest) (activities.SubmitResult, error) {
+			return s.submitFn(req)
+		}).Maybe()
+}
+
+func (s *AhaRecordSuite) signal(at time.Duration, ev AhaEvent) {
+	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(SignalAhaEvent, ev) }, at)
+}
+
+func (s *AhaRecordSuite) query() State {
+	v, err := s.env.QueryWorkflow(QueryState)
+	s.Require().NoError(err)
+	var st State
+	s.Require().NoError(v.Get(&st))
+	return st
+}
+
+// end stops the otherwise endless entity workflow after the test's events.
+func (s *AhaRecordSuite) end(at time.Duration, check func()) {
+	s.env.RegisterDelayedCallback(func() {
+		check()
+		s.env.CancelWorkflow()
+	}, at)
+}
+
+func (s *AhaRecordSuite) run() {
+	s.env.ExecuteWorkflow(AhaRecordWorkflow, AhaRecordInput{Kind: "idea", AhaID: "6776"})
+	s.True(s.env.IsWorkflowCompleted())
+}
+
+func (s *AhaRecordSuite) TestFirstEventSyncsAtOnceAndCreates() {
+	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.end(500*time.Millisecond, func() {
+		st := s.query()
+		s.Equal(StateSynced, st.SyncState)
+		s.Equal("PRJ1-I-10", st.Reference)
+		s.Require().Len(st.Links, 1)
+		s.Equal("4821", st.Links[0].FeedbackID)
+		s.Equal(1, s.fetches, "leading edge: no debounce before the first sync")
+		s.Require().Len(s.submits, 1)
+		s.Empty(s.submits[0].FeedbackID, "first sync creates")
+		s.Contains(st.Summary(), "idea PRJ1-I-10 → bugs feedback 4821: synced")
+	})
+	s.run()
+}
+
+func (s *AhaRecordSuite) TestBurstCoalescesIntoOneFollowUpAndUpdates() {
+	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	// 100 updates within the next second: they coalesce into one follow-up sync.
+	for i := 0; i < 100; i++ {
+		i := i
+		s.env.RegisterDelayedCallback(func() {
+			s.mu.Lock()
+			s.name = fmt.Sprintf("v%d", i+2)
+			s.mu.Unlock()
+			s.env.SignalWorkflow(SignalAhaEvent, AhaEvent{AuditID: fmt.Sprint(100 + i), Action: "update"})
+		}, 10*time.Millisecond+time.Duration(i)*9*time.Millisecond)
+	}
+	s.end(10*time.Second, func() {
+		st := s.query()
+		s.Equal(2, s.fetches, "one leading sync + one coalesced follow-up")
+		s.Require().Len(s.submits, 2)
+		s.Empty(s.submits[0].FeedbackID)
+		s.Equal("4821", s.submits[1].FeedbackID, "later syncs update the same feedback")
+		s.JSONEq(`{"name":"v101"}`, string(s.submits[1].Body), "final content is the last state")
+		s.Equal(101, st.Events)
+	})
+	s.run()
+}
+
+func (s *AhaRecordSuite) TestUnchangedBodySkipsWrite() {
+	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.signal(5*time.Second, AhaEvent{AuditID: "2", Action: "update"})
+	s.end(20*time.Second, func() {
+		s.Equal(2, s.fetches)
+		s.Len(s.submits, 1, "same hash: no second write")
+	})
+	s.run()
+}
+
+func (s *AhaRecordSuite) TestDuplicateAuditIgnored() {
+	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.signal(5*time.Second, AhaEvent{AuditID: "1", Action: "create"})
+	s.end(20*time.Second, func() {
+		st := s.query()
+		s.Equal(1, st.Duplicates)
+		s.Equal(1, st.Events)
+		s.Equal(1, s.fetches)
+	})
+	s.run()
+}
+
+func (s *AhaRecordSuite) TestPermanentErrorParksThenRetrySyncs() {
+	var mu sync.Mutex
+	fail := true
+	s.mapFn = func(req activities.MapRequest) (activities.Mapped, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if fail {
+			return activities.Mapped{}, temporal.NewNonRetryableApplicationError(
+				`Severity: "P0" is not one of Critical, Major, Minor, Trivial (feedback type "bugs"); add it to map: or change the options`,
+				activities.ErrTypeMapping, nil)
+		}
+		return activities.Mapped{FeedbackType: "bugs", Body: req.Record, Hash: "h", Reference: "PRJ1-I-10"}, nil
+	}
+	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.env.RegisterDelayedCallback(func() {
+		st := s.query()
+		s.Equal(StateParked, st.SyncState)
+		s.Contains(st.ParkedReason, `"P0" is not one of`)
+		s.Contains(st.Summary(), "parked")
+		s.Empty(s.submits)
+		mu.Lock()
+		fail = false
+		mu.Unlock()
+		s.env.SignalWorkflow(SignalRetry, nil)
+	}, time.Hour)
+	s.end(2*time.Hour, func() {
+		st := s.query()
+		s.Equal(StateSynced, st.SyncState)
+		s.Empty(st.ParkedReason)
+		s.Len(s.submits, 1)
+	})
+	s.run()
+}
+
+func (s *AhaRecordSuite) TestParkedRecordSkip() {
+	s.fetchFn = func(activities.FetchRequest) (activities.Record, error) {
+		return activities.Record{}, temporal.NewNonRetryableApplicationError("fetch Aha! idea 6776: 403 Forbidden", activities.ErrTypePermanent, nil)
+	}
+	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.env.RegisterDelayedCallback(func() {
+		s.Equal(StateParked, s.query().SyncState)
+		s.env.SignalWorkflow(SignalSkip, nil)
+	}, time.Minute)
+	s.end(2*time.Minute, func() {
+		st := s.query()
+		s.Equal(StateSkipped, st.SyncState)
+		s.False(st.Pending)
+		s.Empty(s.submits)
+	})
+	s.run()
+}
+
+func (s *AhaRecordSuite) TestTransientErrorsRetryThenSucceed() {
+	calls := 0
+	s.submitFn = func(req activities.SubmitRequest) (activities.SubmitResult, error) {
+		calls++
+		if calls < 4 {
+			return activities.SubmitResult{}, temporal.NewApplicationError("create bugs feedback: 503", activities.ErrTypeTransient)
+		}
+		return activities.SubmitResult{FeedbackID: "77"}, nil
+	}
+	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.end(time.Hour, func() {
+		st := s.query()
+		s.Equal(StateSynced, st.SyncState)
+		s.Equal(4, calls)
+		s.Equal("77", st.Links[0].FeedbackID)
+	})
+	s.run()
+}
+
+func (s *AhaRecordSuite) TestDestroyNotifiesLinkedFeedbackOnce() {
+	var destroyed []activities.DestroyRequest
+	s.env.OnActivity(a.NotifyDestroyed, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, req activities.DestroyRequest) error {
+			destroyed = append(destroyed, req)
+			return nil
+		})
+	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.signal(10*time.Second, AhaEvent{AuditID: "2", Action: "destroy"})
+	s.signal(20*time.Second, AhaEvent{AuditID: "3", Action: "update"})
+	s.end(time.Minute, func() {
+		st := s.query()
+		s.True(st.Destroyed)
+		s.Require().Len(destroyed, 1)
+		s.Equal("4821", destroyed[0].FeedbackID)
+		s.Equal(1, s.fetches, "no fetch after destroy")
+	})
+	s.run()
+}
+
+func TestSeenSetIsBounded(t *testing.T) {
+	e := &entity{seen: map[string]bool{}}
+	for i := 0; i < SeenLimit+500; i++ {
+		e.onEvent(AhaEvent{AuditID: fmt.Sprint(i), Action: "update"})
+	}
+	require.Len(t, e.Seen, SeenLimit)
+	require.Len(t, e.seen, SeenLimit)
+	require.Equal(t, "500", e.Seen[0])
+	e.onEvent(AhaEvent{AuditID: fmt.Sprint(SeenLimit + 499), Action: "update"})
+	require.Equal(t, 1, e.Duplicates)
+}
+
+// TestContinueAsNewCarriesStateAndSeenIDs runs enough events to pass the
+// per-run cap and checks the next run's input carries the link and seen ids.
+func TestContinueAsNewCarriesStateAndSeenIDs(t *testing.T) {
+	defer func(n int) { eventsPerRun = n }(eventsPerRun)
+	eventsPerRun = 30
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.RegisterActivity(&activities.Activities{})
+	env.OnActivity(a.RoutesFor, mock.Anything, mock.Anything).Return(activities.Routes{FeedbackTypes: []string{"bugs"}}, nil)
+	env.OnActivity(a.FetchAhaRecord, mock.Anything, mock.Anything).Return(activities.Record{Reference: "PRJ1-I-1", JSON: []byte(`{}`)}, nil)
+	env.OnActivity(a.MapRecord, mock.Anything, mock.Anything).Return(activities.Mapped{Hash: "h"}, nil)
+	env.OnActivity(a.SubmitFeedback, mock.Anything, mock.Anything).Return(activities.SubmitResult{FeedbackID: "9"}, nil)
+	for i := 0; i < eventsPerRun+5; i++ {
+		i := i
+		env.RegisterDelayedCallback(func() {
+			env.SignalWorkflow(SignalAhaEvent, AhaEvent{AuditID: fmt.Sprint(i), Action: "update"})
+		}, time.Duration(i+1)*time.Millisecond)
+	}
+	env.ExecuteWorkflow(AhaRecordWorkflow, AhaRecordInput{Kind: "idea", AhaID: "1"})
+	require.True(t, env.IsWorkflowCompleted())
+	err := env.GetWorkflowError()
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(err, &can), "got %v", err)
+	var next AhaRecordInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	require.NotNil(t, next.Carried)
+	require.Equal(t, "9", next.Carried.Links[0].FeedbackID)
+	require.GreaterOrEqual(t, len(next.Carried.Seen), eventsPerRun)
+	require.False(t, next.Carried.Pending)
+}

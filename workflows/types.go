@@ -1,0 +1,122 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Signal and query names shared by the worker, the starter and operators (who
+// send them from the Temporal Web UI).
+const (
+	// SignalAhaEvent carries one Aha! activity-webhook (or reconciled) audit.
+	SignalAhaEvent = "aha-event"
+	// SignalRetry re-hydrates and re-maps a parked record with the current config.
+	SignalRetry = "retry"
+	// SignalSkip drops the parked change; the next Aha! event syncs again.
+	SignalSkip = "skip"
+	// QueryState answers the entity's State.
+	QueryState = "state"
+)
+
+// AhaEvent is one Aha! audit routed to a record's entity workflow. It holds no
+// secrets and no record content: the workflow hydrates the record itself.
+type AhaEvent struct {
+	AuditID       string    `json:"audit_id"`
+	Action        string    `json:"action"` // create, update, destroy
+	AuditableType string    `json:"auditable_type"`
+	CreatedAt     time.Time `json:"created_at"`
+	// Fields names the changed fields (values are not needed: we hydrate).
+	Fields []string `json:"fields,omitempty"`
+	// Source is "webhook", "reconcile" or "replay".
+	Source string `json:"source"`
+}
+
+// AhaRecordInput starts (or continues) an AhaRecordWorkflow.
+type AhaRecordInput struct {
+	Kind  string `json:"kind"`   // idea, feature, ...
+	AhaID string `json:"aha_id"` // numeric Aha! id as a string
+	// Carried is the state handed over by continue-as-new (nil on first start).
+	Carried *State `json:"carried,omitempty"`
+}
+
+// Link ties one Aha! record to one Centercode feedback item of a feedback type.
+type Link struct {
+	FeedbackType string `json:"feedback_type"`
+	FeedbackID   string `json:"feedback_id,omitempty"`
+	// IDUnknown is set when Centercode answered 2xx without an id.
+	IDUnknown bool `json:"id_unknown,omitempty"`
+	// LastHash is the hash of the body last written; an equal hash skips the write.
+	LastHash string    `json:"last_hash,omitempty"`
+	SyncedAt time.Time `json:"synced_at,omitempty"`
+}
+
+// State is what the entity workflow knows, answered by the `state` query and
+// carried across continue-as-new.
+type State struct {
+	Kind      string `json:"kind"`
+	AhaID     string `json:"aha_id"`
+	Reference string `json:"reference,omitempty"`
+	URL       string `json:"url,omitempty"`
+	Name      string `json:"name,omitempty"`
+	// SyncState is Syncing, Synced, Parked or Skipped.
+	SyncState string `json:"sync_state"`
+	// ParkedReason says why the record waits for an operator.
+	ParkedReason string `json:"parked_reason,omitempty"`
+	Links        []Link `json:"links,omitempty"`
+	Destroyed    bool   `json:"destroyed,omitempty"`
+	// Seen holds the most recent audit ids (bounded), oldest first.
+	Seen       []string  `json:"seen,omitempty"`
+	Events     int       `json:"events"`
+	Duplicates int       `json:"duplicates"`
+	Syncs      int       `json:"syncs"`
+	Writes     int       `json:"writes"`
+	Pending    bool      `json:"pending"`
+	LastSync   time.Time `json:"last_sync,omitempty"`
+	ConfigHash string    `json:"config_hash,omitempty"`
+}
+
+// Link returns the link for a feedback type, creating it when absent.
+func (s *State) link(feedbackType string) *Link {
+	for i := range s.Links {
+		if s.Links[i].FeedbackType == feedbackType {
+			return &s.Links[i]
+		}
+	}
+	s.Links = append(s.Links, Link{FeedbackType: feedbackType})
+	return &s.Links[len(s.Links)-1]
+}
+
+// Summary is the one line operators see in the UI, e.g.
+// `idea PRJ1-I-10 → bugs feedback 4821: synced`.
+func (s *State) Summary() string {
+	ref := s.Reference
+	if ref == "" {
+		ref = s.AhaID
+	}
+	var targets []string
+	for _, l := range s.Links {
+		id := l.FeedbackID
+		if id == "" {
+			id = "(new)"
+		}
+		targets = append(targets, l.FeedbackType+" feedback "+id)
+	}
+	line := s.Kind + " " + ref
+	if len(targets) > 0 {
+		line += " → " + strings.Join(targets, ", ")
+	}
+	line += ": " + strings.ToLower(s.SyncState)
+	if s.ParkedReason != "" {
+		line += " — " + s.ParkedReason
+	}
+	if s.Destroyed {
+		line += " (deleted in Aha!)"
+	}
+	return line
+}
+
+// AhaRecordWorkflowID is the deterministic id of a record's entity workflow.
+func AhaRecordWorkflowID(kind, ahaID string) string {
+	return fmt.Sprintf("aha:%s:%s", kind, ahaID)
+}
