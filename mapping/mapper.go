@@ -247,3 +247,34 @@ func (el *element) put(res *Result, name string, v any) {
 	}
 	m[el.keys[len(el.keys)-1]] = v
 }
+
+// ElementSpec describes one configured element: what a Centercode admin must
+// define on the feedback form (the dev stack builds its simulator from these).
+type ElementSpec struct {
+	Name     string   // parameter name as configured ("Attachment {n}", "$['Images'][0]")
+	Param    string   // body parameter ("Attachment {n}" stays a pattern; "Images" for the indexed form)
+	Kind     string   // text, choice, multi_choice, attachment, email, number, date, rating
+	Options  []string // choices
+	Required bool
+	FanOut   bool // Param contains {n}: numbered 1..Max
+	Max      int
+	Index    int // indexed form: the array index; -1 otherwise
+	Scale    int // rating: highest value
+}
+
+// ElementSpecs lists the body elements in config order.
+func (m *Mapper) ElementSpecs() []ElementSpec {
+	out := make([]ElementSpec, 0, len(m.elements))
+	for _, el := range m.elements {
+		if !el.inBody {
+			continue
+		}
+		param := el.name
+		if el.index >= 0 && len(el.keys) > 0 {
+			param = el.keys[len(el.keys)-1]
+		}
+		out = append(out, ElementSpec{Name: el.name, Param: param, Kind: el.kind, Options: append([]string(nil), el.options...),
+			Required: el.required, FanOut: el.fanout, Max: el.max, Index: el.index, Scale: el.scale})
+	}
+	return out
+}

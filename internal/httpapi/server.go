@@ -57,6 +57,10 @@ func New(o Options) *Server {
 		ErrorHandler:          errorHandler(o.Logger),
 	})
 	s := &Server{app: app, opts: o}
+	app.Use(func(c *fiber.Ctx) error {
+		c.Locals(loggerKey, o.Logger)
+		return c.Next()
+	})
 	app.Get("/healthz", func(c *fiber.Ctx) error {
 		return c.JSON(fiber.Map{"status": "ok"})
 	})
@@ -121,6 +125,16 @@ func errorHandler(logger *slog.Logger) fiber.ErrorHandler {
 		return c.Status(code).JSON(fiber.Map{"status": "error", "error": msg})
 	}
 }
+
+// logger returns the request's logger (set by the server's middleware).
+func logger(c *fiber.Ctx) *slog.Logger {
+	if l, ok := c.Locals(loggerKey).(*slog.Logger); ok {
+		return l
+	}
+	return slog.Default()
+}
+
+const loggerKey = "ahacc.logger"
 
 // routeOf names the matched route pattern, not the raw path: paths can carry
 // webhook tokens, which must never reach a log line.

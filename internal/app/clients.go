@@ -1,0 +1,100 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
+	sdklog "go.temporal.io/sdk/log"
+
+	"github.com/ahacc/ahacc/activities"
+	"github.com/ahacc/ahacc/internal/aha"
+	"github.com/ahacc/ahacc/internal/centercode"
+	"github.com/ahacc/ahacc/mapping"
+)
+
+// DialTemporal connects to Temporal using the SDK's environment conventions
+// (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TLS_*, TEMPORAL_API_KEY, and
+// the optional TOML profile), with Env's address and namespace as defaults.
+func DialTemporal(ctx context.Context, env Env, logger *slog.Logger, metrics client.MetricsHandler) (client.Client, error) {
+	opts, err := envconfig.LoadDefaultClientOptions()
+	if err != nil {
+		return nil, fmt.Errorf("temporal client config: %w", err)
+	}
+	if opts.HostPort == "" {
+		opts.HostPort = env.TemporalAddress
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = env.Namespace
+	}
+	opts.Logger = sdklog.NewStructuredLogger(logger.With("component", "temporal-sdk"))
+	if metrics != nil {
+		opts.MetricsHandler = metrics
+	}
+	c, err := client.DialContext(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("connect to temporal at %s: %w", opts.HostPort, err)
+	}
+	return c, nil
+}
+
+// AhaLimiter is what the Aha! and Centercode clients wait on before each call.
+type AhaLimiter interface {
+	Wait(ctx context.Context) error
+}
+
+// ClientOptions carries the optional pieces the clients are built with.
+type ClientOptions struct {
+	AhaLimiter        AhaLimiter
+	CentercodeLimiter AhaLimiter
+	// Transport wraps outbound HTTP (metrics); nil uses the default transport.
+	Transport func(target string, next http.RoundTripper) http.RoundTripper
+	Logger    *slog.Logger
+}
+
+// NewAhaClient builds the Aha! client from the config's aha section.
+func NewAhaClient(cfg *mapping.Config, o ClientOptions) *aha.Client {
+	opts := []aha.Option{aha.WithHTTPClient(httpClient("aha", o)), aha.WithUserAgent("ahacc")}
+	if o.AhaLimiter != nil {
+		opts = append(opts, aha.WithLimiter(o.AhaLimiter))
+	}
+	return aha.New(cfg.Aha.BaseURL, cfg.Aha.APIKey.Value(), opts...)
+}
+
+// NewCentercodeClient builds the Centercode client.
+func NewCentercodeClient(o ClientOptions) *centercode.Client {
+	opts := []centercode.Option{centercode.WithHTTPClient(httpClient("centercode", o)), centercode.WithUserAgent("ahacc")}
+	if o.CentercodeLimiter != nil {
+		opts = append(opts, centercode.WithLimiter(o.CentercodeLimiter))
+	}
+	if o.Logger != nil {
+		opts = append(opts, centercode.WithLogger(o.Logger))
+	}
+	return centercode.New(opts...)
+}
+
+func httpClient(target string, o ClientOptions) *http.Client {
+	var rt http.RoundTripper = http.DefaultTransport.(*http.Transport).Clone()
+	if o.Transport != nil {
+		rt = o.Transport(target, rt)
+	}
+	// Under Aha!'s 5 s budget for their side is not our concern here: this
+	// bounds one outbound call; Temporal retries the activity.
+	return &http.Client{Transport: rt, Timeout: 30 * time.Second}
+}
+
+// AhaReader adapts the Aha! client to the activities' AhaAPI.
+type AhaReader struct{ Client *aha.Client }
+
+// GetRecord fetches one record and keeps its header fields.
+func (r AhaReader) GetRecord(ctx context.Context, kind, id string) (activities.AhaRecord, error) {
+	rec, err := r.Client.GetRecord(ctx, kind, id)
+	if err != nil {
+		return activities.AhaRecord{}, err
+	}
+	return activities.AhaRecord{ID: rec.ID.String(), Reference: rec.ReferenceNum, URL: rec.URL, Name: rec.Name, JSON: rec.Raw}, nil
+}

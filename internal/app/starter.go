@@ -1,0 +1,72 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/redis/go-redis/v9"
+	"go.temporal.io/sdk/client"
+
+	"github.com/ahacc/ahacc/internal/dedup"
+	"github.com/ahacc/ahacc/internal/dispatch"
+	"github.com/ahacc/ahacc/internal/httpapi"
+	"github.com/ahacc/ahacc/mapping"
+)
+
+// StarterOptions builds the webhook server.
+type StarterOptions struct {
+	Env      Env
+	Config   func() *mapping.Config
+	Temporal client.Client
+	Redis    *redis.Client // nil: no Redis dedup layer
+	Logger   *slog.Logger
+	Metrics  httpapi.Metrics
+	// Extra mounts more routes (metrics).
+	Extra func(app *fiber.App)
+}
+
+// Starter is the webhook server and its dispatcher.
+type Starter struct {
+	HTTP       *httpapi.Server
+	Dispatcher *dispatch.Dispatcher
+}
+
+// NewStarter builds the Fiber app with every route.
+func NewStarter(o StarterOptions) *Starter {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	d := &dispatch.Dispatcher{Temporal: o.Temporal, TaskQueue: o.Env.TaskQueue, Config: o.Config, Logger: o.Logger}
+	if o.Redis != nil {
+		d.Dedup = dedup.New(o.Redis, o.Config().Sync.DedupTTL, "")
+	}
+	srv := httpapi.New(httpapi.Options{
+		Temporal: o.Temporal,
+		Redis:    o.Redis,
+		Logger:   o.Logger,
+		Extra: func(a *fiber.App) {
+			(&httpapi.AhaWebhook{Tokens: o.Env.AhaTokens, Dispatcher: d, Metrics: o.Metrics}).Mount(a)
+			if o.Extra != nil {
+				o.Extra(a)
+			}
+		},
+	})
+	return &Starter{HTTP: srv, Dispatcher: d}
+}
+
+// NewRedis connects to REDIS_URL; nil (and no error) when it is unset.
+func NewRedis(ctx context.Context, url string) (*redis.Client, error) {
+	if url == "" {
+		return nil, nil
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	opt.DialTimeout = 2 * time.Second
+	opt.ReadTimeout = time.Second
+	opt.WriteTimeout = time.Second
+	return redis.NewClient(opt), nil
+}

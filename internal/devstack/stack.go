@@ -1,0 +1,446 @@
+package devstack
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/ahacc/ahacc/internal/app"
+	ahasim "github.com/ahacc/ahacc/internal/sandbox/aha"
+	ccsim "github.com/ahacc/ahacc/internal/sandbox/centercode"
+	"github.com/ahacc/ahacc/mapping"
+)
+
+// Options configures the whole dev stack. Every address can be overridden by
+// environment (see FromEnv); tests use port 0 everywhere.
+type Options struct {
+	// DataDir keeps the Temporal database and logs (default .data). Empty with
+	// Ephemeral set keeps everything in memory.
+	DataDir   string
+	Ephemeral bool
+	// Addresses (host:port). Defaults: Temporal 127.0.0.1:7233, UI
+	// 127.0.0.1:8233 ("off" disables), starter 127.0.0.1:8080, simulators 127.0.0.1:8081/8082.
+	TemporalAddr, UIAddr, HTTPAddr, AhaSimAddr, CCSimAddr string
+	// ConfigPath is the ahacc.yaml (default examples/ahacc.yaml).
+	ConfigPath string
+	// LookupEnv reads the environment (default os.LookupEnv).
+	LookupEnv func(string) (string, bool)
+	Logger    *slog.Logger
+	// AhaSim and CCSim adjust the simulators before they start (tests).
+	AhaSim func(*ahasim.Options)
+	CCSim  func(*ccsim.Config)
+	// NoWorker skips the in-process worker (tests that run it as a separate process).
+	NoWorker bool
+}
+
+// FromEnv fills the addresses from AHACC_* variables.
+func FromEnv(o Options) Options {
+	get := func(k, def string) string {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	o.DataDir = get("AHACC_DATA_DIR", ".data")
+	o.TemporalAddr = get("AHACC_TEMPORAL_ADDR", "127.0.0.1:7233")
+	o.UIAddr = get("AHACC_UI_ADDR", "127.0.0.1:8233")
+	o.HTTPAddr = get("AHACC_HTTP_ADDR", "127.0.0.1:8080")
+	o.AhaSimAddr = get("AHACC_AHA_SIM_ADDR", "127.0.0.1:8081")
+	o.CCSimAddr = get("AHACC_CC_SIM_ADDR", "127.0.0.1:8082")
+	o.ConfigPath = get("AHACC_CONFIG", "examples/ahacc.yaml")
+	return o
+}
+
+// Stack is the running dev stack.
+type Stack struct {
+	Temporal *Temporal
+	Redis    *Redis
+	AhaSim   *ahasim.Server // nil when a real Aha! is configured
+	CCSim    *ccsim.Server  // nil when a real Centercode is configured
+	Client   client.Client  // Temporal client shared by worker and starter
+	Worker   *app.Worker    // nil with NoWorker
+	Starter  *app.Starter
+	Env      app.Env           // what the worker and starter were built with
+	Config   *mapping.Config   // the loaded config
+	Vars     map[string]string // the variables the stack provided (sim URLs, keys, tokens)
+	HTTPURL  string            // the starter's base URL
+	opts     Options
+	stops    []func()
+	httpDone chan error
+}
+
+// Start brings everything up; on error, whatever started is stopped again.
+func Start(ctx context.Context, o Options) (s *Stack, err error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.LookupEnv == nil {
+		o.LookupEnv = os.LookupEnv
+	}
+	if o.ConfigPath == "" {
+		o.ConfigPath = "examples/ahacc.yaml"
+	}
+	for _, p := range []*string{&o.TemporalAddr, &o.HTTPAddr, &o.AhaSimAddr, &o.CCSimAddr} {
+		if *p == "" {
+			*p = "127.0.0.1:0"
+		}
+	}
+	s = &Stack{opts: o, Vars: map[string]string{}}
+	defer func() {
+		if err != nil {
+			s.Stop()
+			s = nil
+		}
+	}()
+
+	// Temporal (+ UI).
+	topts := TemporalOptions{Addr: o.TemporalAddr, UIAddr: o.UIAddr, Logger: o.Logger}
+	if !o.Ephemeral {
+		if o.DataDir == "" {
+			o.DataDir = ".data"
+		}
+		if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
+			return s, fmt.Errorf("data dir: %w", err)
+		}
+		topts.DBFile = filepath.Join(o.DataDir, "temporal.db")
+		topts.LogFile = filepath.Join(o.DataDir, "temporal-server.log")
+	}
+	if s.Temporal, err = StartTemporal(ctx, topts); err != nil {
+		return s, err
+	}
+	s.stops = append(s.stops, s.Temporal.Stop)
+
+	// Redis: REDIS_URL, or an in-process stand-in.
+	redisURL, _ := o.LookupEnv("REDIS_URL")
+	if s.Redis, err = StartRedis(redisURL); err != nil {
+		return s, err
+	}
+	s.stops = append(s.stops, s.Redis.Stop)
+	s.Vars["REDIS_URL"] = s.Redis.URL
+
+	// The starter's address is needed before it listens: the Aha! simulator
+	// posts webhooks to it.
+	httpHost, httpPort, err := resolveAddr(o.HTTPAddr)
+	if err != nil {
+		return s, fmt.Errorf("starter address: %w", err)
+	}
+	httpAddr := net.JoinHostPort(httpHost, fmt.Sprint(httpPort))
+	s.HTTPURL = "http://" + httpAddr
+
+	// Learn the config's shape (feedback types, elements) before its
+	// ${VARS} can be filled with the simulators' URLs.
+	shape, err := mapping.LoadFileWithOptions(o.ConfigPath, mapping.LoadOptions{LookupEnv: o.LookupEnv, AllowUnsetEnv: true})
+	if err != nil {
+		return s, err
+	}
+	s.setDefault("AHACC_AHA_WEBHOOK_TOKEN", randomToken())
+	s.setDefault("AHACC_CENTERCODE_WEBHOOK_TOKEN", randomToken())
+	if err := s.startAhaSim(shape); err != nil {
+		return s, err
+	}
+	if err := s.startCCSim(shape); err != nil {
+		return s, err
+	}
+
+	// The real config, read exactly as the worker and starter binaries read it.
+	lookup := s.lookup
+	cfg, err := mapping.LoadFileWithOptions(o.ConfigPath, mapping.LoadOptions{LookupEnv: lookup})
+	if err != nil {
+		return s, err
+	}
+	s.Config = cfg
+	s.Env = app.EnvFrom(func(k string) string { v, _ := lookup(k); return v })
+	s.Env.HTTPAddr = httpAddr
+	s.Env.TemporalAddress = s.Temporal.Addr()
+	s.Env.Namespace = s.Temporal.Namespace()
+	s.Env.ConfigPath = o.ConfigPath
+
+	if s.Client, err = client.DialContext(ctx, client.Options{HostPort: s.Temporal.Addr(), Namespace: s.Temporal.Namespace(),
+		Logger: quietSDKLogger()}); err != nil {
+		return s, fmt.Errorf("temporal client: %w", err)
+	}
+	s.stops = append(s.stops, s.Client.Close)
+
+	if !o.NoWorker {
+		if s.Worker, err = app.StartWorker(app.WorkerOptions{Env: s.Env, Config: cfg, Temporal: s.Client, Logger: o.Logger}); err != nil {
+			return s, err
+		}
+		s.stops = append(s.stops, s.Worker.Stop)
+	}
+
+	rdb, err := app.NewRedis(ctx, s.Redis.URL)
+	if err != nil {
+		return s, err
+	}
+	s.stops = append(s.stops, func() { _ = rdb.Close() })
+	s.Starter = app.NewStarter(app.StarterOptions{Env: s.Env, Config: func() *mapping.Config { return cfg },
+		Temporal: s.Client, Redis: rdb, Logger: o.Logger})
+	ln, err := net.Listen("tcp", httpAddr)
+	if err != nil {
+		return s, fmt.Errorf("starter address %s: %w", httpAddr, err)
+	}
+	s.httpDone = make(chan error, 1)
+	go func() { s.httpDone <- s.Starter.HTTP.App().Listener(ln) }()
+	s.stops = append(s.stops, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = s.Starter.HTTP.Shutdown(sctx)
+		<-s.httpDone
+	})
+	if err := waitHTTP(ctx, s.HTTPURL+"/healthz", 10*time.Second); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// lookup reads the real environment first, then what the stack provides:
+// configured real endpoints always win over the simulators.
+func (s *Stack) lookup(k string) (string, bool) {
+	if v, ok := s.opts.LookupEnv(k); ok && v != "" {
+		return v, true
+	}
+	v, ok := s.Vars[k]
+	return v, ok
+}
+
+func (s *Stack) setDefault(k, v string) {
+	if cur, ok := s.opts.LookupEnv(k); !ok || cur == "" {
+		s.Vars[k] = v
+	}
+}
+
+func (s *Stack) hasEnv(k string) bool {
+	v, ok := s.opts.LookupEnv(k)
+	return ok && v != ""
+}
+
+func (s *Stack) startAhaSim(shape *mapping.Config) error {
+	if s.hasEnv("AHA_BASE_URL") {
+		return nil // a real Aha! (or another simulator) is configured
+	}
+	token, _ := s.lookup("AHACC_AHA_WEBHOOK_TOKEN")
+	key := randomToken()
+	opts := ahasim.Options{APIKey: key, Company: "ahacc-dev", WebhookURL: s.HTTPURL + "/webhooks/aha/" + firstToken(token), Logger: s.opts.Logger}
+	if s.opts.AhaSim != nil {
+		s.opts.AhaSim(&opts)
+	}
+	s.AhaSim = ahasim.New(opts)
+	if err := s.AhaSim.Start(s.opts.AhaSimAddr); err != nil {
+		return fmt.Errorf("start Aha! simulator: %w", err)
+	}
+	s.stops = append(s.stops, func() { _ = s.AhaSim.Close() })
+	s.Vars["AHA_BASE_URL"] = s.AhaSim.URL()
+	s.Vars["AHA_API_KEY"] = key
+	return nil
+}
+
+// ccVars are the variables the example config reads for Centercode endpoints.
+func ccSourceVar(feedbackType string) string {
+	return "CC_" + strings.ToUpper(strings.NewReplacer("-", "_", " ", "_").Replace(feedbackType)) + "_SOURCE_URL"
+}
+
+func (s *Stack) startCCSim(shape *mapping.Config) error {
+	for _, k := range []string{"CC_FEEDBACK_LISTENER_URL", "CC_USER_DATA_LISTENER_URL"} {
+		if s.hasEnv(k) {
+			return nil // a real Centercode is configured
+		}
+	}
+	cfg := CentercodeSimConfig(shape)
+	cfg.Addr = s.opts.CCSimAddr
+	cfg.Logger = s.opts.Logger
+	if s.opts.CCSim != nil {
+		s.opts.CCSim(&cfg)
+	}
+	sim, err := ccsim.New(cfg)
+	if err != nil {
+		return fmt.Errorf("Centercode simulator config: %w", err)
+	}
+	if err := sim.Start(); err != nil {
+		return fmt.Errorf("start Centercode simulator: %w", err)
+	}
+	s.CCSim = sim
+	s.stops = append(s.stops, func() { _ = sim.Close() })
+	project := ccProject(shape)
+	for _, name := range shape.FeedbackTypeNames() {
+		s.Vars[ccSourceVar(name)] = sim.SourceURL(project, name)
+	}
+	s.Vars["CC_PROJECT_KEY"] = project
+	s.Vars["CC_FEEDBACK_LISTENER_URL"] = sim.ListenerURL(listenerFeedbackData)
+	s.Vars["CC_USER_DATA_LISTENER_URL"] = sim.ListenerURL(listenerUserData)
+	s.Vars["CC_LOOKUP_URL"] = sim.FeedbackURL(project)
+	return nil
+}
+
+// Stop stops everything in reverse order. Safe on a partly started stack.
+func (s *Stack) Stop() {
+	for i := len(s.stops) - 1; i >= 0; i-- {
+		s.stops[i]()
+	}
+	s.stops = nil
+}
+
+// Banner is the start-up text: every URL, the config in use, a sample event.
+func (s *Stack) Banner() string {
+	var b strings.Builder
+	w := func(f string, a ...any) { fmt.Fprintf(&b, f+"\n", a...) }
+	token, _ := s.lookup("AHACC_AHA_WEBHOOK_TOKEN")
+	ccToken, _ := s.lookup("AHACC_CENTERCODE_WEBHOOK_TOKEN")
+	w("")
+	w("ahacc dev stack is up (config %s, hash %s)", s.opts.ConfigPath, s.Config.ShortHash())
+	w("")
+	w("  Temporal frontend   %s   (namespace %s, task queue %s)", s.Temporal.Addr(), s.Temporal.Namespace(), s.Env.TaskQueue)
+	if s.Temporal.UIURL() != "" {
+		w("  Temporal Web UI     %s", s.Temporal.UIURL())
+	}
+	if s.opts.Ephemeral {
+		w("  Temporal data       in memory (nothing kept)")
+	} else {
+		w("  Temporal data       %s", filepath.Join(s.opts.DataDir, "temporal.db"))
+	}
+	if s.Redis.Embedded {
+		w("  Redis               %s   (in-process stand-in; set REDIS_URL to use a real one)", s.Redis.URL)
+	} else {
+		w("  Redis               %s", redactURL(s.Redis.URL))
+	}
+	w("  Starter (webhooks)  %s   health %s/healthz  ready %s/readyz", s.HTTPURL, s.HTTPURL, s.HTTPURL)
+	if s.AhaSim != nil {
+		w("  Aha! simulator      %s   (inspect %s/__sim/state)", s.AhaSim.URL(), s.AhaSim.URL())
+	} else {
+		w("  Aha!                %s   (real, from AHA_BASE_URL)", s.Config.Aha.BaseURL)
+	}
+	if s.CCSim != nil {
+		w("  Centercode sim.     %s   (inspect %s/__sim/inspect?summary=1)", s.CCSim.URL(), s.CCSim.URL())
+	} else {
+		w("  Centercode          real, from the CC_* URLs")
+	}
+	w("")
+	w("Webhook URLs to paste:")
+	w("  Aha! activity webhook (Settings → Integrations → Activity webhook → Hook URL):")
+	w("    %s/webhooks/aha/%s", s.HTTPURL, firstToken(token))
+	w("  Centercode webhook macro (URL, header Authorization: Bearer %s):", firstToken(ccToken))
+	w("    %s/webhooks/centercode/macros/<macro name>", s.HTTPURL)
+	w("    %s/webhooks/centercode/status", s.HTTPURL)
+	w("")
+	w("Send a sample event:")
+	w(`  curl -s -X POST %s/webhooks/aha/%s -H 'Content-Type: application/json' \`, s.HTTPURL, firstToken(token))
+	w(`    -d '{"event":"audit","audit":{"id":"%d","audit_action":"update","auditable_type":"ideas/idea","auditable_id":"%s","user":null,"changes":[]}}'`,
+		time.Now().UnixNano(), sampleIdeaID(s))
+	if s.AhaSim != nil {
+		w("  or change a record in the Aha! simulator: it posts the webhook itself:")
+		w(`  curl -s -X PUT %s/api/v1/ideas/PRJ1-I-1 -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{"idea":{"name":"Renamed"}}'`,
+			s.AhaSim.URL(), s.Vars["AHA_API_KEY"])
+	}
+	w("")
+	w("Ctrl-C stops everything; Temporal history is kept in %s.", s.opts.DataDir)
+	return b.String()
+}
+
+func sampleIdeaID(s *Stack) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if rec, err := app.NewAhaClient(s.Config, app.ClientOptions{}).GetIdea(ctx, "PRJ1-I-1"); err == nil {
+		return rec.ID.String()
+	}
+	return "<aha idea id>"
+}
+
+func firstToken(list string) string {
+	t, _, _ := strings.Cut(list, ",")
+	return strings.TrimSpace(t)
+}
+
+func randomToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func redactURL(u string) string {
+	if i := strings.Index(u, "@"); i > 0 {
+		if j := strings.Index(u, "://"); j >= 0 && j < i {
+			return u[:j+3] + "REDACTED@" + u[i+1:]
+		}
+	}
+	return u
+}
+
+// Names of the listeners the dev stack defines in the Centercode simulator.
+const (
+	listenerUserData     = "user-data"
+	listenerFeedbackData = "feedback-data"
+)
+
+func ccProject(cfg *mapping.Config) string {
+	for _, name := range cfg.FeedbackTypeNames() {
+		if p := cfg.FeedbackType(name).Project; p != "" {
+			return p
+		}
+	}
+	return "BETA"
+}
+
+// CentercodeSimConfig builds a Centercode simulator whose external sources
+// match the config's feedback types exactly (element names, kinds, options,
+// required), with the user-data and feedback-data listeners, the record
+// lookup, and the demo testers plus the Aha! simulator's idea users.
+func CentercodeSimConfig(cfg *mapping.Config) ccsim.Config {
+	base := ccsim.DefaultConfig()
+	out := ccsim.Config{APIKeys: []string{randomToken()}, Users: base.Users}
+	project := ccProject(cfg)
+	for _, name := range cfg.FeedbackTypeNames() {
+		ft := cfg.FeedbackType(name)
+		src := ccsim.Source{ProjectKey: project, Key: name, FeedbackType: name, DefaultSubmitter: "pm@example.com",
+			StartingStatus: "New", Statuses: []string{"New", "In Review", "Will Fix", "Fixed", "Closed", "Won't Fix"},
+			ExternalReferenceElement: ft.ExternalReference}
+		for _, el := range ft.ElementSpecs() {
+			kind := ccsim.ElementKind(el.Kind)
+			if kind == "" {
+				kind = ccsim.KindText
+			}
+			mk := func(name, path string) ccsim.Element {
+				return ccsim.Element{Name: name, Kind: kind, Options: el.Options, Required: el.Required, Path: path, RatingMax: el.Scale}
+			}
+			switch {
+			case el.FanOut:
+				for i := 1; i <= el.Max; i++ {
+					n := strings.Replace(el.Param, "{n}", fmt.Sprint(i), 1)
+					e := mk(n, "")
+					e.Required = el.Required && i == 1
+					src.Elements = append(src.Elements, e)
+				}
+			case el.Index >= 0:
+				src.Elements = append(src.Elements, mk(fmt.Sprintf("%s %d", el.Param, el.Index+1), fmt.Sprintf("$['%s'][%d]", el.Param, el.Index)))
+			default:
+				src.Elements = append(src.Elements, mk(el.Param, ""))
+			}
+		}
+		out.Sources = append(out.Sources, src)
+	}
+	labels := map[string]string{}
+	group := "Aha!"
+	if cfg.UserData != nil {
+		for k, v := range cfg.UserData.Labels {
+			labels[k] = v
+		}
+		if cfg.UserData.DataGroup != "" {
+			group = cfg.UserData.DataGroup
+		}
+	}
+	out.Listeners = []ccsim.Listener{
+		{Key: listenerUserData, Target: ccsim.TargetUser, Action: ccsim.ActionStoreData, DataGroup: group, Labels: labels},
+		{Key: listenerFeedbackData, Target: ccsim.TargetFeedback, Action: ccsim.ActionStoreData, DataGroup: "Aha!"},
+	}
+	sort.Slice(out.Sources, func(i, j int) bool { return out.Sources[i].Key < out.Sources[j].Key })
+	return out
+}

@@ -1,0 +1,99 @@
+package httpapi
+
+import (
+	"crypto/subtle"
+	"errors"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/ahacc/ahacc/internal/aha"
+	"github.com/ahacc/ahacc/internal/dispatch"
+)
+
+// Metrics is what the handlers report; nil-safe through noMetrics.
+type Metrics interface {
+	Webhook(source, result string)
+	DedupHit(source string)
+	DedupDegraded()
+	ObserveHandoff(source string, d time.Duration)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) Webhook(string, string)               {}
+func (noMetrics) DedupHit(string)                      {}
+func (noMetrics) DedupDegraded()                       {}
+func (noMetrics) ObserveHandoff(string, time.Duration) {}
+
+// AhaWebhook serves POST /webhooks/aha/:token.
+type AhaWebhook struct {
+	Tokens     []string
+	Dispatcher *dispatch.Dispatcher
+	Metrics    Metrics
+}
+
+// Mount registers the route.
+func (h *AhaWebhook) Mount(app *fiber.App) {
+	if h.Metrics == nil {
+		h.Metrics = noMetrics{}
+	}
+	app.Post("/webhooks/aha/:token", h.handle)
+	// A missing token is the same as a wrong one: 404, not 405.
+	app.Post("/webhooks/aha", h.notFound)
+}
+
+func (h *AhaWebhook) notFound(c *fiber.Ctx) error {
+	h.Metrics.Webhook("aha", "unauthorized")
+	logger(c).Warn("aha webhook without a token", "remote_addr", c.IP())
+	return c.Status(fiber.StatusNotFound).JSON(fiber.Map{"status": "error", "error": "not found"})
+}
+
+func (h *AhaWebhook) handle(c *fiber.Ctx) error {
+	start := time.Now()
+	if !tokenOK(c.Params("token"), h.Tokens) {
+		return h.notFound(c)
+	}
+	p, err := aha.ParseWebhook(c.Body())
+	if err != nil {
+		h.Metrics.Webhook("aha", "bad_request")
+		logger(c).Info("aha webhook rejected", "remote_addr", c.IP(), "error", err)
+		return c.Status(fiber.StatusBadRequest).JSON(fiber.Map{"status": "error", "error": err.Error()})
+	}
+	if p.Event != "" && p.Event != "audit" {
+		h.Metrics.Webhook("aha", "ignored")
+		return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": dispatch.Ignored, "reason": "event " + p.Event + " is not an audit"})
+	}
+	out, err := h.Dispatcher.Dispatch(c.UserContext(), &p.Audit, "webhook")
+	if err != nil {
+		h.Metrics.Webhook("aha", "unavailable")
+		logger(c).Error("aha webhook hand-off failed", "audit_id", p.Audit.ID.String(), "error", err)
+		c.Set(fiber.HeaderRetryAfter, "5")
+		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "error", "error": errors.Unwrap(err).Error()})
+	}
+	if out.Degraded {
+		h.Metrics.DedupDegraded()
+	}
+	h.Metrics.Webhook("aha", out.Status)
+	switch out.Status {
+	case dispatch.Duplicate:
+		h.Metrics.DedupHit("aha")
+		return c.Status(fiber.StatusOK).JSON(fiber.Map{"status": out.Status, "workflow_id": out.WorkflowID})
+	case dispatch.Ignored:
+		return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": out.Status, "reason": out.Reason})
+	}
+	h.Metrics.ObserveHandoff("aha", time.Since(start))
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": out.Status, "workflow_id": out.WorkflowID})
+}
+
+// tokenOK compares in constant time against every configured token (several
+// are allowed so a token can be rotated without dropping deliveries).
+func tokenOK(got string, tokens []string) bool {
+	ok := 0
+	for _, t := range tokens {
+		if t != "" {
+			ok |= subtle.ConstantTimeCompare([]byte(got), []byte(t))
+		}
+	}
+	return ok == 1
+}
