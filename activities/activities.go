@@ -54,7 +54,9 @@ type Activities struct {
 
 // ConfigStore holds the current mapping config, safe for concurrent use. It is
 // a separate type because every exported method of Activities is an activity.
-type ConfigStore struct{ p atomic.Pointer[mapping.Config] }
+type ConfigStore struct {
+	p atomic.Pointer[mapping.Config]
+}
 
 // NewConfigStore holds cfg.
 func NewConfigStore(cfg *mapping.Config) *ConfigStore {
