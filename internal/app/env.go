@@ -4,6 +4,7 @@
 package app
 
 import (
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -63,4 +64,17 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// HTTPAddrForProbe is the address a local probe should call: a wildcard
+// listen address (0.0.0.0:8080, :8080) is reached on loopback.
+func (e Env) HTTPAddrForProbe() string {
+	host, port, err := net.SplitHostPort(e.HTTPAddr)
+	if err != nil {
+		return e.HTTPAddr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }

@@ -1,0 +1,117 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/ahacc/ahacc/internal/aha"
+	"github.com/ahacc/ahacc/internal/dispatch"
+	"github.com/ahacc/ahacc/mapping"
+	"github.com/ahacc/ahacc/workflows"
+)
+
+// ParkedRecord is one parked entity workflow.
+type ParkedRecord struct {
+	WorkflowID string
+	Reference  string
+	Reason     string
+}
+
+// ListParked finds parked records through visibility (SyncState="Parked") and
+// asks each for its reason through the `state` query.
+func ListParked(ctx context.Context, c client.Client, extraQuery string) ([]ParkedRecord, error) {
+	q := fmt.Sprintf(`%s = %q AND ExecutionStatus = "Running"`, workflows.SASyncState, workflows.StateParked)
+	if extraQuery != "" {
+		q += " AND " + extraQuery
+	}
+	var out []ParkedRecord
+	var token []byte
+	for {
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: q, NextPageToken: token})
+		if err != nil {
+			return nil, fmt.Errorf("list parked records: %w", err)
+		}
+		for _, e := range resp.Executions {
+			p := ParkedRecord{WorkflowID: e.Execution.WorkflowId}
+			if v, err := c.QueryWorkflow(ctx, p.WorkflowID, "", workflows.QueryState); err == nil {
+				var st workflows.State
+				if v.Get(&st) == nil {
+					p.Reference, p.Reason = st.Reference, st.ParkedReason
+				}
+			}
+			out = append(out, p)
+		}
+		if token = resp.NextPageToken; len(token) == 0 {
+			return out, nil
+		}
+	}
+}
+
+// RetryParked signals retry to the parked records (all, or those matching ahaID
+// as a numeric id or a reference).
+func RetryParked(ctx context.Context, c client.Client, ahaID string, w io.Writer) (int, error) {
+	extra := ""
+	if ahaID != "" && !isNumeric(ahaID) {
+		extra = fmt.Sprintf(`%s = %q`, workflows.SAAhaReference, ahaID)
+	}
+	parked, err := ListParked(ctx, c, extra)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, p := range parked {
+		if ahaID != "" && isNumeric(ahaID) && !strings.HasSuffix(p.WorkflowID, ":"+ahaID) {
+			continue
+		}
+		if err := c.SignalWorkflow(ctx, p.WorkflowID, "", workflows.SignalRetry, nil); err != nil {
+			return n, fmt.Errorf("signal retry to %s: %w", p.WorkflowID, err)
+		}
+		fmt.Fprintf(w, "retry sent: %s (%s) — was: %s\n", p.WorkflowID, p.Reference, p.Reason)
+		n++
+	}
+	return n, nil
+}
+
+// Replay re-syncs one Aha! record now: it resolves a reference to the numeric
+// id through the Aha! API and sends the record's workflow a replay event.
+func Replay(ctx context.Context, d *dispatch.Dispatcher, cfg *mapping.Config, kind, idOrRef string) (dispatch.Outcome, error) {
+	id := idOrRef
+	if !isNumeric(idOrRef) {
+		rec, err := NewAhaClient(cfg, ClientOptions{}).GetRecord(ctx, kind, idOrRef)
+		if err != nil {
+			return dispatch.Outcome{}, fmt.Errorf("resolve %s %s: %w", kind, idOrRef, err)
+		}
+		id = rec.ID.String()
+	}
+	typ := ""
+	for t, k := range cfg.Aha.RecordTypes {
+		if k == kind {
+			typ = t
+			break
+		}
+	}
+	if typ == "" {
+		return dispatch.Outcome{}, fmt.Errorf("kind %q is not in aha.record_types", kind)
+	}
+	audit := &aha.Audit{ID: aha.FlexID(fmt.Sprintf("replay-%d", time.Now().UnixNano())), AuditAction: "update",
+		AuditableType: typ, AuditableID: aha.FlexID(id), CreatedAt: time.Now().UTC().Format(time.RFC3339Nano)}
+	return d.Dispatch(ctx, audit, "replay")
+}
+
+func isNumeric(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,161 @@
+// Command starter is ahacc's webhook server (Fiber) and its operator commands.
+//
+//	starter [serve]                          webhook server on AHACC_HTTP_ADDR
+//	starter check-mapping --type bugs --record idea.json   dry-run a mapping
+//	starter replay --aha-id PRJ1-I-10 [--kind idea]        re-sync one record now
+//	starter parked                           list parked records and why
+//	starter retry-parked (--all | --aha-id ID)             send retry to parked records
+//	starter healthcheck                      exit 0 when /healthz answers (container probe)
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/ahacc/ahacc/internal/app"
+	"github.com/ahacc/ahacc/internal/cli/checkmapping"
+	"github.com/ahacc/ahacc/mapping"
+)
+
+func main() {
+	args := os.Args[1:]
+	cmd := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	slog.SetDefault(logger)
+	env := app.EnvFromOS()
+	var err error
+	switch cmd {
+	case "serve":
+		err = serve(env, logger)
+	case "check-mapping":
+		os.Exit(checkmapping.Run(args, os.Stdout, os.Stderr))
+	case "healthcheck":
+		err = healthcheck(env)
+	case "replay", "parked", "retry-parked":
+		err = operate(cmd, args, env, logger)
+	case "help", "-h", "--help":
+		fmt.Println("usage: starter [serve|check-mapping|replay|parked|retry-parked|healthcheck] [flags]")
+		return
+	default:
+		err = fmt.Errorf("unknown command %q (serve, check-mapping, replay, parked, retry-parked, healthcheck)", cmd)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starter:", err)
+		os.Exit(1)
+	}
+}
+
+func serve(env app.Env, logger *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg, err := app.LoadConfig(env)
+	if err != nil {
+		return err
+	}
+	tc, err := app.DialTemporal(ctx, env, logger, nil)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	rdb, err := app.NewRedis(ctx, env.RedisURL)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	if rdb == nil {
+		logger.Warn("REDIS_URL is not set: running without the Redis dedup layer (readyz says degraded)")
+	} else {
+		defer rdb.Close()
+	}
+	if len(env.AhaTokens) == 0 {
+		logger.Warn("AHACC_AHA_WEBHOOK_TOKEN is not set: every Aha! webhook will be answered 404")
+	}
+	st := app.NewStarter(app.StarterOptions{Env: env, Config: func() *mapping.Config { return cfg }, Temporal: tc, Redis: rdb, Logger: logger})
+	errc := make(chan error, 1)
+	go func() { errc <- st.HTTP.Listen(env.HTTPAddr) }()
+	logger.Info("starter listening", "addr", env.HTTPAddr, "config_hash", cfg.ShortHash())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("draining: no new connections, finishing hand-offs", "timeout", env.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), env.ShutdownTimeout)
+	defer cancel()
+	return st.HTTP.Shutdown(sctx)
+}
+
+func healthcheck(env app.Env) error {
+	hc := &http.Client{Timeout: 2 * time.Second}
+	resp, err := hc.Get("http://" + env.HTTPAddrForProbe() + "/healthz")
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthz answered %d", resp.StatusCode)
+	}
+	return nil
+}
+
+func operate(cmd string, args []string, env app.Env, logger *slog.Logger) error {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	ahaID := fs.String("aha-id", "", "Aha! record id or reference (PRJ1-I-10)")
+	kind := fs.String("kind", "idea", "record kind for replay (idea, feature, ...)")
+	all := fs.Bool("all", false, "retry every parked record")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	tc, err := app.DialTemporal(ctx, env, logger, nil)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	switch cmd {
+	case "parked":
+		parked, err := app.ListParked(ctx, tc, "")
+		if err != nil {
+			return err
+		}
+		for _, p := range parked {
+			fmt.Printf("%s\t%s\t%s\n", p.WorkflowID, p.Reference, p.Reason)
+		}
+		fmt.Fprintf(os.Stderr, "%d parked\n", len(parked))
+	case "retry-parked":
+		if !*all && *ahaID == "" {
+			return errors.New("retry-parked needs --all or --aha-id")
+		}
+		n, err := app.RetryParked(ctx, tc, *ahaID, os.Stdout)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "%d retried\n", n)
+	case "replay":
+		if *ahaID == "" {
+			return errors.New("replay needs --aha-id")
+		}
+		cfg, err := app.LoadConfig(env)
+		if err != nil {
+			return err
+		}
+		st := app.NewStarter(app.StarterOptions{Env: env, Config: func() *mapping.Config { return cfg }, Temporal: tc, Logger: logger})
+		out, err := app.Replay(ctx, st.Dispatcher, cfg, *kind, *ahaID)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s %s %s\n", out.Status, out.WorkflowID, out.Reason)
+	}
+	return nil
+}

@@ -1,0 +1,99 @@
+// Command worker is ahacc's Temporal worker: it polls the task queue, runs the
+// workflows and the activities (Aha! and Centercode calls), serves /healthz,
+// /readyz and /metrics on AHACC_WORKER_HEALTH_ADDR, reloads the mapping config
+// on SIGHUP, and on SIGTERM stops polling and lets running activities finish
+// within AHACC_SHUTDOWN_TIMEOUT.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/ahacc/ahacc/internal/app"
+)
+
+func main() {
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	slog.SetDefault(logger)
+	if err := run(logger); err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(1)
+	}
+}
+
+func run(logger *slog.Logger) error {
+	env := app.EnvFromOS()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg, err := app.LoadConfig(env)
+	if err != nil {
+		return err
+	}
+	tc, err := app.DialTemporal(ctx, env, logger, nil)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	w, err := app.StartWorker(app.WorkerOptions{Env: env, Config: cfg, Temporal: tc, Logger: logger})
+	if err != nil {
+		return err
+	}
+
+	health := &http.Server{Addr: env.WorkerHealthAddr, Handler: healthMux(tc), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := health.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("health server", "error", err)
+		}
+	}()
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	for {
+		select {
+		case <-hup:
+			next, err := app.LoadConfig(env)
+			if err != nil {
+				logger.Error("config reload rejected; keeping the current config", "error", err)
+				continue
+			}
+			w.Reload(next)
+			logger.Info("config reloaded", "config_hash", next.ShortHash())
+		case <-ctx.Done():
+			logger.Info("stopping: no new tasks, letting running activities finish", "timeout", env.ShutdownTimeout.String())
+			w.Stop()
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = health.Shutdown(sctx)
+			return nil
+		}
+	}
+}
+
+func healthMux(tc client.Client) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "application/json")
+		if _, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = fmt.Fprintf(w, `{"status":"unavailable","temporal":%q}`, err.Error())
+			return
+		}
+		_, _ = w.Write([]byte(`{"status":"ready","temporal":"ok"}`))
+	})
+	return mux
+}
