@@ -1,0 +1,356 @@
+// Package ratelimit is the shared rate budget every Aha! (and Centercode) call passes
+// through, across all worker processes: two GCRA limiters (per second and per minute)
+// kept in Redis with github.com/go-redis/redis_rate/v10.
+//
+// # Two limits, one grant
+//
+// A call is granted only when both limiters allow it. redis_rate's GCRA does not record a
+// refused call, so a refusal by the first limiter asked costs nothing, while a refusal by
+// the second after the first has granted burns the first one's token (GCRA has no exact
+// "give it back": a refund applied after the time it covered has passed would let a
+// later call through early). The budget therefore:
+//
+//   - asks the limiter with the lower sustained rate first. It is the one that refuses in
+//     steady state (for Aha!'s defaults the per-minute one: 300/min = 5/s < 20/s), and
+//     with burst 1 (the default, below) it spaces grants at least its emission interval
+//     apart (202 ms), far more than the other needs (50.5 ms), so the second limiter
+//     never refuses and no token is burned: the achieved rate is the full budget.
+//   - when the first limiter may burst (WithBurst > 1), peeks at the second one first
+//     (AllowN with n = 0, which reports the tokens left without taking any) and takes
+//     nothing when it would refuse. Only a race with another process between the peek
+//     and the take can then burn a token — one, rarely. The peek costs one more Redis
+//     round trip per attempt, which is why it is only made when it can matter.
+//
+// One Wait therefore costs one Redis round trip per refusal and two per grant (one more
+// each with the peek).
+//
+// # Sliding windows, not token buckets
+//
+// Aha! documents "20 per second and 300 per minute"; the simulator (and, conservatively,
+// Aha! itself) enforces them as sliding windows: never more than N calls in any window of
+// the period. A GCRA with rate R per period and burst B grants up to B + R - 1 calls in
+// such a window, so a bucket with burst = N refilled at N per period would let 2N-1 calls
+// through in the first period and draw 429s. The budget therefore uses rate N - B + 1
+// with burst B, which never exceeds N in any window. The default burst is 1 for both
+// limits: calls are spread evenly (every 50 ms at 20/s, every 200 ms at 300/min), which is
+// also what gives the highest sustained rate — 100% of N per period. WithBurst trades
+// sustained rate for an initial burst (burst 20 at 300/min gives 20 calls at once but only
+// 281/min afterwards).
+//
+// A small headroom (default 1%, WithHeadroom) stretches both periods so that network
+// jitter between the grant and the request reaching the far side cannot squeeze N+1
+// calls into one of its windows: any 301 consecutive grants at 300/min span at least
+// 60.6 s instead of exactly 60 s. The sustained rate is then 99% of the limit.
+//
+// # Redis outage
+//
+// With fail-open (the default) a Redis error makes the budget fall back to an in-process
+// GCRA with the same limits, logged at most once a minute; Redis is probed again every
+// few seconds and used as soon as it answers. While Redis is down the budget is per
+// process (per Budget value): N worker processes may together send up to N times the
+// rate, and the far side's 429s (handled by the clients' retry path) are the backstop.
+// WithFailOpen(false) makes Wait return the Redis error instead.
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
+)
+
+const (
+	// KeyPrefix starts every Redis key of a budget: ahacc:rate:<name>:s and :m.
+	KeyPrefix = "ahacc:rate:"
+
+	// DefaultHeadroom is the fraction by which both periods are stretched.
+	DefaultHeadroom = 0.01
+
+	redisTimeout  = time.Second     // one limiter round trip, before falling back
+	probeInterval = 5 * time.Second // how long to stay local after a Redis error
+	logInterval   = time.Minute     // at most one "degraded" log line per interval
+	maxSleep      = 2 * time.Second // longest single sleep; long waits are re-checked
+	maxJitter     = 3 * time.Millisecond
+)
+
+// Budget is a rate budget shared by every process that builds one with the same name on
+// the same Redis. It is safe for concurrent use. A nil *Budget never waits.
+type Budget struct {
+	name     string
+	limits   []limitSpec // tighter first
+	redis    *redis_rate.Limiter
+	local    *localGCRA
+	onWait   func(time.Duration)
+	log      *slog.Logger
+	failOpen bool
+	disabled bool
+	peek     bool // look at the second limit before taking from the first
+	now      func() time.Time
+
+	burned atomic.Int64 // tokens of the first limit taken for a call the second refused
+
+	mu        sync.Mutex
+	degraded  bool      // last Redis attempt failed
+	retryAt   time.Time // when to probe Redis again
+	probing   bool      // one goroutine is probing Redis
+	lastLogAt time.Time // last "degraded" log line
+}
+
+type limitSpec struct {
+	key   string
+	limit redis_rate.Limit
+}
+
+type config struct {
+	onWait         func(time.Duration)
+	log            *slog.Logger
+	failOpen       bool
+	burstS, burstM int
+	headroom       float64
+}
+
+// Option configures a Budget.
+type Option func(*config)
+
+// WithOnWait calls f with the duration of every sleep Wait is about to make (a long wait is
+// made of several sleeps of at most 2 s). The worker heartbeats the activity and counts
+// waits through it. f must be quick and safe for concurrent use.
+func WithOnWait(f func(d time.Duration)) Option { return func(c *config) { c.onWait = f } }
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
+
+// WithFailOpen chooses what happens when Redis does not answer: true (the default) limits
+// per process with an in-process limiter; false makes Wait return the error.
+func WithFailOpen(on bool) Option { return func(c *config) { c.failOpen = on } }
+
+// WithBurst sets how many calls may go out at once for the per-second and the per-minute
+// limit (default 1 and 1; values are clamped to 1..limit). A burst B lowers that limit's
+// sustained rate to limit-B+1 per period, so no window of the period ever holds more than
+// the limit.
+func WithBurst(perSecond, perMinute int) Option {
+	return func(c *config) { c.burstS, c.burstM = perSecond, perMinute }
+}
+
+// WithHeadroom stretches both periods by the fraction f (default 0.01, clamped to 0..0.5),
+// leaving that much slack for jitter between a grant and the request reaching the far side.
+func WithHeadroom(f float64) Option { return func(c *config) { c.headroom = f } }
+
+// New returns the budget name on rdb allowing perSecond calls in any second and perMinute
+// calls in any minute. A limit ≤ 0 is not enforced; with both ≤ 0 the budget never waits.
+// A nil rdb gives an in-process budget (the fail-open fallback, always).
+func New(rdb redis.UniversalClient, name string, perSecond, perMinute int, opts ...Option) *Budget {
+	cfg := config{failOpen: true, burstS: 1, burstM: 1, headroom: DefaultHeadroom}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.log == nil {
+		cfg.log = slog.Default()
+	}
+	cfg.headroom = min(max(cfg.headroom, 0), 0.5)
+
+	b := &Budget{
+		name:     name,
+		local:    newLocalGCRA(),
+		onWait:   cfg.onWait,
+		log:      cfg.log,
+		failOpen: cfg.failOpen,
+		now:      time.Now,
+	}
+	if rdb != nil {
+		b.redis = redis_rate.NewLimiter(keyed{rdb})
+	}
+	var sec, minute *limitSpec
+	if perSecond > 0 {
+		sec = &limitSpec{KeyPrefix + name + ":s", windowLimit(perSecond, cfg.burstS, time.Second, cfg.headroom)}
+	}
+	if perMinute > 0 {
+		minute = &limitSpec{KeyPrefix + name + ":m", windowLimit(perMinute, cfg.burstM, time.Minute, cfg.headroom)}
+	}
+	switch {
+	case sec != nil && minute != nil:
+		if sustained(sec.limit) < sustained(minute.limit) {
+			b.limits = []limitSpec{*sec, *minute}
+		} else {
+			b.limits = []limitSpec{*minute, *sec}
+		}
+	case sec != nil:
+		b.limits = []limitSpec{*sec}
+	case minute != nil:
+		b.limits = []limitSpec{*minute}
+	default:
+		b.disabled = true
+	}
+	b.peek = len(b.limits) == 2 && b.limits[0].limit.Burst > 1
+	return b
+}
+
+// Disabled returns a Budget that never waits (for the "limiter disabled" benchmark).
+func Disabled() *Budget { return &Budget{disabled: true} }
+
+// windowLimit is the GCRA limit that never grants more than n calls in any window of
+// period: burst b (clamped to 1..n) and rate n-b+1, over the period stretched by headroom.
+func windowLimit(n, b int, period time.Duration, headroom float64) redis_rate.Limit {
+	b = min(max(b, 1), n)
+	return redis_rate.Limit{
+		Rate:   n - b + 1,
+		Burst:  b,
+		Period: time.Duration(float64(period) * (1 + headroom)),
+	}
+}
+
+// sustained is a limit's long-run rate in calls per second.
+func sustained(l redis_rate.Limit) float64 { return float64(l.Rate) / l.Period.Seconds() }
+
+// Name returns the budget's name (the <name> in its Redis keys).
+func (b *Budget) Name() string {
+	if b == nil {
+		return ""
+	}
+	return b.name
+}
+
+// Wait blocks until a call is allowed by every limit, sleeping the wait the limiter
+// reports (plus a few milliseconds of jitter so waiters do not wake in step). It returns
+// ctx's error if ctx ends first, and a Redis error only with WithFailOpen(false).
+func (b *Budget) Wait(ctx context.Context) error {
+	if b == nil || b.disabled {
+		return ctx.Err()
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		d, err := b.attempt(ctx)
+		if err != nil {
+			return err
+		}
+		if d <= 0 {
+			return nil
+		}
+		d += rand.N(min(d/16, maxJitter) + 1)
+		d = min(d, maxSleep)
+		if b.onWait != nil {
+			b.onWait(d)
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// attempt asks for one grant: 0 when granted, else how long to wait before asking again.
+func (b *Budget) attempt(ctx context.Context) (time.Duration, error) {
+	if b.redis == nil {
+		return b.try(ctx, localStore{b.local, b.now})
+	}
+	if !b.failOpen || b.useRedis() {
+		rctx, cancel := context.WithTimeout(ctx, redisTimeout)
+		d, err := b.try(rctx, redisStore{b.redis})
+		cancel()
+		if err == nil {
+			b.redisOK()
+			return d, nil
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			b.probeDone()
+			return 0, cerr
+		}
+		b.redisFailed(err)
+		if !b.failOpen {
+			return 0, fmt.Errorf("rate budget %q: redis: %w", b.name, err)
+		}
+	}
+	return b.try(ctx, localStore{b.local, b.now})
+}
+
+// try asks every limit for one token, tighter first (after a peek at the second when the
+// first may burst): 0 when all granted, else the wait the refusing limiter reports.
+func (b *Budget) try(ctx context.Context, st store) (time.Duration, error) {
+	if b.peek {
+		l := b.limits[1]
+		ok, wait, err := st.peek(ctx, l.key, l.limit)
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			return max(wait, time.Millisecond), nil
+		}
+	}
+	for i, l := range b.limits {
+		ok, wait, err := st.take(ctx, l.key, l.limit)
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			if i > 0 {
+				b.burned.Add(1)
+			}
+			return max(wait, time.Millisecond), nil
+		}
+	}
+	return 0, nil
+}
+
+// useRedis reports whether this attempt should go to Redis: always when Redis is healthy;
+// when it is not, only for the one goroutine that probes it after probeInterval.
+func (b *Budget) useRedis() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.degraded {
+		return true
+	}
+	if !b.probing && !b.now().Before(b.retryAt) {
+		b.probing = true
+		return true
+	}
+	return false
+}
+
+func (b *Budget) probeDone() {
+	b.mu.Lock()
+	b.probing = false
+	b.mu.Unlock()
+}
+
+func (b *Budget) redisOK() {
+	b.mu.Lock()
+	was := b.degraded
+	b.degraded, b.probing = false, false
+	b.mu.Unlock()
+	if was {
+		b.log.Info("rate budget back on redis; limits are shared again", "budget", b.name)
+	}
+}
+
+func (b *Budget) redisFailed(err error) {
+	now := b.now()
+	b.mu.Lock()
+	b.degraded, b.probing = true, false
+	b.retryAt = now.Add(probeInterval)
+	logIt := b.lastLogAt.IsZero() || now.Sub(b.lastLogAt) >= logInterval
+	if logIt {
+		b.lastLogAt = now
+	}
+	b.mu.Unlock()
+	if !logIt {
+		return
+	}
+	if b.failOpen {
+		b.log.Warn("rate budget cannot reach redis; limiting per process until it answers",
+			"budget", b.name, "error", err.Error())
+	} else {
+		b.log.Error("rate budget cannot reach redis; calls fail until it answers",
+			"budget", b.name, "error", err.Error())
+	}
+}
