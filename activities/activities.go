@@ -47,6 +47,9 @@ type Activities struct {
 	Aha        AhaAPI
 	Centercode CentercodeAPI
 	Logger     *slog.Logger
+	// Audits and Dispatcher serve the reconcile run (nil: reconcile not wired).
+	Audits     AuditLister
+	Dispatcher AuditDispatcher
 	// Configs holds the current mapping config; swapping it reloads the
 	// mapping for the next activities (running ones keep theirs).
 	Configs *ConfigStore

@@ -43,7 +43,14 @@ func run(logger *slog.Logger) error {
 		return err
 	}
 	defer tc.Close()
-	w, err := app.StartWorker(app.WorkerOptions{Env: env, Config: cfg, Temporal: tc, Logger: logger})
+	rdb, err := app.NewRedis(ctx, env.RedisURL)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	if rdb != nil {
+		defer rdb.Close()
+	}
+	w, err := app.StartWorker(app.WorkerOptions{Env: env, Config: cfg, Temporal: tc, Redis: rdb, Logger: logger})
 	if err != nil {
 		return err
 	}

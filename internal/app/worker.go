@@ -1,14 +1,19 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/ahacc/ahacc/activities"
+	"github.com/ahacc/ahacc/internal/aha"
+	"github.com/ahacc/ahacc/internal/dedup"
+	"github.com/ahacc/ahacc/internal/dispatch"
 	"github.com/ahacc/ahacc/mapping"
 	"github.com/ahacc/ahacc/workflows"
 )
@@ -18,8 +23,10 @@ type WorkerOptions struct {
 	Env      Env
 	Config   *mapping.Config
 	Temporal client.Client
-	Logger   *slog.Logger
-	Clients  ClientOptions
+	// Redis lets the reconcile run share the webhook's dedup layer (optional).
+	Redis   *redis.Client
+	Logger  *slog.Logger
+	Clients ClientOptions
 	// StopTimeout lets running activities finish on shutdown (default Env.ShutdownTimeout).
 	StopTimeout time.Duration
 }
@@ -42,7 +49,14 @@ func StartWorker(o WorkerOptions) (*Worker, error) {
 	if o.Clients.Logger == nil {
 		o.Clients.Logger = o.Logger
 	}
-	acts := activities.New(o.Config, AhaReader{Client: NewAhaClient(o.Config, o.Clients)}, NewCentercodeClient(o.Clients), o.Logger)
+	ahaClient := NewAhaClient(o.Config, o.Clients)
+	acts := activities.New(o.Config, AhaReader{Client: ahaClient}, NewCentercodeClient(o.Clients), o.Logger)
+	d := &dispatch.Dispatcher{Temporal: o.Temporal, TaskQueue: o.Env.TaskQueue, Config: acts.Configs.Load, Logger: o.Logger}
+	if o.Redis != nil {
+		d.Dedup = dedup.New(o.Redis, o.Config.Sync.DedupTTL, "")
+	}
+	acts.Audits = ahaClient
+	acts.Dispatcher = auditDispatcher{d}
 	w := worker.New(o.Temporal, o.Env.TaskQueue, worker.Options{
 		WorkerStopTimeout: o.StopTimeout,
 		// Fail the workflow task (not the workflow) on a panic, so a fixed
@@ -53,6 +67,12 @@ func StartWorker(o WorkerOptions) (*Worker, error) {
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start worker on task queue %q: %w", o.Env.TaskQueue, err)
 	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := EnsureReconcileSchedule(sctx, o.Temporal, o.Env.TaskQueue, o.Config.Sync.ReconcileEvery); err != nil {
+		// Not fatal: webhooks still flow; the operator sees this line.
+		o.Logger.Error("reconcile schedule not ensured", "error", err)
+	}
 	o.Logger.Info("worker polling", "task_queue", o.Env.TaskQueue, "config_hash", o.Config.ShortHash())
 	return &Worker{w: w, Activities: acts}, nil
 }
@@ -61,6 +81,7 @@ func StartWorker(o WorkerOptions) (*Worker, error) {
 // replayer test uses it too).
 func Register(r worker.Registry, acts *activities.Activities) {
 	r.RegisterWorkflow(workflows.AhaRecordWorkflow)
+	r.RegisterWorkflow(workflows.ReconcileWorkflow)
 	r.RegisterActivity(acts)
 }
 
@@ -69,6 +90,14 @@ func (w *Worker) Stop() { w.w.Stop() }
 
 // Reload swaps the mapping config used by the next activities.
 func (w *Worker) Reload(cfg *mapping.Config) { w.Activities.Configs.Store(cfg) }
+
+// auditDispatcher adapts the dispatcher to the activities' interface.
+type auditDispatcher struct{ d *dispatch.Dispatcher }
+
+func (a auditDispatcher) DispatchAudit(ctx context.Context, au *aha.Audit, source string) (string, error) {
+	out, err := a.d.Dispatch(ctx, au, source)
+	return out.Status, err
+}
 
 // LoadConfig loads the mapping config named by env.
 func LoadConfig(env Env) (*mapping.Config, error) {

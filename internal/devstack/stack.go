@@ -172,18 +172,18 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	}
 	s.stops = append(s.stops, s.Client.Close)
 
-	if !o.NoWorker {
-		if s.Worker, err = app.StartWorker(app.WorkerOptions{Env: s.Env, Config: cfg, Temporal: s.Client, Logger: o.Logger}); err != nil {
-			return s, err
-		}
-		s.stops = append(s.stops, s.Worker.Stop)
-	}
-
 	rdb, err := app.NewRedis(ctx, s.Redis.URL)
 	if err != nil {
 		return s, err
 	}
 	s.stops = append(s.stops, func() { _ = rdb.Close() })
+	if !o.NoWorker {
+		if s.Worker, err = app.StartWorker(app.WorkerOptions{Env: s.Env, Config: cfg, Temporal: s.Client, Redis: rdb, Logger: o.Logger}); err != nil {
+			return s, err
+		}
+		s.stops = append(s.stops, s.Worker.Stop)
+	}
+
 	s.Starter = app.NewStarter(app.StarterOptions{Env: s.Env, Config: func() *mapping.Config { return cfg },
 		Temporal: s.Client, Redis: rdb, Logger: o.Logger})
 	ln, err := net.Listen("tcp", httpAddr)
