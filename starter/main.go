@@ -20,8 +20,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
+
 	"github.com/ahacc/ahacc/internal/app"
 	"github.com/ahacc/ahacc/internal/cli/checkmapping"
+	"github.com/ahacc/ahacc/internal/httpapi"
+	"github.com/ahacc/ahacc/internal/metrics"
 	"github.com/ahacc/ahacc/mapping"
 )
 
@@ -63,7 +67,8 @@ func serve(env app.Env, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	tc, err := app.DialTemporal(ctx, env, logger, nil)
+	m := metrics.New(metrics.ComponentStarter)
+	tc, err := app.DialTemporal(ctx, env, logger, m.SDKHandler())
 	if err != nil {
 		return err
 	}
@@ -80,7 +85,8 @@ func serve(env app.Env, logger *slog.Logger) error {
 	if len(env.AhaTokens) == 0 {
 		logger.Warn("AHACC_AHA_WEBHOOK_TOKEN is not set: every Aha! webhook will be answered 404")
 	}
-	st := app.NewStarter(app.StarterOptions{Env: env, Config: func() *mapping.Config { return cfg }, Temporal: tc, Redis: rdb, Logger: logger})
+	st := app.NewStarter(app.StarterOptions{Env: env, Config: func() *mapping.Config { return cfg }, Temporal: tc, Redis: rdb, Logger: logger,
+		Metrics: m, Extra: func(a *fiber.App) { httpapi.MountMetrics(a, m.Handler()) }})
 	errc := make(chan error, 1)
 	go func() { errc <- st.HTTP.Listen(env.HTTPAddr) }()
 	logger.Info("starter listening", "addr", env.HTTPAddr, "config_hash", cfg.ShortHash())

@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/ahacc/ahacc/internal/app"
+	"github.com/ahacc/ahacc/internal/metrics"
 )
 
 func main() {
@@ -38,7 +39,8 @@ func run(logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	tc, err := app.DialTemporal(ctx, env, logger, nil)
+	m := metrics.New(metrics.ComponentWorker)
+	tc, err := app.DialTemporal(ctx, env, logger, m.SDKHandler())
 	if err != nil {
 		return err
 	}
@@ -50,12 +52,12 @@ func run(logger *slog.Logger) error {
 	if rdb != nil {
 		defer rdb.Close()
 	}
-	w, err := app.StartWorker(app.WorkerOptions{Env: env, Config: cfg, Temporal: tc, Redis: rdb, Logger: logger})
+	w, err := app.StartWorker(app.WorkerOptions{Env: env, Config: cfg, Temporal: tc, Redis: rdb, Logger: logger, Metrics: m})
 	if err != nil {
 		return err
 	}
 
-	health := &http.Server{Addr: env.WorkerHealthAddr, Handler: healthMux(tc), ReadHeaderTimeout: 5 * time.Second}
+	health := &http.Server{Addr: env.WorkerHealthAddr, Handler: healthMux(tc, m.Handler()), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := health.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("health server", "error", err)
@@ -85,8 +87,9 @@ func run(logger *slog.Logger) error {
 	}
 }
 
-func healthMux(tc client.Client) *http.ServeMux {
+func healthMux(tc client.Client, metricsHandler http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metricsHandler)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))

@@ -50,7 +50,7 @@ func EnsureReconcileSchedule(ctx context.Context, c client.Client, taskQueue str
 		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
 			cur := in.Description.Schedule.Spec
 			if cur != nil && len(cur.Intervals) == 1 && cur.Intervals[0].Every == every {
-				return nil, nil // unchanged: no update
+				return nil, temporal.ErrSkipScheduleUpdate // unchanged
 			}
 			in.Description.Schedule.Spec = &spec
 			return &client.ScheduleUpdate{Schedule: &in.Description.Schedule}, nil

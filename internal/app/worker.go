@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/ahacc/ahacc/internal/aha"
 	"github.com/ahacc/ahacc/internal/dedup"
 	"github.com/ahacc/ahacc/internal/dispatch"
+	"github.com/ahacc/ahacc/internal/metrics"
 	"github.com/ahacc/ahacc/mapping"
 	"github.com/ahacc/ahacc/workflows"
 )
@@ -24,8 +27,10 @@ type WorkerOptions struct {
 	Config   *mapping.Config
 	Temporal client.Client
 	// Redis lets the reconcile run share the webhook's dedup layer (optional).
-	Redis   *redis.Client
-	Logger  *slog.Logger
+	Redis  *redis.Client
+	Logger *slog.Logger
+	// Metrics records outbound calls and the parked gauge (nil: none).
+	Metrics *metrics.Metrics
 	Clients ClientOptions
 	// StopTimeout lets running activities finish on shutdown (default Env.ShutdownTimeout).
 	StopTimeout time.Duration
@@ -35,6 +40,8 @@ type WorkerOptions struct {
 type Worker struct {
 	w          worker.Worker
 	Activities *activities.Activities
+	done       chan struct{}
+	stopOnce   sync.Once
 }
 
 // StartWorker registers ahacc's workflows and activities on the task queue and
@@ -48,6 +55,9 @@ func StartWorker(o WorkerOptions) (*Worker, error) {
 	}
 	if o.Clients.Logger == nil {
 		o.Clients.Logger = o.Logger
+	}
+	if o.Metrics != nil && o.Clients.Transport == nil {
+		o.Clients.Transport = o.Metrics.Transport
 	}
 	ahaClient := NewAhaClient(o.Config, o.Clients)
 	acts := activities.New(o.Config, AhaReader{Client: ahaClient}, NewCentercodeClient(o.Clients), o.Logger)
@@ -74,7 +84,11 @@ func StartWorker(o WorkerOptions) (*Worker, error) {
 		o.Logger.Error("reconcile schedule not ensured", "error", err)
 	}
 	o.Logger.Info("worker polling", "task_queue", o.Env.TaskQueue, "config_hash", o.Config.ShortHash())
-	return &Worker{w: w, Activities: acts}, nil
+	wk := &Worker{w: w, Activities: acts, done: make(chan struct{})}
+	if o.Metrics != nil {
+		go wk.countParked(o.Temporal, o.Metrics, o.Logger)
+	}
+	return wk, nil
 }
 
 // Register adds every ahacc workflow and the activities to a registry (the
@@ -86,7 +100,33 @@ func Register(r worker.Registry, acts *activities.Activities) {
 }
 
 // Stop stops polling and waits up to the stop timeout for running activities.
-func (w *Worker) Stop() { w.w.Stop() }
+func (w *Worker) Stop() {
+	w.stopOnce.Do(func() { close(w.done) })
+	w.w.Stop()
+}
+
+// countParked keeps the parked_records gauge current from a visibility count
+// (records of every kind, labelled "all"), so an alert can fire on it.
+func (w *Worker) countParked(c client.Client, m *metrics.Metrics, logger *slog.Logger) {
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		resp, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
+			Query: fmt.Sprintf(`%s = %q AND ExecutionStatus = "Running"`, workflows.SASyncState, workflows.StateParked)})
+		cancel()
+		if err == nil {
+			m.SetParkedGauge("all", float64(resp.GetCount()))
+		} else {
+			logger.Debug("count parked records", "error", err)
+		}
+		select {
+		case <-w.done:
+			return
+		case <-t.C:
+		}
+	}
+}
 
 // Reload swaps the mapping config used by the next activities.
 func (w *Worker) Reload(cfg *mapping.Config) { w.Activities.Configs.Store(cfg) }

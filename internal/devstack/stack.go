@@ -14,9 +14,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
 	"go.temporal.io/sdk/client"
 
 	"github.com/ahacc/ahacc/internal/app"
+	"github.com/ahacc/ahacc/internal/httpapi"
+	"github.com/ahacc/ahacc/internal/metrics"
 	ahasim "github.com/ahacc/ahacc/internal/sandbox/aha"
 	ccsim "github.com/ahacc/ahacc/internal/sandbox/centercode"
 	"github.com/ahacc/ahacc/mapping"
@@ -66,10 +69,11 @@ func FromEnv(o Options) Options {
 type Stack struct {
 	Temporal *Temporal
 	Redis    *Redis
-	AhaSim   *ahasim.Server // nil when a real Aha! is configured
-	CCSim    *ccsim.Server  // nil when a real Centercode is configured
-	Client   client.Client  // Temporal client shared by worker and starter
-	Worker   *app.Worker    // nil with NoWorker
+	AhaSim   *ahasim.Server   // nil when a real Aha! is configured
+	CCSim    *ccsim.Server    // nil when a real Centercode is configured
+	Client   client.Client    // Temporal client shared by worker and starter
+	Metrics  *metrics.Metrics // one registry for the whole process, served on the starter's /metrics
+	Worker   *app.Worker      // nil with NoWorker
 	Starter  *app.Starter
 	Env      app.Env           // what the worker and starter were built with
 	Config   *mapping.Config   // the loaded config
@@ -166,8 +170,9 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	s.Env.Namespace = s.Temporal.Namespace()
 	s.Env.ConfigPath = o.ConfigPath
 
+	s.Metrics = metrics.New(metrics.ComponentDev)
 	if s.Client, err = client.DialContext(ctx, client.Options{HostPort: s.Temporal.Addr(), Namespace: s.Temporal.Namespace(),
-		Logger: quietSDKLogger()}); err != nil {
+		Logger: quietSDKLogger(), MetricsHandler: s.Metrics.SDKHandler()}); err != nil {
 		return s, fmt.Errorf("temporal client: %w", err)
 	}
 	s.stops = append(s.stops, s.Client.Close)
@@ -178,14 +183,15 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	}
 	s.stops = append(s.stops, func() { _ = rdb.Close() })
 	if !o.NoWorker {
-		if s.Worker, err = app.StartWorker(app.WorkerOptions{Env: s.Env, Config: cfg, Temporal: s.Client, Redis: rdb, Logger: o.Logger}); err != nil {
+		if s.Worker, err = app.StartWorker(app.WorkerOptions{Env: s.Env, Config: cfg, Temporal: s.Client, Redis: rdb, Logger: o.Logger, Metrics: s.Metrics}); err != nil {
 			return s, err
 		}
 		s.stops = append(s.stops, s.Worker.Stop)
 	}
 
 	s.Starter = app.NewStarter(app.StarterOptions{Env: s.Env, Config: func() *mapping.Config { return cfg },
-		Temporal: s.Client, Redis: rdb, Logger: o.Logger})
+		Temporal: s.Client, Redis: rdb, Logger: o.Logger, Metrics: s.Metrics,
+		Extra: func(a *fiber.App) { httpapi.MountMetrics(a, s.Metrics.Handler()) }})
 	ln, err := net.Listen("tcp", httpAddr)
 	if err != nil {
 		return s, fmt.Errorf("starter address %s: %w", httpAddr, err)

@@ -7,9 +7,11 @@ package httpapi
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
 )
@@ -143,4 +145,9 @@ func routeOf(c *fiber.Ctx) string {
 		return r.Path
 	}
 	return "?"
+}
+
+// MountMetrics serves a Prometheus handler at /metrics.
+func MountMetrics(app *fiber.App, h http.Handler) {
+	app.Get("/metrics", adaptor.HTTPHandler(h))
 }
