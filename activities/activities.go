@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 
 	"go.temporal.io/sdk/activity"
@@ -102,7 +103,37 @@ func (a *Activities) FetchAhaRecord(ctx context.Context, req FetchRequest) (Reco
 	if err != nil {
 		return Record{}, Classify(fmt.Sprintf("fetch Aha! %s %s", req.Kind, req.AhaID), err)
 	}
-	return Record{Kind: req.Kind, AhaID: req.AhaID, Reference: rec.Reference, URL: rec.URL, Name: rec.Name, JSON: rec.JSON}, nil
+	out := Record{Kind: req.Kind, AhaID: req.AhaID, Reference: rec.Reference, URL: rec.URL, Name: rec.Name, JSON: rec.JSON}
+	out.LinkedFeedbackID = integrationValue(rec.JSON, a.config().Aha.IntegrationField)
+	return out, nil
+}
+
+// integrationValue reads one integration field's value from a record
+// (`integration_fields: [{name, value, ...}]`); "" when absent.
+func integrationValue(record []byte, name string) string {
+	if name == "" {
+		return ""
+	}
+	var r struct {
+		Fields []struct {
+			Name  string          `json:"name"`
+			Value json.RawMessage `json:"value"`
+		} `json:"integration_fields"`
+	}
+	if json.Unmarshal(record, &r) != nil {
+		return ""
+	}
+	for _, f := range r.Fields {
+		if f.Name != name {
+			continue
+		}
+		var s string
+		if json.Unmarshal(f.Value, &s) == nil {
+			return s
+		}
+		return strings.Trim(string(f.Value), `"`)
+	}
+	return ""
 }
 
 // MapRecord maps a hydrated record for one feedback type with the current

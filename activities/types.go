@@ -35,6 +35,10 @@ type Record struct {
 	Name      string `json:"name,omitempty"`
 	// JSON is the unwrapped record as Aha! returned it.
 	JSON []byte `json:"json"`
+	// LinkedFeedbackID is the Centercode feedback id stamped on the record's
+	// integration field (aha.integration_field) when ahacc itself created it
+	// from a Centercode macro: the link ledger that suppresses echoes.
+	LinkedFeedbackID string `json:"linked_feedback_id,omitempty"`
 }
 
 // MapRequest maps a hydrated record for one feedback type.

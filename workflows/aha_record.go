@@ -244,6 +244,17 @@ func (s *entity) syncOnce(ctx workflow.Context) error {
 			return err
 		}
 		link := s.link(ft)
+		if link.FeedbackID == "" && rec.LinkedFeedbackID != "" && ft == routes.FeedbackTypes[0] {
+			// ahacc created this Aha! record from that Centercode feedback (a
+			// macro stamped its id on the record): this is our own echo. Adopt
+			// the link; write nothing back.
+			link.FeedbackID = rec.LinkedFeedbackID
+			link.LastHash = m.Hash
+			link.SyncedAt = workflow.Now(ctx)
+			s.Echoes++
+			workflow.GetLogger(ctx).Info("record was created by ahacc from Centercode; linked without writing", "feedback_id", link.FeedbackID)
+			continue
+		}
 		if link.FeedbackID != "" && link.LastHash == m.Hash {
 			continue // nothing changed on the Centercode side: no write
 		}

@@ -294,3 +294,29 @@ func TestContinueAsNewCarriesStateAndSeenIDs(t *testing.T) {
 	require.GreaterOrEqual(t, len(next.Carried.Seen), eventsPerRun)
 	require.False(t, next.Carried.Pending)
 }
+
+func (s *AhaRecordSuite) TestOwnRecordIsAdoptedNotCreated() {
+	s.fetchFn = func(req activities.FetchRequest) (activities.Record, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.fetches++
+		return activities.Record{Kind: req.Kind, AhaID: req.AhaID, Reference: "PRJ1-I-99", JSON: []byte(fmt.Sprintf(`{"name":%q}`, s.name)),
+			LinkedFeedbackID: "555"}, nil
+	}
+	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	// A later real change in Aha! does update the linked feedback.
+	s.env.RegisterDelayedCallback(func() {
+		s.mu.Lock()
+		s.name = "changed in Aha!"
+		s.mu.Unlock()
+		s.env.SignalWorkflow(SignalAhaEvent, AhaEvent{AuditID: "2", Action: "update"})
+	}, time.Minute)
+	s.end(2*time.Minute, func() {
+		st := s.query()
+		s.Equal(1, st.Echoes)
+		s.Equal("555", st.Links[0].FeedbackID)
+		s.Require().Len(s.submits, 1, "the echo wrote nothing; the real change wrote once")
+		s.Equal("555", s.submits[0].FeedbackID, "an update, never a create")
+	})
+	s.run()
+}

@@ -66,11 +66,13 @@ type State struct {
 	Links        []Link `json:"links,omitempty"`
 	Destroyed    bool   `json:"destroyed,omitempty"`
 	// Seen holds the most recent audit ids (bounded), oldest first.
-	Seen       []string  `json:"seen,omitempty"`
-	Events     int       `json:"events"`
-	Duplicates int       `json:"duplicates"`
-	Syncs      int       `json:"syncs"`
-	Writes     int       `json:"writes"`
+	Seen       []string `json:"seen,omitempty"`
+	Events     int      `json:"events"`
+	Duplicates int      `json:"duplicates"`
+	Syncs      int      `json:"syncs"`
+	Writes     int      `json:"writes"`
+	// Echoes counts records recognised as ahacc's own (created from Centercode).
+	Echoes     int       `json:"echoes,omitempty"`
 	Pending    bool      `json:"pending"`
 	LastSync   time.Time `json:"last_sync,omitempty"`
 	ConfigHash string    `json:"config_hash,omitempty"`

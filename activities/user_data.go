@@ -1,0 +1,438 @@
+package activities
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/ahacc/ahacc/internal/aha"
+	"github.com/ahacc/ahacc/internal/centercode"
+	"github.com/ahacc/ahacc/mapping"
+)
+
+// Error type of a person Centercode does not know, when on_unknown_user is park.
+const ErrTypeUnknownUser = "UnknownUser"
+
+// UserDataRoutes tells a person's workflow how the current config treats user
+// data (run as a local activity: cheap, no far-side call, no URLs in history).
+func (a *Activities) UserDataRoutes(ctx context.Context) (UserDataRoutes, error) {
+	cfg := a.config()
+	r := UserDataRoutes{Debounce: cfg.Sync.Debounce, ConfigHash: cfg.ShortHash()}
+	if ud := cfg.UserData; ud != nil {
+		r.Enabled = true
+		r.OnUnknownUser = ud.OnUnknownUser
+	}
+	return r, nil
+}
+
+// HydratePerson reads one person from Aha! afresh: the idea user with this
+// email (GET /api/v1/idea_users?email=) and each of their organizations. A
+// person Aha! no longer has under this email (deleted, or their email changed)
+// comes back with Found false and a record holding only the email, which maps
+// every key to "" and so clears their data in Centercode.
+func (a *Activities) HydratePerson(ctx context.Context, req HydratePersonRequest) (PersonRecord, error) {
+	p, err := a.people()
+	if err != nil {
+		return PersonRecord{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, nil)
+	}
+	email := NormalizeEmail(req.Email)
+	start := time.Now()
+	users, _, err := p.ListIdeaUsers(ctx, 1, 20, url.Values{"email": {email}})
+	if err != nil {
+		return PersonRecord{}, Classify("find Aha! idea user "+email, err)
+	}
+	var u *aha.IdeaUser
+	for i := range users {
+		if NormalizeEmail(users[i].Email) == email {
+			u = &users[i]
+			break
+		}
+	}
+	if u == nil {
+		b, _ := json.Marshal(map[string]any{"email": email})
+		return PersonRecord{Email: email, Found: false, JSON: b, FetchedAt: start}, nil
+	}
+	orgs := newOrgReader(p, false) // fresh: this read decides what is written
+	b, _, err := buildPerson(ctx, *u, orgs, start)
+	if err != nil {
+		return PersonRecord{}, Classify("read the organizations of Aha! idea user "+email, err)
+	}
+	return PersonRecord{Email: email, IdeaUserID: u.ID.String(), Name: u.Name, Found: true, JSON: b, FetchedAt: start}, nil
+}
+
+// MapUserData maps a person with the config's user_data section into the
+// listener body: the email plus every configured key, a key without a value
+// sent as "" so Centercode clears what Aha! no longer has. The hash covers the
+// whole body, so an unchanged person is never written twice.
+func (a *Activities) MapUserData(ctx context.Context, req MapUserDataRequest) (UserDataBody, error) {
+	cfg := a.config()
+	ud := cfg.UserData
+	if ud == nil {
+		return UserDataBody{}, temporal.NewNonRetryableApplicationError("the current config has no user_data section", ErrTypeConfig, nil)
+	}
+	res, err := ud.Map(req.Record)
+	if err != nil {
+		return UserDataBody{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeMapping, nil)
+	}
+	body := make(map[string]any, len(res.Body)+4)
+	keys, cleared := 0, 0
+	for _, k := range UserDataKeys(ud) {
+		v, ok := res.Body[k]
+		if !ok || v == nil {
+			body[k] = ""
+			cleared++
+			continue
+		}
+		body[k] = v
+		keys++
+	}
+	email := NormalizeEmail(res.Reference)
+	if email == "" {
+		email = NormalizeEmail(req.Email)
+	}
+	body[centercodeUserKey] = email
+	b, err := json.Marshal(body) // map keys sorted: canonical
+	if err != nil {
+		return UserDataBody{}, temporal.NewNonRetryableApplicationError("encode user data: "+err.Error(), ErrTypeMapping, nil)
+	}
+	sum := sha256.Sum256(b)
+	return UserDataBody{Email: email, Body: b, Hash: hex.EncodeToString(sum[:]), Keys: keys, Cleared: cleared, ConfigHash: cfg.ShortHash()}, nil
+}
+
+// centercodeUserKey is the body key naming the target user (centercode.md
+// Assumption 4: a user listener identifies the user by email).
+const centercodeUserKey = "email"
+
+// UserDataKeys lists every key the user_data section can send, sorted; a
+// fan-out key ("Org {n}") counts once per number up to its max.
+func UserDataKeys(ud *mapping.UserData) []string {
+	var out []string
+	for _, el := range ud.ElementSpecs() {
+		switch {
+		case el.Param == centercodeUserKey:
+		case el.FanOut:
+			for i := 1; i <= el.Max; i++ {
+				out = append(out, strings.Replace(el.Param, "{n}", strconv.Itoa(i), 1))
+			}
+		default:
+			out = append(out, el.Param)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// PostUserData sends a mapped body to the configured user-data listener. A
+// 404 naming the email (Centercode has no such user) is skipped with a reason
+// or parks the person, per user_data.on_unknown_user; 403 and the other
+// permanent answers park with the far side's words; 429/5xx retry.
+func (a *Activities) PostUserData(ctx context.Context, req PostUserDataRequest) (PostUserDataResult, error) {
+	cfg := a.config()
+	ud := cfg.UserData
+	if ud == nil {
+		return PostUserDataResult{}, temporal.NewNonRetryableApplicationError("the current config has no user_data section", ErrTypeConfig, nil)
+	}
+	err := a.Centercode.PostListener(ctx, ud.ListenerURL.Value(), req.Body)
+	if err == nil {
+		return PostUserDataResult{}, nil
+	}
+	if centercode.IsNotFound(err) && unknownUser(err) {
+		reason := fmt.Sprintf("Centercode has no user %s (404 from the user-data listener)", req.Email)
+		if ud.OnUnknownUser == "park" {
+			return PostUserDataResult{}, temporal.NewNonRetryableApplicationError(reason+"; user_data.on_unknown_user is park", ErrTypeUnknownUser, nil)
+		}
+		a.Logger.Info("user data skipped: unknown Centercode user", "email", req.Email, "reason", "unknown_user", "on_unknown_user", ud.OnUnknownUser)
+		return PostUserDataResult{UnknownUser: true, Reason: reason}, nil
+	}
+	return PostUserDataResult{}, Classify("post user data for "+req.Email, err)
+}
+
+// unknownUser tells a 404 for the user (the body names the email parameter)
+// from a 404 for the listener itself (a wrong URL, which must park). A 404
+// naming nothing is taken as an unknown user: Assumption 4 is the common case.
+func unknownUser(err error) bool {
+	var ce *centercode.Error
+	if !errors.As(err, &ce) {
+		return false
+	}
+	if ce.Element != "" {
+		return ce.Element == centercodeUserKey
+	}
+	return !strings.Contains(strings.ToLower(ce.Message), "listener")
+}
+
+// ResolvePeople turns people audits into events for the people they concern.
+// An idea user or portal user resolves to one email (the person's workflow
+// reads them afresh when it syncs); an organization fans out to every idea
+// user in it, page by page (per_page=200), each signalled with a snapshot read
+// from the page so the organization costs pages, not people, in Aha! calls.
+// Every Aha! call goes through the client's limiter (the shared budget).
+func (a *Activities) ResolvePeople(ctx context.Context, req ResolvePeopleRequest) (ResolvePeopleResult, error) {
+	p, err := a.people()
+	if err != nil {
+		return ResolvePeopleResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, nil)
+	}
+	var res ResolvePeopleResult
+	ev := PersonEvent{AuditIDs: req.AuditIDs, Kind: req.Kind, AhaID: req.AhaID, Hydrate: true, Source: req.Source}
+	hydrate := func(email string) error {
+		if email = NormalizeEmail(email); email == "" {
+			return nil
+		}
+		for _, e := range res.Emails {
+			if e == email {
+				return nil
+			}
+		}
+		if err := signalPerson(ctx, email, ev); err != nil {
+			return err
+		}
+		res.Emails = append(res.Emails, email)
+		res.People++
+		return nil
+	}
+	switch req.Kind {
+	case mapping.KindIdeaUser, mapping.KindPortalUser:
+		userID := req.AhaID
+		if req.Kind == mapping.KindPortalUser {
+			res.AhaCalls++
+			pu, err := p.FindPortalUser(ctx, req.AhaID)
+			if err != nil {
+				if notFound(err) {
+					res.Gone = true
+					return res, signalAll(req.PreviousEmails, hydrate)
+				}
+				return res, Classify("find Aha! portal user "+req.AhaID, err)
+			}
+			userID = pu.IdeaUserID.String()
+			if userID == "" {
+				// A portal user without an idea user: its own email is the key.
+				return res, signalAll(append([]string{pu.Email}, req.PreviousEmails...), hydrate)
+			}
+		}
+		ev.IdeaUserID = userID
+		res.AhaCalls++
+		u, err := p.GetIdeaUser(ctx, userID)
+		if err != nil {
+			if notFound(err) {
+				res.Gone = true
+				return res, signalAll(req.PreviousEmails, hydrate)
+			}
+			return res, Classify("fetch Aha! idea user "+userID, err)
+		}
+		return res, signalAll(append([]string{u.Email}, req.PreviousEmails...), hydrate)
+	case mapping.KindIdeaOrganization:
+		return a.fanOutOrganization(ctx, p, req, res)
+	default:
+		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("record kind %q is not a people kind", req.Kind), ErrTypeConfig, nil)
+	}
+}
+
+func signalAll(emails []string, f func(string) error) error {
+	for _, e := range emails {
+		if err := f(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func notFound(err error) bool {
+	var ae *aha.Error
+	return errors.As(err, &ae) && ae.Status == 404
+}
+
+// fanOutOrganization signals every idea user of an organization with a
+// snapshot (the organization read afresh, their other organizations through
+// the cache). Idea users are listed with idea_organization_id (an assumed
+// filter the simulator implements) and checked again here, so an Aha! that
+// ignored the filter costs more pages but signals the same people.
+func (a *Activities) fanOutOrganization(ctx context.Context, p PeopleAPI, req ResolvePeopleRequest, res ResolvePeopleResult) (ResolvePeopleResult, error) {
+	orgs := newOrgReader(p, true)
+	// Read the changed organization afresh (and refresh the cache with it).
+	orgs.cached = false
+	org, _, err := orgs.get(ctx, req.AhaID)
+	if err != nil {
+		return res, Classify("fetch Aha! organization "+req.AhaID, err)
+	}
+	orgs.cached = true
+	res.Gone = org == nil
+	page := 1
+	if activity.HasHeartbeatDetails(ctx) {
+		var done int
+		if activity.GetHeartbeatDetails(ctx, &done) == nil && done > 0 {
+			page = done + 1
+		}
+	}
+	for {
+		start := time.Now()
+		users, pag, err := p.ListIdeaUsers(ctx, page, BackfillPerPage, url.Values{"idea_organization_id": {req.AhaID}})
+		res.AhaCalls++
+		if err != nil {
+			return res, Classify(fmt.Sprintf("list idea users of organization %s (page %d)", req.AhaID, page), err)
+		}
+		var batch []personSignal
+		for _, u := range users {
+			if u.Email == "" || !inOrg(u, req.AhaID) {
+				continue
+			}
+			ev := PersonEvent{AuditIDs: req.AuditIDs, Kind: req.Kind, AhaID: req.AhaID, IdeaUserID: u.ID.String(), Source: "fanout"}
+			if res.Gone {
+				ev.Hydrate = true // the organization is gone: read each person afresh
+			} else {
+				snap, at, err := buildPerson(ctx, u, orgs, start)
+				if err != nil {
+					return res, Classify("read organizations for "+NormalizeEmail(u.Email), err)
+				}
+				ev.Snapshot, ev.FetchedAt = snap, at
+			}
+			batch = append(batch, personSignal{email: u.Email, ev: ev})
+		}
+		if err := signalMany(ctx, batch); err != nil {
+			return res, err
+		}
+		for _, s := range batch {
+			res.People++
+			if len(res.Emails) < 20 {
+				res.Emails = append(res.Emails, NormalizeEmail(s.email))
+			}
+		}
+		activity.RecordHeartbeat(ctx, page)
+		if len(users) == 0 || page >= pag.TotalPages {
+			break
+		}
+		page++
+	}
+	res.AhaCalls += orgs.calls
+	return res, nil
+}
+
+func inOrg(u aha.IdeaUser, orgID string) bool {
+	for _, o := range u.IdeaOrganizations {
+		if o.ID.String() == orgID {
+			return true
+		}
+	}
+	return false
+}
+
+// BackfillUsersPage reads one page of /api/v1/idea_users (per_page 200 by
+// default) and signals each person's workflow with a snapshot built from the
+// page and their organizations (each organization read once per worker
+// through the cache, not once per person). Aha! calls: one for the page plus
+// one per organization not yet cached.
+func (a *Activities) BackfillUsersPage(ctx context.Context, req BackfillPageRequest) (BackfillPageResult, error) {
+	p, err := a.people()
+	if err != nil {
+		return BackfillPageResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, nil)
+	}
+	perPage := req.PerPage
+	if perPage <= 0 {
+		perPage = BackfillPerPage
+	}
+	filters := url.Values{}
+	if !req.Since.IsZero() {
+		filters.Set("updated_since", req.Since.UTC().Format(time.RFC3339))
+	}
+	start := time.Now()
+	users, pag, err := p.ListIdeaUsers(ctx, req.Page, perPage, filters)
+	if err != nil {
+		return BackfillPageResult{}, Classify(fmt.Sprintf("list Aha! idea users (page %d)", req.Page), err)
+	}
+	res := BackfillPageResult{Page: req.Page, TotalPages: pag.TotalPages, TotalRecords: pag.TotalRecords, Users: len(users), AhaCalls: 1}
+	orgs := newOrgReader(p, true)
+	batch := make([]personSignal, 0, len(users))
+	for _, u := range users {
+		if strings.TrimSpace(u.Email) == "" {
+			res.NoEmail++
+			continue
+		}
+		snap, at, err := buildPerson(ctx, u, orgs, start)
+		if err != nil {
+			return res, Classify("read organizations for "+NormalizeEmail(u.Email), err)
+		}
+		batch = append(batch, personSignal{email: u.Email, ev: PersonEvent{Kind: "backfill", AhaID: u.ID.String(),
+			IdeaUserID: u.ID.String(), Snapshot: snap, FetchedAt: at, Source: "backfill"}})
+	}
+	res.AhaCalls += orgs.calls
+	if err := signalMany(ctx, batch); err != nil {
+		return res, err
+	}
+	res.Signalled = len(batch)
+	return res, nil
+}
+
+type personSignal struct {
+	email string
+	ev    PersonEvent
+}
+
+// signalMany signals people concurrently (a few at a time: each is one
+// SignalWithStart round trip to Temporal).
+func signalMany(ctx context.Context, batch []personSignal) error {
+	const workers = 8
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+		next  = make(chan personSignal)
+	)
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for s := range next {
+				if err := signalPerson(ctx, s.email, s.ev); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, s := range batch {
+		next <- s
+	}
+	close(next)
+	wg.Wait()
+	return first
+}
+
+// signalPerson signals-with-start a person's UserDataWorkflow on this
+// activity's task queue, with the Temporal client the worker runs with (so
+// no client or address travels in activity inputs).
+func signalPerson(ctx context.Context, email string, ev PersonEvent) error {
+	email = NormalizeEmail(email)
+	id := UserDataWorkflowID(email)
+	c := activity.GetClient(ctx)
+	_, err := c.SignalWithStartWorkflow(ctx, id, SignalPersonEvent, ev, client.StartWorkflowOptions{
+		ID:                    id,
+		TaskQueue:             activity.GetInfo(ctx).TaskQueue,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		StaticSummary:         "Aha! person " + email + " → Centercode user data",
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			temporal.NewSearchAttributeKeyKeyword(saAhaRecordType).ValueSet(mapping.KindIdeaUser),
+			temporal.NewSearchAttributeKeyKeyword(saAhaReference).ValueSet(email),
+			temporal.NewSearchAttributeKeyKeyword(saSyncState).ValueSet(stateSyncing),
+		),
+	}, UserDataWorkflowType, UserDataStart{Email: email})
+	if err != nil {
+		return temporal.NewApplicationError(fmt.Sprintf("signal %s: %v", id, err), ErrTypeTransient)
+	}
+	return nil
+}

@@ -1,0 +1,176 @@
+package activities
+
+import (
+	"strings"
+	"time"
+)
+
+// Names of the user-data workflows. They live here, not in workflows/, because
+// the people activities start and signal those workflows themselves (from the
+// resolver and the backfill) and workflows/ imports this package; workflows/
+// re-exports them.
+const (
+	// UserDataWorkflowType is the registered name of workflows.UserDataWorkflow.
+	UserDataWorkflowType = "UserDataWorkflow"
+	// SignalPersonEvent carries one PersonEvent to a person's UserDataWorkflow.
+	SignalPersonEvent = "person-event"
+	// UserDataWorkflowPrefix starts every person's workflow id: user:<email>.
+	UserDataWorkflowPrefix = "user:"
+	// BackfillPerPage is the page size of /api/v1/idea_users reads (Aha!'s maximum).
+	BackfillPerPage = 200
+)
+
+// Search attribute names used when an activity starts a person's workflow
+// (the same strings as workflows.SA*; repeated to avoid an import cycle).
+const (
+	saSyncState     = "SyncState"
+	saAhaRecordType = "AhaRecordType"
+	saAhaReference  = "AhaReference"
+	stateSyncing    = "Syncing"
+)
+
+// NormalizeEmail is the person key: the email lower-cased and trimmed.
+func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// UserDataWorkflowID is the id of a person's workflow: user:<normalised email>.
+func UserDataWorkflowID(email string) string { return UserDataWorkflowPrefix + NormalizeEmail(email) }
+
+// UserDataStart is the start input the activities give a person's workflow;
+// it has the JSON shape of workflows.UserDataInput (without carried state).
+type UserDataStart struct {
+	Email string `json:"email"`
+}
+
+// PersonEvent tells a person's workflow that something about them changed.
+// It carries either nothing to trust (Hydrate: read Aha! afresh before
+// mapping) or a point-in-time snapshot read from list pages (backfill and
+// organization fan-out), stamped with when it was read so an older snapshot
+// never overwrites newer data.
+type PersonEvent struct {
+	// AuditIDs are the Aha! audits this event stands for (dedup); empty for
+	// backfill and fan-out events.
+	AuditIDs []string `json:"audit_ids,omitempty"`
+	// Kind is the Aha! record kind that changed: idea_user, portal_user,
+	// idea_organization, or "backfill".
+	Kind string `json:"kind"`
+	// AhaID is the id of the Aha! record that changed.
+	AhaID string `json:"aha_id,omitempty"`
+	// IdeaUserID is the person's idea user id when known.
+	IdeaUserID string `json:"idea_user_id,omitempty"`
+	// Hydrate asks the workflow to read the person from Aha! before mapping.
+	Hydrate bool `json:"hydrate,omitempty"`
+	// Snapshot is the hydrated person (see PersonRecord.JSON), when the
+	// sender read it already; FetchedAt is when its oldest part was read.
+	Snapshot  []byte    `json:"snapshot,omitempty"`
+	FetchedAt time.Time `json:"fetched_at,omitempty"`
+	// Source is webhook, reconcile, replay, fanout or backfill.
+	Source string `json:"source"`
+}
+
+// UserDataRoutes is the worker's current user-data configuration, as much as
+// a person's workflow needs to decide (no URLs).
+type UserDataRoutes struct {
+	// Enabled is false when the config has no user_data section.
+	Enabled       bool          `json:"enabled"`
+	OnUnknownUser string        `json:"on_unknown_user"` // skip or park
+	Debounce      time.Duration `json:"debounce"`
+	RetryFor      time.Duration `json:"retry_for,omitempty"`
+	ConfigHash    string        `json:"config_hash"`
+}
+
+// HydratePersonRequest reads one person from Aha! by email.
+type HydratePersonRequest struct {
+	Email string `json:"email"`
+}
+
+// PersonRecord is one hydrated person: the idea user with each organization
+// expanded to the full organization record.
+type PersonRecord struct {
+	Email      string `json:"email"`
+	IdeaUserID string `json:"idea_user_id,omitempty"`
+	Name       string `json:"name,omitempty"`
+	// Found is false when Aha! has no idea user with this email (deleted, or
+	// the email changed): the person's data is then cleared in Centercode.
+	Found bool `json:"found"`
+	// JSON is the person as the user_data mapping sees it.
+	JSON      []byte    `json:"json"`
+	FetchedAt time.Time `json:"fetched_at"`
+}
+
+// MapUserDataRequest maps a hydrated person with the user_data section.
+type MapUserDataRequest struct {
+	Email  string `json:"email"`
+	Record []byte `json:"record"`
+}
+
+// UserDataBody is a listener body ready to send: every configured key is
+// present, a key without a value in Aha! is sent as "" so Centercode clears it.
+type UserDataBody struct {
+	Email string `json:"email"`
+	Body  []byte `json:"body"`
+	Hash  string `json:"hash"`
+	// Keys counts the keys with a value; Cleared those sent empty.
+	Keys       int    `json:"keys"`
+	Cleared    int    `json:"cleared"`
+	ConfigHash string `json:"config_hash"`
+}
+
+// PostUserDataRequest sends a mapped body to the user-data listener.
+type PostUserDataRequest struct {
+	Email string `json:"email"`
+	Body  []byte `json:"body"`
+}
+
+// PostUserDataResult says what the listener did.
+type PostUserDataResult struct {
+	// UnknownUser: Centercode answered 404 for the email and on_unknown_user
+	// is skip; nothing was stored.
+	UnknownUser bool `json:"unknown_user,omitempty"`
+	// Reason explains an UnknownUser skip for logs and the UI.
+	Reason string `json:"reason,omitempty"`
+}
+
+// ResolvePeopleRequest turns Aha! people audits (idea user, portal user or
+// organization) into person events for the affected people's workflows.
+type ResolvePeopleRequest struct {
+	Kind     string   `json:"kind"`
+	AhaID    string   `json:"aha_id"`
+	AuditIDs []string `json:"audit_ids,omitempty"`
+	// PreviousEmails are emails this record was last resolved to; a person
+	// whose email changed gets an event under the old email too, so the old
+	// key's data is cleared.
+	PreviousEmails []string `json:"previous_emails,omitempty"`
+	Source         string   `json:"source"`
+}
+
+// ResolvePeopleResult lists what the resolver signalled.
+type ResolvePeopleResult struct {
+	// Emails are the people signalled (normalised).
+	Emails []string `json:"emails,omitempty"`
+	// People counts the people signalled (an organization fan-out may signal
+	// more than Emails lists: it keeps at most 20 for the UI).
+	People int `json:"people"`
+	// AhaCalls counts Aha! requests made.
+	AhaCalls int `json:"aha_calls"`
+	// Gone: the Aha! record no longer exists (404).
+	Gone bool `json:"gone,omitempty"`
+}
+
+// BackfillPageRequest reads one page of /api/v1/idea_users.
+type BackfillPageRequest struct {
+	Page    int       `json:"page"`
+	PerPage int       `json:"per_page"`
+	Since   time.Time `json:"since,omitempty"`
+}
+
+// BackfillPageResult reports one backfill page.
+type BackfillPageResult struct {
+	Page         int `json:"page"`
+	TotalPages   int `json:"total_pages"`
+	TotalRecords int `json:"total_records"`
+	Users        int `json:"users"`
+	Signalled    int `json:"signalled"`
+	// NoEmail counts idea users without an email (cannot be matched).
+	NoEmail  int `json:"no_email"`
+	AhaCalls int `json:"aha_calls"`
+}
