@@ -96,6 +96,9 @@ func StartWorker(o WorkerOptions) (*Worker, error) {
 func Register(r worker.Registry, acts *activities.Activities) {
 	r.RegisterWorkflow(workflows.AhaRecordWorkflow)
 	r.RegisterWorkflow(workflows.ReconcileWorkflow)
+	r.RegisterWorkflow(workflows.UserDataWorkflow)
+	r.RegisterWorkflow(workflows.AhaPeopleWorkflow)
+	r.RegisterWorkflow(workflows.UserBackfillWorkflow)
 	r.RegisterActivity(acts)
 }
 

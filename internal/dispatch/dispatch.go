@@ -65,6 +65,9 @@ func (d *Dispatcher) Route(a *aha.Audit) (kind, workflowID, ignored string) {
 	default:
 		return "", "", fmt.Sprintf("audit_action %q is not handled", a.AuditAction)
 	}
+	if peopleKind(cfg, kind) {
+		return peopleRoute(kind, a)
+	}
 	if len(cfg.FeedbackTypesFor(kind)) == 0 {
 		return "", "", fmt.Sprintf("no feedback type is fed by %q records", kind)
 	}
@@ -81,6 +84,9 @@ func (d *Dispatcher) Dispatch(ctx context.Context, a *aha.Audit, source string) 
 	kind, wfID, ignored := d.Route(a)
 	if ignored != "" {
 		return Outcome{Status: Ignored, Reason: ignored}, nil
+	}
+	if peopleKind(d.Config(), kind) {
+		return d.dispatchPeople(ctx, a, source, kind, wfID)
 	}
 	auditID := a.ID.String()
 	out := Outcome{WorkflowID: wfID}

@@ -1,0 +1,123 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/ahacc/ahacc/activities"
+	"github.com/ahacc/ahacc/workflows"
+)
+
+// BackfillUsers starts the UserBackfillWorkflow (id backfill:users) on env's
+// task queue — every Aha! idea user, or those updated since `since` when it is
+// not zero — and follows it, printing its progress to out until it completes
+// or ctx ends (the backfill itself carries on; pause and resume it with
+// SignalBackfill or from the Temporal UI). A backfill already running is not
+// started twice: its progress is followed instead.
+func BackfillUsers(ctx context.Context, c client.Client, env Env, since time.Time, out io.Writer) error {
+	in := workflows.UserBackfillInput{Since: since}
+	summary := "Backfill Aha! idea users → Centercode user data"
+	if !since.IsZero() {
+		summary += " (updated since " + since.UTC().Format(time.RFC3339) + ")"
+	}
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       workflows.UserBackfillWorkflowID,
+		TaskQueue:                env.TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		StaticSummary:            summary,
+		TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.KeyAhaRecordType.ValueSet("backfill")),
+	}, workflows.UserBackfillWorkflow, in)
+	if err != nil {
+		return fmt.Errorf("start the user backfill: %w", err)
+	}
+	fmt.Fprintf(out, "user backfill %s (run %s) started on task queue %s\n", run.GetID(), run.GetRunID(), env.TaskQueue)
+
+	done := make(chan error, 1)
+	var final workflows.BackfillProgress
+	go func() { done <- run.Get(ctx, &final) }() // follows continue-as-new
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	last := ""
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				return fmt.Errorf("user backfill: %w", err)
+			}
+			fmt.Fprintln(out, final.Summary())
+			return nil
+		case <-ctx.Done():
+			fmt.Fprintln(out, "stopped following; the backfill carries on in Temporal")
+			return nil
+		case <-tick.C:
+			p, err := BackfillProgressOf(ctx, c)
+			if err != nil {
+				continue
+			}
+			if line := p.Summary(); line != last {
+				fmt.Fprintln(out, line)
+				last = line
+			}
+		}
+	}
+}
+
+// BackfillProgressOf asks the running (or last) user backfill for its progress.
+func BackfillProgressOf(ctx context.Context, c client.Client) (workflows.BackfillProgress, error) {
+	var p workflows.BackfillProgress
+	v, err := c.QueryWorkflow(ctx, workflows.UserBackfillWorkflowID, "", workflows.QueryProgress)
+	if err != nil {
+		return p, err
+	}
+	err = v.Get(&p)
+	return p, err
+}
+
+// SignalBackfill pauses (workflows.SignalPause) or resumes
+// (workflows.SignalResume) the running user backfill.
+func SignalBackfill(ctx context.Context, c client.Client, signal string) error {
+	if signal != workflows.SignalPause && signal != workflows.SignalResume {
+		return fmt.Errorf("backfill signal must be %q or %q", workflows.SignalPause, workflows.SignalResume)
+	}
+	err := c.SignalWorkflow(ctx, workflows.UserBackfillWorkflowID, "", signal, nil)
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return errors.New("no user backfill is running")
+	}
+	return err
+}
+
+// peopleByClient keeps one people adapter (with its organization cache) per
+// Aha! client, so every activity of a worker shares the cache.
+var peopleByClient sync.Map // *aha.Client → *activities.AhaPeople
+
+// orgCacheTTL bounds how old an organization a backfill or fan-out snapshot
+// may use; a person's own sync always reads afresh.
+const orgCacheTTL = 2 * time.Minute
+
+// People gives the user-data activities the Aha! people API (found through
+// the Activities.Aha field, see activities.PeopleProvider). Portal users are
+// looked up in the idea portals AHA_IDEA_PORTAL_IDS lists (comma-separated):
+// a portal-user audit does not name its portal.
+func (r AhaReader) People() activities.PeopleAPI {
+	if r.Client == nil {
+		return nil
+	}
+	if p, ok := peopleByClient.Load(r.Client); ok {
+		return p.(*activities.AhaPeople)
+	}
+	p := &activities.AhaPeople{Client: r.Client, PortalIDs: splitList(os.Getenv("AHA_IDEA_PORTAL_IDS")), Orgs: activities.NewOrgCache(orgCacheTTL)}
+	actual, _ := peopleByClient.LoadOrStore(r.Client, p)
+	return actual.(*activities.AhaPeople)
+}
