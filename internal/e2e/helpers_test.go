@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -455,4 +456,31 @@ func readFile(t *testing.T, path string) string {
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// postRaw sends a POST over a raw connection, writing the body in the
+// background and reading the answer as soon as it comes: a server that
+// rejects a body by its Content-Length answers before reading it, and a
+// client that insists on finishing the write first (net/http) may see the
+// connection reset instead of the answer.
+func postRaw(t *testing.T, rawURL string, body []byte) (int, string) {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	require.NoError(t, err)
+	conn, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
+	require.NoError(t, err)
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(15 * time.Second))
+	head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n",
+		u.RequestURI(), u.Host, len(body))
+	go func() {
+		if _, err := conn.Write([]byte(head)); err == nil {
+			_, _ = conn.Write(body) // may fail once the server has answered and closed
+		}
+	}()
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err, "read the answer")
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

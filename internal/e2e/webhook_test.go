@@ -80,8 +80,16 @@ func TestWebhookAnswers(t *testing.T) {
 				u = e.stack.HTTPURL + tc.path
 			}
 			start := time.Now()
-			ans, err := e.postTo(u, tc.body)
-			require.NoError(t, err)
+			var ans answer
+			if len(tc.body) > 1<<20 {
+				// net/http may report the reset of a connection the server
+				// closed after answering 413, instead of the answer.
+				ans.Code, ans.Body = postRaw(t, u, tc.body)
+			} else {
+				var err error
+				ans, err = e.postTo(u, tc.body)
+				require.NoError(t, err)
+			}
 			assert.Less(t, time.Since(start), 5*time.Second, "Aha! allows 5 s")
 			require.Equal(t, tc.code, ans.Code, "body: %.300s", ans.Body)
 			assert.Contains(t, ans.Body, "{", "answers are JSON")
