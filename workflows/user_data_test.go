@@ -1,0 +1,275 @@
+package workflows
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"github.com/stretchr/testify/suite"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/ahacc/ahacc/activities"
+	"github.com/ahacc/ahacc/mapping"
+)
+
+// udConfig loads the example config (user_data section included) without
+// needing its secrets.
+func udConfig(t *testing.T) *mapping.Config {
+	t.Helper()
+	cfg, err := mapping.LoadFileWithOptions(filepath.Join("..", "examples", "ahacc.yaml"), mapping.LoadOptions{
+		LookupEnv: func(k string) (string, bool) {
+			if k == "AHA_BASE_URL" {
+				return "http://127.0.0.1:1", true
+			}
+			return "http://127.0.0.1:1/listener?apiKey=x", true
+		},
+	})
+	require.NoError(t, err)
+	require.NotNil(t, cfg.UserData)
+	return cfg
+}
+
+// udPerson is a hydrated person record as HydratePerson returns it.
+func udPerson(name, org, revenue string) []byte {
+	doc := map[string]any{"id": "1", "email": "ada@example.com", "name": name, "created_at": "2020-01-02T00:00:00Z"}
+	if org != "" {
+		doc["idea_organizations"] = []any{map[string]any{"id": "9", "name": org, "revenue": revenue, "email_domains": "example.com"}}
+	} else {
+		doc["idea_organizations"] = []any{}
+	}
+	b, _ := json.Marshal(doc)
+	return b
+}
+
+type UserDataSuite struct {
+	suite.Suite
+	testsuite.WorkflowTestSuite
+	env *testsuite.TestWorkflowEnvironment
+
+	mu       sync.Mutex
+	record   []byte // what Aha! holds now
+	hydrates int
+	posts    []map[string]any
+	postFn   func(req activities.PostUserDataRequest) (activities.PostUserDataResult, error)
+}
+
+func TestUserDataSuite(t *testing.T) { suite.Run(t, new(UserDataSuite)) }
+
+func (s *UserDataSuite) SetupTest() {
+	s.env = s.NewTestWorkflowEnvironment()
+	// The real struct: UserDataRoutes and MapUserData (local activities) run
+	// for real with the example config; the far-side calls are mocked.
+	acts := activities.New(udConfig(s.T()), nil, nil, nil)
+	s.env.RegisterActivity(acts)
+	s.record, s.hydrates, s.posts = udPerson("Ada Lovelace", "Acme", "55000.0"), 0, nil
+	s.postFn = func(activities.PostUserDataRequest) (activities.PostUserDataResult, error) {
+		return activities.PostUserDataResult{}, nil
+	}
+	s.env.OnActivity(a.HydratePerson, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, req activities.HydratePersonRequest) (activities.PersonRecord, error) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.hydrates++
+			return activities.PersonRecord{Email: req.Email, Found: true, IdeaUserID: "1", JSON: s.record, FetchedAt: time.Now()}, nil
+		}).Maybe()
+	s.env.OnActivity(a.PostUserData, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, req activities.PostUserDataRequest) (activities.PostUserDataResult, error) {
+			res, err := s.postFn(req)
+			if err == nil && !res.UnknownUser {
+				var m map[string]any
+				s.NoError(json.Unmarshal(req.Body, &m))
+				s.mu.Lock()
+				s.posts = append(s.posts, m)
+				s.mu.Unlock()
+			}
+			return res, err
+		}).Maybe()
+}
+
+func (s *UserDataSuite) setRecord(b []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.record = b
+}
+
+func (s *UserDataSuite) signal(at time.Duration, ev activities.PersonEvent) {
+	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(SignalPersonEvent, ev) }, at)
+}
+
+func (s *UserDataSuite) hydrate(at time.Duration, auditID string) {
+	s.signal(at, activities.PersonEvent{AuditIDs: []string{auditID}, Kind: "idea_user", AhaID: "1", Hydrate: true, Source: "webhook"})
+}
+
+// run starts the workflow, lets the callbacks play, and returns its state.
+func (s *UserDataSuite) run(until time.Duration) UserDataState {
+	var st UserDataState
+	s.env.RegisterDelayedCallback(func() {
+		v, err := s.env.QueryWorkflow(QueryState)
+		s.Require().NoError(err)
+		s.Require().NoError(v.Get(&st))
+		s.env.CancelWorkflow()
+	}, until)
+	s.env.ExecuteWorkflow(UserDataWorkflow, UserDataInput{Email: " Ada@Example.com "})
+	return st
+}
+
+func (s *UserDataSuite) TestCoalescesABurstIntoLeadingAndOneTrailingWrite() {
+	s.hydrate(0, "a1")
+	for i, at := range []time.Duration{300 * time.Millisecond, 600 * time.Millisecond, time.Second, 1500 * time.Millisecond} {
+		name := fmt.Sprintf("Ada v%d", i+2)
+		s.env.RegisterDelayedCallback(func() { s.setRecord(udPerson(name, "Acme", "55000.0")) }, at-time.Millisecond)
+		s.hydrate(at, fmt.Sprintf("a%d", i+2))
+	}
+	st := s.run(time.Minute)
+	s.Equal("ada@example.com", st.Email)
+	s.Equal(2, st.Syncs, "leading edge plus one sync for the four coalesced events")
+	s.Len(s.posts, 2)
+	s.Equal("Ada Lovelace", s.posts[0]["aha_name"])
+	s.Equal("Ada v5", s.posts[1]["aha_name"], "the trailing sync reads Aha!'s final state")
+	s.Equal(StateSynced, st.SyncState)
+	s.Equal(5, st.Events)
+}
+
+func (s *UserDataSuite) TestUnchangedHashWritesNothing() {
+	s.hydrate(0, "a1")
+	s.hydrate(10*time.Second, "a2")
+	s.hydrate(20*time.Second, "a3")
+	st := s.run(time.Minute)
+	s.Equal(3, st.Syncs)
+	s.Len(s.posts, 1, "same data: one write only")
+	s.Equal(2, st.Unchanged)
+}
+
+func (s *UserDataSuite) TestDuplicateAuditsAreDropped() {
+	s.hydrate(0, "a1")
+	s.hydrate(10*time.Second, "a1")
+	s.hydrate(11*time.Second, "a1")
+	st := s.run(time.Minute)
+	s.Equal(1, st.Events)
+	s.Equal(2, st.Duplicates)
+	s.Equal(1, st.Syncs)
+}
+
+func (s *UserDataSuite) TestValueThatDisappearsIsSentEmpty() {
+	s.hydrate(0, "a1")
+	s.env.RegisterDelayedCallback(func() { s.setRecord(udPerson("Ada Lovelace", "", "")) }, 5*time.Second)
+	s.hydrate(10*time.Second, "a2")
+	st := s.run(time.Minute)
+	s.Require().Len(s.posts, 2)
+	s.Equal("Acme", s.posts[0]["company"])
+	s.EqualValues(55000, s.posts[0]["company_revenue"])
+	for _, k := range []string{"company", "company_revenue", "email_domains"} {
+		v, ok := s.posts[1][k]
+		s.True(ok, "key %s must be present to clear it", k)
+		s.Equal("", v, k)
+	}
+	s.Equal("ada@example.com", s.posts[1]["email"])
+	s.Equal(2, st.Writes)
+}
+
+func (s *UserDataSuite) TestPersonGoneFromAhaClearsEveryKey() {
+	s.hydrate(0, "a1")
+	s.env.RegisterDelayedCallback(func() { s.setRecord([]byte(`{"email":"ada@example.com"}`)) }, 5*time.Second)
+	s.hydrate(10*time.Second, "a2")
+	s.run(time.Minute)
+	s.Require().Len(s.posts, 2)
+	for k, v := range s.posts[1] {
+		if k != "email" {
+			s.Equal("", v, k)
+		}
+	}
+}
+
+func (s *UserDataSuite) TestUnknownCentercodeUserIsSkippedAndCounted() {
+	s.postFn = func(req activities.PostUserDataRequest) (activities.PostUserDataResult, error) {
+		return activities.PostUserDataResult{UnknownUser: true, Reason: "Centercode has no user " + req.Email}, nil
+	}
+	s.hydrate(0, "a1")
+	s.hydrate(10*time.Second, "a2")
+	st := s.run(time.Minute)
+	s.Equal(StateSkipped, st.SyncState)
+	s.Equal(2, st.UnknownSkips, "not remembered as written: every change tries again")
+	s.Empty(st.LastHash)
+	s.Contains(st.SkippedReason, "no user ada@example.com")
+	s.Contains(st.Summary(), "skipped")
+}
+
+func (s *UserDataSuite) TestUnknownUserParksWhenConfigured() {
+	s.postFn = func(req activities.PostUserDataRequest) (activities.PostUserDataResult, error) {
+		return activities.PostUserDataResult{}, temporal.NewNonRetryableApplicationError(
+			"Centercode has no user "+req.Email+"; user_data.on_unknown_user is park", activities.ErrTypeUnknownUser, nil)
+	}
+	s.hydrate(0, "a1")
+	st := s.run(time.Minute)
+	s.Equal(StateParked, st.SyncState)
+	s.Contains(st.ParkedReason, "on_unknown_user is park")
+}
+
+func (s *UserDataSuite) TestForbiddenParksWithReasonAndRetryHeals() {
+	calls := 0
+	s.postFn = func(req activities.PostUserDataRequest) (activities.PostUserDataResult, error) {
+		calls++
+		if calls == 1 {
+			return activities.PostUserDataResult{}, temporal.NewNonRetryableApplicationError(
+				"post user data for ada@example.com: centercode: post listener: 403 Forbidden: API key is invalid or disabled", activities.ErrTypePermanent, nil)
+		}
+		return activities.PostUserDataResult{}, nil
+	}
+	s.hydrate(0, "a1")
+	s.hydrate(5*time.Second, "a2") // parked: waits for the operator
+	var parked UserDataState
+	s.env.RegisterDelayedCallback(func() {
+		v, err := s.env.QueryWorkflow(QueryState)
+		s.Require().NoError(err)
+		s.Require().NoError(v.Get(&parked))
+		s.env.SignalWorkflow(SignalRetry, nil)
+	}, 10*time.Second)
+	st := s.run(time.Minute)
+	s.Equal(StateParked, parked.SyncState)
+	s.Contains(parked.ParkedReason, "403 Forbidden")
+	s.Equal(1, parked.Syncs, "no sync while parked")
+	s.Equal(StateSynced, st.SyncState)
+	s.Empty(st.ParkedReason)
+	s.Len(s.posts, 1)
+	s.Equal(2, s.hydrates, "retry reads Aha! afresh")
+}
+
+func (s *UserDataSuite) TestOlderSnapshotNeverOverwritesNewerData() {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s.signal(0, activities.PersonEvent{Kind: "backfill", Snapshot: udPerson("New Name", "Acme", "1.0"), FetchedAt: t0.Add(time.Minute), Source: "backfill"})
+	s.signal(10*time.Second, activities.PersonEvent{Kind: "backfill", Snapshot: udPerson("Old Name", "Acme", "1.0"), FetchedAt: t0, Source: "backfill"})
+	st := s.run(time.Minute)
+	s.Equal(0, s.hydrates, "a snapshot needs no Aha! call")
+	s.Require().Len(s.posts, 1)
+	s.Equal("New Name", s.posts[0]["aha_name"])
+	s.Equal(1, st.Stale)
+}
+
+func (s *UserDataSuite) TestContinueAsNewCarriesState() {
+	old := personEventsPerRun
+	personEventsPerRun = 3
+	defer func() { personEventsPerRun = old }()
+	for i := 0; i < 4; i++ {
+		s.hydrate(time.Duration(i)*10*time.Second, fmt.Sprintf("a%d", i))
+	}
+	s.env.ExecuteWorkflow(UserDataWorkflow, UserDataInput{Email: "ada@example.com"})
+	s.True(s.env.IsWorkflowCompleted())
+	err := s.env.GetWorkflowError()
+	var can *workflow.ContinueAsNewError
+	s.Require().ErrorAs(err, &can)
+	var next UserDataInput
+	s.Require().NoError(converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	s.Require().NotNil(next.Carried)
+	s.Equal(3, next.Carried.Events)
+	s.Equal([]string{"a0", "a1", "a2"}, next.Carried.Seen)
+	s.NotEmpty(next.Carried.LastHash)
+}
