@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -137,10 +138,16 @@ func TestTooLargeBodyAnswers413(t *testing.T) {
 	require.NoError(t, err)
 	go func() { _ = f.app.Listener(ln) }()
 	defer f.app.Shutdown()
-	body := audit(`"4"`, "ideas/idea", `"1"`, `,"description":"`+strings.Repeat("x", 2<<20)+`"`)
-	resp, err := http.Post("http://"+ln.Addr().String()+"/webhooks/aha/"+token, "application/json", strings.NewReader(body))
+	// Send only the head with a 2 MiB Content-Length: the server must refuse
+	// before reading the body (a client still writing could see a reset).
+	conn, err := net.Dial("tcp", ln.Addr().String())
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer conn.Close()
+	_, err = fmt.Fprintf(conn, "POST /webhooks/aha/%s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", token, 2<<20)
+	require.NoError(t, err)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	resp.Body.Close()
 	require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
 	f.tc.AssertNotCalled(t, "SignalWithStartWorkflow")
 }
