@@ -14,6 +14,7 @@ import (
 	"github.com/ahacc/ahacc/activities"
 	"github.com/ahacc/ahacc/internal/aha"
 	"github.com/ahacc/ahacc/internal/centercode"
+	"github.com/ahacc/ahacc/internal/codec"
 	"github.com/ahacc/ahacc/mapping"
 )
 
@@ -34,6 +35,13 @@ func DialTemporal(ctx context.Context, env Env, logger *slog.Logger, metrics cli
 	opts.Logger = sdklog.NewStructuredLogger(logger.With("component", "temporal-sdk"))
 	if metrics != nil {
 		opts.MetricsHandler = metrics
+	}
+	if env.PayloadKeys != "" {
+		c, err := codec.ParseKeys(env.PayloadKeys)
+		if err != nil {
+			return nil, fmt.Errorf("AHACC_PAYLOAD_KEYS: %w", err)
+		}
+		opts.DataConverter = c.DataConverter()
 	}
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {

@@ -25,6 +25,12 @@ type Env struct {
 	AhaTokens        []string      // AHACC_AHA_WEBHOOK_TOKEN, comma-separated for rotation
 	CentercodeTokens []string      // AHACC_CENTERCODE_WEBHOOK_TOKEN, comma-separated
 	ShutdownTimeout  time.Duration // AHACC_SHUTDOWN_TIMEOUT
+	// PayloadKeys turns on payload encryption: "id:base64key,..." (first encrypts).
+	PayloadKeys string // AHACC_PAYLOAD_KEYS
+	// CodecToken guards the starter's /codec endpoint the Web UI decodes through.
+	CodecToken string // AHACC_CODEC_TOKEN
+	// CodecCORSOrigin is the Web UI origin allowed to call /codec.
+	CodecCORSOrigin string // AHACC_CODEC_CORS_ORIGIN
 }
 
 // EnvFromOS reads Env from the process environment with documented defaults.
@@ -49,6 +55,9 @@ func EnvFrom(getenv func(string) string) Env {
 		AhaTokens:        splitList(getenv("AHACC_AHA_WEBHOOK_TOKEN")),
 		CentercodeTokens: splitList(getenv("AHACC_CENTERCODE_WEBHOOK_TOKEN")),
 		ShutdownTimeout:  30 * time.Second,
+		PayloadKeys:      getenv("AHACC_PAYLOAD_KEYS"),
+		CodecToken:       getenv("AHACC_CODEC_TOKEN"),
+		CodecCORSOrigin:  get("AHACC_CODEC_CORS_ORIGIN", "http://127.0.0.1:8233"),
 	}
 	if d, err := time.ParseDuration(get("AHACC_SHUTDOWN_TIMEOUT", "")); err == nil && d > 0 {
 		e.ShutdownTimeout = d

@@ -3,12 +3,15 @@ package app
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
 
+	"github.com/ahacc/ahacc/internal/codec"
 	"github.com/ahacc/ahacc/internal/dedup"
 	"github.com/ahacc/ahacc/internal/dispatch"
 	"github.com/ahacc/ahacc/internal/httpapi"
@@ -48,6 +51,12 @@ func NewStarter(o StarterOptions) *Starter {
 		Logger:   o.Logger,
 		Extra: func(a *fiber.App) {
 			(&httpapi.AhaWebhook{Tokens: o.Env.AhaTokens, Dispatcher: d, Metrics: o.Metrics}).Mount(a)
+			if o.Env.PayloadKeys != "" {
+				if c, err := codec.ParseKeys(o.Env.PayloadKeys); err == nil {
+					// The Web UI's codec endpoint: decoded payloads for operators with the token.
+					a.All("/codec/*", adaptor.HTTPHandler(http.StripPrefix("/codec", c.Handler(o.Env.CodecToken, o.Env.CodecCORSOrigin))))
+				}
+			}
 			if o.Extra != nil {
 				o.Extra(a)
 			}
