@@ -1,0 +1,303 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/ahacc/ahacc/internal/aha"
+	"github.com/ahacc/ahacc/mapping"
+)
+
+// PlanMacro turns a Centercode macro body into the Aha! request of the
+// macro's action under the current config (run as a local activity: no
+// far-side call). A body the mapping rejects fails non-retryably with the
+// mapping's own words, and the run parks.
+func (a *Activities) PlanMacro(ctx context.Context, req PlanMacroRequest) (MacroPlan, error) {
+	cfg := a.config()
+	m := cfg.Macro(req.Macro)
+	if m == nil {
+		return MacroPlan{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("macro %q is not in the current config", req.Macro), ErrTypeConfig, nil)
+	}
+	res, err := m.Map(req.Payload)
+	if err != nil {
+		var ve *mapping.ValidationError
+		if errors.As(err, &ve) {
+			return MacroPlan{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeMapping, nil)
+		}
+		return MacroPlan{}, temporal.NewNonRetryableApplicationError("map macro body: "+err.Error(), ErrTypeMapping, nil)
+	}
+	if res.Reference == "" {
+		return MacroPlan{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("macro %q: the body has no Centercode feedback id", req.Macro), ErrTypeMapping, nil)
+	}
+	return MacroPlan{
+		Macro: m.Name, Action: m.Action, Product: m.Product, Release: m.Release,
+		FeedbackID: res.Reference, Body: res.JSON, Target: payloadTarget(req.Payload), ConfigHash: cfg.ShortHash(),
+	}, nil
+}
+
+// payloadTarget reads the Aha! record a macro body names: a top-level
+// "ahaReference", else the aha_reference the write-back stored in any custom
+// data group (Centercode's body template can include customData).
+func payloadTarget(payload []byte) string {
+	var p struct {
+		AhaReference any                          `json:"ahaReference"`
+		CustomData   map[string]map[string]string `json:"customData"`
+	}
+	if json.Unmarshal(payload, &p) != nil {
+		// customData of another shape: read the reference alone.
+		var q struct {
+			AhaReference any `json:"ahaReference"`
+		}
+		_ = json.Unmarshal(payload, &q)
+		p.AhaReference = q.AhaReference
+	}
+	if s := scalarText(p.AhaReference); s != "" {
+		return s
+	}
+	groups := make([]string, 0, len(p.CustomData))
+	for g := range p.CustomData {
+		groups = append(groups, g)
+	}
+	sort.Strings(groups)
+	for _, g := range groups {
+		if s := strings.TrimSpace(p.CustomData[g][WriteBackKeyReference]); s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func scalarText(v any) string {
+	switch x := v.(type) {
+	case string:
+		return strings.TrimSpace(x)
+	case float64:
+		return fmt.Sprintf("%.0f", x)
+	case json.Number:
+		return x.String()
+	}
+	return ""
+}
+
+// PushToAha performs a macro's action in Aha!: create an idea or a feature,
+// comment, set an idea's status or set integration fields.
+//
+// A create that failed ambiguously (timeout after sending, 5xx) may have
+// committed. Before creating an idea again (attempt > 1, or LookupFirst after
+// an operator's retry) it looks the idea up by the integration field ahacc
+// stamps on every idea it creates, and adopts what it finds.
+func (a *Activities) PushToAha(ctx context.Context, req PushRequest) (PushResult, error) {
+	p := req.Plan
+	if a.AhaWriter == nil {
+		return PushResult{}, temporal.NewNonRetryableApplicationError("this worker has no Aha! client for macros", ErrTypeConfig, nil)
+	}
+	cfg := a.config()
+	log := a.Logger.With("macro", p.Macro, "action", p.Action, "feedback_id", p.FeedbackID)
+	body := map[string]any{}
+	if len(p.Body) > 0 {
+		if err := json.Unmarshal(p.Body, &body); err != nil {
+			return PushResult{}, temporal.NewNonRetryableApplicationError("decode planned body: "+err.Error(), ErrTypeMapping, nil)
+		}
+	}
+	switch p.Action {
+	case mapping.ActionCreateIdea:
+		if activity.GetInfo(ctx).Attempt > 1 || req.LookupFirst {
+			found, err := a.linkedIdea(ctx, cfg, p.FeedbackID)
+			if err != nil {
+				return PushResult{}, Classify(fmt.Sprintf("look up the idea of Centercode feedback %s before re-creating", p.FeedbackID), err)
+			}
+			if found != nil {
+				log.Info("adopted idea created by an earlier attempt", "aha_reference", found.ReferenceNum)
+				return PushResult{Kind: aha.KindIdea, ID: found.ID.String(), Reference: found.ReferenceNum, URL: found.URL, Adopted: true}, nil
+			}
+		}
+		rec, err := a.AhaWriter.CreateIdea(ctx, p.Product, body)
+		if err != nil {
+			return PushResult{}, Classify(fmt.Sprintf("create idea in product %s for Centercode feedback %s", p.Product, p.FeedbackID), err)
+		}
+		return PushResult{Kind: aha.KindIdea, ID: rec.ID.String(), Reference: rec.ReferenceNum, URL: rec.URL, Created: true}, nil
+
+	case mapping.ActionCreateFeature:
+		if activity.GetInfo(ctx).Attempt > 1 {
+			// Aha! has no lookup of features by integration field in the
+			// client; an ambiguous earlier attempt may have committed.
+			log.Warn("retrying a feature create without a lookup: an earlier attempt may have committed")
+		}
+		rec, err := a.AhaWriter.CreateFeature(ctx, p.Release, body)
+		if err != nil {
+			return PushResult{}, Classify(fmt.Sprintf("create feature in release %s for Centercode feedback %s", p.Release, p.FeedbackID), err)
+		}
+		return PushResult{Kind: aha.KindFeature, ID: rec.ID.String(), Reference: rec.ReferenceNum, URL: rec.URL, Created: true}, nil
+
+	case mapping.ActionComment, mapping.ActionSetStatus, mapping.ActionSetIntegrationField:
+		target, err := a.target(ctx, cfg, p)
+		if err != nil {
+			return PushResult{}, err
+		}
+		out := PushResult{Kind: aha.KindIdea, ID: target, Reference: target}
+		switch p.Action {
+		case mapping.ActionComment:
+			text, _ := body["body"].(string)
+			if _, err := a.AhaWriter.AddComment(ctx, aha.KindIdea, target, text); err != nil {
+				return PushResult{}, Classify(fmt.Sprintf("comment on idea %s for Centercode feedback %s", target, p.FeedbackID), err)
+			}
+		case mapping.ActionSetStatus:
+			rec, err := a.AhaWriter.UpdateIdea(ctx, target, body)
+			if err != nil {
+				return PushResult{}, Classify(fmt.Sprintf("set the status of idea %s for Centercode feedback %s", target, p.FeedbackID), err)
+			}
+			out.ID, out.Reference, out.URL = rec.ID.String(), rec.ReferenceNum, rec.URL
+		case mapping.ActionSetIntegrationField:
+			keys := make([]string, 0, len(body))
+			for k := range body {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				v := fmt.Sprint(body[k])
+				if s, ok := body[k].(string); ok {
+					v = s
+				}
+				if _, err := a.AhaWriter.SetIdeaIntegrationField(ctx, target, integrationID(cfg), k, v); err != nil {
+					return PushResult{}, Classify(fmt.Sprintf("set integration field %s on idea %s", k, target), err)
+				}
+			}
+		}
+		return out, nil
+	}
+	return PushResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("macro %q: unknown action %q", p.Macro, p.Action), ErrTypeConfig, nil)
+}
+
+// target resolves the idea a comment, status or integration field goes to.
+func (a *Activities) target(ctx context.Context, cfg *mapping.Config, p MacroPlan) (string, error) {
+	if p.Target != "" {
+		return p.Target, nil
+	}
+	found, err := a.linkedIdea(ctx, cfg, p.FeedbackID)
+	if err != nil {
+		return "", Classify(fmt.Sprintf("find the idea linked to Centercode feedback %s", p.FeedbackID), err)
+	}
+	if found == nil {
+		return "", temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("no Aha! idea is linked to Centercode feedback %s (its integration field %s is not set on any idea): push the feedback to Aha! first, or send ahaReference in the macro body",
+				p.FeedbackID, cfg.Aha.IntegrationField), ErrTypeNotFound, nil)
+	}
+	if ref := found.ReferenceNum; ref != "" {
+		return ref, nil
+	}
+	return found.ID.String(), nil
+}
+
+// linkedIdea finds the idea stamped with a Centercode feedback id (nil: none).
+func (a *Activities) linkedIdea(ctx context.Context, cfg *mapping.Config, feedbackID string) (*aha.Record, error) {
+	rec, err := a.AhaWriter.FindIdeaByField(ctx, cfg.Aha.IntegrationField, feedbackID)
+	if err != nil || rec == nil {
+		return rec, err
+	}
+	if rec.ID.String() == "" && len(rec.Raw) > 0 {
+		// Aha!'s example answers for the sibling endpoints wrap each record
+		// ({"idea": {...}}); accept that shape too.
+		var wrapped struct {
+			Idea json.RawMessage `json:"idea"`
+		}
+		if json.Unmarshal(rec.Raw, &wrapped) == nil && len(wrapped.Idea) > 0 {
+			var h struct {
+				ID           aha.FlexID `json:"id"`
+				ReferenceNum string     `json:"reference_num"`
+				URL          string     `json:"url"`
+			}
+			if json.Unmarshal(wrapped.Idea, &h) == nil {
+				rec = &aha.Record{ID: h.ID, ReferenceNum: h.ReferenceNum, URL: h.URL, Raw: wrapped.Idea}
+			}
+		}
+	}
+	if rec.ID.String() == "" && rec.ReferenceNum == "" {
+		return nil, nil
+	}
+	return rec, nil
+}
+
+func integrationID(cfg *mapping.Config) string {
+	if cfg.Aha.IntegrationID != "" {
+		return cfg.Aha.IntegrationID
+	}
+	return DefaultIntegrationID
+}
+
+// StampAhaRecord writes the Centercode feedback id into the new idea's
+// integration field (aha.integration_field of aha.integration_id, or
+// DefaultIntegrationID). The stamp is the link ledger: the Aha! webhook that
+// follows ahacc's create is recognised by it (no echo feedback), and a retried
+// create finds the idea by it.
+func (a *Activities) StampAhaRecord(ctx context.Context, req StampRequest) error {
+	if a.AhaWriter == nil {
+		return temporal.NewNonRetryableApplicationError("this worker has no Aha! client for macros", ErrTypeConfig, nil)
+	}
+	cfg := a.config()
+	if _, err := a.AhaWriter.SetIdeaIntegrationField(ctx, req.IdeaID, integrationID(cfg), cfg.Aha.IntegrationField, req.FeedbackID); err != nil {
+		return Classify(fmt.Sprintf("stamp Centercode feedback %s on idea %s", req.FeedbackID, req.IdeaID), err)
+	}
+	return nil
+}
+
+// WriteBackLink stores the Aha! reference and URL on the Centercode feedback
+// through the feedback listener (custom data), so the feedback shows its link.
+func (a *Activities) WriteBackLink(ctx context.Context, req WriteBackRequest) (WriteBackResult, error) {
+	cfg := a.config()
+	listener := cfg.Centercode.FeedbackListenerURL.Value()
+	if listener == "" {
+		return WriteBackResult{Skipped: "no centercode.feedback_listener_url configured"}, nil
+	}
+	body := map[string]any{"feedbackId": req.FeedbackID, WriteBackKeyReference: req.AhaReference}
+	if req.AhaURL != "" {
+		body[WriteBackKeyURL] = req.AhaURL
+	}
+	data, _ := json.Marshal(body)
+	if err := a.Centercode.PostListener(ctx, listener, data); err != nil {
+		return WriteBackResult{}, Classify(fmt.Sprintf("write Aha! link %s back to Centercode feedback %s", req.AhaReference, req.FeedbackID), err)
+	}
+	return WriteBackResult{}, nil
+}
+
+// StatusRulesFor tells a FeedbackWorkflow which macros a Centercode status
+// fires under the current config (run as a local activity).
+func (a *Activities) StatusRulesFor(ctx context.Context, req RulesRequest) (Rules, error) {
+	cfg := a.config()
+	out := Rules{ConfigHash: cfg.ShortHash()}
+	for _, r := range cfg.StatusRules.MacrosFor(req.Status) {
+		out.Actions = append(out.Actions, RuleAction{Macro: r.Macro, EveryTime: r.EveryTime})
+	}
+	return out, nil
+}
+
+// SetCentercodeStatus sets a feedback's Centercode status through the
+// feedback listener ({"feedbackId", "status"}), telling the feedback's
+// FeedbackWorkflow first, so the status-changed webhook Centercode sends back
+// is recognised as ahacc's own and fires no macro (no echo).
+func (a *Activities) SetCentercodeStatus(ctx context.Context, req SetStatusRequest) error {
+	cfg := a.config()
+	listener := cfg.Centercode.FeedbackListenerURL.Value()
+	if listener == "" {
+		a.Logger.Warn("status not set: no centercode.feedback_listener_url configured", "feedback_id", req.FeedbackID, "status", req.Status)
+		return nil
+	}
+	if a.Statuses != nil {
+		if err := a.Statuses.ExpectStatus(ctx, req.FeedbackID, req.Status); err != nil {
+			return temporal.NewApplicationError(fmt.Sprintf("tell feedback %s to expect status %q: %v", req.FeedbackID, req.Status, err), ErrTypeTransient)
+		}
+	}
+	data, _ := json.Marshal(map[string]any{"feedbackId": req.FeedbackID, "status": req.Status})
+	if err := a.Centercode.PostListener(ctx, listener, data); err != nil {
+		return Classify(fmt.Sprintf("set Centercode feedback %s to %q", req.FeedbackID, req.Status), err)
+	}
+	return nil
+}

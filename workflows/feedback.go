@@ -1,0 +1,258 @@
+package workflows
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/ahacc/ahacc/activities"
+)
+
+// Bounds of the FeedbackWorkflow's state (carried across continue-as-new).
+const (
+	// FeedbackSeenLimit bounds the delivery keys remembered for dedup.
+	FeedbackSeenLimit = 500
+	// FeedbackRunsLimit bounds the macro runs listed in the state.
+	FeedbackRunsLimit = 100
+)
+
+// feedbackEventsPerRun caps signals handled in one run before continue-as-new,
+// a backstop for the server's own suggestion (a variable so tests can lower it).
+var feedbackEventsPerRun = 1000
+
+// FeedbackWorkflow is the entity workflow of one Centercode feedback item (id
+// cc:feedback:<id>). It receives status-changed signals (from the status
+// webhook, or an operator), evaluates status_rules with the current config and
+// starts each rule's macro as a child MacroWorkflow exactly once per
+// transition into the status — and, unless the rule says every_time, only on
+// the first such transition. run-macro runs one macro now. expect-status
+// announces a status ahacc sets itself; its webhook is an echo and fires
+// nothing. It runs until continue-as-new hands its state to the next run.
+func FeedbackWorkflow(ctx workflow.Context, in FeedbackInput) error {
+	f := &feedbackEntity{}
+	if in.Carried != nil {
+		f.FeedbackState = *in.Carried
+	} else {
+		f.FeedbackState = FeedbackState{FeedbackID: in.FeedbackID}
+	}
+	if f.Fired == nil {
+		f.Fired = map[string]int{}
+	}
+	f.seen = make(map[string]bool, len(f.Seen))
+	for _, k := range f.Seen {
+		f.seen[k] = true
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (FeedbackState, error) { return f.FeedbackState, nil }); err != nil {
+		return err
+	}
+	changes := workflow.GetSignalChannel(ctx, SignalStatusChanged)
+	runs := workflow.GetSignalChannel(ctx, SignalRunMacro)
+	expects := workflow.GetSignalChannel(ctx, SignalExpectStatus)
+	if err := workflow.UpsertTypedSearchAttributes(ctx, KeyCentercodeFeedbackID.ValueSet(f.FeedbackID)); err != nil {
+		workflow.GetLogger(ctx).Warn("upsert search attributes failed", "error", err)
+	}
+	workflow.SetCurrentDetails(ctx, f.Summary())
+
+	handled := 0
+	for {
+		// Everything already delivered first (expectations before the
+		// changes they announce), then block for the next signal.
+		handled += f.drain(ctx, expects, changes, runs)
+		if handled >= feedbackEventsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			f.drain(ctx, expects, changes, runs)
+			carried := f.FeedbackState
+			return workflow.NewContinueAsNewError(ctx, FeedbackWorkflow, FeedbackInput{FeedbackID: f.FeedbackID, Carried: &carried})
+		}
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(expects, func(workflow.ReceiveChannel, bool) {})
+		sel.AddReceive(changes, func(workflow.ReceiveChannel, bool) {})
+		sel.AddReceive(runs, func(workflow.ReceiveChannel, bool) {})
+		sel.Select(ctx) // wakes up only; drain takes the signal
+	}
+}
+
+// feedbackEntity is the workflow's private state and behaviour.
+type feedbackEntity struct {
+	FeedbackState
+	seen map[string]bool
+}
+
+// drain handles every signal already buffered, without blocking; it returns
+// how many it handled.
+func (f *feedbackEntity) drain(ctx workflow.Context, expects, changes, runs workflow.ReceiveChannel) int {
+	n := 0
+	for {
+		var ex ExpectStatus
+		if expects.ReceiveAsync(&ex) {
+			f.onExpect(ctx, ex)
+			n++
+			continue
+		}
+		var ch StatusChange
+		if changes.ReceiveAsync(&ch) {
+			f.onChange(ctx, ch)
+			n++
+			continue
+		}
+		var rm RunMacro
+		if runs.ReceiveAsync(&rm) {
+			f.onRunMacro(ctx, rm)
+			n++
+			continue
+		}
+		return n
+	}
+}
+
+func (f *feedbackEntity) onExpect(ctx workflow.Context, ex ExpectStatus) {
+	st := strings.TrimSpace(ex.Status)
+	if st == "" {
+		return
+	}
+	f.Expected = append(f.Expected, st)
+	if len(f.Expected) > 20 {
+		f.Expected = f.Expected[1:]
+	}
+	workflow.GetLogger(ctx).Info("expecting ahacc's own status change", "feedback_id", f.FeedbackID, "status", st)
+}
+
+// remember records a delivery key; false when it was seen before.
+func (f *feedbackEntity) remember(key string) bool {
+	if key == "" {
+		return true
+	}
+	if f.seen[key] {
+		return false
+	}
+	f.seen[key] = true
+	f.Seen = append(f.Seen, key)
+	if len(f.Seen) > FeedbackSeenLimit {
+		delete(f.seen, f.Seen[0])
+		f.Seen = f.Seen[1:]
+	}
+	return true
+}
+
+// onChange applies one status change: dedup, echo check, transition, rules.
+func (f *feedbackEntity) onChange(ctx workflow.Context, ch StatusChange) {
+	log := workflow.GetLogger(ctx)
+	if !f.remember(ch.Key) {
+		f.Duplicates++
+		return
+	}
+	f.Changes++
+	if len(ch.Payload) > 0 {
+		f.LastPayload = ch.Payload
+	}
+	status := strings.TrimSpace(ch.Status)
+	defer func() { workflow.SetCurrentDetails(ctx, f.Summary()) }()
+	for i, ex := range f.Expected {
+		if strings.EqualFold(ex, status) {
+			// ahacc set this status itself (through the feedback listener):
+			// its webhook is our own echo and runs no macro.
+			f.Expected = append(f.Expected[:i:i], f.Expected[i+1:]...)
+			f.Status = status
+			f.Echoes++
+			log.Info("status change was ahacc's own; no macro runs", "feedback_id", f.FeedbackID, "status", status)
+			return
+		}
+	}
+	if status == "" || strings.EqualFold(f.Status, status) {
+		return // not a transition
+	}
+	f.Status = status
+	f.Transitions++
+
+	var rules activities.Rules
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time.Second})
+	if err := workflow.ExecuteLocalActivity(lctx, a.StatusRulesFor, activities.RulesRequest{Status: status}).Get(ctx, &rules); err != nil {
+		log.Error("status rules unavailable; no macro runs for this transition", "status", status, "error", err)
+		return
+	}
+	f.ConfigHash = rules.ConfigHash
+	key := ch.Key
+	if key == "" {
+		key = fmt.Sprintf("t%d", f.Transitions)
+	}
+	for _, r := range rules.Actions {
+		fired := strings.ToLower(status) + "|" + r.Macro
+		if !r.EveryTime && f.Fired[fired] > 0 {
+			log.Info("rule already ran for this status (every_time is off)", "status", status, "macro", r.Macro)
+			continue
+		}
+		f.Fired[fired]++
+		f.startMacro(ctx, r.Macro, key, TriggerStatus, status, f.payload(nil))
+	}
+}
+
+// onRunMacro runs one macro at an operator's request.
+func (f *feedbackEntity) onRunMacro(ctx workflow.Context, rm RunMacro) {
+	if strings.TrimSpace(rm.Macro) == "" {
+		workflow.GetLogger(ctx).Warn("run-macro without a macro name ignored")
+		return
+	}
+	key := rm.Key
+	if key != "" {
+		if !f.remember("run:" + key) {
+			f.Duplicates++
+			return
+		}
+	} else {
+		key = fmt.Sprintf("op%d", f.Seq+1)
+	}
+	f.startMacro(ctx, rm.Macro, key, TriggerOperator, f.Status, f.payload(rm.Payload))
+	workflow.SetCurrentDetails(ctx, f.Summary())
+}
+
+// payload is the body a macro run maps: the given one, else the last status
+// change's, else just the feedback id.
+func (f *feedbackEntity) payload(p json.RawMessage) json.RawMessage {
+	switch {
+	case len(p) > 0:
+		return p
+	case len(f.LastPayload) > 0:
+		return f.LastPayload
+	}
+	b, _ := json.Marshal(map[string]string{"feedbackId": f.FeedbackID})
+	return b
+}
+
+// startMacro starts one child MacroWorkflow and waits only until it has
+// started. The child is abandoned on parent close, so a parked run outlives
+// this workflow's continue-as-new.
+func (f *feedbackEntity) startMacro(ctx workflow.Context, macro, key, trigger, status string, payload json.RawMessage) {
+	f.Seq++
+	id := MacroWorkflowID(macro, f.FeedbackID, key)
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:            id,
+		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		StaticSummary:         fmt.Sprintf("macro %s on Centercode feedback %s (%s)", macro, f.FeedbackID, trigger),
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			KeyMacro.ValueSet(macro),
+			KeyCentercodeFeedbackID.ValueSet(f.FeedbackID),
+			KeySyncState.ValueSet(StateSyncing),
+		),
+	})
+	fut := workflow.ExecuteChildWorkflow(cctx, MacroWorkflow, MacroInput{
+		Macro: macro, FeedbackID: f.FeedbackID, RunKey: key, Trigger: trigger, Payload: payload,
+	})
+	var exec workflow.Execution
+	if err := fut.GetChildWorkflowExecution().Get(ctx, &exec); err != nil {
+		if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+			workflow.GetLogger(ctx).Info("macro run already started", "workflow_id", id)
+		} else {
+			workflow.GetLogger(ctx).Error("macro run not started", "workflow_id", id, "error", err)
+			return
+		}
+	}
+	f.Runs = append(f.Runs, MacroRunRef{Macro: macro, WorkflowID: id, Trigger: trigger, Status: status, At: workflow.Now(ctx)})
+	if len(f.Runs) > FeedbackRunsLimit {
+		f.Runs = f.Runs[1:]
+	}
+}

@@ -1,0 +1,160 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/ahacc/ahacc/activities"
+	"github.com/ahacc/ahacc/mapping"
+)
+
+// MacroWorkflow is one Centercode macro run (id
+// macro:<name>:<feedback id>:<run key>): plan the macro's Aha! request from
+// its body with the current config, push it to Aha! (create an idea or a
+// feature, comment, set a status or integration fields), stamp a created idea
+// with the Centercode feedback id, and write the Aha! reference and URL back
+// to the feedback. A permanent failure parks the run with Aha!'s words until
+// an operator sends retry (resumes after the last step done; a push is
+// re-planned with the config of that moment) or skip.
+func MacroWorkflow(ctx workflow.Context, in MacroInput) (MacroState, error) {
+	r := &macroRun{in: in, MacroState: MacroState{
+		Macro: in.Macro, FeedbackID: in.FeedbackID, RunKey: in.RunKey, Trigger: in.Trigger, SyncState: StateSyncing,
+	}}
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (MacroState, error) { return r.MacroState, nil }); err != nil {
+		return r.MacroState, err
+	}
+	retries := workflow.GetSignalChannel(ctx, SignalRetry)
+	skips := workflow.GetSignalChannel(ctx, SignalSkip)
+	r.upsert(ctx)
+	for {
+		r.Attempts++
+		err := r.runOnce(ctx)
+		if err == nil {
+			r.SyncState, r.ParkedReason = StateSynced, ""
+			r.upsert(ctx)
+			r.drain(ctx, retries, skips)
+			return r.MacroState, nil
+		}
+		r.SyncState, r.ParkedReason = StateParked, reason(err)
+		workflow.GetLogger(ctx).Warn("macro run parked", "macro", r.Macro, "feedback_id", r.FeedbackID, "reason", r.ParkedReason)
+		r.upsert(ctx)
+
+		// Parked: wait for an operator. Signals sent before parking are
+		// meaningless (nothing was parked), so drop them first.
+		r.drain(ctx, retries, skips)
+		skip := false
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(retries, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
+		sel.AddReceive(skips, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); skip = true })
+		sel.Select(ctx)
+		if skip {
+			workflow.GetLogger(ctx).Info("skip requested", "parked_reason", r.ParkedReason)
+			r.SyncState, r.ParkedReason = StateSkipped, ""
+			r.upsert(ctx)
+			r.drain(ctx, retries, skips)
+			return r.MacroState, nil
+		}
+		workflow.GetLogger(ctx).Info("retry requested", "parked_reason", r.ParkedReason)
+		r.Retries++
+		r.SyncState, r.ParkedReason = StateSyncing, ""
+		r.upsert(ctx)
+	}
+}
+
+// macroRun is the workflow's private state and behaviour.
+type macroRun struct {
+	MacroState
+	in MacroInput
+}
+
+// drain drops buffered retry/skip signals (they only mean something while parked).
+func (r *macroRun) drain(ctx workflow.Context, chans ...workflow.ReceiveChannel) {
+	for _, c := range chans {
+		for c.ReceiveAsync(nil) {
+			workflow.GetLogger(ctx).Info("signal ignored: the run is not parked", "channel", c.Name())
+		}
+	}
+}
+
+// runOnce does every step not done yet.
+func (r *macroRun) runOnce(ctx workflow.Context) error {
+	if !r.Pushed {
+		var plan activities.MacroPlan
+		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+			StartToCloseTimeout: 10 * time.Second,
+			RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3, NonRetryableErrorTypes: []string{activities.ErrTypeMapping, activities.ErrTypeConfig}},
+		})
+		if err := workflow.ExecuteLocalActivity(lctx, a.PlanMacro, activities.PlanMacroRequest{Macro: r.Macro, Payload: r.in.Payload}).Get(ctx, &plan); err != nil {
+			return err
+		}
+		r.Action, r.ConfigHash = plan.Action, plan.ConfigHash
+		var res activities.PushResult
+		// A retry after a failed push may follow an ambiguous create: look first.
+		req := activities.PushRequest{Plan: plan, LookupFirst: r.Retries > 0}
+		if err := workflow.ExecuteActivity(r.callOpts(ctx, plan.Action+" in Aha! for feedback "+r.FeedbackID), a.PushToAha, req).Get(ctx, &res); err != nil {
+			return err
+		}
+		r.Pushed, r.Adopted = true, res.Adopted
+		r.AhaKind, r.AhaID, r.AhaReference, r.AhaURL = res.Kind, res.ID, res.Reference, res.URL
+		// An adopted idea was found by its stamp: it carries it already.
+		r.Stamped = res.Adopted
+		r.upsert(ctx)
+	}
+	if r.Action == mapping.ActionCreateIdea && !r.Stamped {
+		req := activities.StampRequest{IdeaID: r.AhaID, FeedbackID: r.FeedbackID}
+		if err := workflow.ExecuteActivity(r.callOpts(ctx, "stamp idea "+r.AhaReference+" with feedback "+r.FeedbackID), a.StampAhaRecord, req).Get(ctx, nil); err != nil {
+			return err
+		}
+		r.Stamped = true
+	}
+	if (r.Action == mapping.ActionCreateIdea || r.Action == mapping.ActionCreateFeature) && !r.WrittenBack && r.AhaReference != "" {
+		var wb activities.WriteBackResult
+		req := activities.WriteBackRequest{FeedbackID: r.FeedbackID, AhaReference: r.AhaReference, AhaURL: r.AhaURL, Macro: r.Macro}
+		if err := workflow.ExecuteActivity(r.callOpts(ctx, "write "+r.AhaReference+" back to feedback "+r.FeedbackID), a.WriteBackLink, req).Get(ctx, &wb); err != nil {
+			return err
+		}
+		r.WrittenBack, r.WriteBack = wb.Skipped == "", wb.Skipped
+	}
+	return nil
+}
+
+// callOpts are the options of every far-side call: exponential backoff from
+// 1 s, doubling, capped at 5 min, no attempt limit inside DefaultRetryFor;
+// permanent answers (400, 401, 403, 404, 406, 422, a body the mapping
+// rejects) are not retried and park the run.
+func (r *macroRun) callOpts(ctx workflow.Context, summary string) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    2 * time.Minute,
+		ScheduleToCloseTimeout: DefaultRetryFor,
+		Summary:                summary,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        5 * time.Minute,
+			NonRetryableErrorTypes: []string{activities.ErrTypePermanent, activities.ErrTypeNotFound, activities.ErrTypeMapping, activities.ErrTypeConfig},
+		},
+	})
+}
+
+// upsert publishes state to search attributes and the UI's current details.
+func (r *macroRun) upsert(ctx workflow.Context) {
+	updates := []temporal.SearchAttributeUpdate{
+		KeySyncState.ValueSet(r.SyncState),
+		KeyMacro.ValueSet(r.Macro),
+	}
+	if r.FeedbackID != "" {
+		updates = append(updates, KeyCentercodeFeedbackID.ValueSet(r.FeedbackID))
+	}
+	if r.AhaReference != "" {
+		updates = append(updates, KeyAhaReference.ValueSet(r.AhaReference))
+	}
+	if r.ConfigHash != "" {
+		updates = append(updates, KeyConfigHash.ValueSet(r.ConfigHash))
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
+		workflow.GetLogger(ctx).Warn("upsert search attributes failed", "error", err)
+	}
+	workflow.SetCurrentDetails(ctx, r.Summary())
+}
