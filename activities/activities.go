@@ -54,6 +54,10 @@ type Activities struct {
 	// Configs holds the current mapping config; swapping it reloads the
 	// mapping for the next activities (running ones keep theirs).
 	Configs *ConfigStore
+	// AhaWriter serves the macro activities (nil: macros park with a config error).
+	AhaWriter AhaWriter
+	// Statuses tells FeedbackWorkflows about statuses ahacc sets itself (nil: no echo guard).
+	Statuses StatusExpecter
 }
 
 // ConfigStore holds the current mapping config, safe for concurrent use. It is
