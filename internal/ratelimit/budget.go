@@ -18,8 +18,10 @@
 //   - when the first limiter may burst (WithBurst > 1), peeks at the second one first
 //     (AllowN with n = 0, which reports the tokens left without taking any) and takes
 //     nothing when it would refuse. Only a race with another process between the peek
-//     and the take can then burn a token — one, rarely. The peek costs one more Redis
-//     round trip per attempt, which is why it is only made when it can matter.
+//     and the take can then burn a token — one, rarely (waiters within one process take
+//     turns, so only two processes waking in the same fraction of a millisecond race).
+//     The peek costs one more Redis round trip per attempt, which is why it is only made
+//     when it can matter.
 //
 // One Wait therefore costs one Redis round trip per refusal and two per grant (one more
 // each with the peek).
@@ -76,7 +78,7 @@ const (
 	probeInterval = 5 * time.Second // how long to stay local after a Redis error
 	logInterval   = time.Minute     // at most one "degraded" log line per interval
 	maxSleep      = 2 * time.Second // longest single sleep; long waits are re-checked
-	maxJitter     = 3 * time.Millisecond
+	maxJitter     = time.Millisecond
 )
 
 // Budget is a rate budget shared by every process that builds one with the same name on
@@ -91,6 +93,7 @@ type Budget struct {
 	failOpen bool
 	disabled bool
 	peek     bool // look at the second limit before taking from the first
+	turn     chan struct{}
 	now      func() time.Time
 
 	burned atomic.Int64 // tokens of the first limit taken for a call the second refused
@@ -162,6 +165,7 @@ func New(rdb redis.UniversalClient, name string, perSecond, perMinute int, opts 
 		log:      cfg.log,
 		failOpen: cfg.failOpen,
 		now:      time.Now,
+		turn:     make(chan struct{}, 1),
 	}
 	if rdb != nil {
 		b.redis = redis_rate.NewLimiter(keyed{rdb})
@@ -223,6 +227,15 @@ func (b *Budget) Wait(ctx context.Context) error {
 	if b == nil || b.disabled {
 		return ctx.Err()
 	}
+	// One waiter per Budget (per process) asks Redis at a time; the others queue here.
+	// This keeps N waiting activities from polling Redis N times per grant, gives FIFO-ish
+	// order, and leaves only cross-process races between a peek and its take.
+	select {
+	case b.turn <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-b.turn }()
 	for {
 		if err := ctx.Err(); err != nil {
 			return err

@@ -37,18 +37,21 @@ func (s redisStore) take(ctx context.Context, key string, limit redis_rate.Limit
 	return false, res.RetryAfter, nil
 }
 
-// peek runs the script with n = 0: it never takes a token and reports Remaining (whole
-// tokens available now) and ResetAfter (theoretical arrival time - now), from which the
-// wait for one token is ResetAfter - (burst-1) emission intervals.
+// peek runs the script with n = 0: it never takes a token and reports ResetAfter (the
+// theoretical arrival time minus now, 0 when the bucket is full), from which the wait for
+// one token is ResetAfter - (burst-1) emission intervals. (Remaining is not used: it is
+// the float (now - tat + burst*interval) / interval truncated by Redis, and rounding
+// makes a full bucket of burst 1 read 0.)
 func (s redisStore) peek(ctx context.Context, key string, limit redis_rate.Limit) (bool, time.Duration, error) {
 	res, err := s.l.AllowN(ctx, key, limit, 0)
 	if err != nil {
 		return false, 0, err
 	}
-	if res.Remaining >= 1 {
+	wait := res.ResetAfter - time.Duration(limit.Burst-1)*emission(limit)
+	if wait <= 0 {
 		return true, 0, nil
 	}
-	return false, res.ResetAfter - time.Duration(limit.Burst-1)*emission(limit), nil
+	return false, wait, nil
 }
 
 // redisRatePrefix is what redis_rate puts before every key; keyed strips it so the keys
