@@ -16,6 +16,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/ahacc/ahacc/internal/app"
 	"github.com/ahacc/ahacc/internal/httpapi"
@@ -172,7 +173,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 
 	s.Metrics = metrics.New(metrics.ComponentDev)
 	if s.Client, err = client.DialContext(ctx, client.Options{HostPort: s.Temporal.Addr(), Namespace: s.Temporal.Namespace(),
-		Logger: quietSDKLogger(), MetricsHandler: s.Metrics.SDKHandler()}); err != nil {
+		Logger: sdklog.NewStructuredLogger(o.Logger.With("component", "temporal-sdk")), MetricsHandler: s.Metrics.SDKHandler()}); err != nil {
 		return s, fmt.Errorf("temporal client: %w", err)
 	}
 	s.stops = append(s.stops, s.Client.Close)
