@@ -1,0 +1,93 @@
+//go:build browser
+
+package e2e
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/workflowservice/v1"
+
+	"github.com/ahacc/ahacc/internal/devstack"
+	"github.com/ahacc/ahacc/workflows"
+)
+
+// TestUIFindsSyncedRecordByReference drives the real Temporal Web UI of the
+// dev stack in headless Chromium: it searches `AhaReference = "PRJ1-I-1"`,
+// opens the record's workflow and sees its one-line summary. Run with
+// `make test-e2e` (needs Debian's chromium; CHROMIUM_PATH overrides).
+func TestUIFindsSyncedRecordByReference(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	stack, err := devstack.Start(ctx, devstack.Options{
+		Ephemeral: true, UIAddr: "127.0.0.1:0",
+		ConfigPath: filepath.Join("..", "..", "examples", "ahacc.yaml"),
+		LookupEnv:  func(string) (string, bool) { return "", false },
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	require.NoError(t, err)
+	defer stack.Stop()
+
+	require.NoError(t, stack.AhaSim.UpdateIdea("PRJ1-I-1", map[string]any{"name": "Seen in the browser"}))
+	var wfID string
+	require.Eventually(t, func() bool {
+		resp, err := stack.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Query: `AhaReference = "PRJ1-I-1" AND SyncState = "Synced"`})
+		if err != nil || len(resp.Executions) == 0 {
+			return false
+		}
+		wfID = resp.Executions[0].Execution.WorkflowId
+		return true
+	}, time.Minute, 200*time.Millisecond)
+	v, err := stack.Client.QueryWorkflow(ctx, wfID, "", workflows.QueryState)
+	require.NoError(t, err)
+	var st workflows.State
+	require.NoError(t, v.Get(&st))
+	summary := st.Summary() // e.g. "idea PRJ1-I-1 → bugs feedback 1: synced"
+
+	exec := os.Getenv("CHROMIUM_PATH")
+	if exec == "" {
+		exec = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(exec); err != nil {
+		t.Fatalf("chromium not found at %s (apt-get install chromium, or set CHROMIUM_PATH)", exec)
+	}
+	actx, acancel := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exec), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.NoFirstRun,
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 1000))...)
+	defer acancel()
+	bctx, bcancel := chromedp.NewContext(actx)
+	defer bcancel()
+
+	list := stack.Temporal.UIURL() + "/namespaces/default/workflows?query=" + url.QueryEscape(`AhaReference = "PRJ1-I-1"`)
+	var shot []byte
+	require.NoError(t, chromedp.Run(bctx,
+		chromedp.Navigate(list),
+		chromedp.WaitVisible(`a[href*="`+url.PathEscape(wfID)+`"]`, chromedp.ByQuery),
+		chromedp.Click(`a[href*="`+url.PathEscape(wfID)+`"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`body`, chromedp.ByQuery),
+	), "the workflow list shows %s", wfID)
+	// The workflow page shows the current details (our one-line summary).
+	var text string
+	require.Eventually(t, func() bool {
+		if err := chromedp.Run(bctx, chromedp.Text(`body`, &text, chromedp.ByQuery)); err != nil {
+			return false
+		}
+		return strings.Contains(text, summary)
+	}, 30*time.Second, 500*time.Millisecond, "the workflow page shows %q", summary)
+	require.NoError(t, chromedp.Run(bctx, chromedp.FullScreenshot(&shot, 80)))
+	out := filepath.Join(os.TempDir(), "ahacc-ui-workflow.png")
+	_ = os.WriteFile(out, shot, 0o644)
+	t.Logf("UI shows %q for %s (screenshot %s)", summary, wfID, out)
+}
