@@ -1,0 +1,143 @@
+package dispatch
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/ahacc/ahacc/workflows"
+)
+
+// Dedup sources of the Centercode webhooks (Redis key namespaces).
+const (
+	SourceCentercodeMacro  = "cc-macro"
+	SourceCentercodeStatus = "cc-status"
+)
+
+// MacroRun is one Centercode webhook-macro delivery, parsed and validated.
+type MacroRun struct {
+	Macro      string
+	FeedbackID string
+	// RunKey identifies the run; both copies of a duplicated delivery share it.
+	RunKey  string
+	Payload json.RawMessage
+}
+
+// StatusEvent is one Centercode status-change delivery.
+type StatusEvent struct {
+	FeedbackID string
+	Change     workflows.StatusChange
+}
+
+// DispatchMacro dedups a macro run and starts its MacroWorkflow (id
+// macro:<name>:<feedback id>:<run key>). A run whose workflow already exists
+// is a duplicate. An error wraps ErrUnavailable: nothing was marked as seen.
+func (d *Dispatcher) DispatchMacro(ctx context.Context, run MacroRun) (Outcome, error) {
+	wfID := workflows.MacroWorkflowID(run.Macro, run.FeedbackID, run.RunKey)
+	return d.handOff(ctx, SourceCentercodeMacro, wfID, wfID, func(hctx context.Context) error {
+		_, err := d.Temporal.ExecuteWorkflow(hctx, client.StartWorkflowOptions{
+			ID:        wfID,
+			TaskQueue: d.TaskQueue,
+			// One run key, one run, ever: a redelivery after the run ended is a duplicate.
+			WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+			WorkflowExecutionErrorWhenAlreadyStarted: true,
+			StaticSummary:                            fmt.Sprintf("Centercode macro %s on feedback %s → Aha!", run.Macro, run.FeedbackID),
+			TypedSearchAttributes: temporal.NewSearchAttributes(
+				workflows.KeyMacro.ValueSet(run.Macro),
+				workflows.KeyCentercodeFeedbackID.ValueSet(run.FeedbackID),
+				workflows.KeySyncState.ValueSet(workflows.StateSyncing),
+			),
+		}, workflows.MacroWorkflow, workflows.MacroInput{
+			Macro: run.Macro, FeedbackID: run.FeedbackID, RunKey: run.RunKey, Trigger: workflows.TriggerWebhook, Payload: run.Payload,
+		})
+		return err
+	})
+}
+
+// DispatchStatus dedups a status change and signals-with-start the feedback's
+// FeedbackWorkflow (id cc:feedback:<id>) with status-changed.
+func (d *Dispatcher) DispatchStatus(ctx context.Context, ev StatusEvent) (Outcome, error) {
+	wfID := workflows.FeedbackWorkflowID(ev.FeedbackID)
+	return d.handOff(ctx, SourceCentercodeStatus, ev.FeedbackID+":"+ev.Change.Key, wfID, func(hctx context.Context) error {
+		return d.signalFeedback(hctx, ev.FeedbackID, workflows.SignalStatusChanged, ev.Change)
+	})
+}
+
+// ExpectStatus tells the feedback's FeedbackWorkflow (starting it if needed)
+// that ahacc is about to set this status itself, so the webhook that follows
+// is recognised as an echo.
+func (d *Dispatcher) ExpectStatus(ctx context.Context, feedbackID, status string) error {
+	if err := d.signalFeedback(ctx, feedbackID, workflows.SignalExpectStatus, workflows.ExpectStatus{Status: status}); err != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return nil
+}
+
+func (d *Dispatcher) signalFeedback(ctx context.Context, feedbackID, signal string, arg any) error {
+	wfID := workflows.FeedbackWorkflowID(feedbackID)
+	_, err := d.Temporal.SignalWithStartWorkflow(ctx, wfID, signal, arg, client.StartWorkflowOptions{
+		ID:                    wfID,
+		TaskQueue:             d.TaskQueue,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		StaticSummary:         fmt.Sprintf("Centercode feedback %s: status rules", feedbackID),
+		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.KeyCentercodeFeedbackID.ValueSet(feedbackID)),
+	}, workflows.FeedbackWorkflow, workflows.FeedbackInput{FeedbackID: feedbackID})
+	return err
+}
+
+// handOff is the claim → hand to Temporal → confirm (or release) sequence
+// shared by the Centercode webhooks.
+func (d *Dispatcher) handOff(ctx context.Context, source, id, wfID string, send func(context.Context) error) (Outcome, error) {
+	out := Outcome{WorkflowID: wfID}
+	claimed := false
+	if d.Dedup != nil {
+		ok, err := d.Dedup.Claim(ctx, source, id)
+		switch {
+		case err != nil:
+			out.Degraded = true
+			d.logger().Warn("redis dedup unavailable; relying on workflow dedup", "source", source, "error", err)
+		case !ok:
+			out.Status = Duplicate
+			return out, nil
+		default:
+			claimed = true
+		}
+	}
+	timeout := d.Timeout
+	if timeout == 0 {
+		timeout = 3 * time.Second
+	}
+	hctx, cancel := context.WithTimeout(ctx, timeout)
+	err := send(hctx)
+	cancel()
+	if err != nil && temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+		// The workflow layer recognised the run: a duplicate, and Temporal has it.
+		err = nil
+		out.Status = Duplicate
+	}
+	if err != nil {
+		if claimed {
+			rctx, rcancel := context.WithTimeout(context.Background(), time.Second)
+			if rerr := d.Dedup.Release(rctx, source, id); rerr != nil {
+				d.logger().Warn("could not release dedup claim", "source", source, "id", id, "error", rerr)
+			}
+			rcancel()
+		}
+		return Outcome{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	if claimed {
+		if err := d.Dedup.Confirm(ctx, source, id); err != nil {
+			out.Degraded = true
+			d.logger().Warn("could not confirm dedup claim", "source", source, "id", id, "error", err)
+		}
+	}
+	if out.Status == "" {
+		out.Status = Accepted
+	}
+	return out, nil
+}
