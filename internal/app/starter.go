@@ -51,6 +51,7 @@ func NewStarter(o StarterOptions) *Starter {
 		Logger:   o.Logger,
 		Extra: func(a *fiber.App) {
 			(&httpapi.AhaWebhook{Tokens: o.Env.AhaTokens, Dispatcher: d, Metrics: o.Metrics}).Mount(a)
+			(&httpapi.CentercodeWebhook{Tokens: o.Env.CentercodeTokens, Dispatcher: d, Config: o.Config, Metrics: o.Metrics}).Mount(a)
 			if o.Env.PayloadKeys != "" {
 				if c, err := codec.ParseKeys(o.Env.PayloadKeys); err == nil {
 					// The Web UI's codec endpoint: decoded payloads for operators with the token.

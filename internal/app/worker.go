@@ -67,6 +67,8 @@ func StartWorker(o WorkerOptions) (*Worker, error) {
 	}
 	acts.Audits = ahaClient
 	acts.Dispatcher = auditDispatcher{d}
+	acts.AhaWriter = ahaClient
+	acts.Statuses = d
 	w := worker.New(o.Temporal, o.Env.TaskQueue, worker.Options{
 		WorkerStopTimeout: o.StopTimeout,
 		// Fail the workflow task (not the workflow) on a panic, so a fixed
@@ -99,6 +101,8 @@ func Register(r worker.Registry, acts *activities.Activities) {
 	r.RegisterWorkflow(workflows.UserDataWorkflow)
 	r.RegisterWorkflow(workflows.AhaPeopleWorkflow)
 	r.RegisterWorkflow(workflows.UserBackfillWorkflow)
+	r.RegisterWorkflow(workflows.MacroWorkflow)
+	r.RegisterWorkflow(workflows.FeedbackWorkflow)
 	r.RegisterActivity(acts)
 }
 
