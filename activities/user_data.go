@@ -383,7 +383,7 @@ type personSignal struct {
 // signalMany signals people concurrently (a few at a time: each is one
 // SignalWithStart round trip to Temporal).
 func signalMany(ctx context.Context, batch []personSignal) error {
-	const workers = 8
+	const workers = 32
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
