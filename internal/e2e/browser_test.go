@@ -71,22 +71,24 @@ func TestUIFindsSyncedRecordByReference(t *testing.T) {
 	defer bcancel()
 
 	list := stack.Temporal.UIURL() + "/namespaces/default/workflows?query=" + url.QueryEscape(`AhaReference = "PRJ1-I-1"`)
-	var shot []byte
-	require.NoError(t, chromedp.Run(bctx,
+	link := chromedp.CSS(`a[href*="` + url.PathEscape(wfID) + `"]`)
+	require.NoError(t, chromedp.Do(bctx,
 		chromedp.Navigate(list),
-		chromedp.WaitVisible(`a[href*="`+url.PathEscape(wfID)+`"]`, chromedp.ByQuery),
-		chromedp.Click(`a[href*="`+url.PathEscape(wfID)+`"]`, chromedp.ByQuery),
-		chromedp.WaitVisible(`body`, chromedp.ByQuery),
+		chromedp.WaitVisible(link),
+		chromedp.Click(link),
+		chromedp.WaitVisible(chromedp.CSS(`body`)),
 	), "the workflow list shows %s", wfID)
 	// The workflow page shows the current details (our one-line summary).
 	var text string
 	require.Eventually(t, func() bool {
-		if err := chromedp.Run(bctx, chromedp.Text(`body`, &text, chromedp.ByQuery)); err != nil {
+		var err error
+		if text, err = chromedp.Run(bctx, chromedp.Text(chromedp.CSS(`body`))); err != nil {
 			return false
 		}
 		return strings.Contains(text, summary)
 	}, 30*time.Second, 500*time.Millisecond, "the workflow page shows %q", summary)
-	require.NoError(t, chromedp.Run(bctx, chromedp.FullScreenshot(&shot, 80)))
+	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(80))
+	require.NoError(t, err)
 	out := filepath.Join(os.TempDir(), "ahacc-ui-workflow.png")
 	_ = os.WriteFile(out, shot, 0o644)
 	t.Logf("UI shows %q for %s (screenshot %s)", summary, wfID, out)

@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand"
 	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -275,7 +277,8 @@ func verifyBurst(t *testing.T, b *burst, quietTimeout time.Duration, redisFlushe
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	client := e.ahaClient()
-	mismatches := 0
+	mismatches, compared := 0, 0
+	var keys []string
 	for i, info := range b.ideas {
 		list := byRef[info.ReferenceNum]
 		if !assert.Len(t, list, 1, info.ReferenceNum) {
@@ -293,6 +296,14 @@ func verifyBurst(t *testing.T, b *burst, quietTimeout time.Duration, redisFlushe
 		require.NoError(t, err, info.ReferenceNum)
 		wantBody := expectedBody(t, e.stack.Config, burstFeedback, raw)
 		require.Equal(t, b.names[i], wantBody["Title"], "the test's own record of idea %d", i)
+		require.Equal(t, ideaStatuses[b.status[i]], rawStatus(t, raw), "the test's own record of idea %d", i)
+		if keys == nil {
+			for k := range wantBody {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+		}
+		compared += len(wantBody)
 		for k, v := range wantBody {
 			if got[k] != v {
 				mismatches++
@@ -301,6 +312,7 @@ func verifyBurst(t *testing.T, b *burst, quietTimeout time.Duration, redisFlushe
 		}
 	}
 	assert.Zero(t, mismatches, "elements differing from the ideas' final state")
+	t.Logf("compared %d element values of %d live ideas with their final Aha! state (elements: %s)", compared, burstIdeas-1, strings.Join(keys, ", "))
 
 	ccc := centercodeCounts(cc)
 	t.Logf("burst summary: %d deliveries (%d by the Aha! simulator: %v; %d re-posts: %s) for %d ideas, %d unrouted note audits; "+
@@ -312,6 +324,18 @@ func verifyBurst(t *testing.T, b *burst, quietTimeout time.Duration, redisFlushe
 		ahaStats.Total, ahaStats.RateLimited, injectedAha.Errors, q.Records, q.Events, q.Duplicates, q.Syncs, q.Writes,
 		elapsed.Round(time.Millisecond))
 	return q
+}
+
+// rawStatus reads workflow_status.name from an Aha! record.
+func rawStatus(t *testing.T, raw []byte) string {
+	t.Helper()
+	var rec struct {
+		WorkflowStatus struct {
+			Name string `json:"name"`
+		} `json:"workflow_status"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &rec))
+	return rec.WorkflowStatus.Name
 }
 
 // inBurst reports whether an audit id was made after mark.
