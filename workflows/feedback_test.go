@@ -1,0 +1,191 @@
+package workflows
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"github.com/stretchr/testify/suite"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/ahacc/ahacc/activities"
+)
+
+type FeedbackSuite struct {
+	suite.Suite
+	testsuite.WorkflowTestSuite
+	env *testsuite.TestWorkflowEnvironment
+
+	mu     sync.Mutex
+	runs   []MacroInput
+	ids    []string
+	rules  map[string][]activities.RuleAction // lower-cased status → actions
+	at     time.Duration
+	script []func()
+}
+
+func TestFeedbackSuite(t *testing.T) { suite.Run(t, new(FeedbackSuite)) }
+
+func (s *FeedbackSuite) SetupTest() {
+	s.env = s.NewTestWorkflowEnvironment()
+	s.env.RegisterActivity(&activities.Activities{})
+	s.env.RegisterWorkflow(MacroWorkflow)
+	s.runs, s.ids, s.at = nil, nil, 0
+	s.rules = map[string][]activities.RuleAction{"will fix": {{Macro: "push-to-aha"}}}
+	s.env.OnActivity(a.StatusRulesFor, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, req activities.RulesRequest) (activities.Rules, error) {
+			return activities.Rules{Actions: s.rules[strings.ToLower(req.Status)], ConfigHash: "cfg1"}, nil
+		}).Maybe()
+	s.env.OnWorkflow(MacroWorkflow, mock.Anything, mock.Anything).Return(
+		func(ctx workflow.Context, in MacroInput) (MacroState, error) {
+			s.mu.Lock()
+			s.runs = append(s.runs, in)
+			s.ids = append(s.ids, workflow.GetInfo(ctx).WorkflowExecution.ID)
+			s.mu.Unlock()
+			return MacroState{Macro: in.Macro, SyncState: StateSynced}, nil
+		}).Maybe()
+}
+
+// send schedules a signal a minute after the previous one.
+func (s *FeedbackSuite) send(name string, arg any) {
+	s.at += time.Minute
+	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(name, arg) }, s.at)
+}
+
+func (s *FeedbackSuite) change(key, status string) {
+	s.send(SignalStatusChanged, StatusChange{Key: key, Status: status,
+		Payload: json.RawMessage(fmt.Sprintf(`{"feedbackId":1001,"status":%q,"title":"Crash"}`, status))})
+}
+
+func (s *FeedbackSuite) query() FeedbackState {
+	v, err := s.env.QueryWorkflow(QueryState)
+	s.Require().NoError(err)
+	var st FeedbackState
+	s.Require().NoError(v.Get(&st))
+	return st
+}
+
+// end checks the state after the scripted signals and stops the endless entity.
+func (s *FeedbackSuite) end(check func(FeedbackState)) {
+	s.env.RegisterDelayedCallback(func() {
+		check(s.query())
+		s.env.CancelWorkflow()
+	}, s.at+time.Minute)
+	s.env.ExecuteWorkflow(FeedbackWorkflow, FeedbackInput{FeedbackID: "1001"})
+	s.True(s.env.IsWorkflowCompleted())
+}
+
+func (s *FeedbackSuite) macros() []string {
+	var out []string
+	for _, r := range s.runs {
+		out = append(out, r.Macro+"@"+r.RunKey)
+	}
+	return out
+}
+
+// Will Fix → (duplicate delivery) → New → Will Fix runs the macro once: the
+// rule has every_time off.
+func (s *FeedbackSuite) TestOncePerTransitionAndOnlyFirstWithoutEveryTime() {
+	s.change("run-1", "Will Fix")
+	s.change("run-1", "Will Fix") // the duplicate delivery
+	s.change("run-2", "Will Fix") // same status again, another key: no transition
+	s.change("run-3", "New")
+	s.change("run-4", "Will Fix")
+	s.end(func(st FeedbackState) {
+		s.Equal([]string{"push-to-aha@run-1"}, s.macros())
+		s.Equal([]string{"macro:push-to-aha:1001:run-1"}, s.ids)
+		s.Equal(3, st.Transitions)
+		s.Equal(1, st.Duplicates)
+		s.Equal("Will Fix", st.Status)
+		s.Equal(map[string]int{"will fix|push-to-aha": 1}, st.Fired)
+		s.Require().Len(st.Runs, 1)
+		s.Equal(TriggerStatus, st.Runs[0].Trigger)
+	})
+	s.Equal("1001", s.runs[0].FeedbackID)
+	s.Contains(string(s.runs[0].Payload), `"title":"Crash"`, "the macro maps the status webhook's body")
+}
+
+func (s *FeedbackSuite) TestEveryTimeRunsOnEachTransition() {
+	s.rules["will fix"] = []activities.RuleAction{{Macro: "push-to-aha", EveryTime: true}}
+	s.rules["closed"] = []activities.RuleAction{{Macro: "status-to-aha"}}
+	s.change("run-1", "Will Fix")
+	s.change("run-2", "New")
+	s.change("run-3", "Will Fix")
+	s.change("run-4", "Closed")
+	s.end(func(st FeedbackState) {
+		s.Equal([]string{"push-to-aha@run-1", "push-to-aha@run-3", "status-to-aha@run-4"}, s.macros())
+		s.Equal(4, st.Transitions)
+	})
+}
+
+func (s *FeedbackSuite) TestRunMacroSignal() {
+	s.change("run-1", "In Review") // no rule: only remembered
+	s.send(SignalRunMacro, RunMacro{Macro: "comment-to-aha"})
+	s.send(SignalRunMacro, RunMacro{Macro: "push-to-aha", Key: "op-a"})
+	s.send(SignalRunMacro, RunMacro{Macro: "push-to-aha", Key: "op-a"}) // same key: once
+	s.end(func(st FeedbackState) {
+		s.Equal([]string{"comment-to-aha@op1", "push-to-aha@op-a"}, s.macros())
+		s.Equal(1, st.Duplicates)
+		s.Equal(TriggerOperator, s.runs[0].Trigger)
+		s.Contains(string(s.runs[0].Payload), `"status":"In Review"`, "operator runs map the last status body")
+	})
+}
+
+// A status ahacc set itself (announced with expect-status) comes back as a
+// status-changed webhook: recognised, no macro. A later real change does fire.
+func (s *FeedbackSuite) TestOwnStatusChangeIsNotAnEcho() {
+	s.send(SignalExpectStatus, ExpectStatus{Status: "Will Fix"})
+	s.change("run-1", "will fix")
+	s.change("run-2", "New")
+	s.change("run-3", "Will Fix")
+	s.end(func(st FeedbackState) {
+		s.Equal(1, st.Echoes)
+		s.Empty(st.Expected)
+		s.Equal([]string{"push-to-aha@run-3"}, s.macros(), "only the real transition runs the macro")
+	})
+}
+
+func TestFeedbackContinuesAsNewWithState(t *testing.T) {
+	defer func(n int) { feedbackEventsPerRun = n }(feedbackEventsPerRun)
+	feedbackEventsPerRun = 4
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.RegisterActivity(&activities.Activities{})
+	env.RegisterWorkflow(MacroWorkflow)
+	env.OnActivity(a.StatusRulesFor, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, req activities.RulesRequest) (activities.Rules, error) {
+			if req.Status == "Will Fix" {
+				return activities.Rules{Actions: []activities.RuleAction{{Macro: "push-to-aha"}}}, nil
+			}
+			return activities.Rules{}, nil
+		})
+	var runs int
+	env.OnWorkflow(MacroWorkflow, mock.Anything, mock.Anything).Return(
+		func(workflow.Context, MacroInput) (MacroState, error) { runs++; return MacroState{}, nil })
+	for i, st := range []string{"Will Fix", "New", "Will Fix", "New", "Will Fix"} {
+		i, st := i, st
+		env.RegisterDelayedCallback(func() {
+			env.SignalWorkflow(SignalStatusChanged, StatusChange{Key: fmt.Sprint("k", i), Status: st})
+		}, time.Duration(i+1)*time.Second)
+	}
+	env.ExecuteWorkflow(FeedbackWorkflow, FeedbackInput{FeedbackID: "7"})
+	require.True(t, env.IsWorkflowCompleted())
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(env.GetWorkflowError(), &can), "got %v", env.GetWorkflowError())
+	var next FeedbackInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	require.NotNil(t, next.Carried)
+	require.Equal(t, "7", next.FeedbackID)
+	require.Equal(t, 1, next.Carried.Fired["will fix|push-to-aha"], "the next run knows the rule already ran")
+	require.Len(t, next.Carried.Seen, 4)
+	require.Equal(t, 1, runs)
+}

@@ -1,0 +1,244 @@
+package workflows
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/suite"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/ahacc/ahacc/activities"
+	"github.com/ahacc/ahacc/mapping"
+)
+
+type MacroSuite struct {
+	suite.Suite
+	testsuite.WorkflowTestSuite
+	env *testsuite.TestWorkflowEnvironment
+
+	mu         sync.Mutex
+	plans      int
+	pushes     []activities.PushRequest
+	stamps     []activities.StampRequest
+	writeBacks []activities.WriteBackRequest
+
+	planFn  func(req activities.PlanMacroRequest) (activities.MacroPlan, error)
+	pushFn  func(ctx context.Context, req activities.PushRequest) (activities.PushResult, error)
+	stampFn func(req activities.StampRequest) error
+}
+
+func TestMacroSuite(t *testing.T) { suite.Run(t, new(MacroSuite)) }
+
+func (s *MacroSuite) SetupTest() {
+	s.env = s.NewTestWorkflowEnvironment()
+	s.env.RegisterActivity(&activities.Activities{})
+	s.plans, s.pushes, s.stamps, s.writeBacks = 0, nil, nil, nil
+	s.planFn = func(req activities.PlanMacroRequest) (activities.MacroPlan, error) {
+		return activities.MacroPlan{Macro: req.Macro, Action: mapping.ActionCreateIdea, Product: "PRJ1", FeedbackID: "1001",
+			Body: json.RawMessage(`{"name":"Crash on save"}`), ConfigHash: "cfg1"}, nil
+	}
+	s.pushFn = func(_ context.Context, req activities.PushRequest) (activities.PushResult, error) {
+		return activities.PushResult{Kind: "idea", ID: "6776", Reference: "PRJ1-I-12", URL: "http://aha/ideas/PRJ1-I-12", Created: true}, nil
+	}
+	s.stampFn = func(activities.StampRequest) error { return nil }
+	s.env.OnActivity(a.PlanMacro, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, req activities.PlanMacroRequest) (activities.MacroPlan, error) {
+			s.mu.Lock()
+			s.plans++
+			s.mu.Unlock()
+			return s.planFn(req)
+		}).Maybe()
+	s.env.OnActivity(a.PushToAha, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, req activities.PushRequest) (activities.PushResult, error) {
+			s.mu.Lock()
+			s.pushes = append(s.pushes, req)
+			s.mu.Unlock()
+			return s.pushFn(ctx, req)
+		}).Maybe()
+	s.env.OnActivity(a.StampAhaRecord, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, req activities.StampRequest) error {
+			s.mu.Lock()
+			s.stamps = append(s.stamps, req)
+			s.mu.Unlock()
+			return s.stampFn(req)
+		}).Maybe()
+	s.env.OnActivity(a.WriteBackLink, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, req activities.WriteBackRequest) (activities.WriteBackResult, error) {
+			s.mu.Lock()
+			s.writeBacks = append(s.writeBacks, req)
+			s.mu.Unlock()
+			return activities.WriteBackResult{}, nil
+		}).Maybe()
+}
+
+func (s *MacroSuite) input() MacroInput {
+	return MacroInput{Macro: "push-to-aha", FeedbackID: "1001", RunKey: "run-1", Trigger: TriggerWebhook,
+		Payload: json.RawMessage(`{"feedbackId":1001,"title":"Crash on save"}`)}
+}
+
+func (s *MacroSuite) query() MacroState {
+	v, err := s.env.QueryWorkflow(QueryState)
+	s.Require().NoError(err)
+	var st MacroState
+	s.Require().NoError(v.Get(&st))
+	return st
+}
+
+func (s *MacroSuite) result() MacroState {
+	s.Require().True(s.env.IsWorkflowCompleted())
+	s.Require().NoError(s.env.GetWorkflowError())
+	var st MacroState
+	s.Require().NoError(s.env.GetWorkflowResult(&st))
+	return st
+}
+
+func (s *MacroSuite) TestCreateStampsAndWritesBack() {
+	s.env.ExecuteWorkflow(MacroWorkflow, s.input())
+	st := s.result()
+	s.Equal(StateSynced, st.SyncState)
+	s.Equal("PRJ1-I-12", st.AhaReference)
+	s.True(st.Pushed && st.Stamped && st.WrittenBack)
+	s.Require().Len(s.pushes, 1)
+	s.False(s.pushes[0].LookupFirst, "a first run creates without a lookup")
+	s.Equal([]activities.StampRequest{{IdeaID: "6776", FeedbackID: "1001"}}, s.stamps)
+	s.Equal([]activities.WriteBackRequest{{FeedbackID: "1001", AhaReference: "PRJ1-I-12", AhaURL: "http://aha/ideas/PRJ1-I-12", Macro: "push-to-aha"}}, s.writeBacks)
+}
+
+func (s *MacroSuite) TestAdoptedIdeaIsNotStampedAgain() {
+	s.pushFn = func(context.Context, activities.PushRequest) (activities.PushResult, error) {
+		return activities.PushResult{Kind: "idea", ID: "6776", Reference: "PRJ1-I-12", Adopted: true}, nil
+	}
+	s.env.ExecuteWorkflow(MacroWorkflow, s.input())
+	st := s.result()
+	s.True(st.Adopted)
+	s.Empty(s.stamps)
+	s.Len(s.writeBacks, 1, "the link is still written back")
+}
+
+func (s *MacroSuite) TestCommentWritesNothingBack() {
+	s.planFn = func(req activities.PlanMacroRequest) (activities.MacroPlan, error) {
+		return activities.MacroPlan{Macro: req.Macro, Action: mapping.ActionComment, FeedbackID: "1001", Body: json.RawMessage(`{"body":"<p>hi</p>"}`)}, nil
+	}
+	s.pushFn = func(context.Context, activities.PushRequest) (activities.PushResult, error) {
+		return activities.PushResult{Kind: "idea", ID: "PRJ1-I-12", Reference: "PRJ1-I-12"}, nil
+	}
+	s.env.ExecuteWorkflow(MacroWorkflow, s.input())
+	s.Equal(StateSynced, s.result().SyncState)
+	s.Empty(s.stamps)
+	s.Empty(s.writeBacks)
+}
+
+// A 403 (permanent) parks the run with Aha!'s text; retry pushes again
+// (looking up first, in case an earlier attempt committed) and completes once.
+func (s *MacroSuite) TestPermanentErrorParksThenRetryCompletes() {
+	denied := true
+	s.pushFn = func(_ context.Context, req activities.PushRequest) (activities.PushResult, error) {
+		if denied {
+			return activities.PushResult{}, temporal.NewApplicationErrorWithOptions(
+				"create idea in product PRJ1 for Centercode feedback 1001: aha: POST /api/v1/products/PRJ1/ideas: 403 Forbidden: Access denied",
+				activities.ErrTypePermanent, temporal.ApplicationErrorOptions{NonRetryable: true})
+		}
+		return activities.PushResult{Kind: "idea", ID: "6776", Reference: "PRJ1-I-12", Created: true}, nil
+	}
+	s.env.RegisterDelayedCallback(func() {
+		st := s.query()
+		s.Equal(StateParked, st.SyncState)
+		s.Contains(st.ParkedReason, "403 Forbidden: Access denied")
+		s.Len(s.pushes, 1, "a permanent error is not retried by the activity")
+		denied = false
+		s.env.SignalWorkflow(SignalRetry, nil)
+	}, time.Minute)
+	s.env.ExecuteWorkflow(MacroWorkflow, s.input())
+	st := s.result()
+	s.Equal(StateSynced, st.SyncState)
+	s.Equal(1, st.Retries)
+	s.Require().Len(s.pushes, 2)
+	s.True(s.pushes[1].LookupFirst, "the retry looks the idea up before creating")
+	s.Len(s.stamps, 1)
+	s.Len(s.writeBacks, 1)
+}
+
+// A failed stamp parks after the create; retry stamps without creating again.
+func (s *MacroSuite) TestRetryResumesAfterTheLastStepDone() {
+	fail := true
+	s.stampFn = func(activities.StampRequest) error {
+		if fail {
+			return temporal.NewNonRetryableApplicationError("stamp: 404 Not Found: Integration not found", activities.ErrTypeNotFound, nil)
+		}
+		return nil
+	}
+	s.env.RegisterDelayedCallback(func() {
+		s.Equal(StateParked, s.query().SyncState)
+		fail = false
+		s.env.SignalWorkflow(SignalRetry, nil)
+	}, time.Minute)
+	s.env.ExecuteWorkflow(MacroWorkflow, s.input())
+	st := s.result()
+	s.Equal(StateSynced, st.SyncState)
+	s.Len(s.pushes, 1, "the idea is created once")
+	s.Equal(1, s.plans)
+	s.Len(s.stamps, 2)
+}
+
+func (s *MacroSuite) TestParkedRunSkip() {
+	s.planFn = func(activities.PlanMacroRequest) (activities.MacroPlan, error) {
+		return activities.MacroPlan{}, temporal.NewNonRetryableApplicationError(`title: the body has no "title"`, activities.ErrTypeMapping, nil)
+	}
+	s.env.RegisterDelayedCallback(func() {
+		st := s.query()
+		s.Equal(StateParked, st.SyncState)
+		s.Contains(st.ParkedReason, `the body has no "title"`)
+		s.env.SignalWorkflow(SignalSkip, nil)
+	}, time.Minute)
+	s.env.ExecuteWorkflow(MacroWorkflow, s.input())
+	st := s.result()
+	s.Equal(StateSkipped, st.SyncState)
+	s.Empty(s.pushes)
+}
+
+// Transient errors retry inside the activity (1 s, doubling) and honour the
+// server's NextRetryDelay.
+func (s *MacroSuite) TestTransientErrorsRetryWithServerDelay() {
+	calls := 0
+	var times []time.Time
+	s.pushFn = func(ctx context.Context, req activities.PushRequest) (activities.PushResult, error) {
+		calls++
+		times = append(times, s.env.Now())
+		switch calls {
+		case 1:
+			return activities.PushResult{}, temporal.NewApplicationErrorWithOptions("429", activities.ErrTypeTransient,
+				temporal.ApplicationErrorOptions{NextRetryDelay: 30 * time.Second})
+		case 2:
+			return activities.PushResult{}, temporal.NewApplicationError("504", activities.ErrTypeTransient)
+		}
+		return activities.PushResult{Kind: "idea", ID: "6776", Reference: "PRJ1-I-12", Created: true}, nil
+	}
+	s.env.ExecuteWorkflow(MacroWorkflow, s.input())
+	st := s.result()
+	s.Equal(StateSynced, st.SyncState)
+	s.Equal(3, calls)
+	s.Require().Len(times, 3)
+	s.GreaterOrEqual(times[1].Sub(times[0]), 30*time.Second, "NextRetryDelay honoured")
+}
+
+func (s *MacroSuite) TestSearchAttributesAndID() {
+	s.Equal("macro:push-to-aha:1001:run-1", MacroWorkflowID("push-to-aha", "1001", "run-1"))
+	var last temporal.SearchAttributes
+	s.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+		last = args.Get(0).(temporal.SearchAttributes)
+	}).Return(nil)
+	s.env.ExecuteWorkflow(MacroWorkflow, s.input())
+	s.result()
+	for key, want := range map[temporal.SearchAttributeKeyKeyword]string{
+		KeyMacro: "push-to-aha", KeyCentercodeFeedbackID: "1001", KeySyncState: StateSynced, KeyAhaReference: "PRJ1-I-12",
+	} {
+		v, ok := last.GetKeyword(key)
+		s.True(ok, key.GetName())
+		s.Equal(want, v, key.GetName())
+	}
+}
