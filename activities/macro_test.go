@@ -1,0 +1,254 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/ahacc/ahacc/internal/aha"
+	"github.com/ahacc/ahacc/internal/centercode"
+	ahasim "github.com/ahacc/ahacc/internal/sandbox/aha"
+	ccsim "github.com/ahacc/ahacc/internal/sandbox/centercode"
+	"github.com/ahacc/ahacc/mapping"
+)
+
+const mcAhaKey = "macro-test-key-123456"
+
+// mcConfig loads examples/ahacc.yaml with the given variables.
+func mcConfig(t *testing.T, vars map[string]string) *mapping.Config {
+	t.Helper()
+	cfg, err := mapping.LoadFileWithOptions(filepath.Join("..", "examples", "ahacc.yaml"), mapping.LoadOptions{
+		LookupEnv:     func(k string) (string, bool) { v, ok := vars[k]; return v, ok },
+		AllowUnsetEnv: true,
+	})
+	require.NoError(t, err)
+	return cfg
+}
+
+func mcActivities(t *testing.T, cfg *mapping.Config, ahaURL string) *Activities {
+	acts := New(cfg, nil, centercode.New(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	acts.AhaWriter = aha.New(ahaURL, mcAhaKey, aha.WithHTTPClient(&http.Client{Timeout: 2 * time.Second}))
+	return acts
+}
+
+func mcEnv(acts *Activities) *testsuite.TestActivityEnvironment {
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestActivityEnvironment()
+	env.RegisterActivity(acts)
+	return env
+}
+
+func mcPlan() MacroPlan {
+	return MacroPlan{Macro: "push-to-aha", Action: mapping.ActionCreateIdea, Product: "PRJ1", FeedbackID: "1001",
+		Body: json.RawMessage(`{"name":"Crash on save"}`)}
+}
+
+// Every status code of aha.md §3 is classified: 429 and 5xx retry (honouring
+// the server's wait), 400/401/403/404/406/422 do not and carry Aha!'s text.
+func TestPushToAhaClassifiesEveryStatusCode(t *testing.T) {
+	tests := []struct {
+		code      int
+		retryable bool
+		typ       string
+	}{
+		{400, false, ErrTypePermanent},
+		{401, false, ErrTypePermanent},
+		{403, false, ErrTypePermanent},
+		{404, false, ErrTypeNotFound},
+		{406, false, ErrTypePermanent},
+		{422, false, ErrTypePermanent},
+		{429, true, ErrTypeTransient},
+		{500, true, ErrTypeTransient},
+		{502, true, ErrTypeTransient},
+		{503, true, ErrTypeTransient},
+		{504, true, ErrTypeTransient},
+	}
+	for _, tc := range tests {
+		t.Run(strconv.Itoa(tc.code), func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(tc.code)
+				fmt.Fprintf(w, `{"error": "answer %d from Aha!"}`, tc.code)
+			}))
+			defer srv.Close()
+			env := mcEnv(mcActivities(t, mcConfig(t, nil), srv.URL))
+			_, err := env.ExecuteActivity(mca.PushToAha, PushRequest{Plan: mcPlan()})
+			require.Error(t, err)
+			var appErr *temporal.ApplicationError
+			require.True(t, errors.As(err, &appErr), "%v", err)
+			require.Equal(t, tc.typ, appErr.Type())
+			require.Equal(t, !tc.retryable, appErr.NonRetryable())
+			require.Contains(t, appErr.Message(), fmt.Sprintf("answer %d from Aha!", tc.code), "Aha!'s error text reaches the operator")
+			require.Contains(t, appErr.Message(), "Centercode feedback 1001")
+		})
+	}
+	t.Run("timeout", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(500 * time.Millisecond):
+			}
+		}))
+		defer srv.Close()
+		acts := mcActivities(t, mcConfig(t, nil), srv.URL)
+		acts.AhaWriter = aha.New(srv.URL, mcAhaKey, aha.WithHTTPClient(&http.Client{Timeout: 100 * time.Millisecond}))
+		_, err := mcEnv(acts).ExecuteActivity(mca.PushToAha, PushRequest{Plan: mcPlan()})
+		var appErr *temporal.ApplicationError
+		require.True(t, errors.As(err, &appErr), "%v", err)
+		require.Equal(t, ErrTypeTransient, appErr.Type())
+		require.False(t, appErr.NonRetryable())
+	})
+}
+
+// NextRetryDelay comes from Retry-After (seconds or HTTP date) or from
+// X-Ratelimit-Reset (seconds to wait, or an epoch time).
+func TestPushToAhaNextRetryDelayFromBothHeaderForms(t *testing.T) {
+	now := time.Now()
+	tests := []struct {
+		name    string
+		headers map[string]string
+		want    time.Duration
+		slack   time.Duration
+	}{
+		{"retry-after seconds", map[string]string{"Retry-After": "7"}, 7 * time.Second, 0},
+		{"retry-after date", map[string]string{"Retry-After": now.Add(30 * time.Second).UTC().Format(http.TimeFormat)}, 30 * time.Second, 2 * time.Second},
+		{"reset seconds", map[string]string{"X-Ratelimit-Reset": "12"}, 12 * time.Second, 0},
+		{"reset epoch", map[string]string{"X-Ratelimit-Reset": strconv.FormatInt(now.Add(20*time.Second).Unix(), 10)}, 20 * time.Second, 2 * time.Second},
+		{"capped", map[string]string{"Retry-After": "86400"}, maxServerDelay, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				for k, v := range tc.headers {
+					w.Header().Set(k, v)
+				}
+				w.WriteHeader(http.StatusTooManyRequests)
+				_, _ = io.WriteString(w, `{"error":"Rate limit exceeded"}`)
+			}))
+			defer srv.Close()
+			_, err := mcEnv(mcActivities(t, mcConfig(t, nil), srv.URL)).ExecuteActivity(mca.PushToAha, PushRequest{Plan: mcPlan()})
+			var appErr *temporal.ApplicationError
+			require.True(t, errors.As(err, &appErr), "%v", err)
+			require.Equal(t, ErrTypeTransient, appErr.Type())
+			got := appErr.NextRetryDelay()
+			require.InDelta(t, float64(tc.want), float64(got), float64(tc.slack), "got %s", got)
+		})
+	}
+}
+
+func TestPlanMacroMapsTheExampleMacros(t *testing.T) {
+	acts := mcActivities(t, mcConfig(t, nil), "http://127.0.0.1:1")
+	env := mcEnv(acts)
+	v, err := env.ExecuteLocalActivity(acts.PlanMacro, PlanMacroRequest{Macro: "push-to-aha",
+		Payload: json.RawMessage(`{"feedbackId": 1001, "title": "  Crash on save ", "severity": "Major", "submitterEmail": "ada@example.com",
+			"customData": {"Aha!": {"aha_reference": "PRJ1-I-9"}}}`)})
+	require.NoError(t, err)
+	var plan MacroPlan
+	require.NoError(t, v.Get(&plan))
+	require.Equal(t, mapping.ActionCreateIdea, plan.Action)
+	require.Equal(t, "PRJ1", plan.Product)
+	require.Equal(t, "1001", plan.FeedbackID)
+	require.Equal(t, "PRJ1-I-9", plan.Target)
+	var body map[string]any
+	require.NoError(t, json.Unmarshal(plan.Body, &body))
+	require.Equal(t, "Crash on save", body["name"])
+	require.Equal(t, map[string]any{"severity": "P2", "centercode_feedback_id": "1001"}, body["custom_fields"])
+
+	_, err = env.ExecuteLocalActivity(acts.PlanMacro, PlanMacroRequest{Macro: "push-to-aha", Payload: json.RawMessage(`{"feedbackId": 1001}`)})
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr), "%v", err)
+	require.Equal(t, ErrTypeMapping, appErr.Type())
+	require.Contains(t, appErr.Message(), `"title"`)
+
+	_, err = env.ExecuteLocalActivity(acts.PlanMacro, PlanMacroRequest{Macro: "nope", Payload: json.RawMessage(`{}`)})
+	require.True(t, errors.As(err, &appErr))
+	require.Equal(t, ErrTypeConfig, appErr.Type())
+}
+
+// Against the simulators: create, stamp, a lookup-first create adopts the
+// stamped idea instead of creating a second, a comment finds the linked idea,
+// and the write-back stores the link on the feedback.
+func TestMacroActivitiesAgainstSimulators(t *testing.T) {
+	as := ahasim.New(ahasim.Options{APIKey: mcAhaKey, RatePerSecond: -1, RatePerMinute: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, as.Start("127.0.0.1:0"))
+	defer as.Close()
+	cc, err := ccsim.New(ccsim.DefaultConfig())
+	require.NoError(t, err)
+	require.NoError(t, cc.Start())
+	defer cc.Close()
+	ref, err := centercode.New().SubmitFeedback(context.Background(), cc.SourceURL("beta", "bugs"), []byte(`{"Title": "Crash on save"}`))
+	require.NoError(t, err)
+	fid := ref.ID
+	fbID, err := strconv.ParseInt(fid, 10, 64)
+	require.NoError(t, err)
+
+	cfg := mcConfig(t, map[string]string{"CC_FEEDBACK_LISTENER_URL": cc.ListenerURL("feedback-data")})
+	acts := mcActivities(t, cfg, as.URL())
+	env := mcEnv(acts)
+	plan := mcPlan()
+	plan.FeedbackID = fid
+
+	v, err := env.ExecuteActivity(mca.PushToAha, PushRequest{Plan: plan})
+	require.NoError(t, err)
+	var created PushResult
+	require.NoError(t, v.Get(&created))
+	require.True(t, created.Created)
+	require.NotEmpty(t, created.Reference)
+
+	_, err = env.ExecuteActivity(mca.StampAhaRecord, StampRequest{IdeaID: created.ID, FeedbackID: fid})
+	require.NoError(t, err)
+	ideas := as.Counts().Ideas
+
+	v, err = env.ExecuteActivity(mca.PushToAha, PushRequest{Plan: plan, LookupFirst: true})
+	require.NoError(t, err)
+	var again PushResult
+	require.NoError(t, v.Get(&again))
+	require.True(t, again.Adopted)
+	require.Equal(t, created.ID, again.ID)
+	require.Equal(t, ideas, as.Counts().Ideas, "no second idea")
+
+	comment := MacroPlan{Macro: "comment-to-aha", Action: mapping.ActionComment, FeedbackID: fid, Body: json.RawMessage(`{"body":"<p>from Centercode</p>"}`)}
+	v, err = env.ExecuteActivity(mca.PushToAha, PushRequest{Plan: comment})
+	require.NoError(t, err)
+	var commented PushResult
+	require.NoError(t, v.Get(&commented))
+	require.Equal(t, created.Reference, commented.Reference, "the comment went to the linked idea")
+
+	comment.FeedbackID = "999999"
+	_, err = env.ExecuteActivity(mca.PushToAha, PushRequest{Plan: comment})
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr), "%v", err)
+	require.Equal(t, ErrTypeNotFound, appErr.Type())
+	require.Contains(t, appErr.Message(), "no Aha! idea is linked to Centercode feedback 999999")
+
+	_, err = env.ExecuteActivity(mca.WriteBackLink, WriteBackRequest{FeedbackID: fid, AhaReference: created.Reference, AhaURL: created.URL})
+	require.NoError(t, err)
+	got, ok := cc.Feedback(fbID)
+	require.True(t, ok)
+	require.Equal(t, created.Reference, got.CustomData["Aha!"][WriteBackKeyReference])
+	require.Equal(t, created.URL, got.CustomData["Aha!"][WriteBackKeyURL])
+}
+
+func TestPayloadTarget(t *testing.T) {
+	require.Equal(t, "PRJ1-I-3", payloadTarget([]byte(`{"ahaReference":"PRJ1-I-3","customData":{"Aha!":{"aha_reference":"X"}}}`)))
+	require.Equal(t, "X", payloadTarget([]byte(`{"customData":{"Aha!":{"aha_reference":"X"}}}`)))
+	require.Equal(t, "PRJ1-I-4", payloadTarget([]byte(`{"ahaReference":"PRJ1-I-4","customData":[1]}`)))
+	require.Equal(t, "", payloadTarget([]byte(`{}`)))
+}
+
+
+// mca names activities for the test environment (like the workflows' nil pointer).
+var mca *Activities
