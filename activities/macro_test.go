@@ -249,6 +249,5 @@ func TestPayloadTarget(t *testing.T) {
 	require.Equal(t, "", payloadTarget([]byte(`{}`)))
 }
 
-
 // mca names activities for the test environment (like the workflows' nil pointer).
 var mca *Activities
