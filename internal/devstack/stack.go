@@ -264,6 +264,8 @@ func (s *Stack) startCCSim(shape *mapping.Config) error {
 		}
 	}
 	cfg := CentercodeSimConfig(shape)
+	ccToken, _ := s.lookup("AHACC_CENTERCODE_WEBHOOK_TOKEN")
+	cfg.Macros = CentercodeSimMacros(shape, s.HTTPURL, firstToken(ccToken))
 	cfg.Addr = s.opts.CCSimAddr
 	cfg.Logger = s.opts.Logger
 	if s.opts.CCSim != nil {
@@ -380,6 +382,32 @@ func redactURL(u string) string {
 		}
 	}
 	return u
+}
+
+// CCStatusMacro is the Centercode simulator macro that reports every status
+// change to ahacc's status webhook.
+const CCStatusMacro = "ahacc-status"
+
+// CentercodeSimMacros are the Centercode simulator's webhook macros pointed at
+// the starter: one manual macro per config macro (POST
+// /webhooks/centercode/macros/<name>) and CCStatusMacro, fired on every status
+// change (POST /webhooks/centercode/status), all with the bearer token and the
+// documented body template (ccsim.DefaultMacroBodyTemplate). Status rules run
+// in ahacc (status_rules), so no config macro fires automatically in
+// Centercode as well.
+func CentercodeSimMacros(cfg *mapping.Config, starterURL, token string) []ccsim.Macro {
+	names := make([]string, 0, len(cfg.Macros))
+	for name := range cfg.Macros {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	headers := func() map[string]string { return map[string]string{"Authorization": "Bearer " + token} }
+	out := make([]ccsim.Macro, 0, len(names)+1)
+	for _, name := range names {
+		out = append(out, ccsim.Macro{Name: name, URL: starterURL + "/webhooks/centercode/macros/" + name, Headers: headers()})
+	}
+	return append(out, ccsim.Macro{Name: CCStatusMacro, URL: starterURL + "/webhooks/centercode/status", Headers: headers(),
+		Trigger: ccsim.TriggerStatusChange, StatusFilter: []string{ccsim.StatusAny}})
 }
 
 // Names of the listeners the dev stack defines in the Centercode simulator.
