@@ -5,6 +5,7 @@
 //	starter replay --aha-id PRJ1-I-10 [--kind idea]        re-sync one record now
 //	starter parked                           list parked records and why
 //	starter retry-parked (--all | --aha-id ID)             send retry to parked records
+//	starter backfill-users [--since 2026-01-01] [--pause|--resume|--status]  copy Aha! people into Centercode
 //	starter healthcheck                      exit 0 when /healthz answers (container probe)
 package main
 
@@ -27,6 +28,7 @@ import (
 	"github.com/ahacc/ahacc/internal/httpapi"
 	"github.com/ahacc/ahacc/internal/metrics"
 	"github.com/ahacc/ahacc/mapping"
+	"github.com/ahacc/ahacc/workflows"
 )
 
 func main() {
@@ -46,7 +48,7 @@ func main() {
 		os.Exit(checkmapping.Run(args, os.Stdout, os.Stderr))
 	case "healthcheck":
 		err = healthcheck(env)
-	case "replay", "parked", "retry-parked":
+	case "replay", "parked", "retry-parked", "backfill-users":
 		err = operate(cmd, args, env, logger)
 	case "help", "-h", "--help":
 		fmt.Println("usage: starter [serve|check-mapping|replay|parked|retry-parked|healthcheck] [flags]")
@@ -119,10 +121,18 @@ func operate(cmd string, args []string, env app.Env, logger *slog.Logger) error 
 	ahaID := fs.String("aha-id", "", "Aha! record id or reference (PRJ1-I-10)")
 	kind := fs.String("kind", "idea", "record kind for replay (idea, feature, ...)")
 	all := fs.Bool("all", false, "retry every parked record")
+	since := fs.String("since", "", "backfill-users: only people changed since this date (YYYY-MM-DD or RFC 3339)")
+	pause := fs.Bool("pause", false, "backfill-users: pause the running backfill")
+	resume := fs.Bool("resume", false, "backfill-users: resume a paused backfill")
+	status := fs.Bool("status", false, "backfill-users: print the running backfill's progress")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	timeout := 2 * time.Minute
+	if cmd == "backfill-users" && !*pause && !*resume && !*status {
+		timeout = 24 * time.Hour // follows the backfill until it ends; Ctrl-C leaves it running
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	tc, err := app.DialTemporal(ctx, env, logger, nil)
 	if err != nil {
@@ -148,6 +158,33 @@ func operate(cmd string, args []string, env app.Env, logger *slog.Logger) error 
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "%d retried\n", n)
+	case "backfill-users":
+		switch {
+		case *pause:
+			return app.SignalBackfill(ctx, tc, workflows.SignalPause)
+		case *resume:
+			return app.SignalBackfill(ctx, tc, workflows.SignalResume)
+		case *status:
+			p, err := app.BackfillProgressOf(ctx, tc)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("%+v\n", p)
+			return nil
+		}
+		var from time.Time
+		if *since != "" {
+			t, err := time.Parse("2006-01-02", *since)
+			if err != nil {
+				if t, err = time.Parse(time.RFC3339, *since); err != nil {
+					return fmt.Errorf("--since %q: want YYYY-MM-DD or RFC 3339", *since)
+				}
+			}
+			from = t
+		}
+		sctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+		defer stop()
+		return app.BackfillUsers(sctx, tc, env, from, os.Stdout)
 	case "replay":
 		if *ahaID == "" {
 			return errors.New("replay needs --aha-id")

@@ -6,6 +6,7 @@ package app
 import (
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +26,8 @@ type Env struct {
 	AhaTokens        []string      // AHACC_AHA_WEBHOOK_TOKEN, comma-separated for rotation
 	CentercodeTokens []string      // AHACC_CENTERCODE_WEBHOOK_TOKEN, comma-separated
 	ShutdownTimeout  time.Duration // AHACC_SHUTDOWN_TIMEOUT
+	// MaxActivities bounds activities running at once per worker (AHACC_MAX_ACTIVITIES, default 64).
+	MaxActivities int
 	// PayloadKeys turns on payload encryption: "id:base64key,..." (first encrypts).
 	PayloadKeys string // AHACC_PAYLOAD_KEYS
 	// CodecToken guards the starter's /codec endpoint the Web UI decodes through.
@@ -58,6 +61,10 @@ func EnvFrom(getenv func(string) string) Env {
 		PayloadKeys:      getenv("AHACC_PAYLOAD_KEYS"),
 		CodecToken:       getenv("AHACC_CODEC_TOKEN"),
 		CodecCORSOrigin:  get("AHACC_CODEC_CORS_ORIGIN", "http://127.0.0.1:8233"),
+	}
+	e.MaxActivities = 64
+	if n, err := strconv.Atoi(get("AHACC_MAX_ACTIVITIES", "")); err == nil && n > 0 {
+		e.MaxActivities = n
 	}
 	if d, err := time.ParseDuration(get("AHACC_SHUTDOWN_TIMEOUT", "")); err == nil && d > 0 {
 		e.ShutdownTimeout = d

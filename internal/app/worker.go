@@ -59,6 +59,9 @@ func StartWorker(o WorkerOptions) (*Worker, error) {
 	if o.Metrics != nil && o.Clients.Transport == nil {
 		o.Clients.Transport = o.Metrics.Transport
 	}
+	if o.Clients.AhaLimiter == nil && o.Clients.CentercodeLimiter == nil {
+		o.Clients.AhaLimiter, o.Clients.CentercodeLimiter = Budgets(o.Config, o.Redis, o.Metrics, o.Logger)
+	}
 	ahaClient := NewAhaClient(o.Config, o.Clients)
 	acts := activities.New(o.Config, AhaReader{Client: ahaClient}, NewCentercodeClient(o.Clients), o.Logger)
 	d := &dispatch.Dispatcher{Temporal: o.Temporal, TaskQueue: o.Env.TaskQueue, Config: acts.Configs.Load, Logger: o.Logger}
@@ -71,6 +74,11 @@ func StartWorker(o WorkerOptions) (*Worker, error) {
 	acts.Statuses = d
 	w := worker.New(o.Temporal, o.Env.TaskQueue, worker.Options{
 		WorkerStopTimeout: o.StopTimeout,
+		// Enough pollers to keep a burst of entity workflows moving; activities
+		// in flight are bounded so budget waits stay well inside their timeouts.
+		MaxConcurrentWorkflowTaskPollers:   8,
+		MaxConcurrentActivityTaskPollers:   8,
+		MaxConcurrentActivityExecutionSize: o.Env.MaxActivities,
 		// Fail the workflow task (not the workflow) on a panic, so a fixed
 		// worker can carry on; the UI shows the stuck task.
 		WorkflowPanicPolicy: worker.BlockWorkflow,

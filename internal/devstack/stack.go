@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
+	"github.com/ahacc/ahacc/internal/aha"
 	"github.com/ahacc/ahacc/internal/app"
 	"github.com/ahacc/ahacc/internal/httpapi"
 	"github.com/ahacc/ahacc/internal/metrics"
@@ -264,6 +265,7 @@ func (s *Stack) startCCSim(shape *mapping.Config) error {
 		}
 	}
 	cfg := CentercodeSimConfig(shape)
+	cfg.Users = append(cfg.Users, s.ahaPeople()...)
 	ccToken, _ := s.lookup("AHACC_CENTERCODE_WEBHOOK_TOKEN")
 	cfg.Macros = CentercodeSimMacros(shape, s.HTTPURL, firstToken(ccToken))
 	cfg.Addr = s.opts.CCSimAddr
@@ -289,6 +291,33 @@ func (s *Stack) startCCSim(shape *mapping.Config) error {
 	s.Vars["CC_USER_DATA_LISTENER_URL"] = sim.ListenerURL(listenerUserData)
 	s.Vars["CC_LOOKUP_URL"] = sim.FeedbackURL(project)
 	return nil
+}
+
+// ahaPeople lists the Aha! simulator's idea users as Centercode testers, so
+// user data has someone to land on in the dev stack.
+func (s *Stack) ahaPeople() []ccsim.User {
+	if s.AhaSim == nil {
+		return nil
+	}
+	c := aha.New(s.AhaSim.URL(), s.Vars["AHA_API_KEY"])
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var out []ccsim.User
+	for page := 1; page <= 50; page++ {
+		users, p, err := c.ListIdeaUsers(ctx, page, 200, nil)
+		if err != nil {
+			s.opts.Logger.Warn("list Aha! simulator users", "error", err)
+			return out
+		}
+		for _, u := range users {
+			first, last, _ := strings.Cut(u.Name, " ")
+			out = append(out, ccsim.User{Email: u.Email, FirstName: first, LastName: last})
+		}
+		if page >= p.TotalPages {
+			break
+		}
+	}
+	return out
 }
 
 // Stop stops everything in reverse order. Safe on a partly started stack.
@@ -428,7 +457,7 @@ func ccProject(cfg *mapping.Config) string {
 // CentercodeSimConfig builds a Centercode simulator whose external sources
 // match the config's feedback types exactly (element names, kinds, options,
 // required), with the user-data and feedback-data listeners, the record
-// lookup, and the demo testers plus the Aha! simulator's idea users.
+// lookup, and the demo testers (Start adds the Aha! simulator's idea users).
 func CentercodeSimConfig(cfg *mapping.Config) ccsim.Config {
 	base := ccsim.DefaultConfig()
 	out := ccsim.Config{APIKeys: []string{randomToken()}, Users: base.Users}

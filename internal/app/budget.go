@@ -1,0 +1,78 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.temporal.io/sdk/activity"
+
+	"github.com/ahacc/ahacc/internal/metrics"
+	"github.com/ahacc/ahacc/internal/ratelimit"
+	"github.com/ahacc/ahacc/mapping"
+)
+
+// Budgets builds the shared rate budgets: one per Aha! account and one per
+// Centercode host, kept in Redis (GCRA) so every worker process draws from the
+// same budget. Without Redis each process keeps its own.
+func Budgets(cfg *mapping.Config, rdb *redis.Client, m *metrics.Metrics, logger *slog.Logger) (ahaBudget, ccBudget AhaLimiter) {
+	account := cfg.Aha.Account
+	if account == "" {
+		account = hostOf(cfg.Aha.BaseURL)
+	}
+	ccHost := "centercode"
+	for _, name := range cfg.FeedbackTypeNames() {
+		if h := hostOf(cfg.FeedbackType(name).SourceURL.Value()); h != "" {
+			ccHost = h
+			break
+		}
+	}
+	var uc redis.UniversalClient
+	if rdb != nil {
+		uc = rdb
+	}
+	mk := func(name string, r mapping.Rate) AhaLimiter {
+		b := ratelimit.New(uc, name, r.PerSecond, r.PerMinute, ratelimit.WithLogger(logger),
+			ratelimit.WithOnWait(func(d time.Duration) { m.RateWait(name, d) }))
+		return heartbeatLimiter{b}
+	}
+	return mk("aha:"+account, cfg.Aha.Rate), mk("centercode:"+ccHost, cfg.Centercode.Rate)
+}
+
+// heartbeatLimiter heartbeats the calling activity while it waits for the
+// budget, so a long wait is visible (and survives) as a live activity rather
+// than a failure.
+type heartbeatLimiter struct{ inner AhaLimiter }
+
+func (h heartbeatLimiter) Wait(ctx context.Context) error {
+	if !activity.IsActivity(ctx) {
+		return h.inner.Wait(ctx)
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx, "waiting for the shared rate budget")
+			}
+		}
+	}()
+	return h.inner.Wait(ctx)
+}
+
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Host
+}
