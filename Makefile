@@ -20,6 +20,10 @@ test:
 test-short:
 	$(GO) test -count=1 -short $(PKGS)
 
+## test-e2e: the browser test against the dev stack's Web UI (needs Debian's chromium; CHROMIUM_PATH overrides)
+test-e2e:
+	$(GO) test -count=1 -tags browser -run 'TestUI' -v ./internal/e2e/
+
 FUZZTIME ?= 3s
 ## fuzz: run each fuzz target for FUZZTIME
 fuzz:

@@ -71,25 +71,46 @@ func TestUIFindsSyncedRecordByReference(t *testing.T) {
 	defer bcancel()
 
 	list := stack.Temporal.UIURL() + "/namespaces/default/workflows?query=" + url.QueryEscape(`AhaReference = "PRJ1-I-1"`)
-	link := chromedp.CSS(`a[href*="` + url.PathEscape(wfID) + `"]`)
+	// The UI escapes ':' in links; match on the numeric Aha! id.
+	link := chromedp.CSS(`a[href*="` + wfID[strings.LastIndex(wfID, ":")+1:] + `"]`)
 	require.NoError(t, chromedp.Do(bctx,
 		chromedp.Navigate(list),
 		chromedp.WaitVisible(link),
 		chromedp.Click(link),
 		chromedp.WaitVisible(chromedp.CSS(`body`)),
 	), "the workflow list shows %s", wfID)
-	// The workflow page shows the current details (our one-line summary).
+	// The workflow's "User Metadata" tab shows its current details: our
+	// one-line summary.
+	tab := chromedp.Search(`//*[self::a or self::button][contains(normalize-space(.), "User Metadata")]`)
+	require.NoError(t, chromedp.Do(bctx, chromedp.WaitVisible(tab), chromedp.Click(tab)), "the workflow page has a User Metadata tab")
 	var text string
-	require.Eventually(t, func() bool {
+	ok := assertEventually(30*time.Second, func() bool {
+		// The UI loads current details on demand ("press R for freshness").
+		_ = chromedp.Do(bctx, chromedp.KeyEvent("r"))
+		// The details are markdown the UI renders in a same-origin iframe.
 		var err error
-		if text, err = chromedp.Run(bctx, chromedp.Text(chromedp.CSS(`body`))); err != nil {
+		text, err = chromedp.Run(bctx, chromedp.Evaluate[string](`document.body.innerText + "\n" +
+			Array.from(document.querySelectorAll("iframe")).map(f => { try { return f.contentDocument.body.innerText } catch (e) { return "" } }).join("\n")`))
+		if err != nil {
 			return false
 		}
 		return strings.Contains(text, summary)
-	}, 30*time.Second, 500*time.Millisecond, "the workflow page shows %q", summary)
+	})
 	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(80))
 	require.NoError(t, err)
 	out := filepath.Join(os.TempDir(), "ahacc-ui-workflow.png")
 	_ = os.WriteFile(out, shot, 0o644)
+	require.True(t, ok, "the workflow page shows %q; it shows (screenshot %s):\n%s", summary, out, text)
 	t.Logf("UI shows %q for %s (screenshot %s)", summary, wfID, out)
+}
+
+func assertEventually(d time.Duration, f func() bool) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if f() {
+			return true
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	return f()
 }
