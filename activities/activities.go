@@ -123,19 +123,36 @@ func integrationValue(record []byte, name string) string {
 			Name  string          `json:"name"`
 			Value json.RawMessage `json:"value"`
 		} `json:"integration_fields"`
+		Custom []struct {
+			Key   string          `json:"key"`
+			Value json.RawMessage `json:"value"`
+		} `json:"custom_fields"`
 	}
 	if json.Unmarshal(record, &r) != nil {
 		return ""
 	}
-	for _, f := range r.Fields {
-		if f.Name != name {
-			continue
-		}
+	text := func(v json.RawMessage) string {
 		var s string
-		if json.Unmarshal(f.Value, &s) == nil {
+		if json.Unmarshal(v, &s) == nil {
 			return s
 		}
-		return strings.Trim(string(f.Value), `"`)
+		return strings.Trim(string(v), `"`)
+	}
+	for _, f := range r.Fields {
+		if f.Name == name {
+			return text(f.Value)
+		}
+	}
+	// The macro's create body may carry the id in a custom field of the same
+	// key (examples/ahacc.yaml: custom_fields.centercode_feedback_id): that
+	// stamp is atomic with the create, so the creation webhook is recognised
+	// even before the integration field is set.
+	for _, f := range r.Custom {
+		if f.Key == name {
+			if s := text(f.Value); s != "" && s != "null" {
+				return s
+			}
+		}
 	}
 	return ""
 }

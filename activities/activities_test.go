@@ -14,3 +14,13 @@ func TestIntegrationValue(t *testing.T) {
 	require.Equal(t, "", integrationValue(rec, ""))
 	require.Equal(t, "", integrationValue([]byte(`not json`), "id"))
 }
+
+func TestIntegrationValueFromCustomField(t *testing.T) {
+	// The macro's create body stamps the id in a custom field atomically with the create.
+	rec := []byte(`{"integration_fields":[],"custom_fields":[{"key":"centercode_feedback_id","value":"77"},{"key":"empty","value":null}]}`)
+	require.Equal(t, "77", integrationValue(rec, "centercode_feedback_id"))
+	require.Equal(t, "", integrationValue(rec, "empty"))
+	// An integration field wins over a custom field.
+	rec = []byte(`{"integration_fields":[{"name":"k","value":"1"}],"custom_fields":[{"key":"k","value":"2"}]}`)
+	require.Equal(t, "1", integrationValue(rec, "k"))
+}
