@@ -51,6 +51,8 @@ type TemporalOptions struct {
 	// LogFile receives the server's own logs; empty discards them (the server
 	// is chatty and its lines would drown ahacc's).
 	LogFile string
+	// SQLiteConns is the connection pool size (default 1, AHACC_SQLITE_CONNS).
+	SQLiteConns int
 	// CodecEndpoint is shown to the UI so it can decode encrypted payloads.
 	CodecEndpoint string
 	Logger        *slog.Logger
@@ -98,6 +100,12 @@ func StartTemporal(ctx context.Context, o TemporalOptions) (*Temporal, error) {
 	}
 	if o.LogLevel == "" {
 		o.LogLevel = "warn"
+	}
+	if o.SQLiteConns <= 0 {
+		o.SQLiteConns = 1
+		if n, err := strconv.Atoi(os.Getenv("AHACC_SQLITE_CONNS")); err == nil && n > 0 {
+			o.SQLiteConns = n
+		}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -193,8 +201,8 @@ func serverConfig(host string, port, httpPort int, o TemporalOptions) (*config.C
 		sqlConf.ConnectAttributes["busy_timeout"] = "10000"
 		// One connection: SQLite has one writer, and more connections only
 		// trade throughput for SQLITE_BUSY retries inside the server.
-		sqlConf.MaxConns = 1
-		sqlConf.MaxIdleConns = 1
+		sqlConf.MaxConns = o.SQLiteConns
+		sqlConf.MaxIdleConns = o.SQLiteConns
 		sqlConf.DatabaseName = o.DBFile
 		if _, err := os.Stat(o.DBFile); errors.Is(err, os.ErrNotExist) {
 			if err := sqliteschema.SetupSchema(sqlConf); err != nil {
