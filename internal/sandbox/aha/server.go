@@ -131,8 +131,20 @@ func New(opts Options) *Server {
 			s.BulkPeople(opts.SeedPeople, opts.SeedPeople/10+1)
 		}
 	}
+	// Seeded records keep stable ids (fixtures, docs), but everything made
+	// after start gets ids no earlier run of the simulator used: real Aha! ids
+	// never repeat, and a Redis that outlives the simulator (REDIS_URL in the
+	// dev stack) must not take a new audit for an old duplicate.
+	s.st.lastID += runOffset(opts.Now())
 	s.handler = s.routes()
 	return s
+}
+
+// runOffset moves the id counter by the start time: 1000 ids' room per
+// microsecond of wall time, wrapping after about three years, and staying
+// below 2^63 for every id.
+func runOffset(now time.Time) uint64 {
+	return uint64(now.UnixMicro()%100_000_000_000_000) * 1000
 }
 
 func rateValue(v, def int) int {
