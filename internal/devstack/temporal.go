@@ -143,6 +143,10 @@ func StartTemporal(ctx context.Context, o TemporalOptions) (*Temporal, error) {
 		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 100,
 		// The UI's "reset" and the operator commands need these on a dev server.
 		dynamicconfig.FrontendEnableUpdateWorkflowExecution.Key(): true,
+		// A worker that schedules an activity on its own task queue may run it
+		// at once, saving a matching round trip per activity (on by default in
+		// Temporal Cloud and recent servers).
+		dynamicconfig.EnableActivityEagerExecution.Key(): true,
 	}
 	srv, err := temporal.NewServer(
 		temporal.WithConfig(conf),
