@@ -79,6 +79,7 @@ func testRedis(t *testing.T) (string, *redis.Client) {
 type e2eEnv struct {
 	t       *testing.T
 	stack   *devstack.Stack
+	config  string // the config file the stack (and a worker process) reads
 	rdb     *redis.Client
 	env     map[string]string // what LookupEnv answers (REDIS_URL)
 	token   string
@@ -114,6 +115,7 @@ func startStack(t *testing.T, adjust func(*devstack.Options)) *e2eEnv {
 	if adjust != nil {
 		adjust(&o)
 	}
+	e.config = o.ConfigPath
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	start := time.Now()
@@ -483,4 +485,21 @@ func postRaw(t *testing.T, rawURL string, body []byte) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// configWith writes a copy of examples/ahacc.yaml with each old text replaced
+// by its new text (each must occur exactly once) and returns its path.
+func configWith(t *testing.T, replacements ...string) string {
+	t.Helper()
+	require.Zero(t, len(replacements)%2)
+	src, err := os.ReadFile(exampleConfig())
+	require.NoError(t, err)
+	out := string(src)
+	for i := 0; i < len(replacements); i += 2 {
+		require.Equal(t, 1, strings.Count(out, replacements[i]), "examples/ahacc.yaml changed: %q; update this test", replacements[i])
+		out = strings.Replace(out, replacements[i], replacements[i+1], 1)
+	}
+	path := filepath.Join(t.TempDir(), "ahacc.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(out), 0o644))
+	return path
 }

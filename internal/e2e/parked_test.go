@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -84,13 +81,8 @@ func TestUnmappedValueParksUntilConfigFixed(t *testing.T) {
 	assert.Equal(t, parked.ParkedReason, list[0].Reason)
 
 	// The fixed config: the same file with P0 in the Severity map.
-	src, err := os.ReadFile(exampleConfig())
-	require.NoError(t, err)
-	const oldMap = "map: {P1: Critical, P2: Major, P3: Minor, P4: Trivial}"
-	require.Equal(t, 1, strings.Count(string(src), oldMap), "examples/ahacc.yaml's Severity map changed; update this test")
-	fixedPath := filepath.Join(t.TempDir(), "ahacc.yaml")
-	require.NoError(t, os.WriteFile(fixedPath,
-		[]byte(strings.Replace(string(src), oldMap, "map: {P0: Critical, P1: Critical, P2: Major, P3: Minor, P4: Trivial}", 1)), 0o644))
+	fixedPath := configWith(t, "map: {P1: Critical, P2: Major, P3: Minor, P4: Trivial}",
+		"map: {P0: Critical, P1: Critical, P2: Major, P3: Minor, P4: Trivial}")
 	fixed, err := mapping.LoadFileWithOptions(fixedPath, mapping.LoadOptions{LookupEnv: e.lookup})
 	require.NoError(t, err)
 	require.NotEqual(t, e.stack.Config.ShortHash(), fixed.ShortHash())

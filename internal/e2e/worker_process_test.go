@@ -68,7 +68,7 @@ func workerEnv(t *testing.T, e *e2eEnv) []string {
 		"TEMPORAL_ADDRESS="+e.stack.Temporal.Addr(),
 		"TEMPORAL_NAMESPACE="+e.stack.Temporal.Namespace(),
 		"AHACC_TASK_QUEUE="+e.stack.Env.TaskQueue,
-		"AHACC_CONFIG="+exampleConfig(),
+		"AHACC_CONFIG="+e.config,
 		"AHACC_WORKER_HEALTH_ADDR="+health,
 		"AHACC_SHUTDOWN_TIMEOUT=5s",
 	)
@@ -139,7 +139,7 @@ func (w *workerProc) kill(t *testing.T) {
 // a new one; the result is the same as without the kill.
 func TestBurstWorkerKilled(t *testing.T) {
 	bin := buildWorker(t)
-	e := startStack(t, func(o *devstack.Options) { o.NoWorker = true })
+	e := startStack(t, func(o *devstack.Options) { o.NoWorker = true; o.ConfigPath = burstConfig(t) })
 	require.Nil(t, e.stack.Worker)
 	w1 := startWorker(t, e, bin, 1)
 	var killedAt atomic.Value
