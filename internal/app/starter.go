@@ -76,6 +76,11 @@ func NewRedis(ctx context.Context, url string) (*redis.Client, error) {
 		return nil, err
 	}
 	opt.DialTimeout = 2 * time.Second
+	// Every webhook makes one or two Redis round trips; a pool smaller than
+	// the request concurrency makes requests queue for a connection.
+	if opt.PoolSize < 64 {
+		opt.PoolSize = 64
+	}
 	opt.ReadTimeout = time.Second
 	opt.WriteTimeout = time.Second
 	return redis.NewClient(opt), nil

@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -42,8 +43,19 @@ func main() {
 	only := flag.String("only", "", "comma-separated scenario names to run (default all)")
 	redisURL := flag.String("redis", envOr("REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis for the dedup layer and the SET NX baseline")
 	config := flag.String("config", "examples/ahacc.yaml", "ahacc config")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ahacc-bench:", err)
+			os.Exit(1)
+		}
+		_ = pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(*n, *conc, *only, *redisURL, *config); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "ahacc-bench:", err)
 		os.Exit(1)
 	}
@@ -168,13 +180,13 @@ func run(n, c int, only, redisURL, config string) error {
 	return nil
 }
 
-// drain waits until no workflow is running except the entity workflows the
-// scenarios leave waiting for events (they are idle, not work).
+// drain waits until no baseline workflow runs and no entity workflow is
+// syncing (entities left waiting for events, synced or parked, are idle).
 func drain(ctx context.Context, tc client.Client) error {
 	deadline := time.Now().Add(5 * time.Minute)
 	for time.Now().Before(deadline) {
 		resp, err := tc.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
-			Query: `ExecutionStatus = "Running" AND TaskQueue = "bench"`})
+			Query: `ExecutionStatus = "Running" AND (TaskQueue = "bench" OR SyncState = "Syncing")`})
 		if err != nil {
 			return err
 		}
