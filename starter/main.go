@@ -90,7 +90,13 @@ func serve(env app.Env, logger *slog.Logger) error {
 	st := app.NewStarter(app.StarterOptions{Env: env, Config: func() *mapping.Config { return cfg }, Temporal: tc, Redis: rdb, Logger: logger,
 		Metrics: m, Extra: func(a *fiber.App) { httpapi.MountMetrics(a, m.Handler()) }})
 	errc := make(chan error, 1)
-	go func() { errc <- st.HTTP.Listen(env.HTTPAddr) }()
+	go func() {
+		if env.TLSCert != "" {
+			errc <- st.HTTP.App().ListenTLS(env.HTTPAddr, env.TLSCert, env.TLSKey)
+			return
+		}
+		errc <- st.HTTP.Listen(env.HTTPAddr)
+	}()
 	logger.Info("starter listening", "addr", env.HTTPAddr, "config_hash", cfg.ShortHash())
 	select {
 	case err := <-errc:

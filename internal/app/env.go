@@ -26,6 +26,11 @@ type Env struct {
 	AhaTokens        []string      // AHACC_AHA_WEBHOOK_TOKEN, comma-separated for rotation
 	CentercodeTokens []string      // AHACC_CENTERCODE_WEBHOOK_TOKEN, comma-separated
 	ShutdownTimeout  time.Duration // AHACC_SHUTDOWN_TIMEOUT
+	// WebhookRatePerMinute caps webhook requests per source address
+	// (AHACC_WEBHOOK_RATE_PER_MINUTE, default 6000; 0 turns it off).
+	WebhookRatePerMinute int
+	// TLSCert and TLSKey serve the starter over HTTPS (AHACC_TLS_CERT, AHACC_TLS_KEY).
+	TLSCert, TLSKey string
 	// MaxActivities bounds activities running at once per worker (AHACC_MAX_ACTIVITIES, default 64).
 	MaxActivities int
 	// PayloadKeys turns on payload encryption: "id:base64key,..." (first encrypts).
@@ -61,6 +66,11 @@ func EnvFrom(getenv func(string) string) Env {
 		PayloadKeys:      getenv("AHACC_PAYLOAD_KEYS"),
 		CodecToken:       getenv("AHACC_CODEC_TOKEN"),
 		CodecCORSOrigin:  get("AHACC_CODEC_CORS_ORIGIN", "http://127.0.0.1:8233"),
+	}
+	e.TLSCert, e.TLSKey = getenv("AHACC_TLS_CERT"), getenv("AHACC_TLS_KEY")
+	e.WebhookRatePerMinute = 6000
+	if n, err := strconv.Atoi(get("AHACC_WEBHOOK_RATE_PER_MINUTE", "")); err == nil && n >= 0 {
+		e.WebhookRatePerMinute = n
 	}
 	e.MaxActivities = 64
 	if n, err := strconv.Atoi(get("AHACC_MAX_ACTIVITIES", "")); err == nil && n > 0 {

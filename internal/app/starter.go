@@ -4,10 +4,12 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
 
@@ -50,6 +52,20 @@ func NewStarter(o StarterOptions) *Starter {
 		Redis:    o.Redis,
 		Logger:   o.Logger,
 		Extra: func(a *fiber.App) {
+			if o.Env.WebhookRatePerMinute > 0 {
+				// Per-source request limit: one misbehaving sender cannot crowd out
+				// the others. In memory, per starter: a guard, not the budget.
+				a.Use("/webhooks", limiter.New(limiter.Config{
+					Max: o.Env.WebhookRatePerMinute, Expiration: time.Minute, LimiterMiddleware: limiter.SlidingWindow{},
+					LimitReached: func(c *fiber.Ctx) error {
+						if o.Metrics != nil {
+							o.Metrics.Webhook(webhookSource(c.Path()), "rate_limited")
+						}
+						c.Set(fiber.HeaderRetryAfter, "60")
+						return c.Status(fiber.StatusTooManyRequests).JSON(fiber.Map{"status": "error", "error": "too many requests from this source"})
+					},
+				}))
+			}
 			(&httpapi.AhaWebhook{Tokens: o.Env.AhaTokens, Dispatcher: d, Metrics: o.Metrics}).Mount(a)
 			(&httpapi.CentercodeWebhook{Tokens: o.Env.CentercodeTokens, Dispatcher: d, Config: o.Config, Metrics: o.Metrics}).Mount(a)
 			if o.Env.PayloadKeys != "" {
@@ -64,6 +80,17 @@ func NewStarter(o StarterOptions) *Starter {
 		},
 	})
 	return &Starter{HTTP: srv, Dispatcher: d}
+}
+
+func webhookSource(path string) string {
+	switch {
+	case strings.HasPrefix(path, "/webhooks/aha"):
+		return "aha"
+	case strings.HasPrefix(path, "/webhooks/centercode/status"):
+		return "centercode_status"
+	default:
+		return "centercode_macro"
+	}
 }
 
 // NewRedis connects to REDIS_URL; nil (and no error) when it is unset.

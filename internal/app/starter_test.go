@@ -1,0 +1,47 @@
+package app
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/mocks"
+
+	"github.com/ahacc/ahacc/mapping"
+)
+
+func TestWebhookPerSourceRateLimit(t *testing.T) {
+	cfg, err := mapping.LoadFileWithOptions(filepath.Join("..", "..", "examples", "ahacc.yaml"), mapping.LoadOptions{AllowUnsetEnv: true,
+		LookupEnv: func(string) (string, bool) { return "", false }})
+	require.NoError(t, err)
+	tc := &mocks.Client{}
+	tc.On("SignalWithStartWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(nil, nil)
+	env := EnvFrom(func(k string) string {
+		return map[string]string{"AHACC_AHA_WEBHOOK_TOKEN": "tok", "AHACC_WEBHOOK_RATE_PER_MINUTE": "3"}[k]
+	})
+	st := NewStarter(StarterOptions{Env: env, Config: func() *mapping.Config { return cfg }, Temporal: tc,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	codes := []int{}
+	for i := 0; i < 5; i++ {
+		body := `{"event":"audit","audit":{"id":"` + string(rune('a'+i)) + `","audit_action":"update","auditable_type":"ideas/idea","auditable_id":"1","user":null,"changes":[]}}`
+		req := httptest.NewRequest(http.MethodPost, "/webhooks/aha/tok", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := st.HTTP.App().Test(req)
+		require.NoError(t, err)
+		codes = append(codes, resp.StatusCode)
+		if resp.StatusCode == http.StatusTooManyRequests {
+			require.Equal(t, "60", resp.Header.Get("Retry-After"))
+		}
+	}
+	require.Equal(t, []int{202, 202, 202, 429, 429}, codes)
+	// Health probes are not limited.
+	resp, err := st.HTTP.App().Test(httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	require.NoError(t, err)
+	require.Equal(t, 200, resp.StatusCode)
+}
