@@ -166,6 +166,12 @@ func (s *entity) onEvent(ev AhaEvent) {
 	}
 	if ev.Action == "destroy" {
 		s.Destroyed = true
+		if s.SyncState == StateParked {
+			// The record is gone: whatever parked it (often the 404 of a
+			// fetch racing the deletion) no longer matters; apply on_destroy.
+			s.SyncState, s.ParkedReason = StateSyncing, ""
+			s.LastSync = time.Time{}
+		}
 	}
 	s.Pending = true
 }

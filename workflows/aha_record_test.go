@@ -320,3 +320,28 @@ func (s *AhaRecordSuite) TestOwnRecordIsAdoptedNotCreated() {
 	})
 	s.run()
 }
+
+func (s *AhaRecordSuite) TestDestroyUnparksARecordParkedOn404() {
+	var destroyed []activities.DestroyRequest
+	s.env.OnActivity(a.NotifyDestroyed, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, req activities.DestroyRequest) error { destroyed = append(destroyed, req); return nil })
+	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.env.RegisterDelayedCallback(func() {
+		s.fetchFn = func(activities.FetchRequest) (activities.Record, error) {
+			return activities.Record{}, temporal.NewNonRetryableApplicationError("fetch Aha! idea 6776: 404 Not Found", activities.ErrTypeNotFound, nil)
+		}
+		s.env.SignalWorkflow(SignalAhaEvent, AhaEvent{AuditID: "2", Action: "update"})
+	}, 10*time.Second)
+	s.env.RegisterDelayedCallback(func() {
+		s.Equal(StateParked, s.query().SyncState, "the fetch after the deletion parks")
+		s.env.SignalWorkflow(SignalAhaEvent, AhaEvent{AuditID: "3", Action: "destroy"})
+	}, 30*time.Second)
+	s.end(time.Minute, func() {
+		st := s.query()
+		s.True(st.Destroyed)
+		s.Equal(StateSynced, st.SyncState)
+		s.Require().Len(destroyed, 1, "on_destroy applied once")
+		s.Equal("4821", destroyed[0].FeedbackID)
+	})
+	s.run()
+}
