@@ -317,7 +317,10 @@ func (s *entity) callOpts(ctx workflow.Context, summary string) workflow.Context
 		retryFor = s.routes.RetryFor
 	}
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout:    2 * time.Minute,
+		StartToCloseTimeout: 2 * time.Minute,
+		// The worker heartbeats every activity (internal/app): a worker that
+		// dies hands its calls to another within 20 s, not 2 minutes.
+		HeartbeatTimeout:       20 * time.Second,
 		ScheduleToCloseTimeout: retryFor,
 		Summary:                summary,
 		RetryPolicy: &temporal.RetryPolicy{

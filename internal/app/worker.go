@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/ahacc/ahacc/activities"
@@ -79,6 +80,9 @@ func StartWorker(o WorkerOptions) (*Worker, error) {
 		MaxConcurrentWorkflowTaskPollers:   8,
 		MaxConcurrentActivityTaskPollers:   8,
 		MaxConcurrentActivityExecutionSize: o.Env.MaxActivities,
+		// Activities with a heartbeat timeout heartbeat every 5 s, so a dead
+		// worker's activities move on within the timeout (20 s for ahacc's).
+		Interceptors: []interceptor.WorkerInterceptor{&heartbeatInterceptor{every: 5 * time.Second}},
 		// Fail the workflow task (not the workflow) on a panic, so a fixed
 		// worker can carry on; the UI shows the stuck task.
 		WorkflowPanicPolicy: worker.BlockWorkflow,
