@@ -324,7 +324,10 @@ func (s *AhaRecordSuite) TestOwnRecordIsAdoptedNotCreated() {
 func (s *AhaRecordSuite) TestDestroyUnparksARecordParkedOn404() {
 	var destroyed []activities.DestroyRequest
 	s.env.OnActivity(a.NotifyDestroyed, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, req activities.DestroyRequest) error { destroyed = append(destroyed, req); return nil })
+		func(_ context.Context, req activities.DestroyRequest) error {
+			destroyed = append(destroyed, req)
+			return nil
+		})
 	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
 	s.env.RegisterDelayedCallback(func() {
 		s.fetchFn = func(activities.FetchRequest) (activities.Record, error) {
