@@ -33,6 +33,8 @@ type WorkerOptions struct {
 	// Metrics records outbound calls and the parked gauge (nil: none).
 	Metrics *metrics.Metrics
 	Clients ClientOptions
+	// ParkedCountEvery is how often the parked_records gauge is refreshed (default 30 s).
+	ParkedCountEvery time.Duration
 	// StopTimeout lets running activities finish on shutdown (default Env.ShutdownTimeout).
 	StopTimeout time.Duration
 }
@@ -100,7 +102,11 @@ func StartWorker(o WorkerOptions) (*Worker, error) {
 	o.Logger.Info("worker polling", "task_queue", o.Env.TaskQueue, "config_hash", o.Config.ShortHash())
 	wk := &Worker{w: w, Activities: acts, done: make(chan struct{})}
 	if o.Metrics != nil {
-		go wk.countParked(o.Temporal, o.Metrics, o.Logger)
+		every := o.ParkedCountEvery
+		if every <= 0 {
+			every = 30 * time.Second
+		}
+		go wk.countParked(o.Temporal, o.Metrics, o.Logger, every)
 	}
 	return wk, nil
 }
@@ -126,8 +132,8 @@ func (w *Worker) Stop() {
 
 // countParked keeps the parked_records gauge current from a visibility count
 // (records of every kind, labelled "all"), so an alert can fire on it.
-func (w *Worker) countParked(c client.Client, m *metrics.Metrics, logger *slog.Logger) {
-	t := time.NewTicker(30 * time.Second)
+func (w *Worker) countParked(c client.Client, m *metrics.Metrics, logger *slog.Logger, every time.Duration) {
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -45,6 +45,8 @@ type Options struct {
 	// AhaSim and CCSim adjust the simulators before they start (tests).
 	AhaSim func(*ahasim.Options)
 	CCSim  func(*ccsim.Config)
+	// Worker adjusts the in-process worker's options (tests).
+	Worker func(*app.WorkerOptions)
 	// NoWorker skips the in-process worker (tests that run it as a separate process).
 	NoWorker bool
 }
@@ -185,7 +187,11 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	}
 	s.stops = append(s.stops, func() { _ = rdb.Close() })
 	if !o.NoWorker {
-		if s.Worker, err = app.StartWorker(app.WorkerOptions{Env: s.Env, Config: cfg, Temporal: s.Client, Redis: rdb, Logger: o.Logger, Metrics: s.Metrics}); err != nil {
+		wo := app.WorkerOptions{Env: s.Env, Config: cfg, Temporal: s.Client, Redis: rdb, Logger: o.Logger, Metrics: s.Metrics}
+		if o.Worker != nil {
+			o.Worker(&wo)
+		}
+		if s.Worker, err = app.StartWorker(wo); err != nil {
 			return s, err
 		}
 		s.stops = append(s.stops, s.Worker.Stop)
