@@ -133,6 +133,10 @@ func udStart(t *testing.T, r udRates) *udEnv {
 			o.RatePerSecond, o.RatePerMinute, o.NoSeed = r.AhaPerSecond, r.AhaPerMinute, r.NoSeed
 		},
 		CCSim: func(c *ccsim.Config) {
+			// Only the demo testers: the dev stack also registers the Aha!
+			// simulator's seeded people, which this test keeps unknown to
+			// Centercode to exercise on_unknown_user.
+			c.Users = ccsim.DefaultConfig().Users
 			if r.CCSimLimit {
 				c.RateLimit = ccsim.RateLimit{PerSecond: r.CCPerSecond, PerMinute: r.CCPerMinute}
 			}
