@@ -51,7 +51,10 @@ type hookQueue struct {
 
 func newHookQueue(s *Server, u string, suppress bool, timeout time.Duration) *hookQueue {
 	ctx, cancel := context.WithCancel(context.Background())
-	q := &hookQueue{s: s, client: &http.Client{Timeout: timeout}, url: u, suppr: suppress, ctx: ctx, cancel: cancel}
+	// One connection per delivery, like most webhook senders: a delivery is
+	// then either taken by the receiver (and answered) or refused, never lost
+	// to a keep-alive connection the receiver closed while draining.
+	q := &hookQueue{s: s, client: &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}, url: u, suppr: suppress, ctx: ctx, cancel: cancel}
 	q.cond = sync.NewCond(&q.mu)
 	return q
 }
