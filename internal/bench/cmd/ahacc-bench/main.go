@@ -124,7 +124,9 @@ func run(n, c int, only, redisURL, config string) error {
 	if err := os.WriteFile(benchConfig, []byte(cfgText), 0o600); err != nil {
 		return err
 	}
-	env := map[string]string{"REDIS_URL": redisURL}
+	// One load generator on loopback is one "source": the per-source webhook
+	// limit (a guard against a misbehaving sender) is off for the bench.
+	env := map[string]string{"REDIS_URL": redisURL, "AHACC_WEBHOOK_RATE_PER_MINUTE": "0"}
 	stack, err := devstack.Start(ctx, devstack.Options{
 		DataDir: dir, UIAddr: "off", ConfigPath: benchConfig,
 		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
@@ -156,6 +158,7 @@ func run(n, c int, only, redisURL, config string) error {
 		fmt.Fprintf(os.Stderr, "running %s ...\n", s.name)
 		r, err := s.run(ctx, be, n)
 		if err != nil {
+			fmt.Print(bench.Markdown(results, baselines))
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
 		results = append(results, r)
