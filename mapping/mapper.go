@@ -88,7 +88,7 @@ func (m *Mapper) MapValue(record any) (*Result, error) {
 	}
 	switch {
 	case m.refEl != nil:
-		buf = m.refEl.apply(root, res, &probs, m.context, buf)
+		m.refEl.apply(root, res, &probs, m.context, buf)
 		p := &res.Provenance[len(res.Provenance)-1]
 		if p.Value != nil {
 			res.Reference, _ = toText(p.Value)

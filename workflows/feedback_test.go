@@ -25,12 +25,11 @@ type FeedbackSuite struct {
 	testsuite.WorkflowTestSuite
 	env *testsuite.TestWorkflowEnvironment
 
-	mu     sync.Mutex
-	runs   []MacroInput
-	ids    []string
-	rules  map[string][]activities.RuleAction // lower-cased status → actions
-	at     time.Duration
-	script []func()
+	mu    sync.Mutex
+	runs  []MacroInput
+	ids   []string
+	rules map[string][]activities.RuleAction // lower-cased status → actions
+	at    time.Duration
 }
 
 func TestFeedbackSuite(t *testing.T) { suite.Run(t, new(FeedbackSuite)) }

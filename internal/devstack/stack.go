@@ -281,7 +281,7 @@ func (s *Stack) startCCSim(shape *mapping.Config) error {
 	}
 	sim, err := ccsim.New(cfg)
 	if err != nil {
-		return fmt.Errorf("Centercode simulator config: %w", err)
+		return fmt.Errorf("the Centercode simulator config: %w", err)
 	}
 	if err := sim.Start(); err != nil {
 		return fmt.Errorf("start Centercode simulator: %w", err)

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -236,10 +235,6 @@ func parseTime(v string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("%q is not an ISO 8601 time", v)
-}
-
-func sortByID(list []*record) {
-	sort.Slice(list, func(i, j int) bool { return idLess(list[i].id, list[j].id) })
 }
 
 // project returns only keys of doc (compact list representation).

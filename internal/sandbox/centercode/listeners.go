@@ -134,9 +134,7 @@ func applyData(data map[string]map[string]DataValue, group string, labels map[st
 	stored, cleared := 0, 0
 	for k, v := range kv {
 		if v == "" {
-			if _, had := g[k]; had {
-				delete(g, k)
-			}
+			delete(g, k)
 			cleared++
 			continue
 		}
