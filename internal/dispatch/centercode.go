@@ -91,11 +91,11 @@ func (d *Dispatcher) signalFeedback(ctx context.Context, feedbackID, signal stri
 }
 
 // handOff is the claim → hand to Temporal → confirm (or release) sequence
-// shared by the Centercode webhooks.
+// every webhook path shares. An empty id skips the Redis layer.
 func (d *Dispatcher) handOff(ctx context.Context, source, id, wfID string, send func(context.Context) error) (Outcome, error) {
 	out := Outcome{WorkflowID: wfID}
 	claimed := false
-	if d.Dedup != nil {
+	if d.Dedup != nil && id != "" {
 		ok, err := d.Dedup.Claim(ctx, source, id)
 		switch {
 		case err != nil:

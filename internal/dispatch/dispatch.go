@@ -88,65 +88,36 @@ func (d *Dispatcher) Dispatch(ctx context.Context, a *aha.Audit, source string) 
 	if peopleKind(d.Config(), kind) {
 		return d.dispatchPeople(ctx, a, source, kind, wfID)
 	}
-	auditID := a.ID.String()
-	out := Outcome{WorkflowID: wfID}
-	claimed := false
-	if d.Dedup != nil && auditID != "" {
-		ok, err := d.Dedup.Claim(ctx, "aha", auditID)
-		switch {
-		case err != nil:
-			out.Degraded = true
-			d.logger().Warn("redis dedup unavailable; relying on workflow dedup", "error", err)
-		case !ok:
-			out.Status = Duplicate
-			return out, nil
-		default:
-			claimed = true
-		}
+	id := a.AuditableID.String()
+	opts := client.StartWorkflowOptions{
+		ID:        wfID,
+		TaskQueue: d.TaskQueue,
+		// A record whose workflow ended (e.g. it was deleted) may come back.
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		StaticSummary:         fmt.Sprintf("Aha! %s %s → Centercode", kind, id),
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.KeyAhaRecordType.ValueSet(kind),
+			workflows.KeySyncState.ValueSet(workflows.StateSyncing),
+		),
 	}
-	ev := workflows.AhaEvent{AuditID: auditID, Action: a.AuditAction, AuditableType: a.AuditableType, Source: source}
+	return d.signalAudit(ctx, a, source, wfID, opts, workflows.AhaRecordWorkflow, workflows.AhaRecordInput{Kind: kind, AhaID: id})
+}
+
+// signalAudit dedups an audit by its id and signals-with-start the workflow
+// with it: the one hand-off every Aha! path (webhook, reconcile, replay,
+// feedback records and people) goes through.
+func (d *Dispatcher) signalAudit(ctx context.Context, a *aha.Audit, source, wfID string, opts client.StartWorkflowOptions, wf, input any) (Outcome, error) {
+	ev := workflows.AhaEvent{AuditID: a.ID.String(), Action: a.AuditAction, AuditableType: a.AuditableType, Source: source}
 	if t, err := time.Parse(time.RFC3339Nano, a.CreatedAt); err == nil {
 		ev.CreatedAt = t
 	}
 	for _, c := range a.Changes {
 		ev.Fields = append(ev.Fields, c.FieldName)
 	}
-	timeout := d.Timeout
-	if timeout == 0 {
-		timeout = 3 * time.Second
-	}
-	hctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	_, err := d.Temporal.SignalWithStartWorkflow(hctx, wfID, workflows.SignalAhaEvent, ev, client.StartWorkflowOptions{
-		ID:        wfID,
-		TaskQueue: d.TaskQueue,
-		// A record whose workflow ended (e.g. it was deleted) may come back.
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		StaticSummary:         fmt.Sprintf("Aha! %s %s → Centercode", kind, a.AuditableID.String()),
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.KeyAhaRecordType.ValueSet(kind),
-			workflows.KeySyncState.ValueSet(workflows.StateSyncing),
-		),
-	}, workflows.AhaRecordWorkflow, workflows.AhaRecordInput{Kind: kind, AhaID: a.AuditableID.String()})
-	if err != nil {
-		if claimed {
-			// Use a fresh context: hctx may be what failed.
-			rctx, rcancel := context.WithTimeout(context.Background(), time.Second)
-			if rerr := d.Dedup.Release(rctx, "aha", auditID); rerr != nil {
-				d.logger().Warn("could not release dedup claim", "audit_id", auditID, "error", rerr)
-			}
-			rcancel()
-		}
-		return Outcome{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
-	if claimed {
-		if err := d.Dedup.Confirm(ctx, "aha", auditID); err != nil {
-			out.Degraded = true
-			d.logger().Warn("could not confirm dedup claim", "audit_id", auditID, "error", err)
-		}
-	}
-	out.Status = Accepted
-	return out, nil
+	return d.handOff(ctx, "aha", ev.AuditID, wfID, func(hctx context.Context) error {
+		_, err := d.Temporal.SignalWithStartWorkflow(hctx, wfID, workflows.SignalAhaEvent, ev, opts, wf, input)
+		return err
+	})
 }
 
 func (d *Dispatcher) logger() *slog.Logger {

@@ -3,7 +3,6 @@ package dispatch
 import (
 	"context"
 	"fmt"
-	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
@@ -46,37 +45,8 @@ func peopleRoute(kind string, a *aha.Audit) (string, string, string) {
 // (AhaPeopleWorkflow), with the same claim / release / confirm steps as the
 // feedback path.
 func (d *Dispatcher) dispatchPeople(ctx context.Context, a *aha.Audit, source, kind, wfID string) (Outcome, error) {
-	auditID := a.ID.String()
-	out := Outcome{WorkflowID: wfID}
-	claimed := false
-	if d.Dedup != nil && auditID != "" {
-		ok, err := d.Dedup.Claim(ctx, "aha", auditID)
-		switch {
-		case err != nil:
-			out.Degraded = true
-			d.logger().Warn("redis dedup unavailable; relying on workflow dedup", "error", err)
-		case !ok:
-			out.Status = Duplicate
-			return out, nil
-		default:
-			claimed = true
-		}
-	}
-	ev := workflows.AhaEvent{AuditID: auditID, Action: a.AuditAction, AuditableType: a.AuditableType, Source: source}
-	if t, err := time.Parse(time.RFC3339Nano, a.CreatedAt); err == nil {
-		ev.CreatedAt = t
-	}
-	for _, c := range a.Changes {
-		ev.Fields = append(ev.Fields, c.FieldName)
-	}
-	timeout := d.Timeout
-	if timeout == 0 {
-		timeout = 3 * time.Second
-	}
-	hctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	id := a.AuditableID.String()
-	_, err := d.Temporal.SignalWithStartWorkflow(hctx, wfID, workflows.SignalAhaEvent, ev, client.StartWorkflowOptions{
+	opts := client.StartWorkflowOptions{
 		ID:        wfID,
 		TaskQueue: d.TaskQueue,
 		// The resolver completes when idle; a later event starts it again.
@@ -87,23 +57,6 @@ func (d *Dispatcher) dispatchPeople(ctx context.Context, a *aha.Audit, source, k
 			workflows.KeyAhaReference.ValueSet(id),
 			workflows.KeySyncState.ValueSet(workflows.StateSyncing),
 		),
-	}, workflows.AhaPeopleWorkflow, workflows.AhaPeopleInput{Kind: kind, AhaID: id})
-	if err != nil {
-		if claimed {
-			rctx, rcancel := context.WithTimeout(context.Background(), time.Second)
-			if rerr := d.Dedup.Release(rctx, "aha", auditID); rerr != nil {
-				d.logger().Warn("could not release dedup claim", "audit_id", auditID, "error", rerr)
-			}
-			rcancel()
-		}
-		return Outcome{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	if claimed {
-		if err := d.Dedup.Confirm(ctx, "aha", auditID); err != nil {
-			out.Degraded = true
-			d.logger().Warn("could not confirm dedup claim", "audit_id", auditID, "error", err)
-		}
-	}
-	out.Status = Accepted
-	return out, nil
+	return d.signalAudit(ctx, a, source, wfID, opts, workflows.AhaPeopleWorkflow, workflows.AhaPeopleInput{Kind: kind, AhaID: id})
 }
