@@ -175,7 +175,16 @@ func (a *Activities) MapRecord(ctx context.Context, req MapRequest) (Mapped, err
 		}
 		return Mapped{}, temporal.NewNonRetryableApplicationError("map record: "+err.Error(), ErrTypeMapping, nil)
 	}
-	return Mapped{FeedbackType: ft.Name, Body: res.JSON, Hash: res.Hash, Reference: res.Reference, ConfigHash: cfg.ShortHash()}, nil
+	out := Mapped{FeedbackType: ft.Name, Body: res.JSON, Hash: res.Hash, Reference: res.Reference, ConfigHash: cfg.ShortHash()}
+	var rec struct {
+		Status *struct {
+			Name string `json:"name"`
+		} `json:"workflow_status"`
+	}
+	if json.Unmarshal(req.Record, &rec) == nil && rec.Status != nil {
+		out.CentercodeStatus, _ = cfg.StatusRules.CentercodeStatusFor(rec.Status.Name)
+	}
+	return out, nil
 }
 
 // SubmitFeedback creates the feedback through the type's external source, or

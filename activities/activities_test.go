@@ -1,9 +1,13 @@
 package activities
 
 import (
+	"context"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/ahacc/ahacc/mapping"
 )
 
 func TestIntegrationValue(t *testing.T) {
@@ -23,4 +27,19 @@ func TestIntegrationValueFromCustomField(t *testing.T) {
 	// An integration field wins over a custom field.
 	rec = []byte(`{"integration_fields":[{"name":"k","value":"1"}],"custom_fields":[{"key":"k","value":"2"}]}`)
 	require.Equal(t, "1", integrationValue(rec, "k"))
+}
+
+func TestMapRecordCarriesFromAhaStatus(t *testing.T) {
+	cfg, err := mapping.LoadFileWithOptions(filepath.Join("..", "examples", "ahacc.yaml"), mapping.LoadOptions{AllowUnsetEnv: true,
+		LookupEnv: func(string) (string, bool) { return "", false }})
+	require.NoError(t, err)
+	a := New(cfg, nil, nil, nil)
+	rec := []byte(`{"id":"1","reference_num":"PRJ1-I-1","name":"x","workflow_status":{"name":"Shipped"}}`)
+	m, err := a.MapRecord(context.Background(), MapRequest{FeedbackType: "bugs", Record: rec})
+	require.NoError(t, err)
+	require.Equal(t, "Fixed", m.CentercodeStatus, "status_rules.from_aha: Shipped → Fixed")
+	rec = []byte(`{"id":"1","reference_num":"PRJ1-I-1","name":"x","workflow_status":{"name":"New"}}`)
+	m, err = a.MapRecord(context.Background(), MapRequest{FeedbackType: "bugs", Record: rec})
+	require.NoError(t, err)
+	require.Empty(t, m.CentercodeStatus)
 }

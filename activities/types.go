@@ -53,8 +53,11 @@ type Mapped struct {
 	Body         []byte `json:"body"`
 	Hash         string `json:"hash"`
 	// Reference is the external reference element's value.
-	Reference  string `json:"reference,omitempty"`
-	ConfigHash string `json:"config_hash"`
+	Reference string `json:"reference,omitempty"`
+	// CentercodeStatus is what status_rules.from_aha maps the record's Aha!
+	// workflow status to ("" when no rule applies).
+	CentercodeStatus string `json:"centercode_status,omitempty"`
+	ConfigHash       string `json:"config_hash"`
 }
 
 // SubmitRequest creates or updates the feedback for a mapped body.

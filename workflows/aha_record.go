@@ -240,6 +240,7 @@ func (s *entity) syncOnce(ctx workflow.Context) error {
 	}
 	s.Reference, s.URL, s.Name = rec.Reference, rec.URL, rec.Name
 
+	mapped := map[string]activities.Mapped{}
 	for _, ft := range routes.FeedbackTypes {
 		var m activities.Mapped
 		mctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
@@ -249,6 +250,7 @@ func (s *entity) syncOnce(ctx workflow.Context) error {
 		if err := workflow.ExecuteLocalActivity(mctx, a.MapRecord, activities.MapRequest{FeedbackType: ft, Record: rec.JSON}).Get(ctx, &m); err != nil {
 			return err
 		}
+		mapped[ft] = m
 		link := s.link(ft)
 		if link.FeedbackID == "" && rec.LinkedFeedbackID != "" && ft == routes.FeedbackTypes[0] {
 			// ahacc created this Aha! record from that Centercode feedback (a
@@ -287,6 +289,32 @@ func (s *entity) syncOnce(ctx workflow.Context) error {
 		link.IDUnknown = res.IDUnknown && link.FeedbackID == ""
 		link.LastHash = m.Hash
 		link.SyncedAt = workflow.Now(ctx)
+		s.Writes++
+	}
+	return s.syncStatuses(ctx, mapped)
+}
+
+// syncStatuses applies status_rules.from_aha: when the Aha! status maps to a
+// Centercode status the feedback does not have yet, set it through the
+// feedback listener. The activity tells the feedback's FeedbackWorkflow to
+// expect the change first, so it does not come back as a status change that
+// fires a macro.
+func (s *entity) syncStatuses(ctx workflow.Context, mapped map[string]activities.Mapped) error {
+	if workflow.GetVersion(ctx, "from-aha-status", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return nil
+	}
+	for i := range s.Links {
+		l := &s.Links[i]
+		m, ok := mapped[l.FeedbackType]
+		if !ok || l.FeedbackID == "" || m.CentercodeStatus == "" || m.CentercodeStatus == l.LastStatus {
+			continue
+		}
+		req := activities.SetStatusRequest{FeedbackID: l.FeedbackID, Status: m.CentercodeStatus}
+		if err := workflow.ExecuteActivity(s.callOpts(ctx, "set "+l.FeedbackType+" feedback "+l.FeedbackID+" to "+m.CentercodeStatus),
+			a.SetCentercodeStatus, req).Get(ctx, nil); err != nil {
+			return err
+		}
+		l.LastStatus = m.CentercodeStatus
 		s.Writes++
 	}
 	return nil

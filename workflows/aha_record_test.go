@@ -348,3 +348,31 @@ func (s *AhaRecordSuite) TestDestroyUnparksARecordParkedOn404() {
 	})
 	s.run()
 }
+
+func (s *AhaRecordSuite) TestFromAhaStatusSetOnceThroughTheListener() {
+	var set []activities.SetStatusRequest
+	s.env.OnActivity(a.SetCentercodeStatus, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, req activities.SetStatusRequest) error {
+			set = append(set, req)
+			return nil
+		})
+	s.mapFn = func(req activities.MapRequest) (activities.Mapped, error) {
+		return activities.Mapped{FeedbackType: req.FeedbackType, Body: req.Record, Hash: "h-" + string(req.Record),
+			Reference: "PRJ1-I-10", CentercodeStatus: "Fixed"}, nil
+	}
+	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.env.RegisterDelayedCallback(func() {
+		s.mu.Lock()
+		s.name = "v2"
+		s.mu.Unlock()
+		s.env.SignalWorkflow(SignalAhaEvent, AhaEvent{AuditID: "2", Action: "update"})
+	}, 10*time.Second)
+	s.end(time.Minute, func() {
+		st := s.query()
+		s.Require().Len(set, 1, "the status is set once, not again while it stays the same")
+		s.Equal(activities.SetStatusRequest{FeedbackID: "4821", Status: "Fixed"}, set[0])
+		s.Equal("Fixed", st.Links[0].LastStatus)
+		s.Len(s.submits, 2)
+	})
+	s.run()
+}

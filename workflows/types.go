@@ -47,8 +47,10 @@ type Link struct {
 	// IDUnknown is set when Centercode answered 2xx without an id.
 	IDUnknown bool `json:"id_unknown,omitempty"`
 	// LastHash is the hash of the body last written; an equal hash skips the write.
-	LastHash string    `json:"last_hash,omitempty"`
-	SyncedAt time.Time `json:"synced_at,omitempty"`
+	LastHash string `json:"last_hash,omitempty"`
+	// LastStatus is the Centercode status last set from Aha! (status_rules.from_aha).
+	LastStatus string    `json:"last_status,omitempty"`
+	SyncedAt   time.Time `json:"synced_at,omitempty"`
 }
 
 // State is what the entity workflow knows, answered by the `state` query and
