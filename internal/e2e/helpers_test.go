@@ -49,17 +49,26 @@ func exampleConfig() string { return repoFile("examples", "ahacc.yaml") }
 // after flushing the database; it skips the test when no Redis answers.
 func testRedis(t *testing.T) (string, *redis.Client) {
 	t.Helper()
+	db := defaultRedisDB
+	if v := os.Getenv("AHACC_E2E_REDIS_DB"); v != "" {
+		var err error
+		db, err = strconv.Atoi(v)
+		require.NoError(t, err, "AHACC_E2E_REDIS_DB")
+	}
+	return redisDB(t, db)
+}
+
+// redisDB returns the URL of database db of REDIS_TEST_URL (default
+// redis://127.0.0.1:6379) and a client to it, after flushing it; it skips the
+// test when no Redis answers. Each test file uses its own database number.
+func redisDB(t *testing.T, db int) (string, *redis.Client) {
+	t.Helper()
 	raw := os.Getenv("REDIS_TEST_URL")
 	if raw == "" {
 		raw = "redis://127.0.0.1:6379/0"
 	}
 	u, err := url.Parse(raw)
 	require.NoError(t, err, "REDIS_TEST_URL")
-	db := defaultRedisDB
-	if v := os.Getenv("AHACC_E2E_REDIS_DB"); v != "" {
-		db, err = strconv.Atoi(v)
-		require.NoError(t, err, "AHACC_E2E_REDIS_DB")
-	}
 	u.Path = "/" + strconv.Itoa(db)
 	opt, err := redis.ParseURL(u.String())
 	require.NoError(t, err)

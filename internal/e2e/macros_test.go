@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ahacc/ahacc/internal/app"
@@ -33,24 +31,8 @@ const mcRedisDB = 11
 // redis://127.0.0.1:6379) after flushing it; it skips when no Redis answers.
 func mcRedis(t *testing.T) string {
 	t.Helper()
-	raw := os.Getenv("REDIS_TEST_URL")
-	if raw == "" {
-		raw = "redis://127.0.0.1:6379/0"
-	}
-	u, err := url.Parse(raw)
-	require.NoError(t, err, "REDIS_TEST_URL")
-	u.Path = "/" + strconv.Itoa(mcRedisDB)
-	opt, err := redis.ParseURL(u.String())
-	require.NoError(t, err)
-	rdb := redis.NewClient(opt)
-	defer rdb.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		t.Skipf("macro e2e needs Redis: none answers at %s (set REDIS_TEST_URL): %v", opt.Addr, err)
-	}
-	require.NoError(t, rdb.FlushDB(ctx).Err())
-	return u.String()
+	u, _ := redisDB(t, mcRedisDB)
+	return u
 }
 
 // mcStack is the dev stack without its worker; the test runs workers itself

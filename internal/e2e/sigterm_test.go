@@ -3,13 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,84 +16,6 @@ import (
 	ahasim "github.com/ahacc/ahacc/internal/sandbox/aha"
 	"github.com/ahacc/ahacc/workflows"
 )
-
-// proc is an ahacc binary running as a separate OS process.
-type proc struct {
-	cmd  *exec.Cmd
-	addr string
-	done chan error
-	log  string
-}
-
-func buildBin(t *testing.T, pkg string) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-o", bin, pkg)
-	cmd.Dir = repoFile()
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "go build %s:\n%s", pkg, out)
-	return bin
-}
-
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// startProc runs bin with the stack's environment plus extra, and waits until
-// probe answers 200.
-func startProc(t *testing.T, e *e2eEnv, bin, name string, extra ...string) *proc {
-	t.Helper()
-	p := &proc{done: make(chan error, 1), log: filepath.Join(t.TempDir(), name+".log")}
-	env := append(workerEnv(t, e), extra...)
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "AHACC_HTTP_ADDR="); ok && strings.Contains(bin, "starter") {
-			p.addr = v
-		}
-		if v, ok := strings.CutPrefix(kv, "AHACC_WORKER_HEALTH_ADDR="); ok && strings.Contains(bin, "worker") {
-			p.addr = v
-		}
-	}
-	f, err := os.Create(p.log)
-	require.NoError(t, err)
-	p.cmd = exec.Command(bin)
-	p.cmd.Env = env
-	p.cmd.Stdout, p.cmd.Stderr = f, f
-	require.NoError(t, p.cmd.Start())
-	go func() { p.done <- p.cmd.Wait(); _ = f.Close() }()
-	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	require.Eventually(t, func() bool {
-		resp, err := http.Get("http://" + p.addr + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	}, 30*time.Second, 50*time.Millisecond, "%s ready", name)
-	return p
-}
-
-// term sends SIGTERM and returns how long the process took to exit.
-func (p *proc) term(t *testing.T, limit time.Duration) time.Duration {
-	t.Helper()
-	start := time.Now()
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case err := <-p.done:
-		p.done <- err
-		assert.NoError(t, err, "clean exit after SIGTERM:\n%s", readFile(t, p.log))
-	case <-time.After(limit):
-		t.Fatalf("%s still running %s after SIGTERM", p.cmd.Path, limit)
-	}
-	return time.Since(start)
-}
 
 // TestSIGTERMDuringBurst is issue 7's drain check: the Aha! simulator posts a
 // 500-event burst to a starter process while a worker process syncs; both get

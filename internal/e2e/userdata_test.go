@@ -68,25 +68,7 @@ type udEnv struct {
 
 func udRedis(t *testing.T) (string, *redis.Client) {
 	t.Helper()
-	raw := os.Getenv("REDIS_TEST_URL")
-	if raw == "" {
-		raw = "redis://127.0.0.1:6379/0"
-	}
-	u, err := url.Parse(raw)
-	require.NoError(t, err, "REDIS_TEST_URL")
-	u.Path = "/" + strconv.Itoa(udRedisDB)
-	opt, err := redis.ParseURL(u.String())
-	require.NoError(t, err)
-	rdb := redis.NewClient(opt)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		_ = rdb.Close()
-		t.Skipf("no Redis answers at %s (set REDIS_TEST_URL): %v", opt.Addr, err)
-	}
-	require.NoError(t, rdb.FlushDB(ctx).Err())
-	t.Cleanup(func() { _ = rdb.Close() })
-	return u.String(), rdb
+	return redisDB(t, udRedisDB)
 }
 
 // udConfigFile writes the example config with the test's budgets and no

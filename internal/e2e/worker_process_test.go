@@ -9,34 +9,125 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ahacc/ahacc/internal/devstack"
 )
 
-// workerProc is the worker binary running as a separate OS process.
-type workerProc struct {
-	cmd     *exec.Cmd
-	health  string
-	logPath string
-	done    chan error
+// proc is an ahacc binary (worker or starter) running as a separate OS process.
+type proc struct {
+	cmd  *exec.Cmd
+	addr string // its health/HTTP address
+	done chan error
+	log  string
 }
 
-// buildWorker builds ./worker into a temp dir (once per test).
-func buildWorker(t *testing.T) string {
+func buildBin(t *testing.T, pkg string) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "worker")
+	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
 	start := time.Now()
-	cmd := exec.Command("go", "build", "-o", bin, "./worker")
+	cmd := exec.Command("go", "build", "-o", bin, pkg)
 	cmd.Dir = repoFile()
 	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "go build ./worker:\n%s", out)
-	t.Logf("built ./worker in %s", time.Since(start).Round(time.Millisecond))
+	require.NoError(t, err, "go build %s:\n%s", pkg, out)
+	t.Logf("built %s in %s", pkg, time.Since(start).Round(time.Millisecond))
 	return bin
 }
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startProc runs bin with the stack's environment plus extra and waits until
+// its /readyz answers; it fails the test if the process exits first, and
+// prints the tail of its log when the test fails.
+func startProc(t *testing.T, e *e2eEnv, bin, name string, extra ...string) *proc {
+	t.Helper()
+	p := &proc{done: make(chan error, 1), log: filepath.Join(t.TempDir(), name+".log")}
+	env := append(workerEnv(t, e), extra...)
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "AHACC_HTTP_ADDR="); ok && strings.Contains(filepath.Base(bin), "starter") {
+			p.addr = v
+		}
+		if v, ok := strings.CutPrefix(kv, "AHACC_WORKER_HEALTH_ADDR="); ok && strings.Contains(filepath.Base(bin), "worker") {
+			p.addr = v
+		}
+	}
+	f, err := os.Create(p.log)
+	require.NoError(t, err)
+	p.cmd = exec.Command(bin)
+	p.cmd.Env = env
+	p.cmd.Stdout, p.cmd.Stderr = f, f
+	require.NoError(t, p.cmd.Start())
+	go func() { p.done <- p.cmd.Wait(); _ = f.Close() }()
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			if b, err := os.ReadFile(p.log); err == nil {
+				lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+				if len(lines) > 30 {
+					lines = lines[len(lines)-30:]
+				}
+				t.Logf("%s (pid %d) log tail:\n%s", name, p.cmd.Process.Pid, strings.Join(lines, "\n"))
+			}
+		}
+	})
+	require.Eventually(t, func() bool {
+		select {
+		case err := <-p.done:
+			p.done <- err
+			t.Fatalf("%s exited: %v\n%s", name, err, readFile(t, p.log))
+		default:
+		}
+		resp, err := http.Get("http://" + p.addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 30*time.Second, 50*time.Millisecond, "%s ready", name)
+	return p
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (p *proc) kill(t *testing.T) {
+	t.Helper()
+	require.NoError(t, p.cmd.Process.Kill()) // SIGKILL on Unix
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("killed process did not exit")
+	}
+}
+
+// term sends SIGTERM and returns how long the process took to exit.
+func (p *proc) term(t *testing.T, limit time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-p.done:
+		p.done <- err
+		assert.NoError(t, err, "clean exit after SIGTERM:\n%s", readFile(t, p.log))
+	case <-time.After(limit):
+		t.Fatalf("%s still running %s after SIGTERM", p.cmd.Path, limit)
+	}
+	return time.Since(start)
+}
+
+// buildWorker builds ./worker into a temp dir.
+func buildWorker(t *testing.T) string { return buildBin(t, "./worker") }
 
 // workerEnv is the environment the stack computed for a worker process: its
 // variables (simulator URLs, keys, tokens), the real Redis, Temporal's
@@ -75,63 +166,9 @@ func workerEnv(t *testing.T, e *e2eEnv) []string {
 }
 
 // startWorker starts the worker binary and waits until its /readyz answers.
-func startWorker(t *testing.T, e *e2eEnv, bin string, n int) *workerProc {
+func startWorker(t *testing.T, e *e2eEnv, bin string, n int) *proc {
 	t.Helper()
-	env := workerEnv(t, e)
-	w := &workerProc{logPath: filepath.Join(t.TempDir(), fmt.Sprintf("worker-%d.log", n)), done: make(chan error, 1)}
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "AHACC_WORKER_HEALTH_ADDR="); ok {
-			w.health = v
-		}
-	}
-	logf, err := os.Create(w.logPath)
-	require.NoError(t, err)
-	w.cmd = exec.Command(bin)
-	w.cmd.Env = env
-	w.cmd.Stdout, w.cmd.Stderr = logf, logf
-	require.NoError(t, w.cmd.Start())
-	go func() { w.done <- w.cmd.Wait(); _ = logf.Close() }()
-	t.Cleanup(func() {
-		if w.cmd.ProcessState == nil {
-			_ = w.cmd.Process.Kill()
-			<-w.done
-		}
-		if t.Failed() {
-			if b, err := os.ReadFile(w.logPath); err == nil {
-				lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-				if len(lines) > 30 {
-					lines = lines[len(lines)-30:]
-				}
-				t.Logf("worker %d (pid %d) log tail:\n%s", n, w.cmd.Process.Pid, strings.Join(lines, "\n"))
-			}
-		}
-	})
-	require.Eventually(t, func() bool {
-		select {
-		case err := <-w.done:
-			w.done <- err
-			t.Fatalf("worker %d exited: %v\n%s", n, err, readFile(t, w.logPath))
-		default:
-		}
-		resp, err := http.Get("http://" + w.health + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 20*time.Second, 50*time.Millisecond, "worker %d ready", n)
-	return w
-}
-
-// kill sends SIGKILL and waits for the process to be gone.
-func (w *workerProc) kill(t *testing.T) {
-	t.Helper()
-	require.NoError(t, w.cmd.Process.Kill()) // SIGKILL on Unix
-	select {
-	case <-w.done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("killed worker did not exit")
-	}
+	return startProc(t, e, bin, fmt.Sprintf("worker-%d", n))
 }
 
 // TestBurstWorkerKilled is issue 4's second "Done when" bullet: the worker is
