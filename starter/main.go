@@ -65,24 +65,14 @@ func main() {
 func serve(env app.Env, logger *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cfg, err := app.LoadConfig(env)
+	conn, err := app.Connect(ctx, env, metrics.ComponentStarter, logger)
 	if err != nil {
 		return err
 	}
-	m := metrics.New(metrics.ComponentStarter)
-	tc, err := app.DialTemporal(ctx, env, logger, m.SDKHandler())
-	if err != nil {
-		return err
-	}
-	defer tc.Close()
-	rdb, err := app.NewRedis(ctx, env.RedisURL)
-	if err != nil {
-		return fmt.Errorf("REDIS_URL: %w", err)
-	}
+	defer conn.Close()
+	cfg, tc, rdb, m := conn.Config, conn.Temporal, conn.Redis, conn.Metrics
 	if rdb == nil {
 		logger.Warn("REDIS_URL is not set: running without the Redis dedup layer (readyz says degraded)")
-	} else {
-		defer rdb.Close()
 	}
 	if len(env.AhaTokens) == 0 {
 		logger.Warn("AHACC_AHA_WEBHOOK_TOKEN is not set: every Aha! webhook will be answered 404")

@@ -35,23 +35,12 @@ func run(logger *slog.Logger) error {
 	env := app.EnvFromOS()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cfg, err := app.LoadConfig(env)
+	conn, err := app.Connect(ctx, env, metrics.ComponentWorker, logger)
 	if err != nil {
 		return err
 	}
-	m := metrics.New(metrics.ComponentWorker)
-	tc, err := app.DialTemporal(ctx, env, logger, m.SDKHandler())
-	if err != nil {
-		return err
-	}
-	defer tc.Close()
-	rdb, err := app.NewRedis(ctx, env.RedisURL)
-	if err != nil {
-		return fmt.Errorf("REDIS_URL: %w", err)
-	}
-	if rdb != nil {
-		defer rdb.Close()
-	}
+	defer conn.Close()
+	cfg, tc, rdb, m := conn.Config, conn.Temporal, conn.Redis, conn.Metrics
 	w, err := app.StartWorker(app.WorkerOptions{Env: env, Config: cfg, Temporal: tc, Redis: rdb, Logger: logger, Metrics: m})
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	sdklog "go.temporal.io/sdk/log"
@@ -15,6 +16,7 @@ import (
 	"github.com/ahacc/ahacc/internal/aha"
 	"github.com/ahacc/ahacc/internal/centercode"
 	"github.com/ahacc/ahacc/internal/codec"
+	"github.com/ahacc/ahacc/internal/metrics"
 	"github.com/ahacc/ahacc/mapping"
 )
 
@@ -105,4 +107,42 @@ func (r AhaReader) GetRecord(ctx context.Context, kind, id string) (activities.A
 		return activities.AhaRecord{}, err
 	}
 	return activities.AhaRecord{ID: rec.ID.String(), Reference: rec.ReferenceNum, URL: rec.URL, Name: rec.Name, JSON: rec.Raw}, nil
+}
+
+// Conn is what every ahacc process opens first: the config, its metrics
+// registry, the Temporal client (with those metrics) and Redis (nil when
+// REDIS_URL is unset).
+type Conn struct {
+	Config   *mapping.Config
+	Metrics  *metrics.Metrics
+	Temporal client.Client
+	Redis    *redis.Client
+}
+
+// Connect loads the config and connects to Temporal and Redis for a
+// component ("starter", "worker").
+func Connect(ctx context.Context, env Env, component string, logger *slog.Logger) (*Conn, error) {
+	cfg, err := LoadConfig(env)
+	if err != nil {
+		return nil, err
+	}
+	m := metrics.New(component)
+	tc, err := DialTemporal(ctx, env, logger, m.SDKHandler())
+	if err != nil {
+		return nil, err
+	}
+	rdb, err := NewRedis(ctx, env.RedisURL)
+	if err != nil {
+		tc.Close()
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	return &Conn{Config: cfg, Metrics: m, Temporal: tc, Redis: rdb}, nil
+}
+
+// Close closes the Temporal and Redis clients.
+func (c *Conn) Close() {
+	c.Temporal.Close()
+	if c.Redis != nil {
+		_ = c.Redis.Close()
+	}
 }
