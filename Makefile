@@ -4,6 +4,9 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHTIME   ?= 2s
 COMPOSE     ?= docker compose -f docker/compose.yaml --env-file docker/.env
 PKGS        := ./...
+# A failing command on the left of a pipe (go test … | tee) fails the target.
+SHELL       := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 
 .PHONY: run test test-short test-e2e fuzz bench lint build docker-build docker-up docker-down clean
 
@@ -35,10 +38,16 @@ fuzz:
 	  done; \
 	done
 
-## bench: Go benchmarks plus the load tool; figures go to BENCHMARKS.md
+## bench: Go benchmarks, the load tool, then the end-to-end benchmarks (macro
+## rate budget across two worker processes, 10,000-user backfill); figures go to
+## BENCHMARKS.md. BENCH_MACROS and BENCH_BACKFILL scale the last two.
+BENCH_MACROS ?= 1000
+BENCH_BACKFILL ?= 10000
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS) | tee .bench-go.txt
 	$(GO) run ./internal/bench/cmd/ahacc-bench | tee .bench-load.txt
+	AHACC_BENCH_MACROS=$(BENCH_MACROS) $(GO) test -count=1 -timeout 60m -run '^TestMacroRateBudgetBench$$' -v ./internal/e2e/ | grep -E 'BENCH|^(---|ok|FAIL)' | tee .bench-macros.txt
+	AHACC_BENCH_BACKFILL=$(BENCH_BACKFILL) $(GO) test -count=1 -timeout 60m -run '^TestUserDataBackfillBench$$' -v ./internal/e2e/ | grep -E 'BENCH|^(---|ok|FAIL)' | tee .bench-backfill.txt
 
 ## lint: go vet + staticcheck
 lint:

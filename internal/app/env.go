@@ -33,6 +33,10 @@ type Env struct {
 	TLSCert, TLSKey string
 	// MaxActivities bounds activities running at once per worker (AHACC_MAX_ACTIVITIES, default 64).
 	MaxActivities int
+	// RateBudgetOff turns the shared rate budgets off (AHACC_RATE_BUDGET=off):
+	// Aha!'s and Centercode's 429s are then only handled reactively, by the
+	// activities' retries. For measuring what the budget saves; never in production.
+	RateBudgetOff bool
 	// PayloadKeys turns on payload encryption: "id:base64key,..." (first encrypts).
 	PayloadKeys string // AHACC_PAYLOAD_KEYS
 	// CodecToken guards the starter's /codec endpoint the Web UI decodes through.
@@ -76,6 +80,7 @@ func EnvFrom(getenv func(string) string) Env {
 	if n, err := strconv.Atoi(get("AHACC_MAX_ACTIVITIES", "")); err == nil && n > 0 {
 		e.MaxActivities = n
 	}
+	e.RateBudgetOff = strings.EqualFold(strings.TrimSpace(get("AHACC_RATE_BUDGET", "")), "off")
 	if d, err := time.ParseDuration(get("AHACC_SHUTDOWN_TIMEOUT", "")); err == nil && d > 0 {
 		e.ShutdownTimeout = d
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/ahacc/ahacc/internal/dedup"
 	"github.com/ahacc/ahacc/internal/dispatch"
 	"github.com/ahacc/ahacc/internal/metrics"
+	"github.com/ahacc/ahacc/internal/ratelimit"
 	"github.com/ahacc/ahacc/mapping"
 	"github.com/ahacc/ahacc/workflows"
 )
@@ -63,7 +64,12 @@ func StartWorker(o WorkerOptions) (*Worker, error) {
 		o.Clients.Transport = o.Metrics.Transport
 	}
 	if o.Clients.AhaLimiter == nil && o.Clients.CentercodeLimiter == nil {
-		o.Clients.AhaLimiter, o.Clients.CentercodeLimiter = Budgets(o.Config, o.Redis, o.Metrics, o.Logger)
+		if o.Env.RateBudgetOff {
+			o.Logger.Warn("shared rate budgets are off (AHACC_RATE_BUDGET=off): 429s are handled only by retries")
+			o.Clients.AhaLimiter, o.Clients.CentercodeLimiter = ratelimit.Disabled(), ratelimit.Disabled()
+		} else {
+			o.Clients.AhaLimiter, o.Clients.CentercodeLimiter = Budgets(o.Config, o.Redis, o.Metrics, o.Logger)
+		}
 	}
 	ahaClient := NewAhaClient(o.Config, o.Clients)
 	acts := activities.New(o.Config, AhaReader{Client: ahaClient}, NewCentercodeClient(o.Clients), o.Logger)

@@ -56,6 +56,8 @@ type Recorder struct {
 	full   bool
 	total  int64
 	counts map[string]map[int]int64 // route ("METHOD pattern-or-path") → status → count
+	// first and last request start times since creation (or Reset).
+	first, last time.Time
 }
 
 // NewRecorder returns a Recorder keeping the last size requests.
@@ -76,6 +78,12 @@ func (rc *Recorder) Record(rec RequestRecord) {
 		rc.full = true
 	}
 	rc.total++
+	if rc.first.IsZero() || rec.Time.Before(rc.first) {
+		rc.first = rec.Time
+	}
+	if rec.Time.After(rc.last) {
+		rc.last = rec.Time
+	}
 	route := rec.Pattern
 	if route == "" {
 		route = rec.Method + " " + rec.Path
@@ -105,6 +113,15 @@ func (rc *Recorder) Total() int64 {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	return rc.total
+}
+
+// Span returns when the first and the last recorded request started (zero
+// times when none was recorded since creation or Reset): with Total, the
+// rate a client achieved over its run.
+func (rc *Recorder) Span() (first, last time.Time) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.first, rc.last
 }
 
 // Counts returns route → status → count. The route is the matched ServeMux pattern
@@ -151,6 +168,7 @@ func (rc *Recorder) Reset() {
 	defer rc.mu.Unlock()
 	rc.buf = make([]RequestRecord, rc.size)
 	rc.next, rc.full, rc.total = 0, false, 0
+	rc.first, rc.last = time.Time{}, time.Time{}
 	rc.counts = map[string]map[int]int64{}
 }
 

@@ -262,9 +262,13 @@ func TestRateLimiterConcurrent(t *testing.T) {
 
 func TestRecorderRingAndCounts(t *testing.T) {
 	rc := NewRecorder(3)
+	t0 := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	for i := 0; i < 5; i++ {
-		rc.Record(RequestRecord{Method: "GET", Path: "/p", Pattern: "GET /p", Status: 200 + i%2})
+		rc.Record(RequestRecord{Time: t0.Add(time.Duration(i) * time.Second), Method: "GET", Path: "/p", Pattern: "GET /p", Status: 200 + i%2})
 	}
+	first, last := rc.Span()
+	assert.Equal(t, t0, first, "the span outlives the ring")
+	assert.Equal(t, t0.Add(4*time.Second), last)
 	ents := rc.Entries()
 	require.Len(t, ents, 3)
 	assert.Equal(t, 200, ents[0].Status) // the 3rd, 4th and 5th records: 200, 201, 200
@@ -275,6 +279,8 @@ func TestRecorderRingAndCounts(t *testing.T) {
 	assert.Equal(t, []string{"GET /p"}, rc.Routes())
 	rc.Reset()
 	assert.Empty(t, rc.Entries())
+	first, last = rc.Span()
+	assert.True(t, first.IsZero() && last.IsZero())
 }
 
 func TestRecorderMiddlewareUsesMuxPattern(t *testing.T) {

@@ -1,0 +1,141 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ahacc/ahacc/internal/centercode"
+	"github.com/ahacc/ahacc/internal/devstack"
+	ahasim "github.com/ahacc/ahacc/internal/sandbox/aha"
+)
+
+// budgetRun is what one rate-budget run measured.
+type budgetRun struct {
+	Runs        int           // macro runs fired
+	Calls       int64         // Aha! requests answered (not 429)
+	Throttled   int64         // Aha! 429 answers
+	Span        time.Duration // first to last Aha! request
+	Elapsed     time.Duration // first status change to the last write-back
+	PerMinute   int           // the limit that binds (300/min)
+	Achieved    float64       // answered calls per second over Span
+	AllowedRate float64       // PerMinute/60
+}
+
+func (r budgetRun) Ratio() float64 { return r.Achieved / r.AllowedRate }
+
+// macroBudgetRun fires n "Will Fix" status changes in the Centercode
+// simulator, each running the push-to-aha macro (create idea + stamp the
+// feedback id: two Aha! calls), against the Aha! simulator limited to 20/s and
+// 300/min, on two worker OS processes sharing one Redis budget (or none, with
+// AHACC_RATE_BUDGET=off), and measures 429s and the achieved rate. The Aha!
+// simulator's webhooks are off and reconcile is far away, so every Aha! call
+// is one of the macro runs'.
+func macroBudgetRun(t *testing.T, bin string, n int, budget bool) budgetRun {
+	t.Helper()
+	cfg := configWith(t, "reconcile_every: 5m", "reconcile_every: 24h")
+	e := startStack(t, func(o *devstack.Options) {
+		o.NoWorker = true
+		o.ConfigPath = cfg
+		o.AhaSim = func(ao *ahasim.Options) {
+			ao.RatePerSecond, ao.RatePerMinute = 20, 300
+			ao.SuppressWebhooks = true
+		}
+	})
+	var extra []string
+	if !budget {
+		extra = append(extra, "AHACC_RATE_BUDGET=off")
+	}
+	startProc(t, e, bin, "worker-1", extra...)
+	startProc(t, e, bin, "worker-2", extra...)
+
+	s := e.stack
+	cc := centercode.New()
+	src := s.Vars["CC_BUGS_SOURCE_URL"]
+	ids := make([]int64, 0, n)
+	for i := 0; i < n; i++ {
+		ref, err := cc.SubmitFeedback(context.Background(), src, []byte(fmt.Sprintf(`{"Title": "Budget %d", "Description": "steps %d", "Aha Reference": "budget-%d"}`, i, i, i)))
+		require.NoError(t, err)
+		id, err := strconv.ParseInt(ref.ID, 10, 64)
+		require.NoError(t, err)
+		ids = append(ids, id)
+	}
+	ideasBefore := s.AhaSim.Counts().Ideas
+	s.AhaSim.Requests().Reset()
+
+	start := time.Now()
+	for _, id := range ids {
+		_, fired, err := s.CCSim.SetStatus(id, "Will Fix")
+		require.NoError(t, err)
+		require.Equal(t, 1, fired, "the status macro fires")
+	}
+	limit := time.Duration(n)*500*time.Millisecond + 5*time.Minute
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	for {
+		done := 0
+		for _, id := range ids {
+			if f, ok := s.CCSim.Feedback(id); ok && f.CustomData["Aha!"]["aha_reference"] != "" {
+				done++
+			}
+		}
+		if done == n {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("only %d of %d items written back after %s", done, n, time.Since(start))
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	elapsed := time.Since(start)
+
+	rs := s.AhaSim.RequestStats()
+	first, last := s.AhaSim.Requests().Span()
+	r := budgetRun{Runs: n, Calls: rs.Total - rs.RateLimited, Throttled: rs.RateLimited, Span: last.Sub(first),
+		Elapsed: elapsed, PerMinute: 300, AllowedRate: 300.0 / 60}
+	r.Achieved = float64(r.Calls) / r.Span.Seconds()
+	require.Equal(t, n, s.AhaSim.Counts().Ideas-ideasBefore, "exactly one Aha! idea per run")
+	t.Logf("BENCH macro-budget budget=%v runs=%d aha_calls=%d aha_429=%d span=%s elapsed=%s achieved=%.3f/s allowed=%.3f/s ratio=%.3f by_route=%v",
+		budget, n, r.Calls, r.Throttled, r.Span.Round(time.Millisecond), elapsed.Round(time.Millisecond),
+		r.Achieved, r.AllowedRate, r.Ratio(), rs.ByRoute)
+	return r
+}
+
+// TestMacroRateBudget is the CI variant of issue 6's rate-budget benchmark:
+// 60 macro runs (120 Aha! calls, ~24 s at 300/min) across two worker
+// processes produce no 429 and keep within 5% of the allowed rate.
+func TestMacroRateBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: starts Temporal, needs Redis")
+	}
+	bin := buildWorker(t)
+	r := macroBudgetRun(t, bin, 60, true)
+	require.Zero(t, r.Throttled, "Aha! 429s with the shared budget on")
+	require.GreaterOrEqual(t, r.Ratio(), 0.95, "achieved rate against the limit")
+}
+
+// TestMacroRateBudgetBench runs issue 6's benchmark when AHACC_BENCH_MACROS
+// is set (make bench sets 1000): the budget on, then off.
+func TestMacroRateBudgetBench(t *testing.T) {
+	v := os.Getenv("AHACC_BENCH_MACROS")
+	if v == "" {
+		t.Skip("set AHACC_BENCH_MACROS=1000 to run the macro rate-budget benchmark")
+	}
+	n, err := strconv.Atoi(v)
+	require.NoError(t, err)
+	bin := buildWorker(t)
+	var on, off budgetRun
+	t.Run("budget-on", func(t *testing.T) { on = macroBudgetRun(t, bin, n, true) })
+	t.Run("budget-off", func(t *testing.T) { off = macroBudgetRun(t, bin, n, false) })
+	t.Logf("BENCH macro-budget summary: on: %d 429s, %.1f%% of the allowed rate, all runs done in %s; off: %d 429s, %.1f%%, done in %s (%.2f× the budgeted time)",
+		on.Throttled, 100*on.Ratio(), on.Elapsed.Round(time.Second), off.Throttled, 100*off.Ratio(), off.Elapsed.Round(time.Second),
+		off.Elapsed.Seconds()/on.Elapsed.Seconds())
+	require.Zero(t, on.Throttled, "Aha! 429s with the shared budget on")
+	require.GreaterOrEqual(t, on.Ratio(), 0.95, "achieved rate against the limit")
+}
