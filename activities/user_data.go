@@ -40,10 +40,13 @@ func (a *Activities) UserDataRoutes(ctx context.Context) (UserDataRoutes, error)
 }
 
 // HydratePerson reads one person from Aha! afresh: the idea user with this
-// email (GET /api/v1/idea_users?email=) and each of their organizations. A
-// person Aha! no longer has under this email (deleted, or their email changed)
-// comes back with Found false and a record holding only the email, which maps
-// every key to "" and so clears their data in Centercode.
+// email (GET /api/v1/idea_users?email=), each of their organizations and,
+// when the config feeds portal_user records to user data, their portal users
+// (GET /api/v1/idea_portals/{id}/portal_users?email=, one per idea portal;
+// the portal list itself comes from the worker's cache). A person Aha! no
+// longer has under this email (deleted, or their email changed) comes back
+// with Found false and a record holding only the email, which maps every key
+// to "" and so clears their data in Centercode.
 func (a *Activities) HydratePerson(ctx context.Context, req HydratePersonRequest) (PersonRecord, error) {
 	p, err := a.people()
 	if err != nil {
@@ -67,9 +70,13 @@ func (a *Activities) HydratePerson(ctx context.Context, req HydratePersonRequest
 		return PersonRecord{Email: email, Found: false, JSON: b, FetchedAt: start}, nil
 	}
 	orgs := newOrgReader(p, false) // fresh: this read decides what is written
-	b, _, err := buildPerson(ctx, *u, orgs, start)
+	var portals portalUsersFunc
+	if a.config().UserData.Accepts(mapping.KindPortalUser) {
+		portals = newPortalReader(p).byEmail
+	}
+	b, _, err := buildPerson(ctx, *u, orgs, portals, start)
 	if err != nil {
-		return PersonRecord{}, Classify("read the organizations of Aha! idea user "+email, err)
+		return PersonRecord{}, Classify("read the organizations and portal users of Aha! idea user "+email, err)
 	}
 	return PersonRecord{Email: email, IdeaUserID: u.ID.String(), Name: u.Name, Found: true, JSON: b, FetchedAt: start}, nil
 }
@@ -180,7 +187,10 @@ func unknownUser(err error) bool {
 // reads them afresh when it syncs); an organization fans out to every idea
 // user in it, page by page (per_page=200), each signalled with a snapshot read
 // from the page so the organization costs pages, not people, in Aha! calls.
-// Every Aha! call goes through the client's limiter (the shared budget).
+// A portal user is looked for in the account's idea portals (listed from
+// Aha!, the list cached per worker): its last-known portal first, then each
+// portal in turn. Every Aha! call goes through the client's limiter (the
+// shared budget) and is counted in AhaCalls.
 func (a *Activities) ResolvePeople(ctx context.Context, req ResolvePeopleRequest) (ResolvePeopleResult, error) {
 	p, err := a.people()
 	if err != nil {
@@ -208,8 +218,9 @@ func (a *Activities) ResolvePeople(ctx context.Context, req ResolvePeopleRequest
 	case mapping.KindIdeaUser, mapping.KindPortalUser:
 		userID := req.AhaID
 		if req.Kind == mapping.KindPortalUser {
-			res.AhaCalls++
-			pu, err := p.FindPortalUser(ctx, req.AhaID)
+			portals := newPortalReader(p)
+			pu, err := portals.find(ctx, req.AhaID)
+			res.AhaCalls += portals.calls
 			if err != nil {
 				if notFound(err) {
 					res.Gone = true
@@ -256,10 +267,11 @@ func notFound(err error) bool {
 }
 
 // fanOutOrganization signals every idea user of an organization with a
-// snapshot (the organization read afresh, their other organizations through
-// the cache). Idea users are listed with idea_organization_id (an assumed
-// filter the simulator implements) and checked again here, so an Aha! that
-// ignored the filter costs more pages but signals the same people.
+// snapshot (the organization read afresh, their other organizations and their
+// portal users through the worker's caches). Idea users are listed with
+// idea_organization_id (an assumed filter the simulator implements) and
+// checked again here, so an Aha! that ignored the filter costs more pages but
+// signals the same people.
 func (a *Activities) fanOutOrganization(ctx context.Context, p PeopleAPI, req ResolvePeopleRequest, res ResolvePeopleResult) (ResolvePeopleResult, error) {
 	orgs := newOrgReader(p, true)
 	// Read the changed organization afresh (and refresh the cache with it).
@@ -270,6 +282,12 @@ func (a *Activities) fanOutOrganization(ctx context.Context, p PeopleAPI, req Re
 	}
 	orgs.cached = true
 	res.Gone = org == nil
+	var portals *portalReader
+	var portalUsers portalUsersFunc
+	if a.config().UserData.Accepts(mapping.KindPortalUser) {
+		portals = newPortalReader(p)
+		portalUsers = portals.indexed
+	}
 	page := 1
 	if activity.HasHeartbeatDetails(ctx) {
 		var done int
@@ -293,9 +311,9 @@ func (a *Activities) fanOutOrganization(ctx context.Context, p PeopleAPI, req Re
 			if res.Gone {
 				ev.Hydrate = true // the organization is gone: read each person afresh
 			} else {
-				snap, at, err := buildPerson(ctx, u, orgs, start)
+				snap, at, err := buildPerson(ctx, u, orgs, portalUsers, start)
 				if err != nil {
-					return res, Classify("read organizations for "+NormalizeEmail(u.Email), err)
+					return res, Classify("read organizations and portal users for "+NormalizeEmail(u.Email), err)
 				}
 				ev.Snapshot, ev.FetchedAt = snap, at
 			}
@@ -317,6 +335,9 @@ func (a *Activities) fanOutOrganization(ctx context.Context, p PeopleAPI, req Re
 		page++
 	}
 	res.AhaCalls += orgs.calls
+	if portals != nil {
+		res.AhaCalls += portals.calls
+	}
 	return res, nil
 }
 
@@ -331,9 +352,11 @@ func inOrg(u aha.IdeaUser, orgID string) bool {
 
 // BackfillUsersPage reads one page of /api/v1/idea_users (per_page 200 by
 // default) and signals each person's workflow with a snapshot built from the
-// page and their organizations (each organization read once per worker
-// through the cache, not once per person). Aha! calls: one for the page plus
-// one per organization not yet cached.
+// page, their organizations (each organization read once per worker through
+// the cache, not once per person) and, when the config feeds portal_user
+// records to user data, their portal users (from the worker's index of every
+// portal's users). Aha! calls: one for the page plus one per organization not
+// yet cached, plus the portal-user pages when the index is rebuilt.
 func (a *Activities) BackfillUsersPage(ctx context.Context, req BackfillPageRequest) (BackfillPageResult, error) {
 	p, err := a.people()
 	if err != nil {
@@ -354,20 +377,29 @@ func (a *Activities) BackfillUsersPage(ctx context.Context, req BackfillPageRequ
 	}
 	res := BackfillPageResult{Page: req.Page, TotalPages: pag.TotalPages, TotalRecords: pag.TotalRecords, Users: len(users), AhaCalls: 1}
 	orgs := newOrgReader(p, true)
+	var portals *portalReader
+	var portalUsers portalUsersFunc
+	if a.config().UserData.Accepts(mapping.KindPortalUser) {
+		portals = newPortalReader(p)
+		portalUsers = portals.indexed
+	}
 	batch := make([]personSignal, 0, len(users))
 	for _, u := range users {
 		if strings.TrimSpace(u.Email) == "" {
 			res.NoEmail++
 			continue
 		}
-		snap, at, err := buildPerson(ctx, u, orgs, start)
+		snap, at, err := buildPerson(ctx, u, orgs, portalUsers, start)
 		if err != nil {
-			return res, Classify("read organizations for "+NormalizeEmail(u.Email), err)
+			return res, Classify("read organizations and portal users for "+NormalizeEmail(u.Email), err)
 		}
 		batch = append(batch, personSignal{email: u.Email, ev: PersonEvent{Kind: "backfill", AhaID: u.ID.String(),
 			IdeaUserID: u.ID.String(), Snapshot: snap, FetchedAt: at, Source: "backfill"}})
 	}
 	res.AhaCalls += orgs.calls
+	if portals != nil {
+		res.AhaCalls += portals.calls
+	}
 	if err := signalMany(ctx, batch); err != nil {
 		return res, err
 	}

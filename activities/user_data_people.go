@@ -15,14 +15,19 @@ import (
 )
 
 // PeopleAPI is what the user-data activities need from Aha!: idea users (by
-// page, by email, by organization), organizations and portal users.
+// page, by email, by organization), organizations, idea portals and their
+// portal users. *aha.Client has every method (AhaPeople embeds it).
 type PeopleAPI interface {
 	// ListIdeaUsers lists idea users; filters: email, idea_organization_id, updated_since.
 	ListIdeaUsers(ctx context.Context, page, perPage int, filters url.Values) ([]aha.IdeaUser, aha.Pagination, error)
 	GetIdeaUser(ctx context.Context, id string) (*aha.IdeaUser, error)
 	GetIdeaOrganization(ctx context.Context, id string) (*aha.IdeaOrganization, error)
-	// FindPortalUser finds a portal user by id in any idea portal.
-	FindPortalUser(ctx context.Context, id string) (*aha.PortalUser, error)
+	// ListIdeaPortals lists every idea portal of the account (all pages).
+	ListIdeaPortals(ctx context.Context) ([]aha.IdeaPortal, error)
+	// GetPortalUser reads one portal user of one idea portal.
+	GetPortalUser(ctx context.Context, portalID, id string) (*aha.PortalUser, error)
+	// ListPortalUsers lists a page of an idea portal's portal users; filters: email.
+	ListPortalUsers(ctx context.Context, portalID string, page, perPage int, filters url.Values) ([]aha.PortalUser, aha.Pagination, error)
 }
 
 // PeopleProvider is implemented by an Aha! client adapter that can also read
@@ -38,6 +43,12 @@ type OrgCacher interface {
 	OrgCache() *OrgCache
 }
 
+// PortalCacher is implemented by a PeopleAPI that keeps the idea portal list
+// (and an index of their portal users) between activities.
+type PortalCacher interface {
+	PortalCache() *PortalCache
+}
+
 // people returns the PeopleAPI behind a.Aha (unexported: not an activity).
 func (a *Activities) people() (PeopleAPI, error) {
 	switch p := a.Aha.(type) {
@@ -51,40 +62,28 @@ func (a *Activities) people() (PeopleAPI, error) {
 	return nil, errors.New("this worker's Aha! client cannot read people (idea users, organizations)")
 }
 
-// AhaPeople adapts the Aha! client to PeopleAPI. Portal users live under an
-// idea portal whose id a people audit does not carry, so FindPortalUser tries
-// PortalIDs in turn (assumption: the account has few portals; the ids are
-// configuration, AHA_IDEA_PORTAL_IDS).
+// AhaPeople adapts the Aha! client to PeopleAPI, with the worker's caches:
+// organizations (Orgs) and idea portals (listed from Aha!, see PortalCache).
+// Build one per worker and share it: the caches spare the shared rate budget.
 type AhaPeople struct {
 	*aha.Client
+	// PortalIDs is ignored: the idea portals are listed from Aha!
+	// (GET /api/v1/idea_portals) and cached.
+	//
+	// Deprecated: it held the undocumented stopgap AHA_IDEA_PORTAL_IDS; it
+	// stays only so callers that still set it compile.
 	PortalIDs []string
 	// Orgs caches organizations for backfill and fan-out reads (nil: none).
 	Orgs *OrgCache
+
+	portals PortalCache
 }
 
 // OrgCache returns the organization cache.
 func (p *AhaPeople) OrgCache() *OrgCache { return p.Orgs }
 
-// FindPortalUser finds a portal user by id in any of the configured portals.
-func (p *AhaPeople) FindPortalUser(ctx context.Context, id string) (*aha.PortalUser, error) {
-	if len(p.PortalIDs) == 0 {
-		return nil, errors.New("no idea portal ids configured (AHA_IDEA_PORTAL_IDS): portal users cannot be resolved")
-	}
-	var last error
-	for _, portal := range p.PortalIDs {
-		u, err := p.GetPortalUser(ctx, portal, id)
-		if err == nil {
-			return u, nil
-		}
-		var ae *aha.Error
-		if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
-			last = err
-			continue
-		}
-		return nil, err
-	}
-	return nil, last
-}
+// PortalCache returns the idea portal cache.
+func (p *AhaPeople) PortalCache() *PortalCache { return &p.portals }
 
 // OrgCache keeps organizations read recently, with the time they were read.
 // Only snapshot builders (backfill, fan-out) read through it; a person's own
@@ -185,13 +184,16 @@ func (r *orgReader) get(ctx context.Context, id string) (*aha.IdeaOrganization, 
 // buildPerson is the person record the user_data mapping sees: the idea user
 // as Aha! returns it, with each embedded organization reference replaced by
 // the whole organization (revenue, email domains, custom fields). A reference
-// to an organization Aha! no longer has is kept as it is.
-func buildPerson(ctx context.Context, u aha.IdeaUser, orgs *orgReader, readAt time.Time) ([]byte, time.Time, error) {
+// to an organization Aha! no longer has is kept as it is. With portals (the
+// config feeds portal_user records to user data) it also carries
+// "portal_users": every portal user with the person's email, as Aha! returns
+// them plus "idea_portal_id", in Aha!'s portal order ([] when none); without,
+// the record has no portal_users key. It returns the time of its oldest part.
+func buildPerson(ctx context.Context, u aha.IdeaUser, orgs *orgReader, portals portalUsersFunc, readAt time.Time) ([]byte, time.Time, error) {
 	doc := map[string]any{}
 	if len(u.Raw) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(u.Raw))
-		dec.UseNumber() // 64-bit ids and numbers stay exact
-		if err := dec.Decode(&doc); err != nil {
+		var err error
+		if doc, err = decodeDoc(u.Raw); err != nil {
 			return nil, time.Time{}, fmt.Errorf("decode idea user %s: %w", u.ID.String(), err)
 		}
 	} else {
@@ -214,18 +216,54 @@ func buildPerson(ctx context.Context, u aha.IdeaUser, orgs *orgReader, readAt ti
 			}
 			continue
 		}
-		var od map[string]any
-		dec := json.NewDecoder(bytes.NewReader(o.Raw))
-		dec.UseNumber()
-		if err := dec.Decode(&od); err != nil {
+		od, err := decodeDoc(o.Raw)
+		if err != nil {
 			return nil, time.Time{}, fmt.Errorf("decode idea organization %s: %w", ref.ID.String(), err)
 		}
 		full = append(full, od)
 	}
 	doc["idea_organizations"] = full
+	if portals != nil {
+		pus, at, err := portals(ctx, NormalizeEmail(u.Email))
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		if at.Before(oldest) {
+			oldest = at
+		}
+		list := make([]any, 0, len(pus))
+		for _, pu := range pus {
+			var pd map[string]any
+			if len(pu.user.Raw) > 0 {
+				if pd, err = decodeDoc(pu.user.Raw); err != nil {
+					return nil, time.Time{}, fmt.Errorf("decode portal user %s: %w", pu.user.ID.String(), err)
+				}
+			} else {
+				pd = map[string]any{"id": pu.user.ID.String(), "email": pu.user.Email, "first_name": pu.user.FirstName,
+					"last_name": pu.user.LastName, "employee": pu.user.Employee, "idea_user_id": pu.user.IdeaUserID.String()}
+			}
+			pd["idea_portal_id"] = pu.portalID
+			list = append(list, pd)
+		}
+		doc["portal_users"] = list
+	}
 	b, err := json.Marshal(doc)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
 	return b, oldest, nil
+}
+
+// decodeDoc decodes a JSON object keeping numbers exact (64-bit ids).
+func decodeDoc(raw []byte) (map[string]any, error) {
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		m = map[string]any{}
+	}
+	return m, nil
 }

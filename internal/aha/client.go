@@ -353,6 +353,18 @@ type PortalUser struct {
 	Raw        json.RawMessage `json:"-"`
 }
 
+// IdeaPortal is an ideas portal of the account, as GET /api/v1/idea_portals lists it
+// (the OpenAPI example: id, title, portal_enabled, access_type, external_url, created_at).
+type IdeaPortal struct {
+	ID            FlexID          `json:"id"`
+	Title         string          `json:"title"`
+	PortalEnabled bool            `json:"portal_enabled"`
+	AccessType    string          `json:"access_type"` // public, submit-only, …
+	ExternalURL   string          `json:"external_url"`
+	CreatedAt     string          `json:"created_at"`
+	Raw           json.RawMessage `json:"-"`
+}
+
 // IdeaOrganization is an ideas organization (account). Revenue is a string ("55000.0")
 // or empty when null.
 type IdeaOrganization struct {
@@ -416,6 +428,63 @@ func (c *Client) GetPortalUser(ctx context.Context, portalID, id string) (*Porta
 		return nil, err
 	}
 	return decodeWithRaw(raw.PortalUser, func(u *PortalUser, b json.RawMessage) { u.Raw = b })
+}
+
+// ListPortalUsers lists one page of an idea portal's portal users; filters such as
+// email (documented by Aha!: "portal users with an email address matching the given
+// value") go in filters.
+func (c *Client) ListPortalUsers(ctx context.Context, portalID string, page, perPage int, filters url.Values) ([]PortalUser, Pagination, error) {
+	q := ListQuery{Page: page, PerPage: perPage, Extra: filters}
+	var raw struct {
+		PortalUsers []json.RawMessage `json:"portal_users"`
+		Pagination  Pagination        `json:"pagination"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/api/v1/idea_portals/"+url.PathEscape(portalID)+"/portal_users", q.values(), nil, &raw); err != nil {
+		return nil, Pagination{}, err
+	}
+	out := make([]PortalUser, 0, len(raw.PortalUsers))
+	for _, r := range raw.PortalUsers {
+		u, err := decodeWithRaw(r, func(u *PortalUser, b json.RawMessage) { u.Raw = b })
+		if err != nil {
+			return nil, Pagination{}, err
+		}
+		out = append(out, *u)
+	}
+	return out, raw.Pagination, nil
+}
+
+// maxPerPage is the largest page Aha! serves (per_page above it is capped).
+const maxPerPage = 200
+
+// maxListPages bounds a read of every page, so a server whose pagination never ends
+// cannot keep a caller looping.
+const maxListPages = 1000
+
+// ListIdeaPortals lists every idea portal of the account (GET /api/v1/idea_portals,
+// every page at per_page 200: one request for up to 200 portals).
+func (c *Client) ListIdeaPortals(ctx context.Context) ([]IdeaPortal, error) {
+	var out []IdeaPortal
+	for page := 1; page <= maxListPages; page++ {
+		q := ListQuery{Page: page, PerPage: maxPerPage}
+		var raw struct {
+			IdeaPortals []json.RawMessage `json:"idea_portals"`
+			Pagination  Pagination        `json:"pagination"`
+		}
+		if err := c.do(ctx, http.MethodGet, "/api/v1/idea_portals", q.values(), nil, &raw); err != nil {
+			return nil, err
+		}
+		for _, r := range raw.IdeaPortals {
+			p, err := decodeWithRaw(r, func(p *IdeaPortal, b json.RawMessage) { p.Raw = b })
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, *p)
+		}
+		if len(raw.IdeaPortals) == 0 || page >= raw.Pagination.TotalPages {
+			return out, nil
+		}
+	}
+	return nil, fmt.Errorf("aha: GET /api/v1/idea_portals: more than %d pages", maxListPages)
 }
 
 // ListIdeaOrganizations lists organizations (compact records).

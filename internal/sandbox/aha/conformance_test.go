@@ -69,6 +69,7 @@ func conformanceScenarios(portal string) []scenario {
 		// Una Affiliated (a seeded user) belongs to no organization.
 		{"get", "/api/v1/idea_users", "/api/v1/idea_users", nil, []string{"idea_users.idea_organizations"}},
 		{"get", "/api/v1/idea_users/{id}", "", nil, nil}, // path filled in with a seeded user
+		{"get", "/api/v1/idea_portals", "/api/v1/idea_portals", nil, nil},
 		{"get", "/api/v1/idea_portals/{idea_portal_id}/portal_users", "/api/v1/idea_portals/" + portal + "/portal_users", nil, nil},
 		{"get", "/api/v1/idea_portals/{idea_portal_id}/portal_users/{id}", "", nil, nil},
 		{"get", "/api/v1/idea_organizations", "/api/v1/idea_organizations", nil, nil},

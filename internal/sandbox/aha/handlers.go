@@ -352,6 +352,24 @@ func (s *Server) getIdeaUser(w http.ResponseWriter, r *http.Request) (int, any) 
 	return http.StatusOK, map[string]any{"idea_user": deepCopy(u.doc)}
 }
 
+// listIdeaPortals answers GET /api/v1/idea_portals: every portal of the account,
+// paged. The OpenAPI file has no GET /api/v1/idea_portals/{id}, so neither has the
+// simulator (it answers 404 like any unknown path).
+func (s *Server) listIdeaPortals(w http.ResponseWriter, r *http.Request) (int, any) {
+	pg, pp, err := pageParams(r.URL.Query())
+	if err != nil {
+		return badQuery(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []map[string]any
+	for _, p := range s.portalsLocked() {
+		out = append(out, deepCopy(p.doc).(map[string]any))
+	}
+	items, pag := page(out, pg, pp)
+	return http.StatusOK, map[string]any{"idea_portals": items, "pagination": pag}
+}
+
 func (s *Server) listPortalUsers(w http.ResponseWriter, r *http.Request) (int, any) {
 	q := r.URL.Query()
 	pg, pp, err := pageParams(q)

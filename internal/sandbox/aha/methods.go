@@ -212,6 +212,21 @@ func (s *Server) LinkIdeaUserToOrganization(userID, orgID string) error {
 	return nil
 }
 
+// CreateIdeaPortal adds an idea portal (accessType public, submit-only or private;
+// empty: public) and returns its id.
+func (s *Server) CreateIdeaPortal(title, accessType string) (string, error) {
+	switch accessType {
+	case "":
+		accessType = "public"
+	case "public", "submit-only", "private":
+	default:
+		return "", fmt.Errorf("idea portal access type %q: want public, submit-only or private", accessType)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addPortalLocked(s.st.nextID(), title, accessType, s.st.now()).id, nil
+}
+
 // CreatePortalUser creates a portal user in an idea portal for an existing idea user.
 func (s *Server) CreatePortalUser(portalID, ideaUserID, firstName, lastName string) (RecordInfo, error) {
 	s.mu.Lock()
@@ -279,10 +294,8 @@ func (s *Server) BulkPeople(users, orgs int) []string {
 		orgRecs = append(orgRecs, s.createOrgLocked(map[string]any{"name": name, "email_domains": domain, "revenue": fmt.Sprint(10000 * (i + 1))}, nil))
 	}
 	portal := ""
-	for id := range s.st.portals {
-		if portal == "" || id < portal {
-			portal = id
-		}
+	if ps := s.portalsLocked(); len(ps) > 0 {
+		portal = ps[0].id
 	}
 	u0 := len(s.st.ideaUsers.list)
 	ids := make([]string, 0, users)
@@ -383,13 +396,13 @@ func (s *Server) Deliveries() []Delivery { return s.hooks.deliveries() }
 // WaitWebhooks blocks until every queued webhook has been delivered, or ctx ends.
 func (s *Server) WaitWebhooks(ctx context.Context) error { return s.hooks.wait(ctx) }
 
-// PortalIDs returns the ids of the idea portals.
+// PortalIDs returns the ids of the idea portals, in Aha!'s list order (ascending id).
 func (s *Server) PortalIDs() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []string
-	for id := range s.st.portals {
-		out = append(out, id)
+	for _, p := range s.portalsLocked() {
+		out = append(out, p.id)
 	}
 	return out
 }

@@ -627,6 +627,37 @@ func (s *Server) linkOrg(u, o *record) {
 	u.doc["idea_organizations"] = append(anyList(u.doc["idea_organizations"]), s.orgRef(o))
 }
 
+// addPortalLocked adds an idea portal. Its external_url follows the OpenAPI example:
+// the portal's ideas.aha.io host, with ideas/new for a submit-only portal. Aha!
+// audits for portals are not modelled (no audit is recorded).
+func (s *Server) addPortalLocked(id, title, accessType string, created time.Time) *portal {
+	host := s.opts.Company
+	if n := len(s.st.portals); n > 0 {
+		host = fmt.Sprintf("%s-%d", host, n+1)
+	}
+	ext := "https://" + host + ".ideas.aha.io/"
+	if accessType == "submit-only" {
+		ext += "ideas/new"
+	}
+	doc := fixture("idea_portal")
+	doc["id"], doc["title"], doc["access_type"] = id, title, accessType
+	doc["portal_enabled"], doc["external_url"], doc["created_at"] = true, ext, ahaTime(created)
+	p := &portal{id: id, doc: doc}
+	s.st.portals[id] = p
+	return p
+}
+
+// portalsLocked returns the idea portals in Aha!'s list order (ascending id, as in
+// the OpenAPI example of GET /api/v1/idea_portals).
+func (s *Server) portalsLocked() []*portal {
+	out := make([]*portal, 0, len(s.st.portals))
+	for _, p := range s.st.portals {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return idLess(out[i].id, out[j].id) })
+	return out
+}
+
 func (s *Server) createOrgLocked(in map[string]any, actor map[string]any) *record {
 	now := s.st.now()
 	id := s.st.nextID()

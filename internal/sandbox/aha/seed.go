@@ -17,7 +17,7 @@ func (s *Server) rebaseLocked(b []byte) []byte {
 //
 //	products  PRJ1 "Project 1" (id 131414752, as in Aha!'s examples), PRJ2 "Mobile App"
 //	releases  PRJ1-R-1 "Release 1", PRJ1-R-2 "Release 2", PRJ2-R-1 "Mobile 1.0"
-//	idea portal 6776881149400000100 "Customer Ideas"
+//	idea portal 6776881149400000100 "Customer Ideas" (public)
 //	organizations Acme (acme.com), FaceTube (facetube.com), Globex (globex.com, globex.org), Initech (initech.com)
 //	idea users  8 (john@long.com, sammy@smith.com, …) linked to organizations; 6 have portal users
 //	ideas     PRJ1-I-1 … PRJ1-I-10, PRJ2-I-1 … PRJ2-I-3 (PRJ1-I-3 is a duplicate of PRJ1-I-2 and
@@ -83,7 +83,7 @@ func (s *Server) seed() {
 	addRelease(p1, 2, "Release 2")
 	addRelease(p2, 1, "Mobile 1.0")
 	portal := "6776881149400000100"
-	st.portals[portal] = "Customer Ideas"
+	s.addPortalLocked(portal, "Customer Ideas", "public", clock)
 
 	orgs := map[string]*record{}
 	for _, o := range []struct{ name, domains, revenue string }{

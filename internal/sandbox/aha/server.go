@@ -267,6 +267,7 @@ func (s *Server) routes() http.Handler {
 	// People.
 	api("GET /api/v1/idea_users", s.listIdeaUsers)
 	api("GET /api/v1/idea_users/{id}", s.getIdeaUser)
+	api("GET /api/v1/idea_portals", s.listIdeaPortals)
 	api("GET /api/v1/idea_portals/{idea_portal_id}/portal_users", s.listPortalUsers)
 	api("GET /api/v1/idea_portals/{idea_portal_id}/portal_users/{id}", s.getPortalUser)
 	api("GET /api/v1/idea_organizations", s.listOrganizations)

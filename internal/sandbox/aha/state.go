@@ -48,6 +48,12 @@ type record struct {
 	ideaUserID       string // portal user
 }
 
+// portal is an idea portal; doc has the fields of GET /api/v1/idea_portals items.
+type portal struct {
+	id  string
+	doc map[string]any
+}
+
 type table struct {
 	list  []*record
 	byKey map[string]*record // id, reference_num, lower-case email
@@ -133,7 +139,7 @@ type state struct {
 	productByKey map[string]*product
 	releases     map[string]*release // id and reference
 	releaseList  []*release
-	portals      map[string]string // idea portal id → name
+	portals      map[string]*portal // idea portal id → portal
 
 	ideas, features, comments, ideaUsers, portalUsers, orgs *table
 	ideaStatuses, featureStatuses                           []status
@@ -147,7 +153,7 @@ func newState(now func() time.Time, rng *rand.Rand) *state {
 		smallN:       900000000,
 		productByKey: map[string]*product{},
 		releases:     map[string]*release{},
-		portals:      map[string]string{},
+		portals:      map[string]*portal{},
 		ideas:        newTable(), features: newTable(), comments: newTable(),
 		ideaUsers: newTable(), portalUsers: newTable(), orgs: newTable(),
 	}

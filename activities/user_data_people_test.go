@@ -1,0 +1,356 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/ahacc/ahacc/internal/aha"
+	"github.com/ahacc/ahacc/internal/centercode"
+	ahasim "github.com/ahacc/ahacc/internal/sandbox/aha"
+	"github.com/ahacc/ahacc/mapping"
+)
+
+// countingLimiter counts the Aha! requests (every one passes the limiter).
+type countingLimiter struct{ n atomic.Int64 }
+
+func (l *countingLimiter) Wait(ctx context.Context) error { l.n.Add(1); return ctx.Err() }
+
+// peopleReader is the worker's AhaReader in small: no records, only people.
+type peopleReader struct{ p *AhaPeople }
+
+func (r peopleReader) GetRecord(context.Context, string, string) (AhaRecord, error) {
+	return AhaRecord{}, errors.New("not used")
+}
+func (r peopleReader) People() PeopleAPI { return r.p }
+
+type peopleFixture struct {
+	sim    *ahasim.Server
+	lim    *countingLimiter
+	people *AhaPeople
+	acts   *Activities
+	env    *testsuite.TestActivityEnvironment
+}
+
+func newPeopleFixture(t *testing.T, simOpts ahasim.Options) *peopleFixture {
+	t.Helper()
+	simOpts.APIKey, simOpts.RatePerSecond, simOpts.RatePerMinute = mcAhaKey, -1, -1
+	s := ahasim.New(simOpts)
+	require.NoError(t, s.Start("127.0.0.1:0"))
+	t.Cleanup(func() { _ = s.Close() })
+	f := &peopleFixture{sim: s, lim: &countingLimiter{}}
+	c := aha.New(s.URL(), mcAhaKey, aha.WithLimiter(f.lim), aha.WithHTTPClient(&http.Client{Timeout: 5 * time.Second}))
+	// PortalIDs (the old AHA_IDEA_PORTAL_IDS) is ignored: portals are listed.
+	f.people = &AhaPeople{Client: c, PortalIDs: []string{"999"}, Orgs: NewOrgCache(time.Minute)}
+	f.acts = New(mcConfig(t, nil), peopleReader{f.people}, centercode.New(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	var ts testsuite.WorkflowTestSuite
+	f.env = ts.NewTestActivityEnvironment()
+	f.env.RegisterActivity(f.acts)
+	return f
+}
+
+// calls runs fn and returns how many Aha! requests it made.
+func (f *peopleFixture) calls(fn func()) int {
+	before := f.lim.n.Load()
+	fn()
+	return int(f.lim.n.Load() - before)
+}
+
+func (f *peopleFixture) resolve(t *testing.T, kind, id string) ResolvePeopleResult {
+	t.Helper()
+	v, err := f.env.ExecuteActivity(f.acts.ResolvePeople, ResolvePeopleRequest{Kind: kind, AhaID: id, Source: "webhook"})
+	require.NoError(t, err)
+	var res ResolvePeopleResult
+	require.NoError(t, v.Get(&res))
+	return res
+}
+
+func (f *peopleFixture) hydrate(t *testing.T, email string) (PersonRecord, map[string]any) {
+	t.Helper()
+	v, err := f.env.ExecuteActivity(f.acts.HydratePerson, HydratePersonRequest{Email: email})
+	require.NoError(t, err)
+	var pr PersonRecord
+	require.NoError(t, v.Get(&pr))
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal(pr.JSON, &doc))
+	return pr, doc
+}
+
+func (f *peopleFixture) ideaUserID(t *testing.T, email string) string {
+	t.Helper()
+	for _, id := range f.sim.IdeaUserIDs() {
+		if f.sim.IdeaUserEmail(id) == email {
+			return id
+		}
+	}
+	t.Fatalf("no idea user %s", email)
+	return ""
+}
+
+// A portal user is found through the idea portals listed from Aha! (no portal
+// ids configured): the list is read once and kept by the worker, the portal a
+// user was found in is tried first next time, and a portal created after the
+// list was read is found by reading the list again on a miss. Each reader is
+// one activity's (ResolvePeople builds one per call and adds its calls to
+// AhaCalls); the limiter counts every request that reached Aha!.
+func TestFindPortalUserThroughListedPortals(t *testing.T) {
+	f := newPeopleFixture(t, ahasim.Options{})
+	ctx := context.Background()
+	p1 := f.sim.PortalIDs()[0]
+	p2, err := f.sim.CreateIdeaPortal("Partner Ideas", "submit-only")
+	require.NoError(t, err)
+	milton, err := f.sim.CreatePortalUser(p2, f.ideaUserID(t, "milton@initech.com"), "Milton", "Waddams")
+	require.NoError(t, err)
+	find := func(id string) (*aha.PortalUser, int, error) {
+		r := newPortalReader(f.people)
+		var pu *aha.PortalUser
+		var err error
+		n := f.calls(func() { pu, err = r.find(ctx, id) })
+		assert.Equal(t, n, r.calls, "every request counted")
+		return pu, n, err
+	}
+
+	pu, n, err := find(milton.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "milton@initech.com", pu.Email)
+	assert.Equal(t, f.ideaUserID(t, "milton@initech.com"), pu.IdeaUserID.String())
+	assert.Equal(t, 3, n, "the portal list, 404 in the first portal, found in the second")
+
+	_, n, err = find(milton.ID)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "the list is cached and the user's portal remembered")
+
+	users, _, err := f.people.ListPortalUsers(ctx, p1, 1, 200, nil)
+	require.NoError(t, err)
+	pu, n, err = find(users[0].ID.String())
+	require.NoError(t, err)
+	assert.Equal(t, users[0].Email, pu.Email)
+	assert.Equal(t, 1, n, "found in the first portal")
+
+	// A portal created after the list was cached.
+	p3, err := f.sim.CreateIdeaPortal("Beta Ideas", "")
+	require.NoError(t, err)
+	una, err := f.sim.CreatePortalUser(p3, f.ideaUserID(t, "una@independent.example"), "Una", "Affiliated")
+	require.NoError(t, err)
+	pu, n, err = find(una.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "una@independent.example", pu.Email)
+	assert.Equal(t, 4, n, "404 in both cached portals, the list again, found in the new one only")
+
+	// A portal user no portal has: Aha!'s 404, after one fresh look at the list.
+	_, n, err = find("6776881149999999999")
+	assert.True(t, notFound(err), "%v", err)
+	assert.Equal(t, 4, n, "404 in the 3 cached portals, then the list again (nothing new)")
+
+	// An error other than 404 stops the search with that error.
+	f.expirePortalList()
+	f.sim.SetRateLimits(1, 0)
+	f.sim.ResetRateLimit()
+	_, _, err = find("6776881149999999998")
+	var ae *aha.Error
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, http.StatusTooManyRequests, ae.Status)
+}
+
+// ResolvePeople counts the portal search in AhaCalls; a portal user no portal
+// has is gone (and, with no previous email, nobody is signalled).
+func TestResolvePortalUserGone(t *testing.T) {
+	for name, opts := range map[string]ahasim.Options{"seeded": {}, "no portals": {NoSeed: true}} {
+		t.Run(name, func(t *testing.T) {
+			f := newPeopleFixture(t, opts)
+			var res ResolvePeopleResult
+			n := f.calls(func() {
+				v, err := f.env.ExecuteActivity(f.acts.ResolvePeople, ResolvePeopleRequest{Kind: mapping.KindPortalUser, AhaID: "42", Source: "webhook"})
+				require.NoError(t, err)
+				require.NoError(t, v.Get(&res))
+			})
+			assert.True(t, res.Gone)
+			assert.Empty(t, res.Emails)
+			// The list, then 404 in the one seeded portal (and the list is
+			// not read twice in one activity); no portals: the list only.
+			want := map[string]int{"seeded": 2, "no portals": 1}[name]
+			assert.Equal(t, want, n)
+			assert.Equal(t, n, res.AhaCalls)
+		})
+	}
+}
+
+// The hydrated person carries their portal users (same email, every portal,
+// in Aha!'s portal order), so the example config's portal-only keys get the
+// portal user's values; a person without one gets [] and empty keys.
+func TestHydratePersonCarriesPortalUsers(t *testing.T) {
+	f := newPeopleFixture(t, ahasim.Options{})
+	p1 := f.sim.PortalIDs()[0]
+
+	var pr PersonRecord
+	var doc map[string]any
+	n := f.calls(func() { pr, doc = f.hydrate(t, "john@long.com") })
+	require.True(t, pr.Found)
+	// The idea user, Acme, the portal list, one portal's users by email.
+	assert.Equal(t, 4, n)
+	pus := doc["portal_users"].([]any)
+	require.Len(t, pus, 1)
+	pu := pus[0].(map[string]any)
+	assert.Equal(t, "John", pu["first_name"])
+	assert.Equal(t, "Long", pu["last_name"])
+	assert.Equal(t, p1, pu["idea_portal_id"])
+	assert.Equal(t, pr.IdeaUserID, pu["idea_user_id"])
+	assert.Equal(t, "Acme", doc["idea_organizations"].([]any)[0].(map[string]any)["name"])
+
+	body := f.mapUserData(t, pr)
+	assert.Equal(t, "John", body["aha_first_name"])
+	assert.Equal(t, "Long", body["aha_last_name"])
+	assert.Equal(t, "John Long", body["aha_name"])
+	assert.Equal(t, "false", body["aha_employee"])
+
+	// A second portal: both portal users, in portal order; the list is cached.
+	p2, err := f.sim.CreateIdeaPortal("Partner Ideas", "")
+	require.NoError(t, err)
+	_, err = f.sim.CreatePortalUser(p2, pr.IdeaUserID, "Johnny", "L")
+	require.NoError(t, err)
+	n = f.calls(func() { pr, doc = f.hydrate(t, "john@long.com") })
+	assert.Equal(t, 3, n, "the idea user, Acme, the one cached portal")
+	assert.Len(t, doc["portal_users"], 1, "the new portal is not in the cached list yet")
+	f.expirePortalList()
+	n = f.calls(func() { pr, doc = f.hydrate(t, "john@long.com") })
+	assert.Equal(t, 5, n, "the idea user, Acme, the portal list, two portals")
+	pus = doc["portal_users"].([]any)
+	require.Len(t, pus, 2)
+	assert.Equal(t, []any{p1, p2}, []any{pus[0].(map[string]any)["idea_portal_id"], pus[1].(map[string]any)["idea_portal_id"]})
+	assert.Equal(t, "John", f.mapUserData(t, pr)["aha_first_name"], "the first portal's user")
+
+	// Without a portal user: an empty list, the keys cleared.
+	pr, doc = f.hydrate(t, "milton@initech.com")
+	require.True(t, pr.Found)
+	assert.Equal(t, []any{}, doc["portal_users"])
+	body = f.mapUserData(t, pr)
+	assert.Equal(t, "", body["aha_first_name"])
+	assert.Equal(t, "", body["aha_employee"])
+
+	// A config whose user data is not fed by portal users reads none.
+	cfg := mcConfig(t, nil)
+	cfg.UserData.RecordTypes = []string{mapping.KindIdeaUser}
+	f.acts.Configs.Store(cfg)
+	n = f.calls(func() { pr, doc = f.hydrate(t, "john@long.com") })
+	assert.Equal(t, 2, n, "the idea user and Acme")
+	assert.NotContains(t, doc, "portal_users")
+}
+
+func (f *peopleFixture) expirePortalList() {
+	c := f.people.PortalCache()
+	c.mu.Lock()
+	c.listAt = time.Now().Add(-PortalListTTL - time.Second)
+	c.mu.Unlock()
+}
+
+func (f *peopleFixture) mapUserData(t *testing.T, pr PersonRecord) map[string]any {
+	t.Helper()
+	v, err := f.env.ExecuteActivity(f.acts.MapUserData, MapUserDataRequest{Email: pr.Email, Record: pr.JSON})
+	require.NoError(t, err)
+	var ub UserDataBody
+	require.NoError(t, v.Get(&ub))
+	var body map[string]any
+	require.NoError(t, json.Unmarshal(ub.Body, &body))
+	return body
+}
+
+// Snapshots (backfill, organization fan-out) read portal users through the
+// worker's index: one listing of each portal (pages, not people), reused
+// within its TTL, and the same portal users a person's own fresh read finds,
+// so a snapshot never flips a portal-user key. The snapshot is stamped with
+// the index's read time when that is its oldest part.
+func TestIndexedPortalUsersMatchFreshReads(t *testing.T) {
+	f := newPeopleFixture(t, ahasim.Options{})
+	ctx := context.Background()
+	p2, err := f.sim.CreateIdeaPortal("Partner Ideas", "")
+	require.NoError(t, err)
+	_, err = f.sim.CreatePortalUser(p2, f.ideaUserID(t, "milton@initech.com"), "Milton", "Waddams")
+	require.NoError(t, err)
+	_, err = f.sim.CreatePortalUser(p2, f.ideaUserID(t, "john@long.com"), "Johnny", "Long")
+	require.NoError(t, err)
+
+	users, _, err := f.people.ListIdeaUsers(ctx, 1, 200, nil)
+	require.NoError(t, err)
+	require.Len(t, users, 8)
+	snapshots := newPortalReader(f.people)
+	n := f.calls(func() {
+		for _, u := range users {
+			snap, _, err := buildPerson(ctx, u, newOrgReader(f.people, true), snapshots.indexed, time.Now())
+			require.NoError(t, err)
+			fresh, _, err := buildPerson(ctx, u, newOrgReader(f.people, true), newPortalReader(f.people).byEmail, time.Now())
+			require.NoError(t, err)
+			var s, fr map[string]any
+			require.NoError(t, json.Unmarshal(snap, &s))
+			require.NoError(t, json.Unmarshal(fresh, &fr))
+			assert.Equal(t, fr["portal_users"], s["portal_users"], u.Email)
+			assert.NotNil(t, s["portal_users"], u.Email)
+		}
+	})
+	// The index: the portal list and one page per portal; the fresh reads:
+	// one request per portal and person; the organizations: 4, cached.
+	assert.Equal(t, 1+2, snapshots.calls)
+	assert.Equal(t, 1+2+8*2+4, n)
+
+	// Within the TTL the index is reused; its read time bounds the snapshot.
+	r := newPortalReader(f.people)
+	c := f.people.PortalCache()
+	c.mu.Lock()
+	c.indexAt = c.indexAt.Add(-time.Minute)
+	indexAt := c.indexAt
+	c.mu.Unlock()
+	john := users[0]
+	require.Equal(t, "john@long.com", john.Email)
+	snap, at, err := buildPerson(ctx, john, newOrgReader(f.people, true), r.indexed, time.Now())
+	require.NoError(t, err)
+	assert.Equal(t, 0, r.calls)
+	assert.True(t, at.Equal(indexAt), "stamped with the index's read time")
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal(snap, &doc))
+	require.Len(t, doc["portal_users"], 2)
+	assert.Equal(t, "Johnny", doc["portal_users"].([]any)[1].(map[string]any)["first_name"])
+
+	// Past the TTL it is rebuilt (the portal list is still cached).
+	c.mu.Lock()
+	c.indexAt = time.Now().Add(-PortalUserIndexTTL - time.Second)
+	c.mu.Unlock()
+	r = newPortalReader(f.people)
+	_, _, err = r.indexed(ctx, "john@long.com")
+	require.NoError(t, err)
+	assert.Equal(t, 2, r.calls, "one page per portal")
+}
+
+// Every key of the example config's user_data section reads a path the
+// hydrated person record has for someone among the simulator's people — the
+// portal-only keys included — except job_title, which reads an idea-user
+// custom field the simulator's account does not define (Aha! people records
+// have no title).
+func TestExampleUserDataKeysReachTheRecord(t *testing.T) {
+	f := newPeopleFixture(t, ahasim.Options{})
+	set := map[string]bool{}
+	for _, id := range f.sim.IdeaUserIDs() {
+		pr, _ := f.hydrate(t, f.sim.IdeaUserEmail(id))
+		require.True(t, pr.Found)
+		for k, v := range f.mapUserData(t, pr) {
+			if v != "" {
+				set[k] = true
+			}
+		}
+	}
+	var never []string
+	for _, k := range UserDataKeys(f.acts.config().UserData) {
+		if !set[k] {
+			never = append(never, k)
+		}
+	}
+	assert.Equal(t, []string{"job_title"}, never)
+}
