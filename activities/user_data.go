@@ -319,7 +319,7 @@ func (a *Activities) fanOutOrganization(ctx context.Context, p PeopleAPI, req Re
 			}
 			batch = append(batch, personSignal{email: u.Email, ev: ev})
 		}
-		if err := signalMany(ctx, batch); err != nil {
+		if err := signalMany(ctx, batch, a.personPace()); err != nil {
 			return res, err
 		}
 		for _, s := range batch {
@@ -400,7 +400,7 @@ func (a *Activities) BackfillUsersPage(ctx context.Context, req BackfillPageRequ
 	if portals != nil {
 		res.AhaCalls += portals.calls
 	}
-	if err := signalMany(ctx, batch); err != nil {
+	if err := signalMany(ctx, batch, a.personPace()); err != nil {
 		return res, err
 	}
 	res.Signalled = len(batch)
@@ -412,9 +412,32 @@ type personSignal struct {
 	ev    PersonEvent
 }
 
+// personPacer spaces the people a backfill or an organization fan-out
+// signals, one per worker process.
+var personPacer pacer
+
+// pace is how signalMany spaces its signals.
+type pace struct {
+	interval time.Duration
+	burst    int
+}
+
+// personPace spaces signals at the Centercode budget's sustained rate, which
+// is where every person's write goes: the people's workflows then find the
+// budget free instead of queueing for it by the thousand (each waiting write
+// holds a workflow task open), and Centercode's side stays busy — the
+// pacer lets 2 s of signals catch up after a pause between pages.
+func (a *Activities) personPace() pace {
+	iv := sustainedInterval(a.config().Centercode.Rate)
+	if iv <= 0 {
+		return pace{}
+	}
+	return pace{interval: iv, burst: int(2 * time.Second / iv)}
+}
+
 // signalMany signals people concurrently (a few at a time: each is one
-// SignalWithStart round trip to Temporal).
-func signalMany(ctx context.Context, batch []personSignal) error {
+// SignalWithStart round trip to Temporal), spaced by p.
+func signalMany(ctx context.Context, batch []personSignal, p pace) error {
 	const workers = 32
 	var (
 		wg    sync.WaitGroup
@@ -427,6 +450,14 @@ func signalMany(ctx context.Context, batch []personSignal) error {
 		go func() {
 			defer wg.Done()
 			for s := range next {
+				if err := personPacer.wait(ctx, p.interval, p.burst); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					continue
+				}
 				if err := signalPerson(ctx, s.email, s.ev); err != nil {
 					mu.Lock()
 					if first == nil {

@@ -67,12 +67,6 @@ func (a *Activities) people() (PeopleAPI, error) {
 // Build one per worker and share it: the caches spare the shared rate budget.
 type AhaPeople struct {
 	*aha.Client
-	// PortalIDs is ignored: the idea portals are listed from Aha!
-	// (GET /api/v1/idea_portals) and cached.
-	//
-	// Deprecated: it held the undocumented stopgap AHA_IDEA_PORTAL_IDS; it
-	// stays only so callers that still set it compile.
-	PortalIDs []string
 	// Orgs caches organizations for backfill and fan-out reads (nil: none).
 	Orgs *OrgCache
 

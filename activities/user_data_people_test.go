@@ -50,8 +50,7 @@ func newPeopleFixture(t *testing.T, simOpts ahasim.Options) *peopleFixture {
 	t.Cleanup(func() { _ = s.Close() })
 	f := &peopleFixture{sim: s, lim: &countingLimiter{}}
 	c := aha.New(s.URL(), mcAhaKey, aha.WithLimiter(f.lim), aha.WithHTTPClient(&http.Client{Timeout: 5 * time.Second}))
-	// PortalIDs (the old AHA_IDEA_PORTAL_IDS) is ignored: portals are listed.
-	f.people = &AhaPeople{Client: c, PortalIDs: []string{"999"}, Orgs: NewOrgCache(time.Minute)}
+	f.people = &AhaPeople{Client: c, Orgs: NewOrgCache(time.Minute)}
 	f.acts = New(mcConfig(t, nil), peopleReader{f.people}, centercode.New(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	var ts testsuite.WorkflowTestSuite
 	f.env = ts.NewTestActivityEnvironment()

@@ -267,8 +267,13 @@ func (s *person) syncOnce(ctx workflow.Context) error {
 		s.Unchanged++
 		return nil // Centercode already holds exactly this: no write
 	}
+	// The write is a local activity: it runs inside the workflow task that
+	// mapped the body, so a person's sync costs the server one workflow task
+	// instead of a task, an activity and a second task — what lets a backfill
+	// keep Centercode's budget busy on the embedded server. It waits for the
+	// shared Centercode budget like an activity and retries the same way.
 	var res activities.PostUserDataResult
-	if err := workflow.ExecuteActivity(s.callOpts(ctx, "write user data for "+s.Email), a.PostUserData,
+	if err := workflow.ExecuteLocalActivity(s.writeOpts(ctx, "write user data for "+s.Email), a.PostUserData,
 		activities.PostUserDataRequest{Email: body.Email, Body: body.Body}).Get(ctx, &res); err != nil {
 		s.NeedFetch = true
 		return err
@@ -298,14 +303,32 @@ func (s *person) callOpts(ctx workflow.Context, summary string) workflow.Context
 		StartToCloseTimeout:    2 * time.Minute,
 		ScheduleToCloseTimeout: retryFor,
 		Summary:                summary,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    5 * time.Minute,
-			NonRetryableErrorTypes: []string{activities.ErrTypePermanent, activities.ErrTypeNotFound, activities.ErrTypeMapping,
-				activities.ErrTypeConfig, activities.ErrTypeUnknownUser},
-		},
+		RetryPolicy:            personRetry,
 	})
+}
+
+// writeOpts are callOpts for the local-activity write.
+func (s *person) writeOpts(ctx workflow.Context, summary string) workflow.Context {
+	retryFor := DefaultRetryFor
+	if s.routes != nil && s.routes.RetryFor > 0 {
+		retryFor = s.routes.RetryFor
+	}
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout:    2 * time.Minute,
+		ScheduleToCloseTimeout: retryFor,
+		Summary:                summary,
+		RetryPolicy:            personRetry,
+	})
+}
+
+// personRetry: backoff from 1 s to 5 min; permanent answers are not retried
+// (they park the person).
+var personRetry = &temporal.RetryPolicy{
+	InitialInterval:    time.Second,
+	BackoffCoefficient: 2,
+	MaximumInterval:    5 * time.Minute,
+	NonRetryableErrorTypes: []string{activities.ErrTypePermanent, activities.ErrTypeNotFound, activities.ErrTypeMapping,
+		activities.ErrTypeConfig, activities.ErrTypeUnknownUser},
 }
 
 func (s *person) upsert(ctx workflow.Context) {

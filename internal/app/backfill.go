@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 
@@ -103,13 +102,17 @@ func SignalBackfill(ctx context.Context, c client.Client, signal string) error {
 var peopleByClient sync.Map // *aha.Client → *activities.AhaPeople
 
 // orgCacheTTL bounds how old an organization a backfill or fan-out snapshot
-// may use; a person's own sync always reads afresh.
-const orgCacheTTL = 2 * time.Minute
+// may use; a person's own sync always reads afresh. A stale snapshot cannot
+// undo a newer change: each carries the time of its oldest part, and a
+// person's workflow drops a snapshot older than what it applied. 10 minutes
+// lets a 10,000-person backfill (200 s at 50 writes/s) read each organization
+// once.
+const orgCacheTTL = 10 * time.Minute
 
 // People gives the user-data activities the Aha! people API (found through
 // the Activities.Aha field, see activities.PeopleProvider). Portal users are
-// looked up in the idea portals AHA_IDEA_PORTAL_IDS lists (comma-separated):
-// a portal-user audit does not name its portal.
+// looked up in the idea portals the account lists (a portal-user audit does
+// not name its portal).
 func (r AhaReader) People() activities.PeopleAPI {
 	if r.Client == nil {
 		return nil
@@ -117,7 +120,7 @@ func (r AhaReader) People() activities.PeopleAPI {
 	if p, ok := peopleByClient.Load(r.Client); ok {
 		return p.(*activities.AhaPeople)
 	}
-	p := &activities.AhaPeople{Client: r.Client, PortalIDs: splitList(os.Getenv("AHA_IDEA_PORTAL_IDS")), Orgs: activities.NewOrgCache(orgCacheTTL)}
+	p := &activities.AhaPeople{Client: r.Client, Orgs: activities.NewOrgCache(orgCacheTTL)}
 	actual, _ := peopleByClient.LoadOrStore(r.Client, p)
 	return actual.(*activities.AhaPeople)
 }

@@ -26,6 +26,13 @@ type Env struct {
 	AhaTokens        []string      // AHACC_AHA_WEBHOOK_TOKEN, comma-separated for rotation
 	CentercodeTokens []string      // AHACC_CENTERCODE_WEBHOOK_TOKEN, comma-separated
 	ShutdownTimeout  time.Duration // AHACC_SHUTDOWN_TIMEOUT
+	// CentercodeHandoffTimeout bounds how long a Centercode webhook waits for
+	// Temporal to take its event before the answer is 503
+	// (AHACC_CENTERCODE_HANDOFF_TIMEOUT, default 10s). Centercode is assumed not
+	// to retry a failed call (centercode.md), so a burst is better answered
+	// slowly than refused; Aha!'s webhooks keep 3 s (Aha! allows 5 s, and the
+	// reconcile run recovers what they lose).
+	CentercodeHandoffTimeout time.Duration
 	// WebhookRatePerMinute caps webhook requests per source address
 	// (AHACC_WEBHOOK_RATE_PER_MINUTE, default 6000; 0 turns it off).
 	WebhookRatePerMinute int
@@ -57,19 +64,20 @@ func EnvFrom(getenv func(string) string) Env {
 		return def
 	}
 	e := Env{
-		ConfigPath:       get("AHACC_CONFIG", "ahacc.yaml"),
-		HTTPAddr:         get("AHACC_HTTP_ADDR", "127.0.0.1:8080"),
-		WorkerHealthAddr: get("AHACC_WORKER_HEALTH_ADDR", "127.0.0.1:9090"),
-		TemporalAddress:  get("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
-		Namespace:        get("TEMPORAL_NAMESPACE", "default"),
-		TaskQueue:        get("AHACC_TASK_QUEUE", workflows.DefaultTaskQueue),
-		RedisURL:         get("REDIS_URL", ""),
-		AhaTokens:        splitList(getenv("AHACC_AHA_WEBHOOK_TOKEN")),
-		CentercodeTokens: splitList(getenv("AHACC_CENTERCODE_WEBHOOK_TOKEN")),
-		ShutdownTimeout:  30 * time.Second,
-		PayloadKeys:      getenv("AHACC_PAYLOAD_KEYS"),
-		CodecToken:       getenv("AHACC_CODEC_TOKEN"),
-		CodecCORSOrigin:  get("AHACC_CODEC_CORS_ORIGIN", "http://127.0.0.1:8233"),
+		ConfigPath:               get("AHACC_CONFIG", "ahacc.yaml"),
+		HTTPAddr:                 get("AHACC_HTTP_ADDR", "127.0.0.1:8080"),
+		WorkerHealthAddr:         get("AHACC_WORKER_HEALTH_ADDR", "127.0.0.1:9090"),
+		TemporalAddress:          get("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+		Namespace:                get("TEMPORAL_NAMESPACE", "default"),
+		TaskQueue:                get("AHACC_TASK_QUEUE", workflows.DefaultTaskQueue),
+		RedisURL:                 get("REDIS_URL", ""),
+		AhaTokens:                splitList(getenv("AHACC_AHA_WEBHOOK_TOKEN")),
+		CentercodeTokens:         splitList(getenv("AHACC_CENTERCODE_WEBHOOK_TOKEN")),
+		ShutdownTimeout:          30 * time.Second,
+		CentercodeHandoffTimeout: 10 * time.Second,
+		PayloadKeys:              getenv("AHACC_PAYLOAD_KEYS"),
+		CodecToken:               getenv("AHACC_CODEC_TOKEN"),
+		CodecCORSOrigin:          get("AHACC_CODEC_CORS_ORIGIN", "http://127.0.0.1:8233"),
 	}
 	e.TLSCert, e.TLSKey = getenv("AHACC_TLS_CERT"), getenv("AHACC_TLS_KEY")
 	e.WebhookRatePerMinute = 6000
@@ -81,6 +89,9 @@ func EnvFrom(getenv func(string) string) Env {
 		e.MaxActivities = n
 	}
 	e.RateBudgetOff = strings.EqualFold(strings.TrimSpace(get("AHACC_RATE_BUDGET", "")), "off")
+	if d, err := time.ParseDuration(get("AHACC_CENTERCODE_HANDOFF_TIMEOUT", "")); err == nil && d > 0 {
+		e.CentercodeHandoffTimeout = d
+	}
 	if d, err := time.ParseDuration(get("AHACC_SHUTDOWN_TIMEOUT", "")); err == nil && d > 0 {
 		e.ShutdownTimeout = d
 	}

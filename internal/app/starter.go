@@ -67,7 +67,9 @@ func NewStarter(o StarterOptions) *Starter {
 				}))
 			}
 			(&httpapi.AhaWebhook{Tokens: o.Env.AhaTokens, Dispatcher: d, Metrics: o.Metrics}).Mount(a)
-			(&httpapi.CentercodeWebhook{Tokens: o.Env.CentercodeTokens, Dispatcher: d, Config: o.Config, Metrics: o.Metrics}).Mount(a)
+			ccd := *d // Centercode does not retry: wait longer before refusing
+			ccd.Timeout = o.Env.CentercodeHandoffTimeout
+			(&httpapi.CentercodeWebhook{Tokens: o.Env.CentercodeTokens, Dispatcher: &ccd, Config: o.Config, Metrics: o.Metrics}).Mount(a)
 			if o.Env.PayloadKeys != "" {
 				if c, err := codec.ParseKeys(o.Env.PayloadKeys); err == nil {
 					// The Web UI's codec endpoint: decoded payloads for operators with the token.

@@ -1,0 +1,47 @@
+package activities
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ahacc/ahacc/mapping"
+)
+
+func TestSustainedInterval(t *testing.T) {
+	require.Equal(t, 20*time.Millisecond, sustainedInterval(mapping.Rate{PerSecond: 50, PerMinute: 3000}))
+	require.Equal(t, 200*time.Millisecond, sustainedInterval(mapping.Rate{PerSecond: 20, PerMinute: 300}), "the minute binds")
+	require.Equal(t, 100*time.Millisecond, sustainedInterval(mapping.Rate{PerSecond: 10}))
+	require.Equal(t, time.Duration(0), sustainedInterval(mapping.Rate{}))
+}
+
+func TestPacerSpacesAndCatchesUpByBurstOnly(t *testing.T) {
+	var p pacer
+	ctx := context.Background()
+	const interval = 10 * time.Millisecond
+	start := time.Now()
+	for i := 0; i < 4; i++ { // a fresh pacer lets a burst of 3 go at once, then spaces
+		require.NoError(t, p.wait(ctx, interval, 3))
+	}
+	require.Less(t, time.Since(start), 8*time.Millisecond, "the first burst+1 go without waiting")
+	start = time.Now()
+	for i := 0; i < 10; i++ {
+		require.NoError(t, p.wait(ctx, interval, 3))
+	}
+	took := time.Since(start)
+	require.GreaterOrEqual(t, took, 95*time.Millisecond, "ten more are spaced at the interval")
+
+	// After a pause, at most burst go at once.
+	time.Sleep(100 * time.Millisecond)
+	start = time.Now()
+	for i := 0; i < 7; i++ {
+		require.NoError(t, p.wait(ctx, interval, 3))
+	}
+	require.GreaterOrEqual(t, time.Since(start), 25*time.Millisecond, "three catch up at once, one goes now, three more are spaced")
+
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	require.Error(t, p.wait(cctx, time.Hour, 0))
+}
