@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/gofiber/fiber/v2"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/mock"
@@ -30,7 +31,7 @@ import (
 
 const token = "s3cret-token-for-tests"
 
-func testConfig(t *testing.T) *mapping.Config {
+func testConfig(t testing.TB) *mapping.Config {
 	t.Helper()
 	cfg, err := mapping.LoadFileWithOptions(filepath.Join("..", "..", "examples", "ahacc.yaml"), mapping.LoadOptions{
 		LookupEnv: func(k string) (string, bool) {
@@ -216,4 +217,50 @@ func TestRedisDownStillAccepts(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	require.Equal(t, 200, resp.StatusCode)
 	require.Contains(t, string(b), `"status":"degraded"`)
+}
+
+// TestAhaWebhookAnswerBodies pins every answer byte for byte (they were
+// c.JSON(fiber.Map{...}) and are now written by sendJSON).
+func TestAhaWebhookAnswerBodies(t *testing.T) {
+	cfg := testConfig(t)
+	tc := &mocks.Client{}
+	tc.On("SignalWithStartWorkflow", mock.Anything, "aha:idea:6514078362261846610", "aha-event", mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(nil, nil)
+	tc.On("SignalWithStartWorkflow", mock.Anything, "aha:idea:77", "aha-event", mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(nil, errors.New("connection refused"))
+	rdb := redis.NewClient(&redis.Options{Addr: miniredis.RunT(t).Addr()})
+	d := &dispatch.Dispatcher{Temporal: tc, TaskQueue: "q", Config: func() *mapping.Config { return cfg },
+		Dedup: dedup.New(rdb, time.Minute, ""), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	srv := New(Options{Temporal: tc, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Extra: func(a *fiber.App) { (&AhaWebhook{Tokens: []string{token}, Dispatcher: d}).Mount(a) }})
+	f := &fixture{app: srv.App(), tc: tc}
+	hook := "/webhooks/aha/" + token
+	tests := []struct {
+		name, path, body string
+		code             int
+		want             string
+	}{
+		{"accepted", hook, audit(`"501"`, "ideas/idea", `"6514078362261846610"`, ""), 202,
+			`{"status":"accepted","workflow_id":"aha:idea:6514078362261846610"}`},
+		{"duplicate", hook, audit(`"501"`, "ideas/idea", `"6514078362261846610"`, ""), 200,
+			`{"status":"duplicate","workflow_id":"aha:idea:6514078362261846610"}`},
+		{"ignored type", hook, audit(`"502"`, "ideas/idea_endorsement", `"1"`, ""), 202,
+			`{"reason":"auditable_type \"ideas/idea_endorsement\" is not routed (aha.record_types)","status":"ignored"}`},
+		{"ignored event", hook, `{"event":"<other>","audit":{"id":"503","auditable_type":"ideas/idea","auditable_id":"1"}}`, 202,
+			`{"reason":"event \u003cother\u003e is not an audit","status":"ignored"}`},
+		{"no audit id", hook, `{"event":"audit","audit":{"audit_action":"update"}}`, 400,
+			`{"error":"aha webhook: missing audit.id","status":"error"}`},
+		{"audit null", hook, `{"event":"audit","audit":null}`, 400,
+			`{"error":"aha webhook: missing \"audit\" object","status":"error"}`},
+		{"wrong token", "/webhooks/aha/nope", audit(`"504"`, "ideas/idea", `"1"`, ""), 404,
+			`{"error":"not found","status":"error"}`},
+		{"temporal down", hook, audit(`"505"`, "ideas/idea", `"77"`, ""), 503,
+			`{"error":"temporal cannot take the event now","status":"error"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body, hdr := f.post(t, tt.path, tt.body)
+			require.Equal(t, tt.code, code, body)
+			require.Equal(t, tt.want, body)
+			require.Equal(t, "application/json", hdr.Get("Content-Type"))
+		})
+	}
 }
