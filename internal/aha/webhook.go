@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // FlexID is an Aha! id that arrives as a JSON string or a JSON number. It keeps the
@@ -21,6 +22,10 @@ func (id *FlexID) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	if len(b) > 0 && b[0] == '"' {
+		if raw, ok := plainString(b); ok {
+			*id = FlexID(bytes.TrimSpace(raw))
+			return nil
+		}
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
 			return fmt.Errorf("aha id: %w", err)
@@ -28,20 +33,42 @@ func (id *FlexID) UnmarshalJSON(b []byte) error {
 		*id = FlexID(strings.TrimSpace(s))
 		return nil
 	}
-	s := string(b)
-	if s == "" {
+	if len(b) == 0 {
 		return errors.New("aha id: empty")
 	}
-	for i, c := range s {
+	for i, c := range b {
 		if c < '0' || c > '9' {
-			if i == 0 && c == '-' && len(s) > 1 {
+			if i == 0 && c == '-' && len(b) > 1 {
 				continue
 			}
-			return fmt.Errorf("aha id: %q is not an integer", s)
+			return fmt.Errorf("aha id: %q is not an integer", b)
 		}
 	}
-	*id = FlexID(s)
+	*id = FlexID(b)
 	return nil
+}
+
+// plainString returns the text inside a JSON string literal when it needs no
+// decoding (no escape, valid UTF-8) — then it is exactly what json.Unmarshal
+// would give, and the second decoder run is saved. ok is false otherwise.
+func plainString(lit []byte) (raw []byte, ok bool) {
+	if len(lit) < 2 || lit[0] != '"' || lit[len(lit)-1] != '"' {
+		return nil, false
+	}
+	raw = lit[1 : len(lit)-1]
+	ascii := true
+	for _, c := range raw {
+		switch {
+		case c == '\\' || c == '"' || c < 0x20:
+			return nil, false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	if !ascii && !utf8.Valid(raw) {
+		return nil, false // json.Unmarshal replaces invalid bytes with U+FFFD
+	}
+	return raw, true
 }
 
 // MarshalJSON writes the id as a string.
@@ -65,15 +92,17 @@ func (v *ChangeValue) UnmarshalJSON(b []byte) error {
 	case bytes.Equal(b, []byte("null")):
 		return nil
 	case len(b) > 0 && b[0] == '"':
+		if raw, ok := plainString(b); ok {
+			v.String = string(raw)
+			return nil
+		}
 		return json.Unmarshal(b, &v.String)
 	}
-	if n, err := strconv.ParseInt(string(b), 10, 64); err == nil {
-		v.Int = &n
-		v.String = string(b)
-		return nil
-	}
-	// Floats, objects, arrays: keep the raw text.
+	// Integers; floats, objects, arrays keep the raw text.
 	v.String = string(b)
+	if n, err := strconv.ParseInt(v.String, 10, 64); err == nil {
+		v.Int = &n
+	}
 	return nil
 }
 
@@ -129,9 +158,24 @@ type WebhookPayload struct {
 // MaxWebhookBytes bounds the body ParseWebhook accepts.
 const MaxWebhookBytes = 1 << 20
 
+// webhookBody is what ParseWebhook decodes a body into, in one pass. Audit is
+// a pointer so that a missing or null "audit" is told apart from an empty one;
+// payload is the answer, allocated together with it.
+type webhookBody struct {
+	Event   string `json:"event"`
+	Audit   *Audit `json:"audit"`
+	payload WebhookPayload
+}
+
 // ParseWebhook decodes an activity-webhook body. Errors say what is wrong: empty body,
 // malformed JSON (with the offset), not an object, missing "audit", missing audit.id,
 // missing auditable_type or auditable_id, or a bad id.
+//
+// The body is decoded once, straight into the payload (the handler answers
+// duplicate deliveries at load, so no intermediate maps and no second pass).
+// As with any struct decode by encoding/json, the top-level keys "event" and
+// "audit" match case-insensitively and a repeated "audit" object is merged
+// into the first, as the fields inside the audit always were.
 func ParseWebhook(b []byte) (*WebhookPayload, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, errors.New("aha webhook: empty body")
@@ -139,55 +183,61 @@ func ParseWebhook(b []byte) (*WebhookPayload, error) {
 	if len(b) > MaxWebhookBytes {
 		return nil, fmt.Errorf("aha webhook: body of %d bytes exceeds %d", len(b), MaxWebhookBytes)
 	}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(b, &top); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return nil, fmt.Errorf("aha webhook: malformed JSON at byte %d: %w", se.Offset, err)
-		}
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return nil, fmt.Errorf("aha webhook: body is a JSON %s, not an object", te.Value)
-		}
-		return nil, fmt.Errorf("aha webhook: malformed JSON: %w", err)
+	w := new(webhookBody)
+	if err := json.Unmarshal(b, w); err != nil {
+		return nil, webhookDecodeError(err, w)
 	}
-	rawAudit, ok := top["audit"]
-	if !ok || bytes.Equal(bytes.TrimSpace(rawAudit), []byte("null")) {
+	if w.Audit == nil {
 		return nil, errors.New("aha webhook: missing \"audit\" object")
 	}
-	var p WebhookPayload
-	if ev, ok := top["event"]; ok {
-		if err := json.Unmarshal(ev, &p.Event); err != nil {
-			return nil, fmt.Errorf("aha webhook: \"event\" is not a string: %w", err)
-		}
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(rawAudit, &fields); err != nil {
-		return nil, fmt.Errorf("aha webhook: \"audit\" is not an object: %w", err)
-	}
-	if err := json.Unmarshal(rawAudit, &p.Audit); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return nil, fmt.Errorf("aha webhook: audit.%s has the wrong type (JSON %s)", te.Field, te.Value)
-		}
-		return nil, fmt.Errorf("aha webhook: audit: %w", err)
-	}
-	if p.Audit.ID == "" {
+	a := w.Audit
+	if a.ID == "" {
 		return nil, errors.New("aha webhook: missing audit.id")
 	}
-	if p.Audit.AuditableType == "" {
+	if a.AuditableType == "" {
 		return nil, errors.New("aha webhook: missing audit.auditable_type")
 	}
-	if p.Audit.AuditableID == "" {
+	if a.AuditableID == "" {
 		return nil, errors.New("aha webhook: missing audit.auditable_id")
 	}
-	return &p, nil
+	w.payload = WebhookPayload{Event: w.Event, Audit: *a}
+	return &w.payload, nil
+}
+
+// webhookDecodeError names what json.Unmarshal found wrong in a webhook body.
+// When several things are wrong, a missing "audit" is reported first, then the
+// first wrong type in the body's order.
+func webhookDecodeError(err error, w *webhookBody) error {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Errorf("aha webhook: malformed JSON at byte %d: %w", se.Offset, err)
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		switch field := te.Field; {
+		case field == "":
+			return fmt.Errorf("aha webhook: body is a JSON %s, not an object", te.Value)
+		case field == "audit":
+			return fmt.Errorf("aha webhook: \"audit\" is not an object (JSON %s)", te.Value)
+		case w.Audit == nil:
+			return errors.New("aha webhook: missing \"audit\" object")
+		case field == "event":
+			return fmt.Errorf("aha webhook: \"event\" is not a string (JSON %s)", te.Value)
+		case strings.HasPrefix(field, "audit."):
+			return fmt.Errorf("aha webhook: audit.%s has the wrong type (JSON %s)", strings.TrimPrefix(field, "audit."), te.Value)
+		}
+	}
+	// An id or change value the audit's own decoders refused.
+	return fmt.Errorf("aha webhook: audit: %w", err)
 }
 
 // NormalizeAuditableType maps the REST audit form of a type (a Rails class name such as
 // "Ideas::IdeaUser" or "Feature") to the webhook form ("ideas/idea_user", "feature").
 // Webhook-form input is returned lower-cased.
 func NormalizeAuditableType(t string) string {
+	if isWebhookForm(t) {
+		return t
+	}
 	parts := strings.Split(t, "::")
 	for i, p := range parts {
 		var b strings.Builder
@@ -203,4 +253,15 @@ func NormalizeAuditableType(t string) string {
 		parts[i] = b.String()
 	}
 	return strings.Join(parts, "/")
+}
+
+// isWebhookForm reports whether t is already in webhook form: ASCII without
+// capitals or "::", which NormalizeAuditableType returns unchanged.
+func isWebhookForm(t string) bool {
+	for i := 0; i < len(t); i++ {
+		if c := t[i]; c >= utf8.RuneSelf || (c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return !strings.Contains(t, "::")
 }

@@ -50,6 +50,29 @@ func TestParseWebhookVariants(t *testing.T) {
 	assert.Equal(t, FlexID("6514078362261846610"), p.Audit.AuditableID)
 	assert.Nil(t, p.Audit.User)
 	assert.Equal(t, FlexID("6514078362261846610"), p.Audit.AssociatedID)
+
+	// One struct decode: top-level keys match case-insensitively, as the
+	// audit's fields always did.
+	p, err = ParseWebhook([]byte(`{"Event":"audit","AUDIT":{"id":"1","auditable_type":"feature","auditable_id":"2"}}`))
+	require.NoError(t, err)
+	assert.Equal(t, "audit", p.Event)
+	assert.Equal(t, FlexID("1"), p.Audit.ID)
+}
+
+func TestParseWebhookEscapedStrings(t *testing.T) {
+	// Rails escapes HTML in JSON; escaped and invalid-UTF-8 strings take the
+	// decoder's own path, plain ones are copied.
+	p, err := ParseWebhook([]byte(`{"audit":{"id":" 12 ","auditable_type":"ideas\/idea","auditable_id":"\u0034\u0032",` +
+		`"description":"a \u0026rarr; b","changes":[{"field_name":"Name","value":"<span class=\"deleted\">x</span>"}]}}`))
+	require.NoError(t, err)
+	assert.Equal(t, FlexID("12"), p.Audit.ID)
+	assert.Equal(t, "ideas/idea", p.Audit.AuditableType)
+	assert.Equal(t, FlexID("42"), p.Audit.AuditableID)
+	assert.Equal(t, "a &rarr; b", p.Audit.Description)
+	assert.Equal(t, `<span class="deleted">x</span>`, p.Audit.Changes[0].Value.String)
+	var v ChangeValue
+	require.NoError(t, json.Unmarshal([]byte("\"\xff\""), &v))
+	assert.Equal(t, "\ufffd", v.String, "invalid UTF-8 is replaced, as json.Unmarshal does")
 }
 
 func TestParseWebhookErrors(t *testing.T) {
@@ -59,7 +82,9 @@ func TestParseWebhookErrors(t *testing.T) {
 		{"array", `[1,2]`, "aha webhook: body is a JSON array, not an object"},
 		{"no audit", `{"event":"audit"}`, `aha webhook: missing "audit" object`},
 		{"null audit", `{"event":"audit","audit":null}`, `aha webhook: missing "audit" object`},
-		{"audit not object", `{"audit":"x"}`, `aha webhook: "audit" is not an object`},
+		{"audit not object", `{"audit":"x"}`, `aha webhook: "audit" is not an object (JSON string)`},
+		{"event not string", `{"event":5,"audit":{"id":"1","auditable_type":"feature","auditable_id":"1"}}`, `aha webhook: "event" is not a string (JSON number)`},
+		{"event wrong, audit missing", `{"event":5}`, `aha webhook: missing "audit" object`},
 		{"missing id", `{"audit":{"auditable_type":"feature","auditable_id":"1"}}`, "aha webhook: missing audit.id"},
 		{"float id", `{"audit":{"id":1.5,"auditable_type":"feature","auditable_id":"1"}}`, "aha webhook: audit"},
 		{"missing type", `{"audit":{"id":"1","auditable_id":"1"}}`, "aha webhook: missing audit.auditable_type"},

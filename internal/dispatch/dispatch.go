@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -68,7 +69,7 @@ func (d *Dispatcher) Route(a *aha.Audit) (kind, workflowID, ignored string) {
 	if peopleKind(cfg, kind) {
 		return peopleRoute(kind, a)
 	}
-	if len(cfg.FeedbackTypesFor(kind)) == 0 {
+	if !feedsFeedback(cfg, kind) {
 		return "", "", fmt.Sprintf("no feedback type is fed by %q records", kind)
 	}
 	if a.AuditableID.String() == "" {
@@ -88,25 +89,39 @@ func (d *Dispatcher) Dispatch(ctx context.Context, a *aha.Audit, source string) 
 	if peopleKind(d.Config(), kind) {
 		return d.dispatchPeople(ctx, a, source, kind, wfID)
 	}
-	id := a.AuditableID.String()
-	opts := client.StartWorkflowOptions{
-		ID:        wfID,
-		TaskQueue: d.TaskQueue,
-		// A record whose workflow ended (e.g. it was deleted) may come back.
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		StaticSummary:         fmt.Sprintf("Aha! %s %s → Centercode", kind, id),
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.KeyAhaRecordType.ValueSet(kind),
-			workflows.KeySyncState.ValueSet(workflows.StateSyncing),
-		),
-	}
-	return d.signalAudit(ctx, a, source, wfID, opts, workflows.AhaRecordWorkflow, workflows.AhaRecordInput{Kind: kind, AhaID: id})
+	return d.signalAudit(ctx, a, source, wfID, func() (client.StartWorkflowOptions, any, any) {
+		id := a.AuditableID.String()
+		return client.StartWorkflowOptions{
+			ID:        wfID,
+			TaskQueue: d.TaskQueue,
+			// A record whose workflow ended (e.g. it was deleted) may come back.
+			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+			StaticSummary:         fmt.Sprintf("Aha! %s %s → Centercode", kind, id),
+			TypedSearchAttributes: temporal.NewSearchAttributes(
+				workflows.KeyAhaRecordType.ValueSet(kind),
+				workflows.KeySyncState.ValueSet(workflows.StateSyncing),
+			),
+		}, workflows.AhaRecordWorkflow, workflows.AhaRecordInput{Kind: kind, AhaID: id}
+	})
 }
+
+// startFunc builds what SignalWithStart needs (options, workflow, input). It
+// runs only once the delivery is claimed, so a duplicate costs none of it.
+type startFunc func() (opts client.StartWorkflowOptions, wf, input any)
 
 // signalAudit dedups an audit by its id and signals-with-start the workflow
 // with it: the one hand-off every Aha! path (webhook, reconcile, replay,
 // feedback records and people) goes through.
-func (d *Dispatcher) signalAudit(ctx context.Context, a *aha.Audit, source, wfID string, opts client.StartWorkflowOptions, wf, input any) (Outcome, error) {
+func (d *Dispatcher) signalAudit(ctx context.Context, a *aha.Audit, source, wfID string, start startFunc) (Outcome, error) {
+	return d.handOff(ctx, "aha", a.ID.String(), wfID, func(hctx context.Context) error {
+		opts, wf, input := start()
+		_, err := d.Temporal.SignalWithStartWorkflow(hctx, wfID, workflows.SignalAhaEvent, ahaEvent(a, source), opts, wf, input)
+		return err
+	})
+}
+
+// ahaEvent is the signal an audit becomes.
+func ahaEvent(a *aha.Audit, source string) workflows.AhaEvent {
 	ev := workflows.AhaEvent{AuditID: a.ID.String(), Action: a.AuditAction, AuditableType: a.AuditableType, Source: source}
 	if t, err := time.Parse(time.RFC3339Nano, a.CreatedAt); err == nil {
 		ev.CreatedAt = t
@@ -114,10 +129,18 @@ func (d *Dispatcher) signalAudit(ctx context.Context, a *aha.Audit, source, wfID
 	for _, c := range a.Changes {
 		ev.Fields = append(ev.Fields, c.FieldName)
 	}
-	return d.handOff(ctx, "aha", ev.AuditID, wfID, func(hctx context.Context) error {
-		_, err := d.Temporal.SignalWithStartWorkflow(hctx, wfID, workflows.SignalAhaEvent, ev, opts, wf, input)
-		return err
-	})
+	return ev
+}
+
+// feedsFeedback reports whether some feedback type is fed by records of this
+// kind: len(cfg.FeedbackTypesFor(kind)) > 0 without building the list.
+func feedsFeedback(cfg *mapping.Config, kind string) bool {
+	for _, n := range cfg.FeedbackTypeNames() {
+		if ft := cfg.FeedbackTypes[n]; ft != nil && slices.Contains(ft.RecordTypes, kind) {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *Dispatcher) logger() *slog.Logger {

@@ -45,18 +45,19 @@ func peopleRoute(kind string, a *aha.Audit) (string, string, string) {
 // (AhaPeopleWorkflow), with the same claim / release / confirm steps as the
 // feedback path.
 func (d *Dispatcher) dispatchPeople(ctx context.Context, a *aha.Audit, source, kind, wfID string) (Outcome, error) {
-	id := a.AuditableID.String()
-	opts := client.StartWorkflowOptions{
-		ID:        wfID,
-		TaskQueue: d.TaskQueue,
-		// The resolver completes when idle; a later event starts it again.
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		StaticSummary:         fmt.Sprintf("Aha! %s %s → Centercode user data", kind, id),
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.KeyAhaRecordType.ValueSet(kind),
-			workflows.KeyAhaReference.ValueSet(id),
-			workflows.KeySyncState.ValueSet(workflows.StateSyncing),
-		),
-	}
-	return d.signalAudit(ctx, a, source, wfID, opts, workflows.AhaPeopleWorkflow, workflows.AhaPeopleInput{Kind: kind, AhaID: id})
+	return d.signalAudit(ctx, a, source, wfID, func() (client.StartWorkflowOptions, any, any) {
+		id := a.AuditableID.String()
+		return client.StartWorkflowOptions{
+			ID:        wfID,
+			TaskQueue: d.TaskQueue,
+			// The resolver completes when idle; a later event starts it again.
+			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+			StaticSummary:         fmt.Sprintf("Aha! %s %s → Centercode user data", kind, id),
+			TypedSearchAttributes: temporal.NewSearchAttributes(
+				workflows.KeyAhaRecordType.ValueSet(kind),
+				workflows.KeyAhaReference.ValueSet(id),
+				workflows.KeySyncState.ValueSet(workflows.StateSyncing),
+			),
+		}, workflows.AhaPeopleWorkflow, workflows.AhaPeopleInput{Kind: kind, AhaID: id}
+	})
 }

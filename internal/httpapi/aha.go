@@ -46,7 +46,7 @@ func (h *AhaWebhook) Mount(app *fiber.App) {
 func (h *AhaWebhook) notFound(c *fiber.Ctx) error {
 	h.Metrics.Webhook("aha", "unauthorized")
 	logger(c).Warn("aha webhook without a token", "remote_addr", c.IP())
-	return c.Status(fiber.StatusNotFound).JSON(fiber.Map{"status": "error", "error": "not found"})
+	return sendJSON(c, fiber.StatusNotFound, "error", "not found", "status", "error")
 }
 
 func (h *AhaWebhook) handle(c *fiber.Ctx) error {
@@ -58,18 +58,18 @@ func (h *AhaWebhook) handle(c *fiber.Ctx) error {
 	if err != nil {
 		h.Metrics.Webhook("aha", "bad_request")
 		logger(c).Info("aha webhook rejected", "remote_addr", c.IP(), "error", err)
-		return c.Status(fiber.StatusBadRequest).JSON(fiber.Map{"status": "error", "error": err.Error()})
+		return sendJSON(c, fiber.StatusBadRequest, "error", err.Error(), "status", "error")
 	}
 	if p.Event != "" && p.Event != "audit" {
 		h.Metrics.Webhook("aha", "ignored")
-		return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": dispatch.Ignored, "reason": "event " + p.Event + " is not an audit"})
+		return sendJSON(c, fiber.StatusAccepted, "reason", "event "+p.Event+" is not an audit", "status", dispatch.Ignored)
 	}
 	out, err := h.Dispatcher.Dispatch(c.UserContext(), &p.Audit, "webhook")
 	if err != nil {
 		h.Metrics.Webhook("aha", "unavailable")
 		logger(c).Error("aha webhook hand-off failed", "audit_id", p.Audit.ID.String(), "error", err)
 		c.Set(fiber.HeaderRetryAfter, "5")
-		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "error", "error": errors.Unwrap(err).Error()})
+		return sendJSON(c, fiber.StatusServiceUnavailable, "error", errors.Unwrap(err).Error(), "status", "error")
 	}
 	if out.Degraded {
 		h.Metrics.DedupDegraded()
@@ -78,12 +78,12 @@ func (h *AhaWebhook) handle(c *fiber.Ctx) error {
 	switch out.Status {
 	case dispatch.Duplicate:
 		h.Metrics.DedupHit("aha")
-		return c.Status(fiber.StatusOK).JSON(fiber.Map{"status": out.Status, "workflow_id": out.WorkflowID})
+		return sendJSON(c, fiber.StatusOK, "status", out.Status, "workflow_id", out.WorkflowID)
 	case dispatch.Ignored:
-		return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": out.Status, "reason": out.Reason})
+		return sendJSON(c, fiber.StatusAccepted, "reason", out.Reason, "status", out.Status)
 	}
 	h.Metrics.ObserveHandoff("aha", time.Since(start))
-	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": out.Status, "workflow_id": out.WorkflowID})
+	return sendJSON(c, fiber.StatusAccepted, "status", out.Status, "workflow_id", out.WorkflowID)
 }
 
 // tokenOK compares in constant time against every configured token (several

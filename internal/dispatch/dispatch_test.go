@@ -1,0 +1,87 @@
+package dispatch
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/mocks"
+
+	"github.com/ahacc/ahacc/internal/aha"
+	"github.com/ahacc/ahacc/internal/dedup"
+	"github.com/ahacc/ahacc/mapping"
+	"github.com/ahacc/ahacc/workflows"
+)
+
+func testDispatcher(t *testing.T) (*Dispatcher, *mocks.Client, *mapping.Config) {
+	t.Helper()
+	cfg, err := mapping.LoadFileWithOptions(filepath.Join("..", "..", "examples", "ahacc.yaml"), mapping.LoadOptions{
+		LookupEnv: func(string) (string, bool) { return "", false }, AllowUnsetEnv: true})
+	require.NoError(t, err)
+	tc := &mocks.Client{}
+	rdb := redis.NewClient(&redis.Options{Addr: miniredis.RunT(t).Addr()})
+	return &Dispatcher{Temporal: tc, TaskQueue: "q", Config: func() *mapping.Config { return cfg },
+		Dedup: dedup.New(rdb, time.Minute, ""), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, tc, cfg
+}
+
+// TestRouteFeedsFeedbackMatchesConfig: the allocation-free check agrees with
+// FeedbackTypesFor for every configured kind.
+func TestRouteFeedsFeedbackMatchesConfig(t *testing.T) {
+	d, _, cfg := testDispatcher(t)
+	for typ, kind := range cfg.Aha.RecordTypes {
+		require.Equal(t, len(cfg.FeedbackTypesFor(kind)) > 0, feedsFeedback(cfg, kind), kind)
+		gotKind, wfID, ignored := d.Route(&aha.Audit{ID: "1", AuditAction: "update", AuditableType: typ, AuditableID: "42"})
+		if ignored == "" {
+			require.Equal(t, kind, gotKind)
+			require.Equal(t, workflows.AhaRecordWorkflowID(kind, "42"), wfID)
+		}
+	}
+}
+
+// TestDispatchSignalsOnceThenDuplicate: the first delivery signals-with-start
+// with the full options and event; the second is a duplicate that does not
+// reach Temporal.
+func TestDispatchSignalsOnceThenDuplicate(t *testing.T) {
+	d, tc, _ := testDispatcher(t)
+	var gotOpts client.StartWorkflowOptions
+	var gotEv workflows.AhaEvent
+	var gotIn workflows.AhaRecordInput
+	tc.On("SignalWithStartWorkflow", mock.Anything, "aha:idea:42", workflows.SignalAhaEvent, mock.Anything, mock.Anything, mock.Anything, mock.Anything).
+		Run(func(args mock.Arguments) {
+			gotEv = args.Get(3).(workflows.AhaEvent)
+			gotOpts = args.Get(4).(client.StartWorkflowOptions)
+			gotIn = args.Get(6).(workflows.AhaRecordInput)
+		}).Return(nil, nil).Once()
+	a := &aha.Audit{ID: "7", AuditAction: "update", CreatedAt: "2026-11-27T10:00:00.5Z", AuditableType: "ideas/idea", AuditableID: "42",
+		Changes: []aha.Change{{FieldName: "Votes"}, {FieldName: "Name"}}}
+	out, err := d.Dispatch(context.Background(), a, "webhook")
+	require.NoError(t, err)
+	require.Equal(t, Outcome{Status: Accepted, WorkflowID: "aha:idea:42"}, out)
+	require.Equal(t, workflows.AhaEvent{AuditID: "7", Action: "update", AuditableType: "ideas/idea",
+		CreatedAt: time.Date(2026, 11, 27, 10, 0, 0, 500_000_000, time.UTC), Fields: []string{"Votes", "Name"}, Source: "webhook"}, gotEv)
+	require.Equal(t, "aha:idea:42", gotOpts.ID)
+	require.Equal(t, "q", gotOpts.TaskQueue)
+	require.Equal(t, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE, gotOpts.WorkflowIDReusePolicy)
+	require.Equal(t, "Aha! idea 42 → Centercode", gotOpts.StaticSummary)
+	kind, ok := gotOpts.TypedSearchAttributes.GetKeyword(workflows.KeyAhaRecordType)
+	require.True(t, ok)
+	require.Equal(t, "idea", kind)
+	state, ok := gotOpts.TypedSearchAttributes.GetKeyword(workflows.KeySyncState)
+	require.True(t, ok)
+	require.Equal(t, workflows.StateSyncing, state)
+	require.Equal(t, workflows.AhaRecordInput{Kind: "idea", AhaID: "42"}, gotIn)
+
+	out, err = d.Dispatch(context.Background(), a, "webhook")
+	require.NoError(t, err)
+	require.Equal(t, Outcome{Status: Duplicate, WorkflowID: "aha:idea:42"}, out)
+	tc.AssertNumberOfCalls(t, "SignalWithStartWorkflow", 1)
+}
