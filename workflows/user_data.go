@@ -131,8 +131,8 @@ func (s *person) waitFor(ctx workflow.Context, d time.Duration, events, retries,
 
 // onEvent dedups by audit id and records what the next sync must do: read
 // Aha! afresh (Hydrate), or apply a snapshot newer than anything applied or
-// pending (an older one is dropped as stale, so a backfill page read before a
-// live change can never overwrite it).
+// pending. An older one is never applied (a backfill page read before a live
+// change can never overwrite it); it turns into a fresh read instead.
 func (s *person) onEvent(ev activities.PersonEvent) {
 	if len(ev.AuditIDs) > 0 {
 		fresh := false
@@ -163,7 +163,14 @@ func (s *person) onEvent(ev activities.PersonEvent) {
 	}
 	if len(ev.Snapshot) > 0 {
 		if !ev.FetchedAt.After(s.LastFetchedAt) || (s.Snapshot != nil && !ev.FetchedAt.After(s.SnapshotAt)) {
+			// Not provably newer than what was applied (or is pending): never
+			// applied as it is. Its time is that of its oldest part, and a
+			// newer part (a fan-out's freshly read organization next to a
+			// cached one) may still hold news, so the next sync reads Aha!
+			// afresh; an unchanged result writes nothing.
 			s.Stale++
+			s.NeedFetch = true
+			s.Pending = true
 			return
 		}
 		s.Snapshot, s.SnapshotAt = ev.Snapshot, ev.FetchedAt

@@ -245,13 +245,29 @@ func (s *UserDataSuite) TestForbiddenParksWithReasonAndRetryHeals() {
 
 func (s *UserDataSuite) TestOlderSnapshotNeverOverwritesNewerData() {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s.record = udPerson("New Name", "Acme", "1.0") // what Aha! holds
 	s.signal(0, activities.PersonEvent{Kind: "backfill", Snapshot: udPerson("New Name", "Acme", "1.0"), FetchedAt: t0.Add(time.Minute), Source: "backfill"})
 	s.signal(10*time.Second, activities.PersonEvent{Kind: "backfill", Snapshot: udPerson("Old Name", "Acme", "1.0"), FetchedAt: t0, Source: "backfill"})
 	st := s.run(time.Minute)
-	s.Equal(0, s.hydrates, "a snapshot needs no Aha! call")
-	s.Require().Len(s.posts, 1)
-	s.Equal("New Name", s.posts[0]["aha_name"])
 	s.Equal(1, st.Stale)
+	s.Equal(1, s.hydrates, "the stale snapshot is not applied: Aha! is read afresh")
+	s.Require().Len(s.posts, 1, "the fresh read equals what was written: no second write")
+	s.Equal("New Name", s.posts[0]["aha_name"])
+}
+
+// A fan-out snapshot is stamped with its oldest part (a cached organization),
+// so it can look older than a live change applied since, while a freshly
+// read part of it holds news: it must reach Centercode through a fresh read.
+func (s *UserDataSuite) TestStaleLookingSnapshotWithNewsIsReadAfresh() {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s.signal(0, activities.PersonEvent{Kind: "backfill", Snapshot: udPerson("Ada Lovelace", "Acme", "1.0"), FetchedAt: t0.Add(time.Minute), Source: "backfill"})
+	s.env.RegisterDelayedCallback(func() { s.record = udPerson("Ada Lovelace", "Acme", "2.0") }, 5*time.Second)
+	s.signal(10*time.Second, activities.PersonEvent{Kind: "idea_organization", Snapshot: udPerson("Ada Lovelace", "Acme", "2.0"), FetchedAt: t0, Source: "fanout"})
+	st := s.run(time.Minute)
+	s.Equal(1, st.Stale)
+	s.Equal(1, s.hydrates)
+	s.Require().Len(s.posts, 2)
+	s.EqualValues(2, s.posts[1]["company_revenue"])
 }
 
 func (s *UserDataSuite) TestContinueAsNewCarriesState() {
