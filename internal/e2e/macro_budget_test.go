@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"testing"
 	"time"
@@ -106,6 +107,28 @@ func macroBudgetRun(t *testing.T, bin string, n int, budget bool) budgetRun {
 	r := budgetRun{Runs: n, Calls: rs.Total - rs.RateLimited, Throttled: rs.RateLimited, Span: last.Sub(first),
 		Elapsed: elapsed, PerMinute: 300, AllowedRate: 300.0 / 60}
 	r.Achieved = float64(r.Calls) / r.Span.Seconds()
+	// Where the rate went: time beyond the limit's spacing between answered
+	// calls (the recorder keeps the last 2,000).
+	var answered []time.Time
+	for _, rec := range s.AhaSim.Requests().Entries() {
+		if rec.Status != 429 {
+			answered = append(answered, rec.Time)
+		}
+	}
+	sort.Slice(answered, func(i, j int) bool { return answered[i].Before(answered[j]) })
+	var lost time.Duration
+	long := 0
+	spacing := time.Duration(float64(time.Second) / r.AllowedRate)
+	for i := 1; i < len(answered); i++ {
+		if gap := answered[i].Sub(answered[i-1]); gap > spacing {
+			lost += gap - spacing
+			if gap > 2*spacing {
+				long++
+			}
+		}
+	}
+	t.Logf("spacing lost: %s over %d answered calls kept (%d gaps over twice the %s spacing)",
+		lost.Round(time.Millisecond), len(answered), long, spacing)
 	require.Equal(t, n, s.AhaSim.Counts().Ideas-ideasBefore, "exactly one Aha! idea per run")
 	t.Logf("BENCH macro-budget budget=%v runs=%d aha_calls=%d aha_429=%d span=%s elapsed=%s achieved=%.3f/s allowed=%.3f/s ratio=%.3f by_route=%v",
 		budget, n, r.Calls, r.Throttled, r.Span.Round(time.Millisecond), elapsed.Round(time.Millisecond),
