@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"fmt"
 	"strings"
 	"time"
 )
@@ -122,5 +121,5 @@ func (s *State) Summary() string {
 
 // AhaRecordWorkflowID is the deterministic id of a record's entity workflow.
 func AhaRecordWorkflowID(kind, ahaID string) string {
-	return fmt.Sprintf("aha:%s:%s", kind, ahaID)
+	return "aha:" + kind + ":" + ahaID
 }
