@@ -19,6 +19,7 @@ import (
 // budgetRun is what one rate-budget run measured.
 type budgetRun struct {
 	Runs        int           // macro runs fired
+	Done        int           // runs written back by the end
 	Calls       int64         // Aha! requests answered (not 429)
 	Throttled   int64         // Aha! 429 answers
 	Span        time.Duration // first to last Aha! request
@@ -81,11 +82,19 @@ func macroBudgetRun(t *testing.T, bin string, n int, budget bool) budgetRun {
 		require.NoError(t, err)
 		require.Equal(t, 1, fired, "the status macro fires")
 	}
-	limit := time.Duration(n)*500*time.Millisecond + 5*time.Minute
+	// Two Aha! calls per run at 300/min take n × 0.4 s; the budget-on run
+	// gets 5 minutes more, the budget-off run twice that time and is then
+	// reported as it stands (the reactive path may not finish at all).
+	limit := time.Duration(n)*400*time.Millisecond + 5*time.Minute
+	if !budget {
+		limit = 2 * time.Duration(n) * 400 * time.Millisecond
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
+	done := 0
+wait:
 	for {
-		done := 0
+		done = 0
 		for _, id := range ids {
 			if f, ok := s.CCSim.Feedback(id); ok && f.CustomData["Aha!"]["aha_reference"] != "" {
 				done++
@@ -96,7 +105,11 @@ func macroBudgetRun(t *testing.T, bin string, n int, budget bool) budgetRun {
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("only %d of %d items written back after %s", done, n, time.Since(start))
+			if budget {
+				t.Fatalf("only %d of %d items written back after %s", done, n, time.Since(start))
+			}
+			t.Logf("budget off: only %d of %d items written back after %s; stopping", done, n, time.Since(start).Round(time.Second))
+			break wait
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
@@ -104,7 +117,7 @@ func macroBudgetRun(t *testing.T, bin string, n int, budget bool) budgetRun {
 
 	rs := s.AhaSim.RequestStats()
 	first, last := s.AhaSim.Requests().Span()
-	r := budgetRun{Runs: n, Calls: rs.Total - rs.RateLimited, Throttled: rs.RateLimited, Span: last.Sub(first),
+	r := budgetRun{Runs: n, Done: done, Calls: rs.Total - rs.RateLimited, Throttled: rs.RateLimited, Span: last.Sub(first),
 		Elapsed: elapsed, PerMinute: 300, AllowedRate: 300.0 / 60}
 	r.Achieved = float64(r.Calls) / r.Span.Seconds()
 	// Where the rate went: time beyond the limit's spacing between answered
@@ -129,9 +142,11 @@ func macroBudgetRun(t *testing.T, bin string, n int, budget bool) budgetRun {
 	}
 	t.Logf("spacing lost: %s over %d answered calls kept (%d gaps over twice the %s spacing)",
 		lost.Round(time.Millisecond), len(answered), long, spacing)
-	require.Equal(t, n, s.AhaSim.Counts().Ideas-ideasBefore, "exactly one Aha! idea per run")
-	t.Logf("BENCH macro-budget budget=%v runs=%d aha_calls=%d aha_429=%d span=%s elapsed=%s achieved=%.3f/s allowed=%.3f/s ratio=%.3f by_route=%v",
-		budget, n, r.Calls, r.Throttled, r.Span.Round(time.Millisecond), elapsed.Round(time.Millisecond),
+	if done == n {
+		require.Equal(t, n, s.AhaSim.Counts().Ideas-ideasBefore, "exactly one Aha! idea per run")
+	}
+	t.Logf("BENCH macro-budget budget=%v runs=%d done=%d ideas=%d aha_calls=%d aha_429=%d span=%s elapsed=%s achieved=%.3f/s allowed=%.3f/s ratio=%.3f by_route=%v",
+		budget, n, done, s.AhaSim.Counts().Ideas-ideasBefore, r.Calls, r.Throttled, r.Span.Round(time.Millisecond), elapsed.Round(time.Millisecond),
 		r.Achieved, r.AllowedRate, r.Ratio(), rs.ByRoute)
 	return r
 }
@@ -162,9 +177,9 @@ func TestMacroRateBudgetBench(t *testing.T) {
 	var on, off budgetRun
 	t.Run("budget-on", func(t *testing.T) { on = macroBudgetRun(t, bin, n, true) })
 	t.Run("budget-off", func(t *testing.T) { off = macroBudgetRun(t, bin, n, false) })
-	t.Logf("BENCH macro-budget summary: on: %d 429s, %.1f%% of the allowed rate, all runs done in %s; off: %d 429s, %.1f%%, done in %s (%.2f× the budgeted time)",
-		on.Throttled, 100*on.Ratio(), on.Elapsed.Round(time.Second), off.Throttled, 100*off.Ratio(), off.Elapsed.Round(time.Second),
-		off.Elapsed.Seconds()/on.Elapsed.Seconds())
+	t.Logf("BENCH macro-budget summary: on: %d 429s, %.1f%% of the allowed rate, all %d runs done in %s; off: %d 429s, %.1f%%, %d of %d runs done in %s (%.2f× the budgeted time)",
+		on.Throttled, 100*on.Ratio(), on.Done, on.Elapsed.Round(time.Second), off.Throttled, 100*off.Ratio(), off.Done, off.Runs,
+		off.Elapsed.Round(time.Second), off.Elapsed.Seconds()/on.Elapsed.Seconds())
 	require.Zero(t, on.Throttled, "Aha! 429s with the shared budget on")
 	require.GreaterOrEqual(t, on.Ratio(), 0.95, "achieved rate against the limit")
 }
