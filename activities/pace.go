@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ahacc/ahacc/internal/ratelimit"
 	"github.com/ahacc/ahacc/mapping"
 )
 
@@ -45,19 +46,12 @@ func (p *pacer) wait(ctx context.Context, interval time.Duration, burst int) err
 	}
 }
 
-// sustainedInterval is the spacing of a budget's sustained rate (the tighter
-// of its per-second and per-minute limits); 0 when it has none.
+// sustainedInterval is the spacing of a budget's sustained rate as the shared
+// budget grants it (the tighter limit, after burst and headroom); 0 when it
+// has none.
 func sustainedInterval(r mapping.Rate) time.Duration {
-	perSec := 0.0
-	if r.PerSecond > 0 {
-		perSec = float64(r.PerSecond)
-	}
-	if r.PerMinute > 0 {
-		if m := float64(r.PerMinute) / 60; perSec == 0 || m < perSec {
-			perSec = m
-		}
-	}
-	if perSec == 0 {
+	perSec := ratelimit.SustainedRate(r.PerSecond, r.PerMinute)
+	if perSec <= 0 {
 		return 0
 	}
 	return time.Duration(float64(time.Second) / perSec)

@@ -567,23 +567,27 @@ func udBackfillBench(t *testing.T, n int) {
 	last := e.aha.IdeaUserEmail(ids[len(ids)-1])
 	ahaBefore := e.aha.RequestStats().Total
 	start := time.Now()
+	// The first listener write, watched while the backfill runs.
+	firstAt := make(chan time.Time, 1)
+	go func() {
+		for ctx.Err() == nil {
+			if e.cc.ListenerWrites().Total > 0 {
+				firstAt <- time.Now()
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
 	var out bytes.Buffer
 	require.NoError(t, app.BackfillUsers(ctx, e.stack.Client, e.stack.Env, time.Time{}, &out))
 	signalled := time.Since(start)
 	deadline := time.Now().Add(time.Duration(n/10+120) * time.Second)
-	var firstWrite time.Time
 	for e.cc.ListenerWrites().Total < int64(n) {
 		require.True(t, time.Now().Before(deadline), "only %d of %d written", e.cc.ListenerWrites().Total, n)
-		if firstWrite.IsZero() {
-			for _, w := range e.cc.ListenerWrites().Recent {
-				if firstWrite.IsZero() || w.Time.Before(firstWrite) {
-					firstWrite = w.Time
-				}
-			}
-		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	elapsed := time.Since(start)
+	firstWrite := <-firstAt
 	var lastWrite time.Time
 	for _, w := range e.cc.ListenerWrites().Recent {
 		if w.Time.After(lastWrite) {

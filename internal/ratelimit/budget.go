@@ -33,13 +33,17 @@
 // the period. A GCRA with rate R per period and burst B grants up to B + R - 1 calls in
 // such a window, so a bucket with burst = N refilled at N per period would let 2N-1 calls
 // through in the first period and draw 429s. The budget therefore uses rate N - B + 1
-// with burst B, which never exceeds N in any window. The default burst is 1 for the
-// per-second limit (calls spread evenly, every 50 ms at 20/s) and 2 for the per-minute
-// limit: 299 calls per minute, one of which may be banked — so a waiter that wakes a few
-// milliseconds late (a loaded machine, a slow Redis round trip) does not lose its slot for
-// good, which with burst 1 cost 3–4% of the rate on a busy 2-core machine. WithBurst trades
-// sustained rate for a larger initial burst (burst 20 at 300/min gives 20 calls at once
-// but only 281/min afterwards).
+// with burst B, which never exceeds N in any window.
+//
+// The default burst is 1 or 2 per limit (defaultBurst). With burst 1 every grant must be
+// taken in its own slot, and a waiter that wakes late — a Redis round trip, timer slack, a
+// busy machine: about 1–2 ms — loses that time for good: 3–4% of the rate at 300/min on a
+// loaded machine, ~10% at 50/s (20 ms slots). Burst 2 banks one slot, so lateness is made
+// up, at the price of one call per period of sustained rate (N-1). The default picks
+// burst 2 where that price is smaller than the lateness it saves (N² × 2 ms > period: the
+// per-minute limits, and per-second limits of 30/s or more), else 1 — Aha!'s 20/s keeps
+// its even 50 ms spacing. WithBurst sets both explicitly (burst 20 at 300/min gives 20
+// calls at once but only 281/min afterwards).
 //
 // A small headroom (default 1%, WithHeadroom) stretches both periods so that network
 // jitter between the grant and the request reaching the far side cannot squeeze N+1
@@ -136,7 +140,7 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 func WithFailOpen(on bool) Option { return func(c *config) { c.failOpen = on } }
 
 // WithBurst sets how many calls may go out at once for the per-second and the per-minute
-// limit (default 1 and 2; values are clamped to 1..limit). A burst B lowers that limit's
+// limit (default: defaultBurst; values are clamped to 1..limit). A burst B lowers that limit's
 // sustained rate to limit-B+1 per period, so no window of the period ever holds more than
 // the limit.
 func WithBurst(perSecond, perMinute int) Option {
@@ -151,7 +155,7 @@ func WithHeadroom(f float64) Option { return func(c *config) { c.headroom = f } 
 // calls in any minute. A limit ≤ 0 is not enforced; with both ≤ 0 the budget never waits.
 // A nil rdb gives an in-process budget (the fail-open fallback, always).
 func New(rdb redis.UniversalClient, name string, perSecond, perMinute int, opts ...Option) *Budget {
-	cfg := config{failOpen: true, burstS: 1, burstM: 2, headroom: DefaultHeadroom}
+	cfg := config{failOpen: true, burstS: defaultBurst(perSecond, time.Second), burstM: defaultBurst(perMinute, time.Minute), headroom: DefaultHeadroom}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -199,6 +203,34 @@ func New(rdb redis.UniversalClient, name string, perSecond, perMinute int, opts 
 
 // Disabled returns a Budget that never waits (for the "limiter disabled" benchmark).
 func Disabled() *Budget { return &Budget{disabled: true} }
+
+// SustainedRate is the long-run calls per second a default Budget with these limits
+// grants (the tighter limit after its burst and headroom): what a producer feeding
+// callers of the budget should pace itself at. 0 when neither limit is set.
+func SustainedRate(perSecond, perMinute int) float64 {
+	r := 0.0
+	if perSecond > 0 {
+		r = sustained(windowLimit(perSecond, defaultBurst(perSecond, time.Second), time.Second, DefaultHeadroom))
+	}
+	if perMinute > 0 {
+		if m := sustained(windowLimit(perMinute, defaultBurst(perMinute, time.Minute), time.Minute, DefaultHeadroom)); r == 0 || m < r {
+			r = m
+		}
+	}
+	return r
+}
+
+// lateness is what a grant typically loses to waking up late (see the package doc).
+const lateness = 2 * time.Millisecond
+
+// defaultBurst is 2 where banking one slot costs less sustained rate (1/n) than the
+// lateness it makes up (n × lateness / period), else 1.
+func defaultBurst(n int, period time.Duration) int {
+	if float64(n)*float64(n)*lateness.Seconds() > period.Seconds() {
+		return 2
+	}
+	return 1
+}
 
 // windowLimit is the GCRA limit that never grants more than n calls in any window of
 // period: burst b (clamped to 1..n) and rate n-b+1, over the period stretched by headroom.

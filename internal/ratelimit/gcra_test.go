@@ -63,7 +63,8 @@ func TestWindowsNeverExceededAndRateIsKept(t *testing.T) {
 		{"bursts", 20, 300, []Option{WithBurst(10, 20)}, 1000, 20, 281.0 / 60 / 1.01, 20, 300},
 		{"small", 5, 12, []Option{WithBurst(1, 12)}, 40, 5, 1.0 / 60 / 1.01, 5, 12},
 		{"per second only", 10, 0, nil, 100, 10, 10 / 1.01, 10, 600},
-		{"per minute only", 0, 60, nil, 100, 2, 59.0 / 60 / 1.01, 60, 60},
+		{"per minute only", 0, 60, nil, 100, 1, 1 / 1.01, 60, 60},
+		{"fast per second: one slot banked", 50, 0, nil, 500, 50, 49 / 1.01, 50, 3000},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
