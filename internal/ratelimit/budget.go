@@ -77,7 +77,8 @@ const (
 	// KeyPrefix starts every Redis key of a budget: ahacc:rate:<name>:s and :m.
 	KeyPrefix = "ahacc:rate:"
 
-	// DefaultHeadroom is the fraction by which both periods are stretched.
+	// DefaultHeadroom is the fraction by which both periods are stretched (at least
+	// minStretch).
 	DefaultHeadroom = 0.01
 
 	redisTimeout  = time.Second     // one limiter round trip, before falling back
@@ -236,12 +237,22 @@ func defaultBurst(n int, period time.Duration) int {
 // period: burst b (clamped to 1..n) and rate n-b+1, over the period stretched by headroom.
 func windowLimit(n, b int, period time.Duration, headroom float64) redis_rate.Limit {
 	b = min(max(b, 1), n)
+	stretch := time.Duration(float64(period) * headroom)
+	if headroom > 0 {
+		stretch = max(stretch, minStretch)
+	}
 	return redis_rate.Limit{
 		Rate:   n - b + 1,
 		Burst:  b,
-		Period: time.Duration(float64(period) * (1 + headroom)),
+		Period: period + stretch,
 	}
 }
+
+// minStretch is the least headroom a period gets (when headroom is on): the jitter
+// between a grant and its request reaching the far side that a one-second window
+// tolerates. 1% of a second (10 ms) let 7 of 10,000 listener writes at 50/s arrive as
+// the 51st of a second under load.
+const minStretch = 20 * time.Millisecond
 
 // sustained is a limit's long-run rate in calls per second.
 func sustained(l redis_rate.Limit) float64 { return float64(l.Rate) / l.Period.Seconds() }
