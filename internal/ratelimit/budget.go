@@ -35,20 +35,21 @@
 // through in the first period and draw 429s. The budget therefore uses rate N - B + 1
 // with burst B, which never exceeds N in any window.
 //
-// The default burst is 1 or 2 per limit (defaultBurst). With burst 1 every grant must be
-// taken in its own slot, and a waiter that wakes late — a Redis round trip, timer slack, a
-// busy machine: about 1–2 ms — loses that time for good: 3–4% of the rate at 300/min on a
-// loaded machine, ~10% at 50/s (20 ms slots). Burst 2 banks one slot, so lateness is made
-// up, at the price of one call per period of sustained rate (N-1). The default picks
-// burst 2 where that price is smaller than the lateness it saves (N² × 2 ms > period: the
-// per-minute limits, and per-second limits of 30/s or more), else 1 — Aha!'s 20/s keeps
-// its even 50 ms spacing. WithBurst sets both explicitly (burst 20 at 300/min gives 20
-// calls at once but only 281/min afterwards).
+// By default a limit banks a quarter of a slot (autoLimit): with burst 1 every grant
+// must be taken in its own slot, and a waiter that wakes late — a Redis round trip, timer
+// slack, a busy machine: 1–2 ms — loses that time for good (3–4% of the rate at 300/min
+// on a loaded machine, ~10% at 50/s). The budget therefore counts a call as 4 units with
+// a burst of 5 units: a grant may come up to a quarter slot early, so lateness is made up,
+// while any window still holds at most N calls. Where the quarter slot would leave less
+// than minSlack of headroom (a slow per-second limit such as 10/s) it keeps burst 1.
+// WithBurst sets whole-call bursts explicitly (burst 20 at 300/min gives 20 calls at once
+// but only 281/min afterwards).
 //
-// A small headroom (default 1%, WithHeadroom) stretches both periods so that network
-// jitter between the grant and the request reaching the far side cannot squeeze N+1
-// calls into one of its windows: any 301 consecutive grants at 300/min span at least
-// 60.6 s instead of exactly 60 s. The sustained rate is then 99% of the limit.
+// A small headroom (default 1% and at least 30 ms, WithHeadroom) stretches both periods
+// so that network jitter between the grant and the request reaching the far side cannot
+// squeeze N+1 calls into one of its windows: any 301 consecutive grants at 300/min span
+// at least 60.6 s instead of exactly 60 s. The sustained rate is then 99% of the limit
+// per minute, 97% per second.
 //
 // # Redis outage
 //
@@ -115,7 +116,20 @@ type Budget struct {
 type limitSpec struct {
 	key   string
 	limit redis_rate.Limit
+	cost  int // units one call takes (limit.Rate and Burst count units)
 }
+
+// interval is the spacing of calls at the limit's sustained rate.
+func (l limitSpec) interval() time.Duration { return emission(l.limit) * time.Duration(l.cost) }
+
+// sustained is the limit's long-run rate in calls per second.
+func (l limitSpec) sustained() float64 {
+	return float64(l.limit.Rate) / float64(l.cost) / l.limit.Period.Seconds()
+}
+
+// canBurst reports whether a grant may come before its slot (then the second limit is
+// peeked at before the first is taken).
+func (l limitSpec) canBurst() bool { return l.limit.Burst > l.cost }
 
 type config struct {
 	onWait         func(time.Duration)
@@ -141,7 +155,7 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 func WithFailOpen(on bool) Option { return func(c *config) { c.failOpen = on } }
 
 // WithBurst sets how many calls may go out at once for the per-second and the per-minute
-// limit (default: defaultBurst; values are clamped to 1..limit). A burst B lowers that limit's
+// limit (default: a quarter slot banked, see windowSpec; values are clamped to 1..limit). A burst B lowers that limit's
 // sustained rate to limit-B+1 per period, so no window of the period ever holds more than
 // the limit.
 func WithBurst(perSecond, perMinute int) Option {
@@ -156,7 +170,7 @@ func WithHeadroom(f float64) Option { return func(c *config) { c.headroom = f } 
 // calls in any minute. A limit ≤ 0 is not enforced; with both ≤ 0 the budget never waits.
 // A nil rdb gives an in-process budget (the fail-open fallback, always).
 func New(rdb redis.UniversalClient, name string, perSecond, perMinute int, opts ...Option) *Budget {
-	cfg := config{failOpen: true, burstS: defaultBurst(perSecond, time.Second), burstM: defaultBurst(perMinute, time.Minute), headroom: DefaultHeadroom}
+	cfg := config{failOpen: true, headroom: DefaultHeadroom}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -179,14 +193,14 @@ func New(rdb redis.UniversalClient, name string, perSecond, perMinute int, opts 
 	}
 	var sec, minute *limitSpec
 	if perSecond > 0 {
-		sec = &limitSpec{KeyPrefix + name + ":s", windowLimit(perSecond, cfg.burstS, time.Second, cfg.headroom)}
+		sec = windowSpec(KeyPrefix+name+":s", perSecond, cfg.burstS, time.Second, cfg.headroom)
 	}
 	if perMinute > 0 {
-		minute = &limitSpec{KeyPrefix + name + ":m", windowLimit(perMinute, cfg.burstM, time.Minute, cfg.headroom)}
+		minute = windowSpec(KeyPrefix+name+":m", perMinute, cfg.burstM, time.Minute, cfg.headroom)
 	}
 	switch {
 	case sec != nil && minute != nil:
-		if sustained(sec.limit) < sustained(minute.limit) {
+		if sec.sustained() < minute.sustained() {
 			b.limits = []limitSpec{*sec, *minute}
 		} else {
 			b.limits = []limitSpec{*minute, *sec}
@@ -198,7 +212,7 @@ func New(rdb redis.UniversalClient, name string, perSecond, perMinute int, opts 
 	default:
 		b.disabled = true
 	}
-	b.peek = len(b.limits) == 2 && b.limits[0].limit.Burst > 1
+	b.peek = len(b.limits) == 2 && b.limits[0].canBurst()
 	return b
 }
 
@@ -206,56 +220,54 @@ func New(rdb redis.UniversalClient, name string, perSecond, perMinute int, opts 
 func Disabled() *Budget { return &Budget{disabled: true} }
 
 // SustainedRate is the long-run calls per second a default Budget with these limits
-// grants (the tighter limit after its burst and headroom): what a producer feeding
-// callers of the budget should pace itself at. 0 when neither limit is set.
+// grants (the tighter limit after headroom): what a producer feeding callers of the
+// budget should pace itself at. 0 when neither limit is set.
 func SustainedRate(perSecond, perMinute int) float64 {
 	r := 0.0
 	if perSecond > 0 {
-		r = sustained(windowLimit(perSecond, defaultBurst(perSecond, time.Second), time.Second, DefaultHeadroom))
+		r = windowSpec("", perSecond, 0, time.Second, DefaultHeadroom).sustained()
 	}
 	if perMinute > 0 {
-		if m := sustained(windowLimit(perMinute, defaultBurst(perMinute, time.Minute), time.Minute, DefaultHeadroom)); r == 0 || m < r {
+		if m := windowSpec("", perMinute, 0, time.Minute, DefaultHeadroom).sustained(); r == 0 || m < r {
 			r = m
 		}
 	}
 	return r
 }
 
-// lateness is what a grant typically loses to waking up late (see the package doc).
-const lateness = 2 * time.Millisecond
+const (
+	// minStretch is the least headroom a period gets (when headroom is on): the jitter
+	// between a grant and its request reaching the far side that a one-second window
+	// tolerates. 1% of a second (10 ms) let 7 of 10,000 listener writes at 50/s arrive
+	// as the 51st of a second under load.
+	minStretch = 30 * time.Millisecond
+	// minSlack is the headroom a quarter-slot bank must leave (else burst 1 is kept).
+	minSlack = 20 * time.Millisecond
+	// quarter: a call is 4 units, the bank 1 unit.
+	quarter = 4
+)
 
-// defaultBurst is 2 where banking one slot costs less sustained rate (1/n) than the
-// lateness it makes up (n × lateness / period), else 1.
-func defaultBurst(n int, period time.Duration) int {
-	if float64(n)*float64(n)*lateness.Seconds() > period.Seconds() {
-		return 2
-	}
-	return 1
-}
-
-// windowLimit is the GCRA limit that never grants more than n calls in any window of
-// period: burst b (clamped to 1..n) and rate n-b+1, over the period stretched by headroom.
-func windowLimit(n, b int, period time.Duration, headroom float64) redis_rate.Limit {
-	b = min(max(b, 1), n)
+// windowSpec is the GCRA limit that never grants more than n calls in any window of
+// period, over the period stretched by headroom. Burst b ≥ 1: b whole calls at once and
+// rate n-b+1 (a burst B grants up to B + R - 1 calls in a window). b = 0: the default —
+// a quarter slot banked (4 units a call, burst 5 units, rate 4n units: a grant may come
+// T/4 early, so any window holds ⌊(W + T/4)/T⌋ + 1 ≤ n calls while the stretch exceeds
+// T/4) when that leaves minSlack of the stretch, else burst 1.
+func windowSpec(key string, n, b int, period time.Duration, headroom float64) *limitSpec {
 	stretch := time.Duration(float64(period) * headroom)
 	if headroom > 0 {
 		stretch = max(stretch, minStretch)
 	}
-	return redis_rate.Limit{
-		Rate:   n - b + 1,
-		Burst:  b,
-		Period: period + stretch,
+	p := period + stretch
+	if b == 0 {
+		if stretch-p/time.Duration(quarter*n) >= minSlack {
+			return &limitSpec{key: key, cost: quarter, limit: redis_rate.Limit{Rate: quarter * n, Burst: quarter + 1, Period: p}}
+		}
+		b = 1
 	}
+	b = min(max(b, 1), n)
+	return &limitSpec{key: key, cost: 1, limit: redis_rate.Limit{Rate: n - b + 1, Burst: b, Period: p}}
 }
-
-// minStretch is the least headroom a period gets (when headroom is on): the jitter
-// between a grant and its request reaching the far side that a one-second window
-// tolerates. 1% of a second (10 ms) let 7 of 10,000 listener writes at 50/s arrive as
-// the 51st of a second under load.
-const minStretch = 20 * time.Millisecond
-
-// sustained is a limit's long-run rate in calls per second.
-func sustained(l redis_rate.Limit) float64 { return float64(l.Rate) / l.Period.Seconds() }
 
 // Name returns the budget's name (the <name> in its Redis keys).
 func (b *Budget) Name() string {
@@ -337,7 +349,7 @@ func (b *Budget) attempt(ctx context.Context) (time.Duration, error) {
 func (b *Budget) try(ctx context.Context, st store) (time.Duration, error) {
 	if b.peek {
 		l := b.limits[1]
-		ok, wait, err := st.peek(ctx, l.key, l.limit)
+		ok, wait, err := st.peek(ctx, l.key, l.limit, l.cost)
 		if err != nil {
 			return 0, err
 		}
@@ -346,7 +358,7 @@ func (b *Budget) try(ctx context.Context, st store) (time.Duration, error) {
 		}
 	}
 	for i, l := range b.limits {
-		ok, wait, err := st.take(ctx, l.key, l.limit)
+		ok, wait, err := st.take(ctx, l.key, l.limit, l.cost)
 		if err != nil {
 			return 0, err
 		}

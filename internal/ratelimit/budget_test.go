@@ -110,7 +110,7 @@ func TestPerSecondLimitAcrossGoroutines(t *testing.T) {
 	g, elapsed := waitAll(t, []*Budget{b, b, b, b}, 15)
 	grants := g.sorted()
 	require.Len(t, grants, 60)
-	ei := emission(b.limits[0].limit)
+	ei := b.limits[0].interval()
 	t.Logf("60 grants in %v (theory %v), busiest 1 s window %d, burned %d", elapsed, 59*ei, maxInWindow(grants, time.Second), b.burned.Load())
 	assert.GreaterOrEqual(t, elapsed, 59*ei-10*time.Millisecond)
 	assert.Less(t, elapsed, 4*time.Second, "the budget is used, not just respected")
@@ -128,7 +128,7 @@ func TestPerMinuteLimitHoldsTheMinute(t *testing.T) {
 	g, elapsed := waitAll(t, []*Budget{b, b}, 6)
 	grants := g.sorted()
 	t.Logf("12 grants in %v", elapsed)
-	assert.GreaterOrEqual(t, elapsed, 11*emission(b.limits[1].limit)-10*time.Millisecond, "paced by 5/s")
+	assert.GreaterOrEqual(t, elapsed, 11*b.limits[1].interval()-10*time.Millisecond, "paced by 5/s")
 	assert.Less(t, elapsed, 3500*time.Millisecond)
 	assert.LessOrEqual(t, maxInWindow(grants, time.Second), 5)
 
@@ -180,7 +180,7 @@ func TestBudgetsWithOneNameShareTheLimit(t *testing.T) {
 
 	g, elapsed := waitAll(t, []*Budget{b1, b2, b1, b2}, 10)
 	grants := g.sorted()
-	ei := emission(b1.limits[0].limit)
+	ei := b1.limits[0].interval()
 	t.Logf("40 grants over two budgets in %v (theory %v), busiest 1 s window %d", elapsed, 39*ei, maxInWindow(grants, time.Second))
 	assert.GreaterOrEqual(t, elapsed, 39*ei-10*time.Millisecond)
 	assert.Less(t, elapsed, 3*time.Second)
@@ -285,7 +285,7 @@ func TestFailOpenLimitsLocally(t *testing.T) {
 	b := New(rdb, "failopen", 10, 0, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	g, elapsed := waitAll(t, []*Budget{b, b}, 6)
 	grants := g.sorted()
-	ei := emission(b.limits[0].limit)
+	ei := b.limits[0].interval()
 	t.Logf("12 local grants in %v, busiest 1 s window %d", elapsed, maxInWindow(grants, time.Second))
 	assert.GreaterOrEqual(t, elapsed, 11*ei-10*time.Millisecond)
 	assert.Less(t, elapsed, 3*time.Second)
@@ -353,7 +353,7 @@ func TestOnWaitHook(t *testing.T) {
 		assert.LessOrEqual(t, d, maxSleep)
 		sum += d
 	}
-	assert.GreaterOrEqual(t, sum, 2*emission(b.limits[0].limit)-10*time.Millisecond)
+	assert.GreaterOrEqual(t, sum, 2*b.limits[0].interval()-10*time.Millisecond)
 }
 
 // BenchmarkWaitUnderLimit is the cost of one allowed Wait against real Redis (two script

@@ -57,14 +57,14 @@ func TestWindowsNeverExceededAndRateIsKept(t *testing.T) {
 		wantRate                float64 // sustained grants per second
 		wantMaxSecond, wantMaxM int     // bounds that must hold in every window
 	}{
-		{"aha defaults", 20, 300, nil, 1000, 6, 299.0 / 60 / 1.01, 20, 300},
-		{"aha defaults, no headroom", 20, 300, []Option{WithHeadroom(0)}, 1000, 6, 299.0 / 60, 20, 300},
-		{"per second binds", 20, 6000, nil, 500, 20, 20 / 1.02, 20, 6000},
+		{"aha defaults", 20, 300, nil, 1000, 6, 300.0 / 60 / 1.01, 20, 300},
+		{"aha defaults, no headroom", 20, 300, []Option{WithHeadroom(0)}, 1000, 5, 5, 20, 300},
+		{"per second binds", 20, 6000, nil, 500, 20, 20 / 1.03, 20, 6000},
 		{"bursts", 20, 300, []Option{WithBurst(10, 20)}, 1000, 20, 281.0 / 60 / 1.01, 20, 300},
 		{"small", 5, 12, []Option{WithBurst(1, 12)}, 40, 5, 1.0 / 60 / 1.01, 5, 12},
-		{"per second only", 10, 0, nil, 100, 10, 10 / 1.02, 10, 600},
-		{"per minute only", 0, 60, nil, 100, 1, 1 / 1.01, 60, 60},
-		{"fast per second: one slot banked", 50, 0, nil, 500, 50, 49 / 1.02, 50, 3000},
+		{"per second only", 10, 0, nil, 100, 10, 10 / 1.03, 10, 600},
+		{"per minute only", 0, 60, nil, 100, 2, 1 / 1.01, 60, 60},
+		{"fast per second: a quarter slot banked", 50, 0, nil, 500, 49, 50 / 1.03, 50, 3000},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -113,8 +113,8 @@ type countingStore struct {
 	taken map[string]int
 }
 
-func (c countingStore) take(ctx context.Context, key string, limit redis_rate.Limit) (bool, time.Duration, error) {
-	ok, wait, err := c.store.take(ctx, key, limit)
+func (c countingStore) take(ctx context.Context, key string, limit redis_rate.Limit, cost int) (bool, time.Duration, error) {
+	ok, wait, err := c.store.take(ctx, key, limit, cost)
 	if ok {
 		c.taken[key]++
 	}
@@ -158,20 +158,20 @@ func TestBurstyFirstLimitBurnsNoToken(t *testing.T) {
 func TestPeekReportsWaitWithoutTaking(t *testing.T) {
 	g := newLocalGCRA()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	lim := windowLimit(3, 3, time.Second, 0) // burst 3, 1 per second
+	lim := windowSpec("k", 3, 3, time.Second, 0).limit // burst 3, 1 per second
 	for range 3 {
-		ok, _ := g.allowN(now, "k", lim, 0)
+		ok, _ := g.allowN(now, "k", lim, 0, 1)
 		require.True(t, ok)
-		ok, _ = g.allowN(now, "k", lim, 1)
+		ok, _ = g.allowN(now, "k", lim, 1, 1)
 		require.True(t, ok)
 	}
-	ok, wait := g.allowN(now, "k", lim, 0)
+	ok, wait := g.allowN(now, "k", lim, 0, 1)
 	assert.False(t, ok)
 	assert.Equal(t, time.Second, wait)
-	ok, wait2 := g.allowN(now, "k", lim, 1)
+	ok, wait2 := g.allowN(now, "k", lim, 1, 1)
 	assert.False(t, ok)
 	assert.Equal(t, wait, wait2, "peek and take agree on the wait")
-	ok, _ = g.allowN(now.Add(wait), "k", lim, 1)
+	ok, _ = g.allowN(now.Add(wait), "k", lim, 1, 1)
 	assert.True(t, ok, "the peeks took nothing")
 }
 

@@ -12,8 +12,9 @@ import (
 
 // store runs GCRA steps on one key: take one token, or peek whether one is there.
 type store interface {
-	take(ctx context.Context, key string, limit redis_rate.Limit) (ok bool, wait time.Duration, err error)
-	peek(ctx context.Context, key string, limit redis_rate.Limit) (ok bool, wait time.Duration, err error)
+	// take takes cost units; peek looks whether cost units could be taken now.
+	take(ctx context.Context, key string, limit redis_rate.Limit, cost int) (ok bool, wait time.Duration, err error)
+	peek(ctx context.Context, key string, limit redis_rate.Limit, cost int) (ok bool, wait time.Duration, err error)
 }
 
 // emission is a limit's emission interval (period / rate), rounded up: a nanosecond too
@@ -26,8 +27,8 @@ func emission(l redis_rate.Limit) time.Duration {
 // timed by the server's clock (so worker clocks need not agree).
 type redisStore struct{ l *redis_rate.Limiter }
 
-func (s redisStore) take(ctx context.Context, key string, limit redis_rate.Limit) (bool, time.Duration, error) {
-	res, err := s.l.AllowN(ctx, key, limit, 1)
+func (s redisStore) take(ctx context.Context, key string, limit redis_rate.Limit, cost int) (bool, time.Duration, error) {
+	res, err := s.l.AllowN(ctx, key, limit, cost)
 	if err != nil {
 		return false, 0, err
 	}
@@ -39,15 +40,15 @@ func (s redisStore) take(ctx context.Context, key string, limit redis_rate.Limit
 
 // peek runs the script with n = 0: it never takes a token and reports ResetAfter (the
 // theoretical arrival time minus now, 0 when the bucket is full), from which the wait for
-// one token is ResetAfter - (burst-1) emission intervals. (Remaining is not used: it is
+// cost units is ResetAfter - (burst-cost) emission intervals. (Remaining is not used: it is
 // the float (now - tat + burst*interval) / interval truncated by Redis, and rounding
 // makes a full bucket of burst 1 read 0.)
-func (s redisStore) peek(ctx context.Context, key string, limit redis_rate.Limit) (bool, time.Duration, error) {
+func (s redisStore) peek(ctx context.Context, key string, limit redis_rate.Limit, cost int) (bool, time.Duration, error) {
 	res, err := s.l.AllowN(ctx, key, limit, 0)
 	if err != nil {
 		return false, 0, err
 	}
-	wait := res.ResetAfter - time.Duration(limit.Burst-1)*emission(limit)
+	wait := res.ResetAfter - time.Duration(limit.Burst-cost)*emission(limit)
 	if wait <= 0 {
 		return true, 0, nil
 	}
@@ -99,8 +100,9 @@ type localGCRA struct {
 
 func newLocalGCRA() *localGCRA { return &localGCRA{tat: map[string]time.Time{}} }
 
-// allowN is redis_rate's allowN script: n tokens (0 to look) from key at now.
-func (g *localGCRA) allowN(now time.Time, key string, limit redis_rate.Limit, n int) (bool, time.Duration) {
+// allowN is redis_rate's allowN script: n tokens (0 to look whether cost could be taken)
+// from key at now.
+func (g *localGCRA) allowN(now time.Time, key string, limit redis_rate.Limit, n, cost int) (bool, time.Duration) {
 	ei := emission(limit)
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -111,8 +113,8 @@ func (g *localGCRA) allowN(now time.Time, key string, limit redis_rate.Limit, n 
 	newTat := tat.Add(ei * time.Duration(n))
 	allowAt := newTat.Add(-ei * time.Duration(limit.Burst))
 	if n == 0 {
-		// Looking: is one token there, and if not, when will it be?
-		allowOne := allowAt.Add(ei)
+		// Looking: are cost tokens there, and if not, when will they be?
+		allowOne := allowAt.Add(ei * time.Duration(cost))
 		if now.Before(allowOne) {
 			return false, allowOne.Sub(now)
 		}
@@ -131,12 +133,12 @@ type localStore struct {
 	now func() time.Time
 }
 
-func (s localStore) take(_ context.Context, key string, limit redis_rate.Limit) (bool, time.Duration, error) {
-	ok, wait := s.g.allowN(s.now(), key, limit, 1)
+func (s localStore) take(_ context.Context, key string, limit redis_rate.Limit, cost int) (bool, time.Duration, error) {
+	ok, wait := s.g.allowN(s.now(), key, limit, cost, cost)
 	return ok, wait, nil
 }
 
-func (s localStore) peek(_ context.Context, key string, limit redis_rate.Limit) (bool, time.Duration, error) {
-	ok, wait := s.g.allowN(s.now(), key, limit, 0)
+func (s localStore) peek(_ context.Context, key string, limit redis_rate.Limit, cost int) (bool, time.Duration, error) {
+	ok, wait := s.g.allowN(s.now(), key, limit, 0, cost)
 	return ok, wait, nil
 }
