@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -115,6 +116,13 @@ func (a *Activities) PushToAha(ctx context.Context, req PushRequest) (PushResult
 			if err != nil {
 				return PushResult{}, Classify(fmt.Sprintf("look up the idea of Centercode feedback %s before re-creating", p.FeedbackID), err)
 			}
+			if found == nil && !req.Since.IsZero() {
+				// Not stamped: an ambiguous create (committed, answer lost)
+				// left an idea no stamp names. Find it by what was sent.
+				if found, err = a.unstampedTwin(ctx, cfg, p.Product, p.FeedbackID, body, req.Since); err != nil {
+					return PushResult{}, Classify(fmt.Sprintf("look for an unstamped idea of Centercode feedback %s before re-creating", p.FeedbackID), err)
+				}
+			}
 			if found != nil {
 				log.Info("adopted idea created by an earlier attempt", "aha_reference", found.ReferenceNum)
 				return PushResult{Kind: aha.KindIdea, ID: found.ID.String(), Reference: found.ReferenceNum, URL: found.URL, Adopted: true}, nil
@@ -175,6 +183,89 @@ func (a *Activities) PushToAha(ctx context.Context, req PushRequest) (PushResult
 		return out, nil
 	}
 	return PushResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("macro %q: unknown action %q", p.Macro, p.Action), ErrTypeConfig, nil)
+}
+
+// twinLookback widens the window an unstamped twin is looked for in, for
+// clock skew between Temporal and Aha!.
+const twinLookback = 30 * time.Second
+
+// unstampedTwin finds the idea an earlier, ambiguous attempt of this create
+// committed: in the product, with exactly the name (and description, when
+// one was sent) of the planned body, not stamped with any feedback id (read
+// afresh: list items carry no integration fields), created since the run
+// first pushed — the earliest such idea, else (clock skew) the latest within
+// twinLookback before it; nil when none. It relies on Aha! listing a
+// product's ideas by updated_since with their name and description
+// (aha-openapi.json's example) — a page or two — plus one read per
+// candidate. Two feedback items with the same title and description whose
+// creates both end ambiguously within seconds could adopt each other's
+// idea; each would still link exactly one.
+func (a *Activities) unstampedTwin(ctx context.Context, cfg *mapping.Config, product, feedbackID string, body map[string]any, since time.Time) (*aha.Record, error) {
+	name, _ := body["name"].(string)
+	if product == "" || strings.TrimSpace(name) == "" {
+		return nil, nil
+	}
+	desc, hasDesc := body["description"].(string)
+	from := since.Add(-twinLookback)
+	type candidate struct {
+		rec aha.Record
+		at  time.Time
+	}
+	var cands []candidate
+	for page := 1; page <= 5; page++ {
+		ideas, pag, err := a.AhaWriter.ListIdeas(ctx, aha.ListQuery{ProductID: product, UpdatedSince: from, Page: page, PerPage: 200})
+		if err != nil {
+			return nil, err
+		}
+		for i := range ideas {
+			var d struct {
+				Name        string `json:"name"`
+				CreatedAt   string `json:"created_at"`
+				Description struct {
+					Body string `json:"body"`
+				} `json:"description"`
+			}
+			if json.Unmarshal(ideas[i].Raw, &d) != nil || strings.TrimSpace(d.Name) != strings.TrimSpace(name) {
+				continue
+			}
+			if hasDesc && strings.TrimSpace(d.Description.Body) != strings.TrimSpace(desc) {
+				continue
+			}
+			if at, err := time.Parse(time.RFC3339Nano, d.CreatedAt); err == nil && !at.Before(from) {
+				cands = append(cands, candidate{ideas[i], at})
+			}
+		}
+		if page >= pag.TotalPages || len(ideas) == 0 {
+			break
+		}
+	}
+	// Created since the first push, earliest first; then before it, latest first.
+	sort.SliceStable(cands, func(i, j int) bool {
+		ai, aj := !cands[i].at.Before(since), !cands[j].at.Before(since)
+		if ai != aj {
+			return ai
+		}
+		if ai {
+			return cands[i].at.Before(cands[j].at)
+		}
+		return cands[i].at.After(cands[j].at)
+	})
+	for _, c := range cands {
+		if a.Aha != nil {
+			full, err := a.Aha.GetRecord(ctx, aha.KindIdea, c.rec.ID.String())
+			if err != nil {
+				return nil, err
+			}
+			// The config may also send the feedback id as a custom field of
+			// the same key in the create itself: then the twin names us.
+			if v := integrationValue(full.JSON, cfg.Aha.IntegrationField); v != "" && v != feedbackID {
+				continue // stamped: another feedback's idea
+			}
+		}
+		rec := c.rec
+		return &rec, nil
+	}
+	return nil, nil
 }
 
 // target resolves the idea a comment, status or integration field goes to.

@@ -251,3 +251,63 @@ func TestPayloadTarget(t *testing.T) {
 
 // mca names activities for the test environment (like the workflows' nil pointer).
 var mca *Activities
+
+// ahaReader is the worker's Aha! reader (app.AhaReader) for these tests.
+type ahaReader struct{ c *aha.Client }
+
+func (r ahaReader) GetRecord(ctx context.Context, kind, id string) (AhaRecord, error) {
+	rec, err := r.c.GetRecord(ctx, kind, id)
+	if err != nil {
+		return AhaRecord{}, err
+	}
+	return AhaRecord{ID: rec.ID.String(), Reference: rec.ReferenceNum, URL: rec.URL, Name: rec.Name, JSON: rec.Raw}, nil
+}
+
+// An ambiguous create (committed in Aha!, the answer lost) leaves an idea no
+// stamp names: the retried push finds it by the body it sent, in the product,
+// since the run first pushed — and leaves ideas stamped for other feedback,
+// older ideas and ideas with another name alone.
+func TestPushToAhaAdoptsTheUnstampedIdeaOfAnAmbiguousCreate(t *testing.T) {
+	as := ahasim.New(ahasim.Options{APIKey: mcAhaKey, RatePerSecond: -1, RatePerMinute: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, as.Start("127.0.0.1:0"))
+	defer as.Close()
+	cfg := mcConfig(t, nil)
+	acts := mcActivities(t, cfg, as.URL())
+	client := aha.New(as.URL(), mcAhaKey)
+	acts.Aha = ahaReader{client}
+	env := mcEnv(acts)
+	ctx := context.Background()
+
+	// An older idea of the same name, before the run first pushed.
+	_, err := as.CreateIdea("PRJ1", map[string]any{"name": "Export hangs", "description": "<p>steps</p>"})
+	require.NoError(t, err)
+	time.Sleep(1100 * time.Millisecond) // created_at has second precision
+	since := time.Now()
+	// Another run's idea, same name and description, already stamped.
+	other, err := as.CreateIdea("PRJ1", map[string]any{"name": "Export hangs", "description": "<p>steps</p>"})
+	require.NoError(t, err)
+	_, err = client.SetIdeaIntegrationField(ctx, other.ID, DefaultIntegrationID, cfg.Aha.IntegrationField, "2002")
+	require.NoError(t, err)
+	// What the ambiguous create of feedback 2001 committed.
+	orphan, err := as.CreateIdea("PRJ1", map[string]any{"name": "Export hangs", "description": "<p>steps</p>"})
+	require.NoError(t, err)
+	ideas := as.Counts().Ideas
+
+	plan := MacroPlan{Macro: "push-to-aha", Action: mapping.ActionCreateIdea, Product: "PRJ1", FeedbackID: "2001",
+		Body: json.RawMessage(`{"name":"Export hangs","description":"<p>steps</p>"}`)}
+	v, err := env.ExecuteActivity(mca.PushToAha, PushRequest{Plan: plan, LookupFirst: true, Since: since.Add(-time.Second)})
+	require.NoError(t, err)
+	var got PushResult
+	require.NoError(t, v.Get(&got))
+	require.True(t, got.Adopted, "%+v", got)
+	require.Equal(t, orphan.ID, got.ID, "the unstamped idea created since the first push, not the stamped or the older one")
+	require.Equal(t, ideas, as.Counts().Ideas, "no second idea")
+
+	// Another description: no twin, a new idea.
+	plan.Body = json.RawMessage(`{"name":"Export hangs","description":"<p>other steps</p>"}`)
+	v, err = env.ExecuteActivity(mca.PushToAha, PushRequest{Plan: plan, LookupFirst: true, Since: since})
+	require.NoError(t, err)
+	require.NoError(t, v.Get(&got))
+	require.True(t, got.Created)
+	require.Equal(t, ideas+1, as.Counts().Ideas)
+}

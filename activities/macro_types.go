@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/ahacc/ahacc/internal/aha"
 )
@@ -21,6 +22,7 @@ type AhaWriter interface {
 	UpdateIdea(ctx context.Context, id string, body any) (*aha.Record, error)
 	AddComment(ctx context.Context, kind, id, bodyHTML string) (*aha.Comment, error)
 	FindIdeaByField(ctx context.Context, field, value string) (*aha.Record, error)
+	ListIdeas(ctx context.Context, q aha.ListQuery) ([]aha.Record, aha.Pagination, error)
 	SetIdeaIntegrationField(ctx context.Context, ideaID, integrationID, name, value string) ([]aha.FlexID, error)
 }
 
@@ -62,6 +64,10 @@ type PushRequest struct {
 	// LookupFirst looks a create up before creating even on the first
 	// attempt: set on an operator's retry after a failed push.
 	LookupFirst bool `json:"lookup_first,omitempty"`
+	// Since is when the run first tried to push (its first attempt's time,
+	// kept across operator retries): an idea an ambiguous create committed
+	// was created after it.
+	Since time.Time `json:"since,omitempty"`
 }
 
 // PushResult is the Aha! record the macro created or changed.

@@ -92,7 +92,10 @@ func (r *macroRun) runOnce(ctx workflow.Context) error {
 		r.Action, r.ConfigHash = plan.Action, plan.ConfigHash
 		var res activities.PushResult
 		// A retry after a failed push may follow an ambiguous create: look first.
-		req := activities.PushRequest{Plan: plan, LookupFirst: r.Retries > 0}
+		if r.FirstPush.IsZero() {
+			r.FirstPush = workflow.Now(ctx)
+		}
+		req := activities.PushRequest{Plan: plan, LookupFirst: r.Retries > 0, Since: r.FirstPush}
 		if err := workflow.ExecuteActivity(r.callOpts(ctx, plan.Action+" in Aha! for feedback "+r.FeedbackID), a.PushToAha, req).Get(ctx, &res); err != nil {
 			return err
 		}

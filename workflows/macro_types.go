@@ -57,9 +57,11 @@ type MacroState struct {
 	Stamped     bool   `json:"stamped,omitempty"`
 	WrittenBack bool   `json:"written_back,omitempty"`
 	WriteBack   string `json:"write_back,omitempty"` // why it was skipped, if it was
-	Attempts    int    `json:"attempts"`
-	Retries     int    `json:"retries,omitempty"`
-	ConfigHash  string `json:"config_hash,omitempty"`
+	// FirstPush is when the run first tried to push (see PushRequest.Since).
+	FirstPush  time.Time `json:"first_push,omitempty"`
+	Attempts   int       `json:"attempts"`
+	Retries    int       `json:"retries,omitempty"`
+	ConfigHash string    `json:"config_hash,omitempty"`
 }
 
 // Summary is the one line operators see in the UI, e.g.

@@ -184,7 +184,9 @@ func TestMacrosWillFixPushesOneIdeaPerItem(t *testing.T) {
 	ideasBefore := s.AhaSim.Counts().Ideas
 	feedbackBefore := len(s.CCSim.FeedbackList())
 
-	s.AhaSim.SetFaults(simkit.Faults{ErrorRate: 0.2, ErrorCodes: []int{500, 504}, Seed: 6})
+	// 5% of writes commit and are never answered (the connection drops after 2 s):
+	// the retried create must find the idea it made instead of making a second.
+	s.AhaSim.SetFaults(simkit.Faults{ErrorRate: 0.2, ErrorCodes: []int{500, 504}, CommitTimeoutRate: 0.05, CommitTimeoutDelay: 2 * time.Second, Seed: 6})
 	start := time.Now()
 	for _, id := range ids {
 		_, fired, err := s.CCSim.SetStatus(id, "Will Fix")
@@ -246,8 +248,10 @@ func TestMacrosWillFixPushesOneIdeaPerItem(t *testing.T) {
 	require.Equal(t, n, s.AhaSim.Counts().Ideas-ideasBefore, "exactly one Aha! idea per item")
 	stats := s.AhaSim.Injector().Stats()
 	rs := s.AhaSim.RequestStats()
-	t.Logf("Aha! simulator: %d requests, %d injected errors %v, %d throttled (429)", rs.Total, stats.Errors, stats.ErrorsByCode, rs.RateLimited)
+	t.Logf("Aha! simulator: %d requests, %d injected errors %v, %d writes committed and left unanswered, %d throttled (429)",
+		rs.Total, stats.Errors, stats.ErrorsByCode, stats.CommitTimeouts, rs.RateLimited)
 	require.Positive(t, stats.Errors, "faults were injected")
+	require.Positive(t, stats.CommitTimeouts, "ambiguous writes were injected")
 
 	// The ideas' creation (and stamp) webhooks reach the AhaRecordWorkflows,
 	// which recognise ahacc's own ideas: no new Centercode feedback.
