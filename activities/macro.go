@@ -119,7 +119,10 @@ func (a *Activities) PushToAha(ctx context.Context, req PushRequest) (PushResult
 			if found == nil && !req.Since.IsZero() {
 				// Not stamped: an ambiguous create (committed, answer lost)
 				// left an idea no stamp names. Find it by what was sent.
-				if found, err = a.unstampedTwin(ctx, cfg, p.Product, p.FeedbackID, body, req.Since); err != nil {
+				list := func(page int) ([]aha.Record, aha.Pagination, error) {
+					return a.AhaWriter.ListIdeas(ctx, aha.ListQuery{ProductID: p.Product, UpdatedSince: req.Since.Add(-twinLookback), Page: page, PerPage: 200})
+				}
+				if found, err = a.unstampedTwin(ctx, cfg, aha.KindIdea, list, p.FeedbackID, body, req.Since); err != nil {
 					return PushResult{}, Classify(fmt.Sprintf("look for an unstamped idea of Centercode feedback %s before re-creating", p.FeedbackID), err)
 				}
 			}
@@ -135,10 +138,20 @@ func (a *Activities) PushToAha(ctx context.Context, req PushRequest) (PushResult
 		return PushResult{Kind: aha.KindIdea, ID: rec.ID.String(), Reference: rec.ReferenceNum, URL: rec.URL, Created: true}, nil
 
 	case mapping.ActionCreateFeature:
-		if activity.GetInfo(ctx).Attempt > 1 {
-			// Aha! has no lookup of features by integration field in the
-			// client; an ambiguous earlier attempt may have committed.
-			log.Warn("retrying a feature create without a lookup: an earlier attempt may have committed")
+		if (activity.GetInfo(ctx).Attempt > 1 || req.LookupFirst) && !req.Since.IsZero() {
+			// Features are not stamped: an earlier attempt whose answer was
+			// lost is found by what it sent.
+			list := func(page int) ([]aha.Record, aha.Pagination, error) {
+				return a.AhaWriter.ListReleaseFeatures(ctx, p.Release, page, 200)
+			}
+			found, err := a.unstampedTwin(ctx, cfg, aha.KindFeature, list, p.FeedbackID, body, req.Since)
+			if err != nil {
+				return PushResult{}, Classify(fmt.Sprintf("look for the feature of Centercode feedback %s before re-creating", p.FeedbackID), err)
+			}
+			if found != nil {
+				log.Info("adopted feature created by an earlier attempt", "aha_reference", found.ReferenceNum)
+				return PushResult{Kind: aha.KindFeature, ID: found.ID.String(), Reference: found.ReferenceNum, URL: found.URL, Adopted: true}, nil
+			}
 		}
 		rec, err := a.AhaWriter.CreateFeature(ctx, p.Release, body)
 		if err != nil {
@@ -189,20 +202,22 @@ func (a *Activities) PushToAha(ctx context.Context, req PushRequest) (PushResult
 // clock skew between Temporal and Aha!.
 const twinLookback = 30 * time.Second
 
-// unstampedTwin finds the idea an earlier, ambiguous attempt of this create
-// committed: in the product, with exactly the name (and description, when
-// one was sent) of the planned body, not stamped with any feedback id (read
-// afresh: list items carry no integration fields), created since the run
-// first pushed — the earliest such idea, else (clock skew) the latest within
-// twinLookback before it; nil when none. It relies on Aha! listing a
-// product's ideas by updated_since with their name and description
-// (aha-openapi.json's example) — a page or two — plus one read per
+// unstampedTwin finds the idea or feature an earlier, ambiguous attempt of
+// this create committed: listed by list, with exactly the name (and
+// description, when one was sent) of the planned body, not stamped with
+// another feedback's id (read afresh: list items carry no integration or
+// custom fields), created since the run first pushed — the earliest such
+// record, else (clock skew) the latest within twinLookback before it; nil
+// when none. It relies on Aha! listing a product's ideas (by updated_since)
+// or a release's features with their names and creation times
+// (aha-openapi.json's examples) — a page or two — plus one read per
 // candidate. Two feedback items with the same title and description whose
 // creates both end ambiguously within seconds could adopt each other's
-// idea; each would still link exactly one.
-func (a *Activities) unstampedTwin(ctx context.Context, cfg *mapping.Config, product, feedbackID string, body map[string]any, since time.Time) (*aha.Record, error) {
+// record; each would still link exactly one.
+func (a *Activities) unstampedTwin(ctx context.Context, cfg *mapping.Config, kind string, list func(page int) ([]aha.Record, aha.Pagination, error),
+	feedbackID string, body map[string]any, since time.Time) (*aha.Record, error) {
 	name, _ := body["name"].(string)
-	if product == "" || strings.TrimSpace(name) == "" {
+	if strings.TrimSpace(name) == "" {
 		return nil, nil
 	}
 	desc, hasDesc := body["description"].(string)
@@ -213,29 +228,23 @@ func (a *Activities) unstampedTwin(ctx context.Context, cfg *mapping.Config, pro
 	}
 	var cands []candidate
 	for page := 1; page <= 5; page++ {
-		ideas, pag, err := a.AhaWriter.ListIdeas(ctx, aha.ListQuery{ProductID: product, UpdatedSince: from, Page: page, PerPage: 200})
+		recs, pag, err := list(page)
 		if err != nil {
 			return nil, err
 		}
-		for i := range ideas {
+		for i := range recs {
 			var d struct {
-				Name        string `json:"name"`
-				CreatedAt   string `json:"created_at"`
-				Description struct {
-					Body string `json:"body"`
-				} `json:"description"`
+				Name      string `json:"name"`
+				CreatedAt string `json:"created_at"`
 			}
-			if json.Unmarshal(ideas[i].Raw, &d) != nil || strings.TrimSpace(d.Name) != strings.TrimSpace(name) {
-				continue
-			}
-			if hasDesc && strings.TrimSpace(d.Description.Body) != strings.TrimSpace(desc) {
+			if json.Unmarshal(recs[i].Raw, &d) != nil || strings.TrimSpace(d.Name) != strings.TrimSpace(name) {
 				continue
 			}
 			if at, err := time.Parse(time.RFC3339Nano, d.CreatedAt); err == nil && !at.Before(from) {
-				cands = append(cands, candidate{ideas[i], at})
+				cands = append(cands, candidate{recs[i], at})
 			}
 		}
-		if page >= pag.TotalPages || len(ideas) == 0 {
+		if page >= pag.TotalPages || len(recs) == 0 {
 			break
 		}
 	}
@@ -251,18 +260,30 @@ func (a *Activities) unstampedTwin(ctx context.Context, cfg *mapping.Config, pro
 		return cands[i].at.After(cands[j].at)
 	})
 	for _, c := range cands {
+		rec := c.rec
+		full := rec.Raw
 		if a.Aha != nil {
-			full, err := a.Aha.GetRecord(ctx, aha.KindIdea, c.rec.ID.String())
+			r, err := a.Aha.GetRecord(ctx, kind, rec.ID.String())
 			if err != nil {
 				return nil, err
 			}
-			// The config may also send the feedback id as a custom field of
-			// the same key in the create itself: then the twin names us.
-			if v := integrationValue(full.JSON, cfg.Aha.IntegrationField); v != "" && v != feedbackID {
-				continue // stamped: another feedback's idea
+			full = r.JSON
+		}
+		if hasDesc {
+			var d struct {
+				Description struct {
+					Body string `json:"body"`
+				} `json:"description"`
+			}
+			if json.Unmarshal(full, &d) != nil || strings.TrimSpace(d.Description.Body) != strings.TrimSpace(desc) {
+				continue
 			}
 		}
-		rec := c.rec
+		// The config may also send the feedback id as a custom field of the
+		// same key in the create itself: then the twin names us.
+		if v := integrationValue(full, cfg.Aha.IntegrationField); v != "" && v != feedbackID {
+			continue // stamped: another feedback's record
+		}
 		return &rec, nil
 	}
 	return nil, nil

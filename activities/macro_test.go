@@ -311,3 +311,32 @@ func TestPushToAhaAdoptsTheUnstampedIdeaOfAnAmbiguousCreate(t *testing.T) {
 	require.True(t, got.Created)
 	require.Equal(t, ideas+1, as.Counts().Ideas)
 }
+
+// Features are not stamped: a feature whose create answer was lost is found
+// in its release by the name and description that were sent.
+func TestPushToAhaAdoptsTheFeatureOfAnAmbiguousCreate(t *testing.T) {
+	as := ahasim.New(ahasim.Options{APIKey: mcAhaKey, RatePerSecond: -1, RatePerMinute: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, as.Start("127.0.0.1:0"))
+	defer as.Close()
+	cfg := mcConfig(t, nil)
+	acts := mcActivities(t, cfg, as.URL())
+	acts.Aha = ahaReader{aha.New(as.URL(), mcAhaKey)}
+	env := mcEnv(acts)
+
+	since := time.Now().Add(-time.Second)
+	orphan, err := as.CreateFeature("PRJ1-R-1", map[string]any{"name": "Bulk export", "description": "<p>as asked in beta</p>"})
+	require.NoError(t, err)
+	_, err = as.CreateFeature("PRJ1-R-1", map[string]any{"name": "Bulk export", "description": "<p>something else</p>"})
+	require.NoError(t, err)
+	features := as.Counts().Features
+
+	plan := MacroPlan{Macro: "feature-to-aha", Action: mapping.ActionCreateFeature, Release: "PRJ1-R-1", FeedbackID: "3001",
+		Body: json.RawMessage(`{"name":"Bulk export","description":"<p>as asked in beta</p>"}`)}
+	v, err := env.ExecuteActivity(mca.PushToAha, PushRequest{Plan: plan, LookupFirst: true, Since: since})
+	require.NoError(t, err)
+	var got PushResult
+	require.NoError(t, v.Get(&got))
+	require.True(t, got.Adopted, "%+v", got)
+	require.Equal(t, orphan.ID, got.ID)
+	require.Equal(t, features, as.Counts().Features, "no second feature")
+}

@@ -23,6 +23,7 @@ type AhaWriter interface {
 	AddComment(ctx context.Context, kind, id, bodyHTML string) (*aha.Comment, error)
 	FindIdeaByField(ctx context.Context, field, value string) (*aha.Record, error)
 	ListIdeas(ctx context.Context, q aha.ListQuery) ([]aha.Record, aha.Pagination, error)
+	ListReleaseFeatures(ctx context.Context, releaseID string, page, perPage int) ([]aha.Record, aha.Pagination, error)
 	SetIdeaIntegrationField(ctx context.Context, ideaID, integrationID, name, value string) ([]aha.FlexID, error)
 }
 

@@ -278,6 +278,28 @@ func (c *Client) ListIdeas(ctx context.Context, q ListQuery) ([]Record, Paginati
 	return out, raw.Pagination, nil
 }
 
+// ListReleaseFeatures lists a page of a release's features (compact records:
+// id, reference_num, name, created_at, url — aha-openapi.json's example).
+func (c *Client) ListReleaseFeatures(ctx context.Context, releaseID string, page, perPage int) ([]Record, Pagination, error) {
+	q := ListQuery{Page: page, PerPage: perPage}
+	var raw struct {
+		Features   []json.RawMessage `json:"features"`
+		Pagination Pagination        `json:"pagination"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/api/v1/releases/"+url.PathEscape(releaseID)+"/features", q.values(), nil, &raw); err != nil {
+		return nil, Pagination{}, err
+	}
+	out := make([]Record, 0, len(raw.Features))
+	for _, r := range raw.Features {
+		rec, err := parseRecord(r)
+		if err != nil {
+			return nil, Pagination{}, err
+		}
+		out = append(out, *rec)
+	}
+	return out, raw.Pagination, nil
+}
+
 // AuditQuery are GET /api/v1/audits parameters; zero values are omitted.
 type AuditQuery struct {
 	AfterID       string
