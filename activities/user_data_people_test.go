@@ -65,15 +65,6 @@ func (f *peopleFixture) calls(fn func()) int {
 	return int(f.lim.n.Load() - before)
 }
 
-func (f *peopleFixture) resolve(t *testing.T, kind, id string) ResolvePeopleResult {
-	t.Helper()
-	v, err := f.env.ExecuteActivity(f.acts.ResolvePeople, ResolvePeopleRequest{Kind: kind, AhaID: id, Source: "webhook"})
-	require.NoError(t, err)
-	var res ResolvePeopleResult
-	require.NoError(t, v.Get(&res))
-	return res
-}
-
 func (f *peopleFixture) hydrate(t *testing.T, email string) (PersonRecord, map[string]any) {
 	t.Helper()
 	v, err := f.env.ExecuteActivity(f.acts.HydratePerson, HydratePersonRequest{Email: email})
