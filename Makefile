@@ -46,6 +46,7 @@ BENCH_BACKFILL ?= 10000
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS) | tee .bench-go.txt
 	$(GO) run ./internal/bench/cmd/ahacc-bench | tee .bench-load.txt
+	$(GO) run ./internal/bench/cmd/ahacc-bench -only fiber-noop,webhook-duplicate -c 8 | tee -a .bench-load.txt
 	AHACC_BENCH_MACROS=$(BENCH_MACROS) $(GO) test -count=1 -timeout 60m -run '^TestMacroRateBudgetBench$$' -v ./internal/e2e/ | grep -E 'BENCH|^(---|ok|FAIL)' | tee .bench-macros.txt
 	AHACC_BENCH_BACKFILL=$(BENCH_BACKFILL) $(GO) test -count=1 -timeout 60m -run '^TestUserDataBackfillBench$$' -v ./internal/e2e/ | grep -E 'BENCH|^(---|ok|FAIL)' | tee .bench-backfill.txt
 
