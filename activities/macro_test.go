@@ -44,6 +44,15 @@ func mcActivities(t *testing.T, cfg *mapping.Config, ahaURL string) *Activities 
 	return acts
 }
 
+// mcAhaSim is an Aha! simulator without rate limits, closed with the test.
+func mcAhaSim(t *testing.T) *ahasim.Server {
+	t.Helper()
+	as := ahasim.New(ahasim.Options{APIKey: mcAhaKey, RatePerSecond: -1, RatePerMinute: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, as.Start("127.0.0.1:0"))
+	t.Cleanup(func() { as.Close() })
+	return as
+}
+
 func mcEnv(acts *Activities) *testsuite.TestActivityEnvironment {
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestActivityEnvironment()
@@ -182,9 +191,7 @@ func TestPlanMacroMapsTheExampleMacros(t *testing.T) {
 // stamped idea instead of creating a second, a comment finds the linked idea,
 // and the write-back stores the link on the feedback.
 func TestMacroActivitiesAgainstSimulators(t *testing.T) {
-	as := ahasim.New(ahasim.Options{APIKey: mcAhaKey, RatePerSecond: -1, RatePerMinute: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	require.NoError(t, as.Start("127.0.0.1:0"))
-	defer as.Close()
+	as := mcAhaSim(t)
 	cc, err := ccsim.New(ccsim.DefaultConfig())
 	require.NoError(t, err)
 	require.NoError(t, cc.Start())
@@ -268,9 +275,7 @@ func (r ahaReader) GetRecord(ctx context.Context, kind, id string) (AhaRecord, e
 // since the run first pushed — and leaves ideas stamped for other feedback,
 // older ideas and ideas with another name alone.
 func TestPushToAhaAdoptsTheUnstampedIdeaOfAnAmbiguousCreate(t *testing.T) {
-	as := ahasim.New(ahasim.Options{APIKey: mcAhaKey, RatePerSecond: -1, RatePerMinute: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	require.NoError(t, as.Start("127.0.0.1:0"))
-	defer as.Close()
+	as := mcAhaSim(t)
 	cfg := mcConfig(t, nil)
 	acts := mcActivities(t, cfg, as.URL())
 	client := aha.New(as.URL(), mcAhaKey)
@@ -315,9 +320,7 @@ func TestPushToAhaAdoptsTheUnstampedIdeaOfAnAmbiguousCreate(t *testing.T) {
 // Features are not stamped: a feature whose create answer was lost is found
 // in its release by the name and description that were sent.
 func TestPushToAhaAdoptsTheFeatureOfAnAmbiguousCreate(t *testing.T) {
-	as := ahasim.New(ahasim.Options{APIKey: mcAhaKey, RatePerSecond: -1, RatePerMinute: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	require.NoError(t, as.Start("127.0.0.1:0"))
-	defer as.Close()
+	as := mcAhaSim(t)
 	cfg := mcConfig(t, nil)
 	acts := mcActivities(t, cfg, as.URL())
 	acts.Aha = ahaReader{aha.New(as.URL(), mcAhaKey)}

@@ -300,15 +300,12 @@ func (s *person) syncOnce(ctx workflow.Context) error {
 }
 
 // callOpts mirror the record workflow's: backoff from 1 s to 5 min, retried
-// for up to a day, permanent answers not retried (they park the person).
+// for up to a day (sync.retry_for), permanent answers not retried (they park
+// the person).
 func (s *person) callOpts(ctx workflow.Context, summary string) workflow.Context {
-	retryFor := DefaultRetryFor
-	if s.routes != nil && s.routes.RetryFor > 0 {
-		retryFor = s.routes.RetryFor
-	}
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout:    2 * time.Minute,
-		ScheduleToCloseTimeout: retryFor,
+		ScheduleToCloseTimeout: s.retryFor(),
 		Summary:                summary,
 		RetryPolicy:            personRetry,
 	})
@@ -316,16 +313,19 @@ func (s *person) callOpts(ctx workflow.Context, summary string) workflow.Context
 
 // writeOpts are callOpts for the local-activity write.
 func (s *person) writeOpts(ctx workflow.Context, summary string) workflow.Context {
-	retryFor := DefaultRetryFor
-	if s.routes != nil && s.routes.RetryFor > 0 {
-		retryFor = s.routes.RetryFor
-	}
 	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout:    2 * time.Minute,
-		ScheduleToCloseTimeout: retryFor,
+		ScheduleToCloseTimeout: s.retryFor(),
 		Summary:                summary,
 		RetryPolicy:            personRetry,
 	})
+}
+
+func (s *person) retryFor() time.Duration {
+	if s.routes != nil && s.routes.RetryFor > 0 {
+		return s.routes.RetryFor
+	}
+	return DefaultRetryFor
 }
 
 // personRetry: backoff from 1 s to 5 min; permanent answers are not retried
