@@ -50,22 +50,7 @@ func (h heartbeatLimiter) Wait(ctx context.Context) error {
 	if !activity.IsActivity(ctx) {
 		return h.inner.Wait(ctx)
 	}
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		t := time.NewTicker(5 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				activity.RecordHeartbeat(ctx, "waiting for the shared rate budget")
-			}
-		}
-	}()
+	defer heartbeatEvery(ctx, 5*time.Second, "waiting for the shared rate budget")()
 	return h.inner.Wait(ctx)
 }
 

@@ -27,22 +27,28 @@ type heartbeatActivity struct {
 
 func (h *heartbeatActivity) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
 	if activity.GetInfo(ctx).HeartbeatTimeout > 0 {
-		done := make(chan struct{})
-		defer close(done)
-		go func() {
-			t := time.NewTicker(h.every)
-			defer t.Stop()
-			for {
-				select {
-				case <-done:
-					return
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					activity.RecordHeartbeat(ctx)
-				}
-			}
-		}()
+		defer heartbeatEvery(ctx, h.every)()
 	}
 	return h.Next.ExecuteActivity(ctx, in)
+}
+
+// heartbeatEvery records a heartbeat (with details) for the activity of ctx
+// every d until the returned stop is called or ctx ends.
+func heartbeatEvery(ctx context.Context, d time.Duration, details ...any) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx, details...)
+			}
+		}
+	}()
+	return func() { close(done) }
 }

@@ -16,6 +16,19 @@ import (
 	ahasim "github.com/ahacc/ahacc/internal/sandbox/aha"
 )
 
+// benchSize is the size an opt-in benchmark runs at, read from env; without
+// it the test is skipped.
+func benchSize(t *testing.T, env, what string, example int) int {
+	t.Helper()
+	v := os.Getenv(env)
+	if v == "" {
+		t.Skipf("set %s=%d to run %s", env, example, what)
+	}
+	n, err := strconv.Atoi(v)
+	require.NoError(t, err, env)
+	return n
+}
+
 // budgetRun is what one rate-budget run measured.
 type budgetRun struct {
 	Runs        int           // macro runs fired
@@ -167,12 +180,7 @@ func TestMacroRateBudget(t *testing.T) {
 // TestMacroRateBudgetBench runs issue 6's benchmark when AHACC_BENCH_MACROS
 // is set (make bench sets 1000): the budget on, then off.
 func TestMacroRateBudgetBench(t *testing.T) {
-	v := os.Getenv("AHACC_BENCH_MACROS")
-	if v == "" {
-		t.Skip("set AHACC_BENCH_MACROS=1000 to run the macro rate-budget benchmark")
-	}
-	n, err := strconv.Atoi(v)
-	require.NoError(t, err)
+	n := benchSize(t, "AHACC_BENCH_MACROS", "the macro rate-budget benchmark", 1000)
 	bin := buildWorker(t)
 	var on, off budgetRun
 	t.Run("budget-on", func(t *testing.T) { on = macroBudgetRun(t, bin, n, true) })

@@ -619,11 +619,5 @@ func TestUserDataBackfill1000(t *testing.T) { udBackfillBench(t, 1000) }
 // TestUserDataBackfillBench runs the full benchmark when
 // AHACC_BENCH_BACKFILL is set (e.g. 10000).
 func TestUserDataBackfillBench(t *testing.T) {
-	v := os.Getenv("AHACC_BENCH_BACKFILL")
-	if v == "" {
-		t.Skip("set AHACC_BENCH_BACKFILL=10000 to run the user backfill benchmark")
-	}
-	n, err := strconv.Atoi(v)
-	require.NoError(t, err)
-	udBackfillBench(t, n)
+	udBackfillBench(t, benchSize(t, "AHACC_BENCH_BACKFILL", "the user backfill benchmark", 10000))
 }
