@@ -1,30 +1,25 @@
 // Package ratelimit is the shared rate budget every Aha! (and Centercode) call passes
-// through, across all worker processes: two GCRA limiters (per second and per minute)
-// kept in Redis with github.com/go-redis/redis_rate/v10.
+// through, across all worker processes: GCRA limiters (per second and per minute) kept in
+// Redis, both stepped by one Lua script so a call is granted by both or by neither.
 //
-// # Two limits, one grant
+// # Reservations, not polling
 //
-// A call is granted only when both limiters allow it. redis_rate's GCRA does not record a
-// refused call, so a refusal by the first limiter asked costs nothing, while a refusal by
-// the second after the first has granted burns the first one's token (GCRA has no exact
-// "give it back": a refund applied after the time it covered has passed would let a
-// later call through early). The budget therefore:
+// A waiter asks once and is given a slot: the script finds the earliest time every limit
+// allows a call, moves each limit's theoretical arrival time (TAT) past it, and answers
+// how long to sleep until then. The waiter sleeps and calls — it never asks again. So one
+// grant costs one Redis round trip, and, more to the point, a waiter that wakes late
+// (timer slack, a busy machine, a slow round trip) delays only its own call: the slots
+// after it were already laid down one emission interval apart, so while callers queue the
+// budget is used at its full rate. (An earlier design asked, slept the reported wait and
+// asked again; each grant then started from when the previous caller actually came back,
+// and that lateness was lost for good: 2% of a 50/s budget on a loaded 2-core machine.)
 //
-//   - asks the limiter with the lower sustained rate first. It is the one that refuses in
-//     steady state (for Aha!'s defaults the per-minute one: 300/min = 5/s < 20/s), and
-//     with burst 1 (the default, below) it spaces grants at least its emission interval
-//     apart (202 ms), far more than the other needs (50.5 ms), so the second limiter
-//     never refuses and no token is burned: the achieved rate is the full budget.
-//   - when the first limiter may burst (WithBurst > 1), peeks at the second one first
-//     (AllowN with n = 0, which reports the tokens left without taking any) and takes
-//     nothing when it would refuse. Only a race with another process between the peek
-//     and the take can then burn a token — one, rarely (waiters within one process take
-//     turns, so only two processes waking in the same fraction of a millisecond race).
-//     The peek costs one more Redis round trip per attempt, which is why it is only made
-//     when it can matter.
-//
-// One Wait therefore costs one Redis round trip per refusal and two per grant (one more
-// each with the peek).
+// Slots are handed out at most reserveAhead into the future. Further out the script
+// takes nothing and answers the wait; the waiter sleeps until its slot would be within
+// reach and asks again. Within a process one waiter at a time does that asking (the others
+// queue behind it, first come first served), so a thousand waiters do not poll Redis a
+// thousand times per slot. A Wait whose context ends while it sleeps on a slot leaves that
+// slot unused: the budget loses one call, never the limit.
 //
 // # Sliding windows, not token buckets
 //
@@ -33,23 +28,17 @@
 // the period. A GCRA with rate R per period and burst B grants up to B + R - 1 calls in
 // such a window, so a bucket with burst = N refilled at N per period would let 2N-1 calls
 // through in the first period and draw 429s. The budget therefore uses rate N - B + 1
-// with burst B, which never exceeds N in any window.
-//
-// By default a limit banks a quarter of a slot (autoLimit): with burst 1 every grant
-// must be taken in its own slot, and a waiter that wakes late — a Redis round trip, timer
-// slack, a busy machine: 1–2 ms — loses that time for good (3–4% of the rate at 300/min
-// on a loaded machine, ~10% at 50/s). The budget therefore counts a call as 4 units with
-// a burst of 5 units: a grant may come up to a quarter slot early, so lateness is made up,
-// while any window still holds at most N calls. Where the quarter slot would leave less
-// than minSlack of headroom (a slow per-second limit such as 10/s) it keeps burst 1.
-// WithBurst sets whole-call bursts explicitly (burst 20 at 300/min gives 20 calls at once
-// but only 281/min afterwards).
+// with burst B (default 1, WithBurst), which never exceeds N in any window.
 //
 // A small headroom (default 1% and at least 30 ms, WithHeadroom) stretches both periods
-// so that network jitter between the grant and the request reaching the far side cannot
-// squeeze N+1 calls into one of its windows: any 301 consecutive grants at 300/min span
-// at least 60.6 s instead of exactly 60 s. The sustained rate is then 99% of the limit
-// per minute, 97% per second.
+// so that lateness between a slot and the request reaching the far side cannot squeeze
+// N+1 calls into one of its windows: any 51 consecutive slots at 50/s span at least
+// 1.03 s, so the first of them may be up to 30 ms late before the far side could count
+// 51 in a second. The sustained rate is then 99% of the limit per minute, 97% per second.
+//
+// The script keeps each TAT where and as github.com/go-redis/redis_rate keeps it (float
+// seconds since 2017-01-01 at ahacc:rate:<name>:s and :m, expiring when the bucket is
+// full again), timed by the Redis server's clock, so worker clocks need not agree.
 //
 // # Redis outage
 //
@@ -65,12 +54,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -82,11 +68,19 @@ const (
 	// minStretch).
 	DefaultHeadroom = 0.01
 
-	redisTimeout  = time.Second     // one limiter round trip, before falling back
+	// minStretch is the least headroom a period gets (when headroom is on): how late the
+	// first of N+1 consecutive calls may reach the far side before a one-second window
+	// there could hold N+1. 10 ms let 7 of 10,000 listener writes at 50/s arrive as the
+	// 51st of a second on a loaded machine.
+	minStretch = 30 * time.Millisecond
+
+	// reserveAhead is how far into the future a slot is handed out.
+	reserveAhead = time.Second
+
+	redisTimeout  = time.Second     // one script run, before falling back
 	probeInterval = 5 * time.Second // how long to stay local after a Redis error
 	logInterval   = time.Minute     // at most one "degraded" log line per interval
 	maxSleep      = 2 * time.Second // longest single sleep; long waits are re-checked
-	maxJitter     = time.Millisecond
 )
 
 // Budget is a rate budget shared by every process that builds one with the same name on
@@ -94,17 +88,14 @@ const (
 type Budget struct {
 	name     string
 	limits   []limitSpec // tighter first
-	redis    *redis_rate.Limiter
+	redis    redis.UniversalClient
 	local    *localGCRA
 	onWait   func(time.Duration)
 	log      *slog.Logger
 	failOpen bool
 	disabled bool
-	peek     bool // look at the second limit before taking from the first
 	turn     chan struct{}
 	now      func() time.Time
-
-	burned atomic.Int64 // tokens of the first limit taken for a call the second refused
 
 	mu        sync.Mutex
 	degraded  bool      // last Redis attempt failed
@@ -113,23 +104,21 @@ type Budget struct {
 	lastLogAt time.Time // last "degraded" log line
 }
 
+// limitSpec is one GCRA limit: a call every `every`, up to burst calls at once.
 type limitSpec struct {
 	key   string
-	limit redis_rate.Limit
-	cost  int // units one call takes (limit.Rate and Burst count units)
+	every time.Duration // emission interval: the spacing at the sustained rate
+	burst int           // calls that may go at once (≥ 1)
 }
 
 // interval is the spacing of calls at the limit's sustained rate.
-func (l limitSpec) interval() time.Duration { return emission(l.limit) * time.Duration(l.cost) }
+func (l limitSpec) interval() time.Duration { return l.every }
 
 // sustained is the limit's long-run rate in calls per second.
-func (l limitSpec) sustained() float64 {
-	return float64(l.limit.Rate) / float64(l.cost) / l.limit.Period.Seconds()
-}
+func (l limitSpec) sustained() float64 { return float64(time.Second) / float64(l.every) }
 
-// canBurst reports whether a grant may come before its slot (then the second limit is
-// peeked at before the first is taken).
-func (l limitSpec) canBurst() bool { return l.limit.Burst > l.cost }
+// tolerance is how far ahead of its TAT a call may come: burst-1 intervals.
+func (l limitSpec) tolerance() time.Duration { return time.Duration(l.burst-1) * l.every }
 
 type config struct {
 	onWait         func(time.Duration)
@@ -155,15 +144,16 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 func WithFailOpen(on bool) Option { return func(c *config) { c.failOpen = on } }
 
 // WithBurst sets how many calls may go out at once for the per-second and the per-minute
-// limit (default: a quarter slot banked, see windowSpec; values are clamped to 1..limit). A burst B lowers that limit's
+// limit (default 1; values are clamped to 1..limit). A burst B lowers that limit's
 // sustained rate to limit-B+1 per period, so no window of the period ever holds more than
 // the limit.
 func WithBurst(perSecond, perMinute int) Option {
 	return func(c *config) { c.burstS, c.burstM = perSecond, perMinute }
 }
 
-// WithHeadroom stretches both periods by the fraction f (default 0.01, clamped to 0..0.5),
-// leaving that much slack for jitter between a grant and the request reaching the far side.
+// WithHeadroom stretches both periods by the fraction f (default 0.01, at least 30 ms when
+// above 0; clamped to 0..0.5), leaving that much slack for lateness between a slot and the
+// request reaching the far side.
 func WithHeadroom(f float64) Option { return func(c *config) { c.headroom = f } }
 
 // New returns the budget name on rdb allowing perSecond calls in any second and perMinute
@@ -181,15 +171,13 @@ func New(rdb redis.UniversalClient, name string, perSecond, perMinute int, opts 
 
 	b := &Budget{
 		name:     name,
+		redis:    rdb,
 		local:    newLocalGCRA(),
 		onWait:   cfg.onWait,
 		log:      cfg.log,
 		failOpen: cfg.failOpen,
 		now:      time.Now,
 		turn:     make(chan struct{}, 1),
-	}
-	if rdb != nil {
-		b.redis = redis_rate.NewLimiter(keyed{rdb})
 	}
 	var sec, minute *limitSpec
 	if perSecond > 0 {
@@ -212,7 +200,6 @@ func New(rdb redis.UniversalClient, name string, perSecond, perMinute int, opts 
 	default:
 		b.disabled = true
 	}
-	b.peek = len(b.limits) == 2 && b.limits[0].canBurst()
 	return b
 }
 
@@ -235,38 +222,19 @@ func SustainedRate(perSecond, perMinute int) float64 {
 	return r
 }
 
-const (
-	// minStretch is the least headroom a period gets (when headroom is on): the jitter
-	// between a grant and its request reaching the far side that a one-second window
-	// tolerates. 1% of a second (10 ms) let 7 of 10,000 listener writes at 50/s arrive
-	// as the 51st of a second under load.
-	minStretch = 30 * time.Millisecond
-	// minSlack is the headroom a quarter-slot bank must leave (else burst 1 is kept).
-	minSlack = 20 * time.Millisecond
-	// quarter: a call is 4 units, the bank 1 unit.
-	quarter = 4
-)
-
 // windowSpec is the GCRA limit that never grants more than n calls in any window of
-// period, over the period stretched by headroom. Burst b ≥ 1: b whole calls at once and
-// rate n-b+1 (a burst B grants up to B + R - 1 calls in a window). b = 0: the default —
-// a quarter slot banked (4 units a call, burst 5 units, rate 4n units: a grant may come
-// T/4 early, so any window holds ⌊(W + T/4)/T⌋ + 1 ≤ n calls while the stretch exceeds
-// T/4) when that leaves minSlack of the stretch, else burst 1.
+// period, over the period stretched by headroom: burst b (0 means 1) and rate n-b+1 (a
+// burst B grants up to B + R - 1 calls in a window). The interval is rounded up: a
+// nanosecond too long is safe, too short is not.
 func windowSpec(key string, n, b int, period time.Duration, headroom float64) *limitSpec {
 	stretch := time.Duration(float64(period) * headroom)
 	if headroom > 0 {
 		stretch = max(stretch, minStretch)
 	}
 	p := period + stretch
-	if b == 0 {
-		if stretch-p/time.Duration(quarter*n) >= minSlack {
-			return &limitSpec{key: key, cost: quarter, limit: redis_rate.Limit{Rate: quarter * n, Burst: quarter + 1, Period: p}}
-		}
-		b = 1
-	}
 	b = min(max(b, 1), n)
-	return &limitSpec{key: key, cost: 1, limit: redis_rate.Limit{Rate: n - b + 1, Burst: b, Period: p}}
+	rate := time.Duration(n - b + 1)
+	return &limitSpec{key: key, every: (p + rate - 1) / rate, burst: b}
 }
 
 // Name returns the budget's name (the <name> in its Redis keys).
@@ -277,39 +245,59 @@ func (b *Budget) Name() string {
 	return b.name
 }
 
-// Wait blocks until a call is allowed by every limit, sleeping the wait the limiter
-// reports (plus a few milliseconds of jitter so waiters do not wake in step). It returns
-// ctx's error if ctx ends first, and a Redis error only with WithFailOpen(false).
+// Wait blocks until a call is allowed by every limit: it reserves the next slot and
+// sleeps until it. It returns ctx's error if ctx ends first (a slot already reserved is
+// then left unused), and a Redis error only with WithFailOpen(false).
 func (b *Budget) Wait(ctx context.Context) error {
 	if b == nil || b.disabled {
 		return ctx.Err()
 	}
-	// One waiter per Budget (per process) asks Redis at a time; the others queue here.
-	// This keeps N waiting activities from polling Redis N times per grant, gives FIFO-ish
-	// order, and leaves only cross-process races between a peek and its take.
+	d, err := b.reserveSlot(ctx)
+	if err != nil {
+		return err
+	}
+	return b.sleep(ctx, d)
+}
+
+// reserveSlot takes the turn of this process's waiters and reserves a slot, sleeping
+// while the next free one is further out than reserveAhead; it returns how long from now
+// the slot is.
+func (b *Budget) reserveSlot(ctx context.Context) (time.Duration, error) {
+	// One waiter per Budget (per process) asks at a time; the others queue here. This
+	// keeps N waiting activities from polling Redis N times per slot and serves them in
+	// order of arrival.
 	select {
 	case b.turn <- struct{}{}:
 	case <-ctx.Done():
-		return ctx.Err()
+		return 0, ctx.Err()
 	}
 	defer func() { <-b.turn }()
 	for {
 		if err := ctx.Err(); err != nil {
-			return err
+			return 0, err
 		}
-		d, err := b.attempt(ctx)
+		ok, d, err := b.attempt(ctx)
 		if err != nil {
-			return err
+			return 0, err
 		}
-		if d <= 0 {
-			return nil
+		if ok {
+			return d, nil
 		}
-		d += rand.N(min(d/16, maxJitter) + 1)
-		d = min(d, maxSleep)
+		if err := b.sleep(ctx, max(d-reserveAhead, time.Millisecond)); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// sleep sleeps d (in steps of at most maxSleep, each reported to onWait) or until ctx ends.
+func (b *Budget) sleep(ctx context.Context, d time.Duration) error {
+	for d > 0 {
+		step := min(d, maxSleep)
+		d -= step
 		if b.onWait != nil {
-			b.onWait(d)
+			b.onWait(step)
 		}
-		t := time.NewTimer(d)
+		t := time.NewTimer(step)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -317,59 +305,33 @@ func (b *Budget) Wait(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+	return ctx.Err()
 }
 
-// attempt asks for one grant: 0 when granted, else how long to wait before asking again.
-func (b *Budget) attempt(ctx context.Context) (time.Duration, error) {
+// attempt asks for a slot within reserveAhead: (true, wait until it) when reserved,
+// (false, wait until the next free slot) when that is further out.
+func (b *Budget) attempt(ctx context.Context) (bool, time.Duration, error) {
 	if b.redis == nil {
-		return b.try(ctx, localStore{b.local, b.now})
+		return b.local.reserve(b.now(), b.limits, reserveAhead)
 	}
 	if !b.failOpen || b.useRedis() {
 		rctx, cancel := context.WithTimeout(ctx, redisTimeout)
-		d, err := b.try(rctx, redisStore{b.redis})
+		ok, d, err := reserveRedis(rctx, b.redis, b.limits, reserveAhead)
 		cancel()
 		if err == nil {
 			b.redisOK()
-			return d, nil
+			return ok, d, nil
 		}
 		if cerr := ctx.Err(); cerr != nil {
 			b.probeDone()
-			return 0, cerr
+			return false, 0, cerr
 		}
 		b.redisFailed(err)
 		if !b.failOpen {
-			return 0, fmt.Errorf("rate budget %q: redis: %w", b.name, err)
+			return false, 0, fmt.Errorf("rate budget %q: redis: %w", b.name, err)
 		}
 	}
-	return b.try(ctx, localStore{b.local, b.now})
-}
-
-// try asks every limit for one token, tighter first (after a peek at the second when the
-// first may burst): 0 when all granted, else the wait the refusing limiter reports.
-func (b *Budget) try(ctx context.Context, st store) (time.Duration, error) {
-	if b.peek {
-		l := b.limits[1]
-		ok, wait, err := st.peek(ctx, l.key, l.limit, l.cost)
-		if err != nil {
-			return 0, err
-		}
-		if !ok {
-			return max(wait, time.Millisecond), nil
-		}
-	}
-	for i, l := range b.limits {
-		ok, wait, err := st.take(ctx, l.key, l.limit, l.cost)
-		if err != nil {
-			return 0, err
-		}
-		if !ok {
-			if i > 0 {
-				b.burned.Add(1)
-			}
-			return max(wait, time.Millisecond), nil
-		}
-	}
-	return 0, nil
+	return b.local.reserve(b.now(), b.limits, reserveAhead)
 }
 
 // useRedis reports whether this attempt should go to Redis: always when Redis is healthy;

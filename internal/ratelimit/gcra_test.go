@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-redis/redis_rate/v10"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -28,21 +27,21 @@ func maxInWindow(grants []time.Time, span time.Duration) int {
 	return best
 }
 
-// simulate asks b for n grants as fast as it allows, on the local store with a fake clock,
-// and returns the grant times.
+// simulate has waiters queue on b, on the local store with a fake clock, as Wait does:
+// each reserves the next slot (sleeping while it is further out than reserveAhead); it
+// returns the slot times of n calls.
 func simulate(t *testing.T, b *Budget, n int) []time.Time {
 	t.Helper()
 	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	st := localStore{b.local, clk.now}
 	var grants []time.Time
 	for len(grants) < n {
-		d, err := b.try(context.Background(), st)
+		ok, d, err := b.local.reserve(clk.t, b.limits, reserveAhead)
 		require.NoError(t, err)
-		if d == 0 {
-			grants = append(grants, clk.t)
+		if ok {
+			grants = append(grants, clk.t.Add(d))
 			continue
 		}
-		clk.t = clk.t.Add(d)
+		clk.t = clk.t.Add(max(d-reserveAhead, time.Millisecond))
 	}
 	return grants
 }
@@ -57,14 +56,15 @@ func TestWindowsNeverExceededAndRateIsKept(t *testing.T) {
 		wantRate                float64 // sustained grants per second
 		wantMaxSecond, wantMaxM int     // bounds that must hold in every window
 	}{
-		{"aha defaults", 20, 300, nil, 1000, 6, 300.0 / 60 / 1.01, 20, 300},
+		{"aha defaults", 20, 300, nil, 1000, 5, 300.0 / 60 / 1.01, 20, 300},
 		{"aha defaults, no headroom", 20, 300, []Option{WithHeadroom(0)}, 1000, 5, 5, 20, 300},
 		{"per second binds", 20, 6000, nil, 500, 20, 20 / 1.03, 20, 6000},
 		{"bursts", 20, 300, []Option{WithBurst(10, 20)}, 1000, 20, 281.0 / 60 / 1.01, 20, 300},
 		{"small", 5, 12, []Option{WithBurst(1, 12)}, 40, 5, 1.0 / 60 / 1.01, 5, 12},
 		{"per second only", 10, 0, nil, 100, 10, 10 / 1.03, 10, 600},
-		{"per minute only", 0, 60, nil, 100, 2, 1 / 1.01, 60, 60},
-		{"fast per second: a quarter slot banked", 50, 0, nil, 500, 49, 50 / 1.03, 50, 3000},
+		{"per minute only", 0, 60, nil, 100, 1, 1 / 1.01, 60, 60},
+		{"fast per second", 50, 0, nil, 500, 49, 50 / 1.03, 50, 3000},
+		{"centercode bench", 50, 3000, nil, 2000, 49, 50 / 1.03, 50, 3000},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -107,72 +107,72 @@ func TestTighterLimitAskedFirst(t *testing.T) {
 	}
 }
 
-// countingStore counts the tokens taken per key.
-type countingStore struct {
-	store
-	taken map[string]int
-}
-
-func (c countingStore) take(ctx context.Context, key string, limit redis_rate.Limit, cost int) (bool, time.Duration, error) {
-	ok, wait, err := c.store.take(ctx, key, limit, cost)
-	if ok {
-		c.taken[key]++
+// With one step for both limits a bursting limit loses nothing to the other: 300/min
+// with burst 20 (281/min sustained) and 20/s with burst 1 give the burst of 20 (50.5 ms
+// apart) plus 281 per 60.6 s. (Taking from one limit and then being refused by the other
+// would burn the first one's tokens.)
+func TestBurstingLimitLosesNoToken(t *testing.T) {
+	b := New(nil, "burst", 20, 300, WithBurst(1, 20))
+	require.Equal(t, KeyPrefix+"burst:m", b.limits[0].key)
+	g := simulate(t, b, 200)
+	end := g[0].Add(10 * time.Second)
+	n := 0
+	for _, at := range g {
+		if at.Before(end) {
+			n++
+		}
 	}
-	return ok, wait, err
+	assert.InDelta(t, 20+10*281/60.6, n, 1.5, "the burst of 20 plus 10 s of the minute rate")
+	assert.LessOrEqual(t, maxInWindow(g, time.Second), 20)
+	assert.LessOrEqual(t, maxInWindow(g, time.Minute), 300)
 }
 
-func TestBurstyFirstLimitBurnsNoToken(t *testing.T) {
-	// 300/min with burst 20 (281/min sustained) is asked first; 20/s with burst 1 spaces
-	// calls 50.5 ms apart, so without the peek most of the minute burst would be taken
-	// for calls the per-second limit then refuses.
-	for _, peek := range []bool{true, false} {
-		t.Run(fmt.Sprintf("peek=%v", peek), func(t *testing.T) {
-			b := New(nil, "burn", 20, 300, WithBurst(1, 20))
-			require.Equal(t, KeyPrefix+"burn:m", b.limits[0].key)
-			require.True(t, b.peek, "a bursting first limit turns the peek on")
-			b.peek = peek
-			clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-			st := countingStore{localStore{b.local, clk.now}, map[string]int{}}
-			grants := 0
-			for clk.t.Before(time.Date(2026, 1, 1, 0, 0, 10, 0, time.UTC)) {
-				d, err := b.try(context.Background(), st)
-				require.NoError(t, err)
-				if d == 0 {
-					grants++
-				}
-				clk.t = clk.t.Add(d)
-			}
-			if peek {
-				assert.Zero(t, b.burned.Load())
-				assert.Equal(t, grants, st.taken[KeyPrefix+"burn:m"], "every minute token taken became a call")
-				// 20 at once plus 281/60.6 s for 10 s.
-				assert.InDelta(t, 20+10*281/60.6, grants, 1.5)
-			} else {
-				assert.Positive(t, b.burned.Load())
-				assert.Less(t, float64(grants), 20+10*281/60.6-5, "burned tokens cost calls")
-			}
-		})
+// A slot is reserved once and kept: a caller that makes its call late, and only then
+// asks for the next, delays only its own call — the next slot is where the previous
+// reservation put it, not where the late call happened. (Asking, sleeping and asking again
+// lost that lateness on every call: 4 ms late at 50/s is 16% of the rate.)
+func TestLateCallersKeepTheRate(t *testing.T) {
+	b := New(nil, "late", 50, 0)
+	iv := b.limits[0].interval()
+	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	var slots []time.Time
+	for len(slots) < 500 {
+		ok, d, err := b.local.reserve(clk.t, b.limits, reserveAhead)
+		require.NoError(t, err)
+		require.True(t, ok)
+		slots = append(slots, clk.t.Add(d))
+		clk.t = clk.t.Add(d + 4*time.Millisecond) // the call goes 4 ms after its slot
+	}
+	for i := 1; i < len(slots); i++ {
+		require.Equal(t, iv, slots[i].Sub(slots[i-1]), "slot %d", i)
 	}
 }
 
-func TestPeekReportsWaitWithoutTaking(t *testing.T) {
+// Beyond reserveAhead nothing is taken: the answer is the wait until the next free slot.
+func TestReserveBeyondReachTakesNothing(t *testing.T) {
 	g := newLocalGCRA()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	lim := windowSpec("k", 3, 3, time.Second, 0).limit // burst 3, 1 per second
+	limits := []limitSpec{*windowSpec("k", 3, 3, time.Second, 0)} // burst 3, 1 per second
 	for range 3 {
-		ok, _ := g.allowN(now, "k", lim, 0, 1)
+		ok, d, err := g.reserve(now, limits, 0)
+		require.NoError(t, err)
 		require.True(t, ok)
-		ok, _ = g.allowN(now, "k", lim, 1, 1)
-		require.True(t, ok)
+		require.Zero(t, d)
 	}
-	ok, wait := g.allowN(now, "k", lim, 0, 1)
+	ok, wait, _ := g.reserve(now, limits, 0)
 	assert.False(t, ok)
 	assert.Equal(t, time.Second, wait)
-	ok, wait2 := g.allowN(now, "k", lim, 1, 1)
+	ok, wait2, _ := g.reserve(now, limits, 0)
 	assert.False(t, ok)
-	assert.Equal(t, wait, wait2, "peek and take agree on the wait")
-	ok, _ = g.allowN(now.Add(wait), "k", lim, 1, 1)
-	assert.True(t, ok, "the peeks took nothing")
+	assert.Equal(t, wait, wait2, "a refused reservation took nothing")
+	ok, d, _ := g.reserve(now, limits, 5*time.Second)
+	assert.True(t, ok)
+	assert.Equal(t, time.Second, d, "within reach the slot is reserved")
+	ok, d, _ = g.reserve(now, limits, 5*time.Second)
+	assert.True(t, ok)
+	assert.Equal(t, 2*time.Second, d, "and the next one after it")
+	ok, _, _ = g.reserve(now.Add(2*time.Second), limits, 0)
+	assert.False(t, ok, "the reserved slots are taken")
 }
 
 func TestDisabledAndNil(t *testing.T) {
