@@ -91,7 +91,7 @@ func (a *Activities) ReconcileAudits(ctx context.Context, req ReconcileRequest) 
 			}
 			res.Audits++
 			res.LastID = au.ID.String()
-			activity.RecordHeartbeat(ctx, res)
+			Checkpoint(ctx, res)
 		}
 		if len(audits) < perPage {
 			res.More = false

@@ -42,15 +42,15 @@ func Budgets(cfg *mapping.Config, rdb *redis.Client, m *metrics.Metrics, logger 
 }
 
 // heartbeatLimiter heartbeats the calling activity while it waits for the
-// budget, so a long wait is visible (and survives) as a live activity rather
-// than a failure.
+// budget (carrying its checkpoint), so a long wait survives as a live activity
+// rather than a heartbeat timeout.
 type heartbeatLimiter struct{ inner AhaLimiter }
 
 func (h heartbeatLimiter) Wait(ctx context.Context) error {
 	if !activity.IsActivity(ctx) {
 		return h.inner.Wait(ctx)
 	}
-	defer heartbeatEvery(ctx, 5*time.Second, "waiting for the shared rate budget")()
+	defer heartbeatEvery(ctx, 5*time.Second)()
 	return h.inner.Wait(ctx)
 }
 

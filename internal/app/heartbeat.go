@@ -6,6 +6,8 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/interceptor"
+
+	"github.com/ahacc/ahacc/activities"
 )
 
 // heartbeatInterceptor heartbeats every running activity every few seconds,
@@ -25,16 +27,26 @@ type heartbeatActivity struct {
 	every time.Duration
 }
 
+// ExecuteActivity gives the activity a checkpoint holder (so every heartbeat
+// carries its checkpoint, see activities.Checkpoint) and heartbeats it.
 func (h *heartbeatActivity) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
-	if activity.GetInfo(ctx).HeartbeatTimeout > 0 {
+	info := activity.GetInfo(ctx)
+	if !info.IsLocalActivity {
+		ctx = activities.WithCheckpoint(ctx)
+	}
+	if info.HeartbeatTimeout > 0 {
 		defer heartbeatEvery(ctx, h.every)()
 	}
 	return h.Next.ExecuteActivity(ctx, in)
 }
 
-// heartbeatEvery records a heartbeat (with details) for the activity of ctx
-// every d until the returned stop is called or ctx ends.
-func heartbeatEvery(ctx context.Context, d time.Duration, details ...any) (stop func()) {
+// recordHeartbeat is activity.RecordHeartbeat (a test sees each keep-alive
+// through it: the SDK batches heartbeats before they reach the server).
+var recordHeartbeat = activity.RecordHeartbeat
+
+// heartbeatEvery records a heartbeat for the activity of ctx every d, carrying
+// its checkpoint, until the returned stop is called or ctx ends.
+func heartbeatEvery(ctx context.Context, d time.Duration) (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		t := time.NewTicker(d)
@@ -46,7 +58,7 @@ func heartbeatEvery(ctx context.Context, d time.Duration, details ...any) (stop 
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				activity.RecordHeartbeat(ctx, details...)
+				recordHeartbeat(ctx, activities.CheckpointOf(ctx)...)
 			}
 		}
 	}()

@@ -1,0 +1,114 @@
+package app
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/interceptor"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/ahacc/ahacc/activities"
+)
+
+// keepAlives runs fn as an activity under the worker's heartbeat interceptor,
+// after a previous attempt that recorded prev (nil: none), and returns what
+// each keep-alive heartbeat (heartbeatEvery, every 5 ms, started by fn as the
+// interceptor and the budget wait do) carried, encoded and decoded as the SDK
+// does (-1: no details). The SDK batches heartbeats before the server sees
+// them, so they are read where they are recorded.
+func keepAlives(t *testing.T, prev any, fn func(ctx context.Context) error) []int {
+	t.Helper()
+	var mu sync.Mutex
+	var got []int
+	dc := converter.GetDefaultDataConverter()
+	orig := recordHeartbeat
+	recordHeartbeat = func(ctx context.Context, details ...any) {
+		v := -1
+		if len(details) > 0 {
+			p, err := dc.ToPayloads(details...)
+			if assert.NoError(t, err) {
+				assert.NoError(t, dc.FromPayloads(p, &v))
+			}
+		}
+		mu.Lock()
+		got = append(got, v)
+		mu.Unlock()
+		orig(ctx, details...)
+	}
+	t.Cleanup(func() { recordHeartbeat = orig })
+
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&heartbeatInterceptor{every: time.Hour}}})
+	if prev != nil {
+		env.SetHeartbeatDetails(prev)
+	}
+	env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: "Probe"})
+	_, err := env.ExecuteActivity("Probe")
+	require.NoError(t, err)
+	mu.Lock()
+	defer mu.Unlock()
+	return append([]int(nil), got...)
+}
+
+// while runs heartbeatEvery (every 5 ms) for d.
+func while(ctx context.Context, d time.Duration) {
+	stop := heartbeatEvery(ctx, 5*time.Millisecond)
+	time.Sleep(d)
+	stop()
+}
+
+// Keep-alive heartbeats (the worker's, the budget wait's) carry the activity's
+// checkpoint: they used to carry none, or the budget's "waiting" text, which
+// replaced it (a retried organization fan-out then restarted at page 1).
+func TestKeepAliveHeartbeatsCarryTheCheckpoint(t *testing.T) {
+	got := keepAlives(t, nil, func(ctx context.Context) error {
+		while(ctx, 30*time.Millisecond)
+		activities.Checkpoint(ctx, 7)
+		while(ctx, 30*time.Millisecond)
+		return nil
+	})
+	require.GreaterOrEqual(t, len(got), 6)
+	seen := false
+	for i, v := range got {
+		if v == 7 {
+			seen = true
+			continue
+		}
+		assert.False(t, seen, "keep-alive %d carried %d after the checkpoint", i, v)
+		assert.Equal(t, -1, v, "before any checkpoint a keep-alive carries nothing")
+	}
+	assert.True(t, seen)
+}
+
+// Before its first checkpoint a retried attempt's keep-alives carry the
+// previous attempt's, so a failure before it records one loses nothing.
+func TestKeepAliveHeartbeatsKeepThePreviousAttemptsCheckpoint(t *testing.T) {
+	got := keepAlives(t, 5, func(ctx context.Context) error {
+		var page int
+		require.NoError(t, activity.GetHeartbeatDetails(ctx, &page))
+		require.Equal(t, 5, page)
+		while(ctx, 30*time.Millisecond)
+		activities.Checkpoint(ctx, page+1)
+		while(ctx, 30*time.Millisecond)
+		return nil
+	})
+	require.GreaterOrEqual(t, len(got), 6)
+	seen := false
+	for i, v := range got {
+		if v == 6 {
+			seen = true
+			continue
+		}
+		assert.False(t, seen, "keep-alive %d carried %d after the new checkpoint", i, v)
+		assert.Equal(t, 5, v, "keep-alive %d", i)
+	}
+	assert.True(t, seen)
+}
