@@ -19,7 +19,11 @@
 // reach and asks again. Within a process one waiter at a time does that asking (the others
 // queue behind it, first come first served), so a thousand waiters do not poll Redis a
 // thousand times per slot. A Wait whose context ends while it sleeps on a slot leaves that
-// slot unused: the budget loses one call, never the limit.
+// slot unused: the budget loses one call, never the limit. So does a waiter that wakes
+// more than 5 ms after its slot (a stalled process): it reserves again rather than go
+// late, since a late call bunches with the calls of the slots after it — the one thing the
+// headroom below must absorb. That bounds a late call's cost to one slot, where polling
+// lost every waiter's lateness.
 //
 // # Sliding windows, not token buckets
 //
@@ -55,6 +59,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -77,6 +82,11 @@ const (
 	// reserveAhead is how far into the future a slot is handed out.
 	reserveAhead = time.Second
 
+	// maxLate is how late after its slot a call may still go. A waiter woken later
+	// than that (a stalled process) gives its slot up and reserves another: going anyway
+	// would bunch it with the calls of the slots after it, eating the headroom.
+	maxLate = 5 * time.Millisecond
+
 	redisTimeout  = time.Second     // one script run, before falling back
 	probeInterval = 5 * time.Second // how long to stay local after a Redis error
 	logInterval   = time.Minute     // at most one "degraded" log line per interval
@@ -96,6 +106,8 @@ type Budget struct {
 	disabled bool
 	turn     chan struct{}
 	now      func() time.Time
+
+	late atomic.Int64 // slots given up by waiters that woke more than maxLate after them
 
 	mu        sync.Mutex
 	degraded  bool      // last Redis attempt failed
@@ -246,17 +258,35 @@ func (b *Budget) Name() string {
 }
 
 // Wait blocks until a call is allowed by every limit: it reserves the next slot and
-// sleeps until it. It returns ctx's error if ctx ends first (a slot already reserved is
-// then left unused), and a Redis error only with WithFailOpen(false).
+// sleeps until it. A waiter that wakes more than maxLate after its slot reserves once
+// more (the late slot goes unused). It returns ctx's error if ctx ends first (a slot
+// already reserved is then left unused), and a Redis error only with WithFailOpen(false).
 func (b *Budget) Wait(ctx context.Context) error {
 	if b == nil || b.disabled {
 		return ctx.Err()
 	}
-	d, err := b.reserveSlot(ctx)
-	if err != nil {
-		return err
+	for try := 0; ; try++ {
+		d, err := b.reserveSlot(ctx)
+		if err != nil {
+			return err
+		}
+		slot := b.now().Add(d)
+		if err := b.sleep(ctx, d); err != nil {
+			return err
+		}
+		if try > 0 || b.now().Sub(slot) <= maxLate {
+			return nil
+		}
+		b.late.Add(1)
 	}
-	return b.sleep(ctx, d)
+}
+
+// GivenUp is how many reserved slots waiters gave up because they woke too late.
+func (b *Budget) GivenUp() int64 {
+	if b == nil {
+		return 0
+	}
+	return b.late.Load()
 }
 
 // reserveSlot takes the turn of this process's waiters and reserves a slot, sleeping

@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -146,6 +147,41 @@ func TestLateCallersKeepTheRate(t *testing.T) {
 	for i := 1; i < len(slots); i++ {
 		require.Equal(t, iv, slots[i].Sub(slots[i-1]), "slot %d", i)
 	}
+}
+
+// A waiter that wakes more than maxLate after its slot gives the slot up and reserves
+// again, once: a stalled process must not send late calls into the slots after theirs.
+func TestLateWaiterReservesAgain(t *testing.T) {
+	var mu sync.Mutex
+	var stall time.Duration // how far the budget's clock is ahead of the real one
+	stalls := 0
+	b := New(nil, "stall", 50, 0, WithOnWait(func(time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		if stalls > 0 {
+			stall += 20 * time.Millisecond // this sleep overruns by 20 ms
+			stalls--
+		}
+	}))
+	b.now = func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return time.Now().Add(stall)
+	}
+	ctx := context.Background()
+	require.NoError(t, b.Wait(ctx)) // the first slot is now: no sleep
+	mu.Lock()
+	stalls = 1
+	mu.Unlock()
+	require.NoError(t, b.Wait(ctx))
+	assert.Equal(t, int64(1), b.GivenUp(), "the late slot was given up")
+	mu.Lock()
+	stalls = 2
+	mu.Unlock()
+	require.NoError(t, b.Wait(ctx))
+	assert.Equal(t, int64(2), b.GivenUp(), "a second late wake goes anyway")
+	require.NoError(t, b.Wait(ctx))
+	assert.Equal(t, int64(2), b.GivenUp(), "an on-time wake keeps its slot")
 }
 
 // Beyond reserveAhead nothing is taken: the answer is the wait until the next free slot.
