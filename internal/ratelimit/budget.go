@@ -107,7 +107,8 @@ type Budget struct {
 	turn     chan struct{}
 	now      func() time.Time
 
-	late atomic.Int64 // slots given up by waiters that woke more than maxLate after them
+	maxLate time.Duration // how late after its slot a call may still go (maxLate)
+	late    atomic.Int64  // slots given up by waiters that woke later than that
 
 	mu        sync.Mutex
 	degraded  bool      // last Redis attempt failed
@@ -190,6 +191,7 @@ func New(rdb redis.UniversalClient, name string, perSecond, perMinute int, opts 
 		failOpen: cfg.failOpen,
 		now:      time.Now,
 		turn:     make(chan struct{}, 1),
+		maxLate:  maxLate,
 	}
 	var sec, minute *limitSpec
 	if perSecond > 0 {
@@ -274,7 +276,7 @@ func (b *Budget) Wait(ctx context.Context) error {
 		if err := b.sleep(ctx, d); err != nil {
 			return err
 		}
-		if try > 0 || b.now().Sub(slot) <= maxLate {
+		if try > 0 || b.now().Sub(slot) <= b.maxLate {
 			return nil
 		}
 		b.late.Add(1)

@@ -150,7 +150,7 @@ func TestLateCallersKeepTheRate(t *testing.T) {
 }
 
 // A waiter that wakes more than maxLate after its slot gives the slot up and reserves
-// again, once: a stalled process must not send late calls into the slots after theirs.
+// again: a stalled process must not send late calls into the slots after theirs.
 func TestLateWaiterReservesAgain(t *testing.T) {
 	var mu sync.Mutex
 	var stall time.Duration // how far the budget's clock is ahead of the real one
@@ -159,10 +159,11 @@ func TestLateWaiterReservesAgain(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		if stalls > 0 {
-			stall += 20 * time.Millisecond // this sleep overruns by 20 ms
+			stall += 300 * time.Millisecond // this sleep overruns by 300 ms
 			stalls--
 		}
 	}))
+	b.maxLate = 100 * time.Millisecond // a loaded test machine's timers may be 5 ms late
 	b.now = func() time.Time {
 		mu.Lock()
 		defer mu.Unlock()
@@ -175,13 +176,8 @@ func TestLateWaiterReservesAgain(t *testing.T) {
 	mu.Unlock()
 	require.NoError(t, b.Wait(ctx))
 	assert.Equal(t, int64(1), b.GivenUp(), "the late slot was given up")
-	mu.Lock()
-	stalls = 2
-	mu.Unlock()
 	require.NoError(t, b.Wait(ctx))
-	assert.Equal(t, int64(2), b.GivenUp(), "a second late wake goes anyway")
-	require.NoError(t, b.Wait(ctx))
-	assert.Equal(t, int64(2), b.GivenUp(), "an on-time wake keeps its slot")
+	assert.Equal(t, int64(1), b.GivenUp(), "an on-time wake keeps its slot")
 }
 
 // Beyond reserveAhead nothing is taken: the answer is the wait until the next free slot.
