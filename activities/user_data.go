@@ -355,8 +355,10 @@ func inOrg(u aha.IdeaUser, orgID string) bool {
 // page, their organizations (each organization read once per worker through
 // the cache, not once per person) and, when the config feeds portal_user
 // records to user data, their portal users (from the worker's index of every
-// portal's users). Aha! calls: one for the page plus one per organization not
-// yet cached, plus the portal-user pages when the index is rebuilt.
+// portal's users). Aha! calls: one for the page; for the organizations not yet
+// cached, one per 200 organizations of the account when two or more are
+// missing (listed with fields, see orgReader.prime), else one each; plus the
+// portal-user pages when the index is rebuilt.
 func (a *Activities) BackfillUsersPage(ctx context.Context, req BackfillPageRequest) (BackfillPageResult, error) {
 	p, err := a.people()
 	if err != nil {
@@ -383,12 +385,23 @@ func (a *Activities) BackfillUsersPage(ctx context.Context, req BackfillPageRequ
 		portals = newPortalReader(p)
 		portalUsers = portals.indexed
 	}
-	batch := make([]personSignal, 0, len(users))
+	people := make([]aha.IdeaUser, 0, len(users))
 	for _, u := range users {
 		if strings.TrimSpace(u.Email) == "" {
 			res.NoEmail++
 			continue
 		}
+		people = append(people, u)
+	}
+	fellBack, err := orgs.prime(ctx, people)
+	if err != nil {
+		return res, Classify("list Aha! organizations", err)
+	}
+	if fellBack != "" {
+		a.Logger.Warn("Aha! organizations read one by one: "+fellBack, "fields", strings.Join(aha.IdeaOrganizationFields, ","), "page", req.Page)
+	}
+	batch := make([]personSignal, 0, len(people))
+	for _, u := range people {
 		snap, at, err := buildPerson(ctx, u, orgs, portalUsers, start)
 		if err != nil {
 			return res, Classify("read organizations and portal users for "+NormalizeEmail(u.Email), err)

@@ -43,6 +43,13 @@ type OrgCacher interface {
 	OrgCache() *OrgCache
 }
 
+// OrgLister is implemented by a PeopleAPI that can list organizations with
+// Aha!'s fields parameter (*aha.Client, so AhaPeople): a backfill page primes
+// the OrgCache with it, one call per 200 organizations instead of one each.
+type OrgLister interface {
+	ListIdeaOrganizationsFields(ctx context.Context, page, perPage int, fields []string) ([]aha.IdeaOrganization, aha.Pagination, error)
+}
+
 // PortalCacher is implemented by a PeopleAPI that keeps the idea portal list
 // (and an index of their portal users) between activities.
 type PortalCacher interface {
@@ -86,6 +93,10 @@ type OrgCache struct {
 	TTL time.Duration
 	mu  sync.Mutex
 	m   map[string]cachedOrg
+	// listCompact: the organization list answered without the requested
+	// fields (or refused them); backfills read organizations one by one for
+	// the rest of the process.
+	listCompact bool
 }
 
 type cachedOrg struct {
@@ -128,6 +139,24 @@ func (c *OrgCache) put(id string, o *aha.IdeaOrganization, at time.Time) {
 		return
 	}
 	c.m[id] = cachedOrg{org: o, at: at}
+}
+
+// listIgnoresFields reports whether the organization list was found to
+// ignore fields.
+func (c *OrgCache) listIgnoresFields() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.listCompact
+}
+
+// markListIgnoresFields remembers that the organization list ignores fields;
+// it reports whether this call was the first to find out.
+func (c *OrgCache) markListIgnoresFields() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	first := !c.listCompact
+	c.listCompact = true
+	return first
 }
 
 // orgReader reads organizations for one activity: each at most once, through
@@ -173,6 +202,82 @@ func (r *orgReader) get(ctx context.Context, id string) (*aha.IdeaOrganization, 
 	r.seen[id] = cachedOrg{org: o, at: now}
 	r.cache.put(id, o, now)
 	return o, now, nil
+}
+
+// orgListPerPage is the organization list's page size when priming (Aha!'s largest).
+const orgListPerPage = 200
+
+// prime reads the organizations users refer to that the cache lacks by
+// listing organizations with fields (one call per 200) instead of one GET
+// each, when at least two are missing and the reader has a cache. It lists
+// every page only while total_pages stays within the missing count, so a
+// whole listing never takes more calls than the GETs it replaces; a longer
+// list costs its first page (whatever it holds is used), then get reads the
+// rest one by one. Every listed organization goes into the
+// cache stamped with the time before the first list call, so a snapshot's
+// oldest-read time stays a bound. ASSUMPTION (aha.ListIdeaOrganizationsFields):
+// the organization list honours fields. An answer with a record that is not
+// Full — Aha! ignored fields — or a refusal (400, 422) is not used at all:
+// the cache remembers it for the process, get reads each organization with a
+// GET, and prime returns why the first time (for the caller to log once).
+func (r *orgReader) prime(ctx context.Context, users []aha.IdeaUser) (fellBack string, err error) {
+	lister, ok := r.p.(OrgLister)
+	if !ok || !r.cached || r.cache == nil || r.cache.listIgnoresFields() {
+		return "", nil
+	}
+	once := func(why string) (string, error) {
+		if r.cache.markListIgnoresFields() {
+			return why, nil
+		}
+		return "", nil
+	}
+	now := time.Now()
+	missing := map[string]bool{}
+	for _, u := range users {
+		for _, ref := range u.IdeaOrganizations {
+			id := ref.ID.String()
+			if _, ok := r.seen[id]; ok || id == "" {
+				continue
+			}
+			if _, ok := r.cache.get(id, now); !ok {
+				missing[id] = true
+			}
+		}
+	}
+	if len(missing) < 2 {
+		return "", nil
+	}
+	at := time.Now()
+	var listed []aha.IdeaOrganization
+	for page := 1; page <= len(missing); page++ {
+		r.calls++
+		orgs, pag, err := lister.ListIdeaOrganizationsFields(ctx, page, orgListPerPage, aha.IdeaOrganizationFields)
+		if err != nil {
+			var ae *aha.Error
+			if errors.As(err, &ae) && (ae.Status == http.StatusBadRequest || ae.Status == http.StatusUnprocessableEntity) {
+				return once(fmt.Sprintf("the organization list refused fields (%d)", ae.Status))
+			}
+			return "", err
+		}
+		for i := range orgs {
+			if !orgs[i].Full() {
+				return once("the organization list ignores fields (organization " + orgs[i].ID.String() + " came back compact)")
+			}
+		}
+		listed = append(listed, orgs...)
+		if len(orgs) == 0 || page >= pag.TotalPages || pag.TotalPages > len(missing) {
+			break
+		}
+	}
+	for i := range listed {
+		o := &listed[i]
+		id := o.ID.String()
+		r.cache.put(id, o, at)
+		if missing[id] {
+			r.seen[id] = cachedOrg{org: o, at: at}
+		}
+	}
+	return "", nil
 }
 
 // buildPerson is the person record the user_data mapping sees: the idea user

@@ -607,8 +607,8 @@ func udBackfillBench(t *testing.T, n int) {
 		ccSpan.Seconds()/budget.Seconds(), elapsed.Seconds()/budget.Seconds(), p.Runs)
 	require.Zero(t, ahaStats.RateLimited, "Aha! 429s")
 	require.Zero(t, ccStats.RateLimited, "Centercode 429s")
-	require.LessOrEqual(t, int(ahaStats.Total-ahaBefore), n/200+10+2+len(e.aha.PortalIDs()),
-		"list pages, one call per organization, the portal list and a page of each portal's users")
+	require.LessOrEqual(t, int(ahaStats.Total-ahaBefore), n/200+2+2+len(e.aha.PortalIDs()),
+		"list pages, the organization list, the portal list and a page of each portal's users")
 	require.EqualValues(t, n, e.cc.ListenerWrites().Total, "one write per person")
 	require.NotEmpty(t, e.cc.UserData(last)[e.group])
 }
