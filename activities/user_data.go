@@ -328,7 +328,7 @@ func (a *Activities) fanOutOrganization(ctx context.Context, p PeopleAPI, req Re
 				res.Emails = append(res.Emails, NormalizeEmail(s.email))
 			}
 		}
-		activity.RecordHeartbeat(ctx, page)
+		Checkpoint(ctx, page)
 		if len(users) == 0 || page >= pag.TotalPages {
 			break
 		}
