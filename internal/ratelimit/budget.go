@@ -14,16 +14,22 @@
 // asked again; each grant then started from when the previous caller actually came back,
 // and that lateness was lost for good: 2% of a 50/s budget on a loaded 2-core machine.)
 //
-// Slots are handed out at most reserveAhead into the future. Further out the script
-// takes nothing and answers the wait; the waiter sleeps until its slot would be within
-// reach and asks again. Within a process one waiter at a time does that asking (the others
-// queue behind it, first come first served), so a thousand waiters do not poll Redis a
-// thousand times per slot. A Wait whose context ends while it sleeps on a slot leaves that
-// slot unused: the budget loses one call, never the limit. So does a waiter that wakes
-// more than 5 ms after its slot (a stalled process): it reserves again rather than go
-// late, since a late call bunches with the calls of the slots after it — the one thing the
-// headroom below must absorb. That bounds a late call's cost to one slot, where polling
-// lost every waiter's lateness.
+// Slots are handed out at most 250 ms into the future (reserveAhead). Further out the
+// script takes nothing and answers the wait; the waiter sleeps until its slot would be
+// within reach and asks again. Within a process one waiter at a time does that asking
+// (the others queue behind it, first come first served), so a thousand waiters do not poll
+// Redis a thousand times per slot. A Wait whose context ends while it sleeps on a slot
+// leaves that slot unused: the budget loses one call, never the limit.
+//
+// A waiter may call up to 5 ms after its slot (maxLate). One that wakes later than that —
+// a stalled or CPU-starved process; on the 2-core test machine 2% of wake-ups are 10 ms
+// late — would bunch with the calls of the slots after it, which the headroom below
+// cannot absorb. Before it calls it therefore pushes every limit's TAT back by the excess:
+// the slots not yet handed out move, so the window that starts with the late call ends
+// that much later. Only the excess is lost (giving the late slot up and queueing again
+// lost a whole slot each time, 2–4% of the rate; polling lost every waiter's lateness).
+// The slots already handed out (at most reserveAhead's worth, fewer than a window holds)
+// stay where they are.
 //
 // # Sliding windows, not token buckets
 //
@@ -79,12 +85,14 @@ const (
 	// 51st of a second on a loaded machine.
 	minStretch = 30 * time.Millisecond
 
-	// reserveAhead is how far into the future a slot is handed out.
-	reserveAhead = time.Second
+	// reserveAhead is how far into the future a slot is handed out: less than any
+	// limit's period, so a push (maxLate) moves the end of every window that starts at
+	// the late call.
+	reserveAhead = 250 * time.Millisecond
 
-	// maxLate is how late after its slot a call may still go. A waiter woken later
-	// than that (a stalled process) gives its slot up and reserves another: going anyway
-	// would bunch it with the calls of the slots after it, eating the headroom.
+	// maxLate is how late after its slot a call may go as it is; a later one pushes the
+	// schedule back by the excess first. It is part of minStretch: the rest (25 ms) is
+	// for the way from Wait to the far side.
 	maxLate = 5 * time.Millisecond
 
 	redisTimeout  = time.Second     // one script run, before falling back
@@ -107,8 +115,9 @@ type Budget struct {
 	turn     chan struct{}
 	now      func() time.Time
 
-	maxLate time.Duration // how late after its slot a call may still go (maxLate)
-	late    atomic.Int64  // slots given up by waiters that woke later than that
+	maxLate time.Duration // how late after its slot a call may go without a push
+	pushes  atomic.Int64  // pushes made by waiters that woke later than that
+	pushed  atomic.Int64  // the time they pushed the schedule back by, in ns
 
 	mu        sync.Mutex
 	degraded  bool      // last Redis attempt failed
@@ -260,35 +269,61 @@ func (b *Budget) Name() string {
 }
 
 // Wait blocks until a call is allowed by every limit: it reserves the next slot and
-// sleeps until it. A waiter that wakes more than maxLate after its slot reserves once
-// more (the late slot goes unused). It returns ctx's error if ctx ends first (a slot
-// already reserved is then left unused), and a Redis error only with WithFailOpen(false).
+// sleeps until it; a waiter that wakes more than maxLate after its slot first pushes the
+// schedule back by the excess (less what this process pushed meanwhile). It returns ctx's error if ctx ends first (a slot already
+// reserved is then left unused), and a Redis error only with WithFailOpen(false).
 func (b *Budget) Wait(ctx context.Context) error {
 	if b == nil || b.disabled {
 		return ctx.Err()
 	}
-	for try := 0; ; try++ {
-		d, err := b.reserveSlot(ctx)
-		if err != nil {
-			return err
-		}
-		slot := b.now().Add(d)
-		if err := b.sleep(ctx, d); err != nil {
-			return err
-		}
-		if try > 0 || b.now().Sub(slot) <= b.maxLate {
-			return nil
-		}
-		b.late.Add(1)
+	d, err := b.reserveSlot(ctx)
+	if err != nil {
+		return err
 	}
+	slot, pushed := b.now().Add(d), b.pushed.Load()
+	if err := b.sleep(ctx, d); err != nil {
+		return err
+	}
+	// What this process pushed since the slot was reserved counts: one stall makes
+	// every waiter due in it late, and the first push covers the others.
+	if late := b.now().Sub(slot) - b.maxLate - time.Duration(b.pushed.Load()-pushed); late > 0 {
+		return b.push(ctx, late)
+	}
+	return nil
 }
 
-// GivenUp is how many reserved slots waiters gave up because they woke too late.
-func (b *Budget) GivenUp() int64 {
+// Pushed is how many late waiters pushed the schedule back, and by how much in all.
+func (b *Budget) Pushed() (int64, time.Duration) {
 	if b == nil {
-		return 0
+		return 0, 0
 	}
-	return b.late.Load()
+	return b.pushes.Load(), time.Duration(b.pushed.Load())
+}
+
+// push moves every limit's TAT d later (where Redis keeps them, or locally while it is
+// down), so that the slots not yet handed out keep their distance from a late call.
+func (b *Budget) push(ctx context.Context, d time.Duration) error {
+	b.pushes.Add(1)
+	b.pushed.Add(int64(d))
+	if b.redis != nil && (!b.failOpen || b.useRedis()) {
+		rctx, cancel := context.WithTimeout(ctx, redisTimeout)
+		err := pushRedis(rctx, b.redis, b.limits, d)
+		cancel()
+		if err == nil {
+			b.redisOK()
+			return nil
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			b.probeDone()
+			return cerr
+		}
+		b.redisFailed(err)
+		if !b.failOpen {
+			return fmt.Errorf("rate budget %q: redis: %w", b.name, err)
+		}
+	}
+	b.local.push(b.now(), b.limits, d)
+	return nil
 }
 
 // reserveSlot takes the turn of this process's waiters and reserves a slot, sleeping

@@ -149,18 +149,19 @@ func TestLateCallersKeepTheRate(t *testing.T) {
 	}
 }
 
-// A waiter that wakes more than maxLate after its slot gives the slot up and reserves
-// again: a stalled process must not send late calls into the slots after theirs.
-func TestLateWaiterReservesAgain(t *testing.T) {
+// A waiter that wakes more than maxLate after its slot pushes the schedule back by the
+// excess before it calls: a stalled process must not send a late call into the window of
+// the slots after it. Other waiters late in the same stall do not push again.
+func TestLateWaiterPushesTheSchedule(t *testing.T) {
 	var mu sync.Mutex
 	var stall time.Duration // how far the budget's clock is ahead of the real one
-	stalls := 0
+	var onSleep func()
 	b := New(nil, "stall", 50, 0, WithOnWait(func(time.Duration) {
 		mu.Lock()
-		defer mu.Unlock()
-		if stalls > 0 {
-			stall += 300 * time.Millisecond // this sleep overruns by 300 ms
-			stalls--
+		f := onSleep
+		mu.Unlock()
+		if f != nil {
+			f()
 		}
 	}))
 	b.maxLate = 100 * time.Millisecond // a loaded test machine's timers may be 5 ms late
@@ -169,15 +170,54 @@ func TestLateWaiterReservesAgain(t *testing.T) {
 		defer mu.Unlock()
 		return time.Now().Add(stall)
 	}
+	reserve := func() time.Duration {
+		ok, d, err := b.local.reserve(b.now(), b.limits, reserveAhead)
+		require.NoError(t, err)
+		require.True(t, ok)
+		return d
+	}
+	iv := b.limits[0].interval()
 	ctx := context.Background()
-	require.NoError(t, b.Wait(ctx)) // the first slot is now: no sleep
-	mu.Lock()
-	stalls = 1
-	mu.Unlock()
+	start := b.now()
+	require.Zero(t, reserve())
+	// The waiter's slot is an interval out; while it sleeps 10 more are handed out, then
+	// its sleep overruns by 300 ms: 200 ms beyond maxLate.
+	onSleep = func() {
+		for range 10 {
+			reserve()
+		}
+		mu.Lock()
+		stall += 300 * time.Millisecond
+		onSleep = nil
+		mu.Unlock()
+	}
 	require.NoError(t, b.Wait(ctx))
-	assert.Equal(t, int64(1), b.GivenUp(), "the late slot was given up")
-	require.NoError(t, b.Wait(ctx))
-	assert.Equal(t, int64(1), b.GivenUp(), "an on-time wake keeps its slot")
+	n, by := b.Pushed()
+	assert.Equal(t, int64(1), n)
+	assert.InDelta(t, 200*time.Millisecond, by, float64(20*time.Millisecond), "pushed by the excess over maxLate")
+	// The next slot comes after the 11 handed out, plus the push.
+	next := b.now().Add(reserve()).Sub(start)
+	assert.InDelta(t, 12*iv+by, next, float64(10*time.Millisecond))
+
+	// A second waiter, due in the same stall as a first one, does not push again.
+	b.pushes.Store(0)
+	b.pushed.Store(0)
+	var wg sync.WaitGroup
+	onSleep = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if onSleep != nil {
+			stall += 300 * time.Millisecond
+			onSleep = nil
+		}
+	}
+	for range 2 {
+		wg.Go(func() { assert.NoError(t, b.Wait(ctx)) })
+	}
+	wg.Wait()
+	n, by = b.Pushed()
+	assert.Equal(t, int64(1), n, "one push for one stall")
+	assert.InDelta(t, 200*time.Millisecond, by, float64(30*time.Millisecond))
 }
 
 // Beyond reserveAhead nothing is taken: the answer is the wait until the next free slot.

@@ -45,6 +45,33 @@ end
 return {1, tostring(at - now)}
 `)
 
+// pushScript moves every key's TAT ARGV[1] seconds later (one already past too: a late
+// call with no slots queued after it still moves the next one). A key that has expired
+// (a full bucket, nothing recent) is left alone.
+var pushScript = redis.NewScript(`
+local epoch = 1483228800
+local t = redis.call("TIME")
+local now = (t[1] - epoch) + t[2] / 1000000
+local d = tonumber(ARGV[1])
+for _, key in ipairs(KEYS) do
+  local tat = tonumber(redis.call("GET", key))
+  if tat and tat + d > now then
+    tat = tat + d
+    redis.call("SET", key, tostring(tat), "EX", math.max(1, math.ceil(tat - now)))
+  end
+end
+return 1
+`)
+
+// pushRedis runs pushScript for limits.
+func pushRedis(ctx context.Context, rdb redis.Scripter, limits []limitSpec, d time.Duration) error {
+	keys := make([]string, len(limits))
+	for i, l := range limits {
+		keys[i] = l.key
+	}
+	return pushScript.Run(ctx, rdb, keys, d.Seconds()).Err()
+}
+
 // reserveRedis runs reserveScript for limits: the shared store, atomic on the Redis
 // server and timed by its clock.
 func reserveRedis(ctx context.Context, rdb redis.Scripter, limits []limitSpec, ahead time.Duration) (bool, time.Duration, error) {
@@ -107,4 +134,15 @@ func (g *localGCRA) reserve(now time.Time, limits []limitSpec, ahead time.Durati
 		g.tat[l.key] = tat.Add(l.every)
 	}
 	return true, at.Sub(now), nil
+}
+
+// push is pushScript at now.
+func (g *localGCRA) push(now time.Time, limits []limitSpec, d time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, l := range limits {
+		if tat, ok := g.tat[l.key]; ok && tat.Add(d).After(now) {
+			g.tat[l.key] = tat.Add(d)
+		}
+	}
 }
