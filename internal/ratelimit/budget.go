@@ -276,12 +276,12 @@ func (b *Budget) Wait(ctx context.Context) error {
 	if b == nil || b.disabled {
 		return ctx.Err()
 	}
-	d, err := b.reserveSlot(ctx)
+	pushed := b.pushed.Load()
+	slot, err := b.reserveSlot(ctx)
 	if err != nil {
 		return err
 	}
-	slot, pushed := b.now().Add(d), b.pushed.Load()
-	if err := b.sleep(ctx, d); err != nil {
+	if err := b.sleep(ctx, slot.Sub(b.now())); err != nil {
 		return err
 	}
 	// What this process pushed since the slot was reserved counts: one stall makes
@@ -327,31 +327,33 @@ func (b *Budget) push(ctx context.Context, d time.Duration) error {
 }
 
 // reserveSlot takes the turn of this process's waiters and reserves a slot, sleeping
-// while the next free one is further out than reserveAhead; it returns how long from now
-// the slot is.
-func (b *Budget) reserveSlot(ctx context.Context) (time.Duration, error) {
+// while the next free one is further out than reserveAhead; it returns when the slot is.
+// That is the wait the store answered counted from when it was asked, not from when the
+// answer came: a stall between the two (the answer read late) shows as lateness, not as a
+// later slot.
+func (b *Budget) reserveSlot(ctx context.Context) (time.Time, error) {
 	// One waiter per Budget (per process) asks at a time; the others queue here. This
 	// keeps N waiting activities from polling Redis N times per slot and serves them in
 	// order of arrival.
 	select {
 	case b.turn <- struct{}{}:
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return time.Time{}, ctx.Err()
 	}
 	defer func() { <-b.turn }()
 	for {
 		if err := ctx.Err(); err != nil {
-			return 0, err
+			return time.Time{}, err
 		}
-		ok, d, err := b.attempt(ctx)
+		ok, at, err := b.attempt(ctx)
 		if err != nil {
-			return 0, err
+			return time.Time{}, err
 		}
 		if ok {
-			return d, nil
+			return at, nil
 		}
-		if err := b.sleep(ctx, max(d-reserveAhead, time.Millisecond)); err != nil {
-			return 0, err
+		if err := b.sleep(ctx, max(at.Sub(b.now())-reserveAhead, time.Millisecond)); err != nil {
+			return time.Time{}, err
 		}
 	}
 }
@@ -375,30 +377,31 @@ func (b *Budget) sleep(ctx context.Context, d time.Duration) error {
 	return ctx.Err()
 }
 
-// attempt asks for a slot within reserveAhead: (true, wait until it) when reserved,
-// (false, wait until the next free slot) when that is further out.
-func (b *Budget) attempt(ctx context.Context) (bool, time.Duration, error) {
-	if b.redis == nil {
-		return b.local.reserve(b.now(), b.limits, reserveAhead)
-	}
-	if !b.failOpen || b.useRedis() {
+// attempt asks for a slot within reserveAhead: (true, the slot) when reserved, (false,
+// the next free slot) when that is further out. A slot from Redis is the wait it answered
+// counted from when it was asked.
+func (b *Budget) attempt(ctx context.Context) (bool, time.Time, error) {
+	if b.redis != nil && (!b.failOpen || b.useRedis()) {
+		asked := b.now()
 		rctx, cancel := context.WithTimeout(ctx, redisTimeout)
 		ok, d, err := reserveRedis(rctx, b.redis, b.limits, reserveAhead)
 		cancel()
 		if err == nil {
 			b.redisOK()
-			return ok, d, nil
+			return ok, asked.Add(d), nil
 		}
 		if cerr := ctx.Err(); cerr != nil {
 			b.probeDone()
-			return false, 0, cerr
+			return false, time.Time{}, cerr
 		}
 		b.redisFailed(err)
 		if !b.failOpen {
-			return false, 0, fmt.Errorf("rate budget %q: redis: %w", b.name, err)
+			return false, time.Time{}, fmt.Errorf("rate budget %q: redis: %w", b.name, err)
 		}
 	}
-	return b.local.reserve(b.now(), b.limits, reserveAhead)
+	now := b.now()
+	ok, d, err := b.local.reserve(now, b.limits, reserveAhead)
+	return ok, now.Add(d), err
 }
 
 // useRedis reports whether this attempt should go to Redis: always when Redis is healthy;

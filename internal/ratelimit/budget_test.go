@@ -218,6 +218,53 @@ func TestRedisLooseLimitKeepsRedis(t *testing.T) {
 	}
 }
 
+// slowAnswers is a go-redis hook that holds every reply for delay once armed.
+type slowAnswers struct {
+	mu    sync.Mutex
+	delay time.Duration
+}
+
+func (h *slowAnswers) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *slowAnswers) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		h.mu.Lock()
+		d := h.delay
+		h.mu.Unlock()
+		time.Sleep(d)
+		return err
+	}
+}
+
+func (h *slowAnswers) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// A slot's answer read late (a stalled process) is lateness, not a later slot: the
+// waiter pushes the schedule back as if it had woken late.
+func TestRedisSlowAnswerCountsAsLate(t *testing.T) {
+	t.Parallel()
+	rdb := testRedis(t)
+	slow := redis.NewClient(rdb.(*redis.Client).Options())
+	t.Cleanup(func() { _ = slow.Close() })
+	hook := &slowAnswers{}
+	slow.AddHook(hook)
+	b := New(slow, uniqueName(t, rdb), 50, 0)
+	b.maxLate = 100 * time.Millisecond
+	ctx := context.Background()
+	require.NoError(t, b.Wait(ctx))
+	n, _ := b.Pushed()
+	require.Zero(t, n)
+	hook.mu.Lock()
+	hook.delay = 300 * time.Millisecond
+	hook.mu.Unlock()
+	require.NoError(t, b.Wait(ctx))
+	n, by := b.Pushed()
+	assert.Equal(t, int64(1), n)
+	assert.InDelta(t, 200*time.Millisecond, by, float64(50*time.Millisecond), "late by the answer's 300 ms less maxLate")
+}
+
 // Against real Redis both limits are stepped at once: a bursting limit loses no token to
 // the other one.
 func TestRedisBurstingLimitLosesNoToken(t *testing.T) {
