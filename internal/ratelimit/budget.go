@@ -280,16 +280,16 @@ func (b *Budget) Wait(ctx context.Context) error {
 		return ctx.Err()
 	}
 	pushed := b.pushed.Load()
-	slot, err := b.reserveSlot(ctx)
+	s, err := b.reserveSlot(ctx)
 	if err != nil {
 		return err
 	}
-	if err := b.sleep(ctx, slot.Sub(b.now())); err != nil {
+	if err := b.sleep(ctx, s.latest.Sub(b.now())); err != nil {
 		return err
 	}
 	// What this process pushed since the slot was reserved counts: one stall makes
 	// every waiter due in it late, and the first push covers the others.
-	if late := b.now().Sub(slot) - b.maxLate - time.Duration(b.pushed.Load()-pushed); late > 0 {
+	if late := b.now().Sub(s.earliest) - b.maxLate - time.Duration(b.pushed.Load()-pushed); late > 0 {
 		return b.push(ctx, late)
 	}
 	return nil
@@ -329,34 +329,38 @@ func (b *Budget) push(ctx context.Context, d time.Duration) error {
 	return nil
 }
 
+// slot is when a reserved slot is on this process's clock: the store answered a wait
+// counted from some moment between asking and reading the answer. A waiter sleeps until
+// the latest (never calling before its slot: that would bunch it with the slot before)
+// and counts its lateness from the earliest (so an answer read late, a stalled process,
+// shows as lateness and pushes the schedule, instead of hiding as a later slot).
+type slot struct{ earliest, latest time.Time }
+
 // reserveSlot takes the turn of this process's waiters and reserves a slot, sleeping
-// while the next free one is further out than reserveAhead; it returns when the slot is.
-// That is the wait the store answered counted from when it was asked, not from when the
-// answer came: a stall between the two (the answer read late) shows as lateness, not as a
-// later slot.
-func (b *Budget) reserveSlot(ctx context.Context) (time.Time, error) {
+// while the next free one is further out than reserveAhead.
+func (b *Budget) reserveSlot(ctx context.Context) (slot, error) {
 	// One waiter per Budget (per process) asks at a time; the others queue here. This
 	// keeps N waiting activities from polling Redis N times per slot and serves them in
 	// order of arrival.
 	select {
 	case b.turn <- struct{}{}:
 	case <-ctx.Done():
-		return time.Time{}, ctx.Err()
+		return slot{}, ctx.Err()
 	}
 	defer func() { <-b.turn }()
 	for {
 		if err := ctx.Err(); err != nil {
-			return time.Time{}, err
+			return slot{}, err
 		}
 		ok, at, err := b.attempt(ctx)
 		if err != nil {
-			return time.Time{}, err
+			return slot{}, err
 		}
 		if ok {
 			return at, nil
 		}
-		if err := b.sleep(ctx, max(at.Sub(b.now())-reserveAhead, time.Millisecond)); err != nil {
-			return time.Time{}, err
+		if err := b.sleep(ctx, max(at.latest.Sub(b.now())-reserveAhead, time.Millisecond)); err != nil {
+			return slot{}, err
 		}
 	}
 }
@@ -381,9 +385,8 @@ func (b *Budget) sleep(ctx context.Context, d time.Duration) error {
 }
 
 // attempt asks for a slot within reserveAhead: (true, the slot) when reserved, (false,
-// the next free slot) when that is further out. A slot from Redis is the wait it answered
-// counted from when it was asked.
-func (b *Budget) attempt(ctx context.Context) (bool, time.Time, error) {
+// the next free slot) when that is further out.
+func (b *Budget) attempt(ctx context.Context) (bool, slot, error) {
 	if b.redis != nil && (!b.failOpen || b.useRedis()) {
 		asked := b.now()
 		rctx, cancel := context.WithTimeout(ctx, redisTimeout)
@@ -391,20 +394,20 @@ func (b *Budget) attempt(ctx context.Context) (bool, time.Time, error) {
 		cancel()
 		if err == nil {
 			b.redisOK()
-			return ok, asked.Add(d), nil
+			return ok, slot{earliest: asked.Add(d), latest: b.now().Add(d)}, nil
 		}
 		if cerr := ctx.Err(); cerr != nil {
 			b.probeDone()
-			return false, time.Time{}, cerr
+			return false, slot{}, cerr
 		}
 		b.redisFailed(err)
 		if !b.failOpen {
-			return false, time.Time{}, fmt.Errorf("rate budget %q: redis: %w", b.name, err)
+			return false, slot{}, fmt.Errorf("rate budget %q: redis: %w", b.name, err)
 		}
 	}
 	now := b.now()
 	ok, d, err := b.local.reserve(now, b.limits, reserveAhead)
-	return ok, now.Add(d), err
+	return ok, slot{earliest: now.Add(d), latest: now.Add(d)}, err
 }
 
 // useRedis reports whether this attempt should go to Redis: always when Redis is healthy;

@@ -265,6 +265,51 @@ func TestRedisSlowAnswerCountsAsLate(t *testing.T) {
 	assert.InDelta(t, 200*time.Millisecond, by, float64(50*time.Millisecond), "late by the answer's 300 ms less maxLate")
 }
 
+// slowAsks is a go-redis hook that holds every command for delay before sending it, once
+// armed.
+type slowAsks struct {
+	mu    sync.Mutex
+	delay time.Duration
+}
+
+func (h *slowAsks) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *slowAsks) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.mu.Lock()
+		d := h.delay
+		h.mu.Unlock()
+		time.Sleep(d)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *slowAsks) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// A reservation that reached Redis late never makes its call early: the waiter sleeps the
+// answered wait from when the answer came.
+func TestRedisSlowAskNeverCallsEarly(t *testing.T) {
+	t.Parallel()
+	rdb := testRedis(t)
+	slow := redis.NewClient(rdb.(*redis.Client).Options())
+	t.Cleanup(func() { _ = slow.Close() })
+	hook := &slowAsks{}
+	slow.AddHook(hook)
+	b := New(slow, uniqueName(t, rdb), 2, 0) // a slot every 520 ms
+	b.maxLate = time.Second                   // no pushes: only the spacing is looked at
+	ctx := context.Background()
+	require.NoError(t, b.Wait(ctx))
+	first := time.Now()
+	hook.mu.Lock()
+	hook.delay = 300 * time.Millisecond
+	hook.mu.Unlock()
+	require.NoError(t, b.Wait(ctx))
+	assert.GreaterOrEqual(t, time.Since(first), b.limits[0].interval()-5*time.Millisecond,
+		"the second call waits its whole interval, however late the reservation reached Redis")
+}
+
 // Against real Redis both limits are stepped at once: a bursting limit loses no token to
 // the other one.
 func TestRedisBurstingLimitLosesNoToken(t *testing.T) {
