@@ -279,11 +279,12 @@ func (b *Budget) Wait(ctx context.Context) error {
 	if b == nil || b.disabled {
 		return ctx.Err()
 	}
-	pushed := b.pushed.Load()
 	s, err := b.reserveSlot(ctx)
 	if err != nil {
 		return err
 	}
+	// Pushes finished from here on moved only slots after this one (see push).
+	pushed := b.pushed.Load()
 	if err := b.sleep(ctx, s.latest.Sub(b.now())); err != nil {
 		return err
 	}
@@ -305,15 +306,19 @@ func (b *Budget) Pushed() (int64, time.Duration) {
 
 // push moves every limit's TAT d later (where Redis keeps them, or locally while it is
 // down), so that the slots not yet handed out keep their distance from a late call.
+//
+// A push is counted (Pushed, and the discount a waiter late in the same stall takes) only
+// once it is done: a waiter discounts only pushes that finished after its own slot was
+// reserved, which moved slots after its own.
 func (b *Budget) push(ctx context.Context, d time.Duration) error {
-	b.pushes.Add(1)
-	b.pushed.Add(int64(d))
 	if b.redis != nil && (!b.failOpen || b.useRedis()) {
 		rctx, cancel := context.WithTimeout(ctx, redisTimeout)
 		err := pushRedis(rctx, b.redis, b.limits, d)
 		cancel()
 		if err == nil {
 			b.redisOK()
+			b.pushes.Add(1)
+			b.pushed.Add(int64(d))
 			return nil
 		}
 		if cerr := ctx.Err(); cerr != nil {
@@ -326,6 +331,8 @@ func (b *Budget) push(ctx context.Context, d time.Duration) error {
 		}
 	}
 	b.local.push(b.now(), b.limits, d)
+	b.pushes.Add(1)
+	b.pushed.Add(int64(d))
 	return nil
 }
 

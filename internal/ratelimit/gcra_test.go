@@ -220,6 +220,42 @@ func TestLateWaiterPushesTheSchedule(t *testing.T) {
 	assert.InDelta(t, 200*time.Millisecond, by, float64(30*time.Millisecond))
 }
 
+// A push made while a waiter queued for its turn moved slots before the waiter's own, so
+// it is no discount: the waiter, late in a stall of its own, pushes again.
+func TestPushWhileQueuedIsNoDiscount(t *testing.T) {
+	var mu sync.Mutex
+	var stall time.Duration
+	stallNext := false
+	b := New(nil, "queued", 50, 0, WithOnWait(func(time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		if stallNext {
+			stall += 300 * time.Millisecond
+			stallNext = false
+		}
+	}))
+	b.maxLate = 100 * time.Millisecond
+	b.now = func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return time.Now().Add(stall)
+	}
+	ctx := context.Background()
+	require.NoError(t, b.Wait(ctx)) // a first slot, so the next one is an interval out
+	b.turn <- struct{}{}            // another waiter holds the turn
+	done := make(chan error)
+	go func() { done <- b.Wait(ctx) }()
+	time.Sleep(20 * time.Millisecond) // the Wait is queued for the turn
+	require.NoError(t, b.push(ctx, 220*time.Millisecond)) // its slot stays within reach
+	mu.Lock()
+	stallNext = true
+	mu.Unlock()
+	<-b.turn
+	require.NoError(t, <-done)
+	n, _ := b.Pushed()
+	assert.Equal(t, int64(2), n, "the queued waiter, late by 300 ms, pushed too")
+}
+
 // Beyond reserveAhead nothing is taken: the answer is the wait until the next free slot.
 func TestReserveBeyondReachTakesNothing(t *testing.T) {
 	g := newLocalGCRA()
