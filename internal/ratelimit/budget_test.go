@@ -298,7 +298,7 @@ func TestRedisSlowAskNeverCallsEarly(t *testing.T) {
 	hook := &slowAsks{}
 	slow.AddHook(hook)
 	b := New(slow, uniqueName(t, rdb), 2, 0) // a slot every 520 ms
-	b.maxLate = time.Second                   // no pushes: only the spacing is looked at
+	b.maxLate = time.Second                  // no pushes: only the spacing is looked at
 	ctx := context.Background()
 	require.NoError(t, b.Wait(ctx))
 	first := time.Now()

@@ -245,7 +245,7 @@ func TestPushWhileQueuedIsNoDiscount(t *testing.T) {
 	b.turn <- struct{}{}            // another waiter holds the turn
 	done := make(chan error)
 	go func() { done <- b.Wait(ctx) }()
-	time.Sleep(20 * time.Millisecond) // the Wait is queued for the turn
+	time.Sleep(20 * time.Millisecond)                     // the Wait is queued for the turn
 	require.NoError(t, b.push(ctx, 220*time.Millisecond)) // its slot stays within reach
 	mu.Lock()
 	stallNext = true
