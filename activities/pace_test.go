@@ -11,11 +11,11 @@ import (
 )
 
 func TestSustainedInterval(t *testing.T) {
-	// 50/s: 50 per 1.04 s (40 ms least headroom); 3000/min: 3000 per 60.6 s.
-	require.InDelta(t, float64(time.Second)*1.04/50, float64(sustainedInterval(mapping.Rate{PerSecond: 50, PerMinute: 3000})), float64(time.Microsecond))
+	// 50/s: 50 per 1.035 s (35 ms least headroom); 3000/min: 3000 per 60.6 s.
+	require.InDelta(t, float64(time.Second)*1.035/50, float64(sustainedInterval(mapping.Rate{PerSecond: 50, PerMinute: 3000})), float64(time.Microsecond))
 	// 300/min binds: 300 per 60.6 s.
 	require.InDelta(t, float64(time.Minute)*1.01/300, float64(sustainedInterval(mapping.Rate{PerSecond: 20, PerMinute: 300})), float64(time.Microsecond))
-	require.InDelta(t, float64(time.Second)*1.04/10, float64(sustainedInterval(mapping.Rate{PerSecond: 10})), float64(time.Microsecond))
+	require.InDelta(t, float64(time.Second)*1.035/10, float64(sustainedInterval(mapping.Rate{PerSecond: 10})), float64(time.Microsecond))
 	require.Equal(t, time.Duration(0), sustainedInterval(mapping.Rate{}))
 }
 

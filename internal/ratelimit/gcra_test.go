@@ -59,13 +59,13 @@ func TestWindowsNeverExceededAndRateIsKept(t *testing.T) {
 	}{
 		{"aha defaults", 20, 300, nil, 1000, 5, 300.0 / 60 / 1.01, 20, 300},
 		{"aha defaults, no headroom", 20, 300, []Option{WithHeadroom(0)}, 1000, 5, 5, 20, 300},
-		{"per second binds", 20, 6000, nil, 500, 20, 20 / 1.04, 20, 6000},
+		{"per second binds", 20, 6000, nil, 500, 20, 20 / 1.035, 20, 6000},
 		{"bursts", 20, 300, []Option{WithBurst(10, 20)}, 1000, 20, 281.0 / 60 / 1.01, 20, 300},
 		{"small", 5, 12, []Option{WithBurst(1, 12)}, 40, 5, 1.0 / 60 / 1.01, 5, 12},
-		{"per second only", 10, 0, nil, 100, 10, 10 / 1.04, 10, 600},
+		{"per second only", 10, 0, nil, 100, 10, 10 / 1.035, 10, 600},
 		{"per minute only", 0, 60, nil, 100, 1, 1 / 1.01, 60, 60},
-		{"fast per second", 50, 0, nil, 500, 49, 50 / 1.04, 50, 3000},
-		{"centercode bench", 50, 3000, nil, 2000, 49, 50 / 1.04, 50, 3000},
+		{"fast per second", 50, 0, nil, 500, 49, 50 / 1.035, 50, 3000},
+		{"centercode bench", 50, 3000, nil, 2000, 49, 50 / 1.035, 50, 3000},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
