@@ -14,8 +14,6 @@ import (
 // fakeClock is a manual clock for the in-process limiter.
 type fakeClock struct{ t time.Time }
 
-func (c *fakeClock) now() time.Time { return c.t }
-
 // maxInWindow is the largest number of grants inside any half-open window [t, t+span).
 func maxInWindow(grants []time.Time, span time.Duration) int {
 	best, j := 0, 0
