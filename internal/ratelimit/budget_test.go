@@ -218,27 +218,48 @@ func TestRedisLooseLimitKeepsRedis(t *testing.T) {
 	}
 }
 
-// slowAnswers is a go-redis hook that holds every reply for delay once armed.
-type slowAnswers struct {
-	mu    sync.Mutex
-	delay time.Duration
+// slowRedis is a go-redis hook that holds every command for delay (once armed), before
+// sending it or, with answers, after its answer came.
+type slowRedis struct {
+	answers bool
+	mu      sync.Mutex
+	delay   time.Duration
 }
 
-func (h *slowAnswers) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *slowRedis) arm(d time.Duration) {
+	h.mu.Lock()
+	h.delay = d
+	h.mu.Unlock()
+}
 
-func (h *slowAnswers) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+func (h *slowRedis) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *slowRedis) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		err := next(ctx, cmd)
 		h.mu.Lock()
 		d := h.delay
 		h.mu.Unlock()
-		time.Sleep(d)
+		if !h.answers {
+			time.Sleep(d)
+		}
+		err := next(ctx, cmd)
+		if h.answers {
+			time.Sleep(d)
+		}
 		return err
 	}
 }
 
-func (h *slowAnswers) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+func (h *slowRedis) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return next
+}
+
+// slowClient is a second connection to rdb's Redis through hook.
+func slowClient(t *testing.T, rdb redis.UniversalClient, hook *slowRedis) *redis.Client {
+	slow := redis.NewClient(rdb.(*redis.Client).Options())
+	t.Cleanup(func() { _ = slow.Close() })
+	slow.AddHook(hook)
+	return slow
 }
 
 // A slot's answer read late (a stalled process) is lateness, not a later slot: the
@@ -246,46 +267,18 @@ func (h *slowAnswers) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 func TestRedisSlowAnswerCountsAsLate(t *testing.T) {
 	t.Parallel()
 	rdb := testRedis(t)
-	slow := redis.NewClient(rdb.(*redis.Client).Options())
-	t.Cleanup(func() { _ = slow.Close() })
-	hook := &slowAnswers{}
-	slow.AddHook(hook)
-	b := New(slow, uniqueName(t, rdb), 50, 0)
+	hook := &slowRedis{answers: true}
+	b := New(slowClient(t, rdb, hook), uniqueName(t, rdb), 50, 0)
 	b.maxLate = 100 * time.Millisecond
 	ctx := context.Background()
 	require.NoError(t, b.Wait(ctx))
 	n, _ := b.Pushed()
 	require.Zero(t, n)
-	hook.mu.Lock()
-	hook.delay = 300 * time.Millisecond
-	hook.mu.Unlock()
+	hook.arm(300 * time.Millisecond)
 	require.NoError(t, b.Wait(ctx))
 	n, by := b.Pushed()
 	assert.Equal(t, int64(1), n)
 	assert.InDelta(t, 200*time.Millisecond, by, float64(50*time.Millisecond), "late by the answer's 300 ms less maxLate")
-}
-
-// slowAsks is a go-redis hook that holds every command for delay before sending it, once
-// armed.
-type slowAsks struct {
-	mu    sync.Mutex
-	delay time.Duration
-}
-
-func (h *slowAsks) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h *slowAsks) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.mu.Lock()
-		d := h.delay
-		h.mu.Unlock()
-		time.Sleep(d)
-		return next(ctx, cmd)
-	}
-}
-
-func (h *slowAsks) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
 }
 
 // A reservation that reached Redis late never makes its call early: the waiter sleeps the
@@ -293,18 +286,13 @@ func (h *slowAsks) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 func TestRedisSlowAskNeverCallsEarly(t *testing.T) {
 	t.Parallel()
 	rdb := testRedis(t)
-	slow := redis.NewClient(rdb.(*redis.Client).Options())
-	t.Cleanup(func() { _ = slow.Close() })
-	hook := &slowAsks{}
-	slow.AddHook(hook)
-	b := New(slow, uniqueName(t, rdb), 2, 0) // a slot every 520 ms
-	b.maxLate = time.Second                  // no pushes: only the spacing is looked at
+	hook := &slowRedis{}
+	b := New(slowClient(t, rdb, hook), uniqueName(t, rdb), 2, 0) // a slot every 520 ms
+	b.maxLate = time.Second                                      // no pushes: only the spacing is looked at
 	ctx := context.Background()
 	require.NoError(t, b.Wait(ctx))
 	first := time.Now()
-	hook.mu.Lock()
-	hook.delay = 300 * time.Millisecond
-	hook.mu.Unlock()
+	hook.arm(300 * time.Millisecond)
 	require.NoError(t, b.Wait(ctx))
 	assert.GreaterOrEqual(t, time.Since(first), b.limits[0].interval()-5*time.Millisecond,
 		"the second call waits its whole interval, however late the reservation reached Redis")
