@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -39,11 +40,23 @@ func buildBin(t *testing.T, pkg string) string {
 	return bin
 }
 
+// freeAddr is a loopback address a child process can listen on. It is picked
+// below Linux's ephemeral range (32768–60999): a port the kernel handed out
+// with ":0" and was then released could be reused as the source port of any
+// outgoing connection before the child binds it (a starter once failed with
+// "address already in use" that way).
 func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().String()
+	for range 100 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		require.NoError(t, ln.Close())
+		return addr
+	}
+	t.Fatal("no free port in 20000-31999")
+	return ""
 }
 
 // startProc runs bin with the stack's environment plus extra and waits until
