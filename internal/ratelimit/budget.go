@@ -136,9 +136,6 @@ type limitSpec struct {
 	burst int           // calls that may go at once (≥ 1)
 }
 
-// interval is the spacing of calls at the limit's sustained rate.
-func (l limitSpec) interval() time.Duration { return l.every }
-
 // sustained is the limit's long-run rate in calls per second.
 func (l limitSpec) sustained() float64 { return float64(time.Second) / float64(l.every) }
 
@@ -311,29 +308,44 @@ func (b *Budget) Pushed() (int64, time.Duration) {
 // once it is done: a waiter discounts only pushes that finished after its own slot was
 // reserved, which moved slots after its own.
 func (b *Budget) push(ctx context.Context, d time.Duration) error {
-	if b.redis != nil && (!b.failOpen || b.useRedis()) {
-		rctx, cancel := context.WithTimeout(ctx, redisTimeout)
-		err := pushRedis(rctx, b.redis, b.limits, d)
-		cancel()
-		if err == nil {
-			b.redisOK()
-			b.pushes.Add(1)
-			b.pushed.Add(int64(d))
-			return nil
-		}
-		if cerr := ctx.Err(); cerr != nil {
-			b.probeDone()
-			return cerr
-		}
-		b.redisFailed(err)
-		if !b.failOpen {
-			return fmt.Errorf("rate budget %q: redis: %w", b.name, err)
-		}
+	done, err := b.viaRedis(ctx, func(rctx context.Context) error {
+		return pushRedis(rctx, b.redis, b.limits, d)
+	})
+	if err != nil {
+		return err
 	}
-	b.local.push(b.now(), b.limits, d)
+	if !done {
+		b.local.push(b.now(), b.limits, d)
+	}
 	b.pushes.Add(1)
 	b.pushed.Add(int64(d))
 	return nil
+}
+
+// viaRedis runs f on Redis when the budget uses it (always while Redis is healthy; while
+// it is not, only for the goroutine probing it): true when f ran and succeeded. A Redis
+// error puts the budget on its local fallback (false, nil), or is returned with
+// fail-open off; ctx's own error is returned as it is.
+func (b *Budget) viaRedis(ctx context.Context, f func(context.Context) error) (bool, error) {
+	if b.redis == nil || (b.failOpen && !b.useRedis()) {
+		return false, nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, redisTimeout)
+	err := f(rctx)
+	cancel()
+	if err == nil {
+		b.redisOK()
+		return true, nil
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		b.probeDone()
+		return false, cerr
+	}
+	b.redisFailed(err)
+	if !b.failOpen {
+		return false, fmt.Errorf("rate budget %q: redis: %w", b.name, err)
+	}
+	return false, nil
 }
 
 // slot is when a reserved slot is on this process's clock: the store answered a wait
@@ -394,23 +406,20 @@ func (b *Budget) sleep(ctx context.Context, d time.Duration) error {
 // attempt asks for a slot within reserveAhead: (true, the slot) when reserved, (false,
 // the next free slot) when that is further out.
 func (b *Budget) attempt(ctx context.Context) (bool, slot, error) {
-	if b.redis != nil && (!b.failOpen || b.useRedis()) {
+	var (
+		ok bool
+		at slot
+	)
+	done, err := b.viaRedis(ctx, func(rctx context.Context) error {
 		asked := b.now()
-		rctx, cancel := context.WithTimeout(ctx, redisTimeout)
-		ok, d, err := reserveRedis(rctx, b.redis, b.limits, reserveAhead)
-		cancel()
-		if err == nil {
-			b.redisOK()
-			return ok, slot{earliest: asked.Add(d), latest: b.now().Add(d)}, nil
-		}
-		if cerr := ctx.Err(); cerr != nil {
-			b.probeDone()
-			return false, slot{}, cerr
-		}
-		b.redisFailed(err)
-		if !b.failOpen {
-			return false, slot{}, fmt.Errorf("rate budget %q: redis: %w", b.name, err)
-		}
+		var d time.Duration
+		var err error
+		ok, d, err = reserveRedis(rctx, b.redis, b.limits, reserveAhead)
+		at = slot{earliest: asked.Add(d), latest: b.now().Add(d)}
+		return err
+	})
+	if err != nil || done {
+		return ok, at, err
 	}
 	now := b.now()
 	ok, d, err := b.local.reserve(now, b.limits, reserveAhead)

@@ -110,7 +110,7 @@ func TestPerSecondLimitAcrossGoroutines(t *testing.T) {
 	g, elapsed := waitAll(t, []*Budget{b, b, b, b}, 15)
 	grants := g.sorted()
 	require.Len(t, grants, 60)
-	ei := b.limits[0].interval()
+	ei := b.limits[0].every
 	t.Logf("60 grants in %v (theory %v), busiest 1 s window %d", elapsed, 59*ei, maxInWindow(grants, time.Second))
 	assert.GreaterOrEqual(t, elapsed, 59*ei-10*time.Millisecond)
 	assert.Less(t, elapsed, 4*time.Second, "the budget is used, not just respected")
@@ -127,7 +127,7 @@ func TestPerMinuteLimitHoldsTheMinute(t *testing.T) {
 	g, elapsed := waitAll(t, []*Budget{b, b}, 6)
 	grants := g.sorted()
 	t.Logf("12 grants in %v", elapsed)
-	assert.GreaterOrEqual(t, elapsed, 11*b.limits[1].interval()-10*time.Millisecond, "paced by 5/s")
+	assert.GreaterOrEqual(t, elapsed, 11*b.limits[1].every-10*time.Millisecond, "paced by 5/s")
 	assert.Less(t, elapsed, 3500*time.Millisecond)
 	assert.LessOrEqual(t, maxInWindow(grants, time.Second), 5)
 
@@ -180,7 +180,7 @@ func TestBudgetsWithOneNameShareTheLimit(t *testing.T) {
 
 	g, elapsed := waitAll(t, []*Budget{b1, b2, b1, b2}, 10)
 	grants := g.sorted()
-	ei := b1.limits[0].interval()
+	ei := b1.limits[0].every
 	t.Logf("40 grants over two budgets in %v (theory %v), busiest 1 s window %d", elapsed, 39*ei, maxInWindow(grants, time.Second))
 	assert.GreaterOrEqual(t, elapsed, 39*ei-10*time.Millisecond)
 	assert.Less(t, elapsed, 3*time.Second)
@@ -294,7 +294,7 @@ func TestRedisSlowAskNeverCallsEarly(t *testing.T) {
 	first := time.Now()
 	hook.arm(300 * time.Millisecond)
 	require.NoError(t, b.Wait(ctx))
-	assert.GreaterOrEqual(t, time.Since(first), b.limits[0].interval()-5*time.Millisecond,
+	assert.GreaterOrEqual(t, time.Since(first), b.limits[0].every-5*time.Millisecond,
 		"the second call waits its whole interval, however late the reservation reached Redis")
 }
 
@@ -325,7 +325,7 @@ func TestRedisBacklogKeepsTheRate(t *testing.T) {
 	g, _ := waitAll(t, budgets, 5)
 	grants := g.sorted()
 	span := grants[len(grants)-1].Sub(grants[0])
-	theory := time.Duration(len(grants)-1) * b.limits[0].interval()
+	theory := time.Duration(len(grants)-1) * b.limits[0].every
 	t.Logf("%d grants in %v (theory %v, %.4f×), busiest 1 s window %d", len(grants), span, theory,
 		span.Seconds()/theory.Seconds(), maxInWindow(grants, time.Second))
 	assert.Less(t, span.Seconds()/theory.Seconds(), 1.01, "the backlog is served at the budget's rate")
@@ -396,7 +396,7 @@ func TestFailOpenLimitsLocally(t *testing.T) {
 	b := New(rdb, "failopen", 10, 0, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	g, elapsed := waitAll(t, []*Budget{b, b}, 6)
 	grants := g.sorted()
-	ei := b.limits[0].interval()
+	ei := b.limits[0].every
 	t.Logf("12 local grants in %v, busiest 1 s window %d", elapsed, maxInWindow(grants, time.Second))
 	assert.GreaterOrEqual(t, elapsed, 11*ei-10*time.Millisecond)
 	assert.Less(t, elapsed, 3*time.Second)
@@ -464,7 +464,7 @@ func TestOnWaitHook(t *testing.T) {
 		assert.LessOrEqual(t, d, maxSleep)
 		sum += d
 	}
-	assert.GreaterOrEqual(t, sum, 2*b.limits[0].interval()-10*time.Millisecond)
+	assert.GreaterOrEqual(t, sum, 2*b.limits[0].every-10*time.Millisecond)
 }
 
 // BenchmarkWaitUnderLimit is the cost of one allowed Wait against real Redis (one script

@@ -132,7 +132,7 @@ func TestBurstingLimitLosesNoToken(t *testing.T) {
 // lost that lateness on every call: 4 ms late at 50/s is 16% of the rate.)
 func TestLateCallersKeepTheRate(t *testing.T) {
 	b := New(nil, "late", 50, 0)
-	iv := b.limits[0].interval()
+	iv := b.limits[0].every
 	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	var slots []time.Time
 	for len(slots) < 500 {
@@ -174,7 +174,7 @@ func TestLateWaiterPushesTheSchedule(t *testing.T) {
 		require.True(t, ok)
 		return d
 	}
-	iv := b.limits[0].interval()
+	iv := b.limits[0].every
 	ctx := context.Background()
 	start := b.now()
 	require.Zero(t, reserve())
