@@ -254,6 +254,19 @@ func (q ListQuery) values() url.Values {
 	return v
 }
 
+// parseRecords parses a list page's records (nil on the first that fails).
+func parseRecords(raws []json.RawMessage) ([]Record, error) {
+	out := make([]Record, 0, len(raws))
+	for _, r := range raws {
+		rec, err := parseRecord(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *rec)
+	}
+	return out, nil
+}
+
 // ListIdeas lists ideas (compact records), all or of one product.
 func (c *Client) ListIdeas(ctx context.Context, q ListQuery) ([]Record, Pagination, error) {
 	path := "/api/v1/ideas"
@@ -267,15 +280,8 @@ func (c *Client) ListIdeas(ctx context.Context, q ListQuery) ([]Record, Paginati
 	if err := c.do(ctx, http.MethodGet, path, q.values(), nil, &raw); err != nil {
 		return nil, Pagination{}, err
 	}
-	out := make([]Record, 0, len(raw.Ideas))
-	for _, r := range raw.Ideas {
-		rec, err := parseRecord(r)
-		if err != nil {
-			return nil, Pagination{}, err
-		}
-		out = append(out, *rec)
-	}
-	return out, raw.Pagination, nil
+	out, err := parseRecords(raw.Ideas)
+	return out, raw.Pagination, err
 }
 
 // ListReleaseFeatures lists a page of a release's features (compact records:
@@ -289,15 +295,8 @@ func (c *Client) ListReleaseFeatures(ctx context.Context, releaseID string, page
 	if err := c.do(ctx, http.MethodGet, "/api/v1/releases/"+url.PathEscape(releaseID)+"/features", q.values(), nil, &raw); err != nil {
 		return nil, Pagination{}, err
 	}
-	out := make([]Record, 0, len(raw.Features))
-	for _, r := range raw.Features {
-		rec, err := parseRecord(r)
-		if err != nil {
-			return nil, Pagination{}, err
-		}
-		out = append(out, *rec)
-	}
-	return out, raw.Pagination, nil
+	out, err := parseRecords(raw.Features)
+	return out, raw.Pagination, err
 }
 
 // AuditQuery are GET /api/v1/audits parameters; zero values are omitted.
