@@ -75,17 +75,24 @@ func TestKeepAliveHeartbeatsCarryTheCheckpoint(t *testing.T) {
 		while(ctx, 30*time.Millisecond)
 		return nil
 	})
+	switchesOnce(t, got, -1, 7) // before any checkpoint a keep-alive carries nothing
+}
+
+// switchesOnce asserts that the keep-alives carried before, then after, and
+// never before again.
+func switchesOnce(t *testing.T, got []int, before, after int) {
+	t.Helper()
 	require.GreaterOrEqual(t, len(got), 6)
 	seen := false
 	for i, v := range got {
-		if v == 7 {
+		if v == after {
 			seen = true
 			continue
 		}
 		assert.False(t, seen, "keep-alive %d carried %d after the checkpoint", i, v)
-		assert.Equal(t, -1, v, "before any checkpoint a keep-alive carries nothing")
+		assert.Equal(t, before, v, "keep-alive %d", i)
 	}
-	assert.True(t, seen)
+	assert.True(t, seen, "a keep-alive carried the new checkpoint")
 }
 
 // Before its first checkpoint a retried attempt's keep-alives carry the
@@ -100,15 +107,5 @@ func TestKeepAliveHeartbeatsKeepThePreviousAttemptsCheckpoint(t *testing.T) {
 		while(ctx, 30*time.Millisecond)
 		return nil
 	})
-	require.GreaterOrEqual(t, len(got), 6)
-	seen := false
-	for i, v := range got {
-		if v == 6 {
-			seen = true
-			continue
-		}
-		assert.False(t, seen, "keep-alive %d carried %d after the new checkpoint", i, v)
-		assert.Equal(t, 5, v, "keep-alive %d", i)
-	}
-	assert.True(t, seen)
+	switchesOnce(t, got, 5, 6)
 }
