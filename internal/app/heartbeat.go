@@ -47,8 +47,9 @@ var recordHeartbeat = activity.RecordHeartbeat
 // heartbeatEvery records a heartbeat for the activity of ctx every d, carrying
 // its checkpoint, until the returned stop is called or ctx ends.
 func heartbeatEvery(ctx context.Context, d time.Duration) (stop func()) {
-	done := make(chan struct{})
+	done, exited := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(exited)
 		t := time.NewTicker(d)
 		defer t.Stop()
 		for {
@@ -62,5 +63,7 @@ func heartbeatEvery(ctx context.Context, d time.Duration) (stop func()) {
 			}
 		}
 	}()
-	return func() { close(done) }
+	// stop returns once the goroutine has: no heartbeat follows it (one that
+	// did could land after the activity finished, or in a test's next probe).
+	return func() { close(done); <-exited }
 }

@@ -109,3 +109,45 @@ func TestKeepAliveHeartbeatsKeepThePreviousAttemptsCheckpoint(t *testing.T) {
 	})
 	switchesOnce(t, got, 5, 6)
 }
+
+// stop returns only after the keep-alive goroutine has: a heartbeat it was
+// recording when stop was called ends first, and none starts after. (A late
+// one reached the next probe's recorder, and in a worker it could land after
+// the activity returned.)
+func TestHeartbeatEveryStopWaitsForTheGoroutine(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	orig := recordHeartbeat
+	var stopped bool
+	var mu sync.Mutex
+	recordHeartbeat = func(context.Context, ...any) {
+		mu.Lock()
+		late := stopped
+		mu.Unlock()
+		assert.False(t, late, "a heartbeat started after stop returned")
+		select {
+		case entered <- struct{}{}:
+			<-release
+		default:
+		}
+	}
+	t.Cleanup(func() { recordHeartbeat = orig })
+
+	stop := heartbeatEvery(context.Background(), time.Millisecond)
+	<-entered // a heartbeat is being recorded
+	returned := make(chan struct{})
+	go func() {
+		stop()
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
+		close(returned)
+	}()
+	select {
+	case <-returned:
+		t.Fatal("stop returned while a heartbeat was being recorded")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	<-returned
+	time.Sleep(20 * time.Millisecond) // a goroutine still running would tick again
+}
