@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
@@ -32,6 +33,10 @@ type Client struct {
 	limiter Limiter
 	now     func() time.Time
 	ua      string
+	// reads is how often a failed GET is repeated (see WithReadRetries).
+	reads     int
+	readPause time.Duration
+	sleep     func(ctx context.Context, d time.Duration) error
 }
 
 // Option configures a Client.
@@ -43,6 +48,18 @@ func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc
 // WithLimiter sets a limiter waited on before every request.
 func WithLimiter(l Limiter) Option { return func(c *Client) { c.limiter = l } }
 
+// WithReadRetries sets how often a GET that got no answer, or a 500, 502, 503
+// or 504, is repeated at once (after pause, then twice that, ±25%) before its
+// error is returned. Default: 2 repeats, 250 ms. Reads only: a GET changes
+// nothing, while a write's retry belongs to the workflow, whose activity first
+// looks for what an ambiguous write did. A retried activity that must look
+// something up before it writes (see activities.PushToAha) would otherwise
+// fail whenever any one of its calls did, and wait out a growing backoff for
+// each. 429 is not repeated here: the shared budget and Retry-After handle it.
+func WithReadRetries(n int, pause time.Duration) Option {
+	return func(c *Client) { c.reads, c.readPause = max(n, 0), pause }
+}
+
 // WithUserAgent sets the User-Agent header.
 func WithUserAgent(ua string) Option { return func(c *Client) { c.ua = ua } }
 
@@ -50,7 +67,8 @@ func WithUserAgent(ua string) Option { return func(c *Client) { c.ua = ua } }
 func New(baseURL, apiKey string, opts ...Option) *Client {
 	b := strings.TrimRight(baseURL, "/")
 	b = strings.TrimSuffix(b, "/api/v1")
-	c := &Client{base: b, apiKey: apiKey, hc: &http.Client{Timeout: 30 * time.Second}, now: time.Now, ua: "ahacc"}
+	c := &Client{base: b, apiKey: apiKey, hc: &http.Client{Timeout: 30 * time.Second}, now: time.Now, ua: "ahacc",
+		reads: 2, readPause: 250 * time.Millisecond, sleep: sleepCtx}
 	for _, o := range opts {
 		o(c)
 	}
@@ -582,8 +600,52 @@ func (c *Client) GetIdeaOrganization(ctx context.Context, id string) (*IdeaOrgan
 	return decodeWithRaw(raw.Org, func(o *IdeaOrganization, b json.RawMessage) { o.Raw = b })
 }
 
-// do performs one request: limiter, auth headers, JSON body, error classification.
+// do performs a request, repeating a GET that failed transiently (see
+// WithReadRetries); each try waits for the limiter.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, body, out any) error {
+	for try := 0; ; try++ {
+		err := c.once(ctx, method, path, query, body, out)
+		if err == nil || method != http.MethodGet || try >= c.reads || !transientRead(err) {
+			return err
+		}
+		pause := c.readPause << try
+		pause += time.Duration((rand.Float64() - 0.5) * 0.5 * float64(pause))
+		if c.sleep(ctx, pause) != nil {
+			return err
+		}
+	}
+}
+
+// transientRead reports whether a GET's error is worth repeating at once: no
+// answer, or a 500, 502, 503 or 504.
+func transientRead(err error) bool {
+	var te *TransportError
+	if errors.As(err, &te) {
+		return true
+	}
+	var ae *Error
+	if errors.As(err, &ae) {
+		switch ae.Status {
+		case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			return true
+		}
+	}
+	return false
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// once performs one request: limiter, auth headers, JSON body, error classification.
+func (c *Client) once(ctx context.Context, method, path string, query url.Values, body, out any) error {
 	if c.limiter != nil {
 		if err := c.limiter.Wait(ctx); err != nil {
 			return fmt.Errorf("aha: %s %s: rate limiter: %w", method, path, err)

@@ -240,7 +240,7 @@ func TestStatusClassification(t *testing.T) {
 				_, _ = w.Write([]byte(tc.body))
 			}))
 			defer srv.Close()
-			_, err := New(srv.URL, testKey).GetFeature(context.Background(), "PRJ1-1")
+			_, err := New(srv.URL, testKey, WithReadRetries(0, 0)).GetFeature(context.Background(), "PRJ1-1")
 			var ae *Error
 			require.ErrorAs(t, err, &ae)
 			assert.Equal(t, tc.status, ae.StatusCode())
