@@ -93,7 +93,7 @@ func (a *Activities) config() *mapping.Config { return a.Configs.Load() }
 // the current config (run as a local activity: cheap, no far-side call).
 func (a *Activities) RoutesFor(ctx context.Context, req RoutesRequest) (Routes, error) {
 	cfg := a.config()
-	r := Routes{Debounce: cfg.Sync.Debounce, ConfigHash: cfg.ShortHash()}
+	r := Routes{Debounce: cfg.Sync.Debounce, RetryFor: cfg.Sync.RetryFor, RetryMaxInterval: cfg.Sync.RetryMaxInterval, ConfigHash: cfg.ShortHash()}
 	for _, ft := range cfg.FeedbackTypesFor(req.Kind) {
 		r.FeedbackTypes = append(r.FeedbackTypes, ft.Name)
 	}

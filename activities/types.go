@@ -95,7 +95,10 @@ type RoutesRequest struct {
 type Routes struct {
 	FeedbackTypes []string      `json:"feedback_types"`
 	Debounce      time.Duration `json:"debounce"`
-	// StartToClose bounds how long transient failures are retried before parking.
-	RetryFor   time.Duration `json:"retry_for"`
-	ConfigHash string        `json:"config_hash"`
+	// RetryFor (sync.retry_for) is how long transient failures are retried
+	// before the record parks; RetryMaxInterval (sync.retry_max_interval) the
+	// longest wait between two tries. Zero: the workflow's defaults.
+	RetryFor         time.Duration `json:"retry_for"`
+	RetryMaxInterval time.Duration `json:"retry_max_interval,omitempty"`
+	ConfigHash       string        `json:"config_hash"`
 }

@@ -127,11 +127,22 @@ type Lookup struct {
 	Param string // query parameter carrying the external reference
 }
 
+// Defaults of sync.retry_max_interval and sync.retry_for.
+const (
+	DefaultRetryMaxInterval = 5 * time.Minute
+	DefaultRetryFor         = 24 * time.Hour
+)
+
 // Sync is the sync: section.
 type Sync struct {
 	Debounce       time.Duration
 	DedupTTL       time.Duration
 	ReconcileEvery time.Duration
+	// RetryMaxInterval is the longest wait between two tries of a failing
+	// far-side call (they start 1 s apart and double), RetryFor how long a
+	// call is retried before its record, person or macro run parks.
+	RetryMaxInterval time.Duration
+	RetryFor         time.Duration
 }
 
 // On-destroy behaviours of a feedback type.
@@ -428,7 +439,7 @@ func checkURL(d *decoder, n *node, path, v string, secret bool) {
 }
 
 func loadSync(d *decoder, n *node, path string) Sync {
-	f := d.object(n, path, "debounce", "dedup_ttl", "reconcile_every")
+	f := d.object(n, path, "debounce", "dedup_ttl", "reconcile_every", "retry_max_interval", "retry_for")
 	dur := func(key string, def, lo time.Duration) time.Duration {
 		v := f.get(key)
 		if v == nil {
@@ -445,11 +456,21 @@ func loadSync(d *decoder, n *node, path string) Sync {
 		}
 		return x
 	}
-	return Sync{
-		Debounce:       dur("debounce", 2*time.Second, 0),
-		DedupTTL:       dur("dedup_ttl", 168*time.Hour, time.Minute),
-		ReconcileEvery: dur("reconcile_every", 5*time.Minute, 10*time.Second),
+	s := Sync{
+		Debounce:         dur("debounce", 2*time.Second, 0),
+		DedupTTL:         dur("dedup_ttl", 168*time.Hour, time.Minute),
+		ReconcileEvery:   dur("reconcile_every", 5*time.Minute, 10*time.Second),
+		RetryMaxInterval: dur("retry_max_interval", DefaultRetryMaxInterval, time.Second),
+		RetryFor:         dur("retry_for", DefaultRetryFor, time.Minute),
 	}
+	if s.RetryFor < s.RetryMaxInterval {
+		if v := f.get("retry_for"); v != nil {
+			d.errf(v, f.at("retry_for"), "must be at least retry_max_interval (%s)", s.RetryMaxInterval)
+		} else {
+			d.errf(f.get("retry_max_interval"), f.at("retry_max_interval"), "must be at most retry_for (%s)", s.RetryFor)
+		}
+	}
+	return s
 }
 
 func loadFeedbackType(d *decoder, name string, n *node, path string, c *Config) *FeedbackType {

@@ -34,7 +34,8 @@ func TestLoadExample(t *testing.T) {
 	assert.Equal(t, Rate{PerSecond: 10, PerMinute: 600}, cfg.Centercode.Rate)
 	assert.Contains(t, cfg.Centercode.FeedbackListenerURL.Value(), "apiKey=")
 	assert.Equal(t, "externalReference", cfg.Centercode.Lookup.Param)
-	assert.Equal(t, Sync{Debounce: 2 * time.Second, DedupTTL: 168 * time.Hour, ReconcileEvery: 5 * time.Minute}, cfg.Sync)
+	assert.Equal(t, Sync{Debounce: 2 * time.Second, DedupTTL: 168 * time.Hour, ReconcileEvery: 5 * time.Minute,
+		RetryMaxInterval: 5 * time.Minute, RetryFor: 24 * time.Hour}, cfg.Sync)
 
 	assert.Equal(t, []string{"bugs", "features"}, cfg.FeedbackTypeNames())
 	bugs := cfg.FeedbackType("bugs")
@@ -109,6 +110,12 @@ func TestLoadErrors(t *testing.T) {
 			[]string{"centercode.feedback_listener_url: must be an absolute http(s) URL (value not shown"}},
 		{"bad duration", "aha:\n  base_url: https://x.aha.io\n  api_key: k\nsync:\n  debounce: soon\n  dedup_ttl: 1s\n",
 			[]string{"test.yaml:5:13: sync.debounce: must be a duration such as 2s, 5m or 168h", "sync.dedup_ttl: must be at least 1m0s"}},
+		{"bad retry", "aha:\n  base_url: https://x.aha.io\n  api_key: k\nsync:\n  retry_max_interval: 10ms\n  retry_for: 30s\n",
+			[]string{"sync.retry_max_interval: must be at least 1s", "sync.retry_for: must be at least 1m0s"}},
+		{"retry_for below the interval", "aha:\n  base_url: https://x.aha.io\n  api_key: k\nsync:\n  retry_max_interval: 2h\n  retry_for: 1h\n",
+			[]string{"test.yaml:6:14: sync.retry_for: must be at least retry_max_interval (2h0m0s)"}},
+		{"interval above the default retry_for", "aha:\n  base_url: https://x.aha.io\n  api_key: k\nsync:\n  retry_max_interval: 25h\n",
+			[]string{"test.yaml:5:23: sync.retry_max_interval: must be at most retry_for (24h0m0s)"}},
 		{"feedback type basics", "aha:\n  base_url: https://x.aha.io\n  api_key: k\nfeedback_types:\n  bugs:\n    record_types: [bug]\n    on_destroy: explode\n    external_reference: Ref\n    elements: {}\n",
 			[]string{"feedback_types.bugs.source_url: is required", `feedback_types.bugs.record_types[0]: record kind "bug" is not in aha.record_types`,
 				`feedback_types.bugs.on_destroy: must be comment, status or ignore, not "explode"`, `feedback_types.bugs.external_reference: names no element`,

@@ -9,14 +9,16 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ahacc/ahacc/activities"
+	"github.com/ahacc/ahacc/mapping"
 )
 
-// Tunables of the entity workflow (not configuration: they bound history).
+// Tunables of the entity workflow.
 const (
 	// SeenLimit bounds the audit ids remembered for dedup (carried across continue-as-new).
 	SeenLimit = 2000
-	// DefaultRetryFor is how long transient failures are retried before the record parks.
-	DefaultRetryFor = 24 * time.Hour
+	// DefaultRetryFor is how long transient failures are retried before the
+	// record parks, when the config names no sync.retry_for.
+	DefaultRetryFor = mapping.DefaultRetryFor
 )
 
 // eventsPerRun caps events handled in one run before continue-as-new, a
@@ -336,27 +338,20 @@ func (s *entity) destroy(ctx workflow.Context) error {
 	return nil
 }
 
-// callOpts are the options of every far-side call: exponential backoff from
-// 1 s, doubling, capped at 5 min, no attempt limit inside RetryFor (24 h by
-// default); permanent answers are not retried and park the record.
+// callOpts are the options of every far-side call (see retrying: backoff
+// from 1 s to sync.retry_max_interval, for up to sync.retry_for); permanent
+// answers are not retried and park the record.
 func (s *entity) callOpts(ctx workflow.Context, summary string) workflow.Context {
-	retryFor := DefaultRetryFor
-	if s.routes != nil && s.routes.RetryFor > 0 {
-		retryFor = s.routes.RetryFor
+	var r retrying
+	if s.routes != nil {
+		r = retrying{For: s.routes.RetryFor, MaxInterval: s.routes.RetryMaxInterval}
 	}
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 2 * time.Minute,
-		// The worker heartbeats every activity (internal/app): a worker that
-		// dies hands its calls to another within 20 s, not 2 minutes.
-		HeartbeatTimeout:       20 * time.Second,
-		ScheduleToCloseTimeout: retryFor,
+		StartToCloseTimeout:    2 * time.Minute,
+		HeartbeatTimeout:       callHeartbeat,
+		ScheduleToCloseTimeout: r.retryFor(),
 		Summary:                summary,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        time.Second,
-			BackoffCoefficient:     2,
-			MaximumInterval:        5 * time.Minute,
-			NonRetryableErrorTypes: []string{activities.ErrTypePermanent, activities.ErrTypeNotFound, activities.ErrTypeMapping, activities.ErrTypeConfig},
-		},
+		RetryPolicy:            r.policy(),
 	})
 }
 

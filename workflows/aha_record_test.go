@@ -27,7 +27,8 @@ type AhaRecordSuite struct {
 	mu      sync.Mutex
 	fetches int
 	submits []activities.SubmitRequest
-	name    string // current Aha! record name; changes alter the mapped hash
+	name    string            // current Aha! record name; changes alter the mapped hash
+	routes  activities.Routes // what RoutesFor answers
 
 	// Overridable behaviours (the SDK's mock wrapper cannot unset a mock).
 	fetchFn  func(req activities.FetchRequest) (activities.Record, error)
@@ -41,9 +42,9 @@ func (s *AhaRecordSuite) SetupTest() {
 	s.env = s.NewTestWorkflowEnvironment()
 	s.env.RegisterActivity(&activities.Activities{})
 	s.fetches, s.submits, s.name = 0, nil, "v1"
-	s.env.OnActivity(a.RoutesFor, mock.Anything, mock.Anything).Return(activities.Routes{
-		FeedbackTypes: []string{"bugs"}, Debounce: 2 * time.Second, ConfigHash: "cfg1",
-	}, nil).Maybe()
+	s.routes = activities.Routes{FeedbackTypes: []string{"bugs"}, Debounce: 2 * time.Second, ConfigHash: "cfg1"}
+	s.env.OnActivity(a.RoutesFor, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.RoutesRequest) (activities.Routes, error) { return s.routes, nil }).Maybe()
 	s.fetchFn = func(req activities.FetchRequest) (activities.Record, error) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -373,6 +374,27 @@ func (s *AhaRecordSuite) TestFromAhaStatusSetOnceThroughTheListener() {
 		s.Equal(activities.SetStatusRequest{FeedbackID: "4821", Status: "Fixed"}, set[0])
 		s.Equal("Fixed", st.Links[0].LastStatus)
 		s.Len(s.submits, 2)
+	})
+	s.run()
+}
+
+// The config's retry settings (sync.retry_for, sync.retry_max_interval) come
+// with the routes and shape the record's far-side calls; each has a heartbeat
+// timeout, so a dead worker's call moves on within 20 s.
+func (s *AhaRecordSuite) TestCallsRetryAsTheConfigSays() {
+	s.routes.RetryFor, s.routes.RetryMaxInterval = 3*time.Hour, 7*time.Second
+	seen := recordActivityOptions(s.env)
+	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.end(500*time.Millisecond, func() {
+		s.Equal(StateSynced, s.query().SyncState)
+		for _, name := range []string{"FetchAhaRecord", "SubmitFeedback"} {
+			o, ok := seen.get(name)
+			s.Require().True(ok, name)
+			s.Equal(7*time.Second, o.RetryPolicy.MaximumInterval, name)
+			s.Equal(time.Second, o.RetryPolicy.InitialInterval, name)
+			s.Equal(3*time.Hour, o.ScheduleToCloseTimeout, name)
+			s.Equal(20*time.Second, o.HeartbeatTimeout, name)
+		}
 	})
 	s.run()
 }

@@ -60,14 +60,17 @@ func UserBackfillWorkflow(ctx workflow.Context, in UserBackfillInput) (BackfillP
 	}
 	details()
 
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+	// A page: up to 10 minutes (it waits for the budgets), heartbeated by the
+	// worker, so a dead worker's page moves on within a minute.
+	pageOpts := workflow.ActivityOptions{
 		StartToCloseTimeout:    10 * time.Minute,
+		HeartbeatTimeout:       time.Minute,
 		ScheduleToCloseTimeout: DefaultRetryFor,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute,
 			NonRetryableErrorTypes: []string{activities.ErrTypePermanent, activities.ErrTypeNotFound, activities.ErrTypeConfig},
 		},
-	})
+	}
 	for pages := 0; ; pages++ {
 		control()
 		for p.Paused {
@@ -85,15 +88,8 @@ func UserBackfillWorkflow(ctx workflow.Context, in UserBackfillInput) (BackfillP
 			})
 		}
 		var res activities.BackfillPageResult
-		pctx := workflow.WithActivityOptions(actx, workflow.ActivityOptions{
-			StartToCloseTimeout:    10 * time.Minute,
-			ScheduleToCloseTimeout: DefaultRetryFor,
-			Summary:                "read Aha! idea users, page " + strconv.Itoa(p.NextPage),
-			RetryPolicy: &temporal.RetryPolicy{
-				InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute,
-				NonRetryableErrorTypes: []string{activities.ErrTypePermanent, activities.ErrTypeNotFound, activities.ErrTypeConfig},
-			},
-		})
+		pageOpts.Summary = "read Aha! idea users, page " + strconv.Itoa(p.NextPage)
+		pctx := workflow.WithActivityOptions(ctx, pageOpts)
 		if err := workflow.ExecuteActivity(pctx, a.BackfillUsersPage, activities.BackfillPageRequest{
 			Page: p.NextPage, PerPage: perPage, Since: in.Since,
 		}).Get(ctx, &res); err != nil {

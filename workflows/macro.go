@@ -67,6 +67,8 @@ func MacroWorkflow(ctx workflow.Context, in MacroInput) (MacroState, error) {
 type macroRun struct {
 	MacroState
 	in MacroInput
+	// retry is the config's retry settings, from the last plan.
+	retry retrying
 }
 
 // drain drops buffered retry/skip signals (they only mean something while parked).
@@ -90,6 +92,7 @@ func (r *macroRun) runOnce(ctx workflow.Context) error {
 			return err
 		}
 		r.Action, r.ConfigHash = plan.Action, plan.ConfigHash
+		r.retry = retrying{For: plan.RetryFor, MaxInterval: plan.RetryMaxInterval}
 		var res activities.PushResult
 		// A retry after a failed push may follow an ambiguous create: look first.
 		if r.FirstPush.IsZero() {
@@ -123,21 +126,16 @@ func (r *macroRun) runOnce(ctx workflow.Context) error {
 	return nil
 }
 
-// callOpts are the options of every far-side call: exponential backoff from
-// 1 s, doubling, capped at 5 min, no attempt limit inside DefaultRetryFor;
-// permanent answers (400, 401, 403, 404, 406, 422, a body the mapping
-// rejects) are not retried and park the run.
+// callOpts are the options of every far-side call (see retrying); permanent
+// answers (400, 401, 403, 404, 406, 422, a body the mapping rejects) are not
+// retried and park the run.
 func (r *macroRun) callOpts(ctx workflow.Context, summary string) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout:    2 * time.Minute,
-		ScheduleToCloseTimeout: DefaultRetryFor,
+		HeartbeatTimeout:       callHeartbeat,
+		ScheduleToCloseTimeout: r.retry.retryFor(),
 		Summary:                summary,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        time.Second,
-			BackoffCoefficient:     2,
-			MaximumInterval:        5 * time.Minute,
-			NonRetryableErrorTypes: []string{activities.ErrTypePermanent, activities.ErrTypeNotFound, activities.ErrTypeMapping, activities.ErrTypeConfig},
-		},
+		RetryPolicy:            r.retry.policy(),
 	})
 }
 

@@ -242,3 +242,39 @@ func (s *MacroSuite) TestSearchAttributesAndID() {
 		s.Equal(want, v, key.GetName())
 	}
 }
+
+// The config's retry settings (sync.retry_for, sync.retry_max_interval) come
+// with the plan and shape every far-side call; each call has a heartbeat
+// timeout, so a dead worker's call moves on within 20 s.
+func (s *MacroSuite) TestCallsRetryAsTheConfigSays() {
+	for _, tc := range []struct {
+		name             string
+		retryFor, maxInt time.Duration
+		wantFor, wantMax time.Duration
+	}{
+		{"configured", 3 * time.Hour, 7 * time.Second, 3 * time.Hour, 7 * time.Second},
+		{"defaults", 0, 0, 24 * time.Hour, 5 * time.Minute},
+	} {
+		s.Run(tc.name, func() {
+			s.SetupTest()
+			plan := s.planFn
+			s.planFn = func(req activities.PlanMacroRequest) (activities.MacroPlan, error) {
+				p, err := plan(req)
+				p.RetryFor, p.RetryMaxInterval = tc.retryFor, tc.maxInt
+				return p, err
+			}
+			seen := recordActivityOptions(s.env)
+			s.env.ExecuteWorkflow(MacroWorkflow, s.input())
+			s.Equal(StateSynced, s.result().SyncState)
+			for _, name := range []string{"PushToAha", "StampAhaRecord", "WriteBackLink"} {
+				o, ok := seen.get(name)
+				s.Require().True(ok, name)
+				s.Require().NotNil(o.RetryPolicy, name)
+				s.Equal(tc.wantMax, o.RetryPolicy.MaximumInterval, name)
+				s.Equal(time.Second, o.RetryPolicy.InitialInterval, name)
+				s.Equal(tc.wantFor, o.ScheduleToCloseTimeout, name)
+				s.Equal(20*time.Second, o.HeartbeatTimeout, name)
+			}
+		})
+	}
+}

@@ -299,43 +299,35 @@ func (s *person) syncOnce(ctx workflow.Context) error {
 	return nil
 }
 
-// callOpts mirror the record workflow's: backoff from 1 s to 5 min, retried
-// for up to a day (sync.retry_for), permanent answers not retried (they park
-// the person).
+// callOpts mirror the record workflow's (see retrying); permanent answers and
+// a person Centercode does not know are not retried (they park the person).
 func (s *person) callOpts(ctx workflow.Context, summary string) workflow.Context {
+	r := s.retrying()
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout:    2 * time.Minute,
-		ScheduleToCloseTimeout: s.retryFor(),
+		HeartbeatTimeout:       callHeartbeat,
+		ScheduleToCloseTimeout: r.retryFor(),
 		Summary:                summary,
-		RetryPolicy:            personRetry,
+		RetryPolicy:            r.policy(activities.ErrTypeUnknownUser),
 	})
 }
 
 // writeOpts are callOpts for the local-activity write.
 func (s *person) writeOpts(ctx workflow.Context, summary string) workflow.Context {
+	r := s.retrying()
 	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout:    2 * time.Minute,
-		ScheduleToCloseTimeout: s.retryFor(),
+		ScheduleToCloseTimeout: r.retryFor(),
 		Summary:                summary,
-		RetryPolicy:            personRetry,
+		RetryPolicy:            r.policy(activities.ErrTypeUnknownUser),
 	})
 }
 
-func (s *person) retryFor() time.Duration {
-	if s.routes != nil && s.routes.RetryFor > 0 {
-		return s.routes.RetryFor
+func (s *person) retrying() retrying {
+	if s.routes == nil {
+		return retrying{}
 	}
-	return DefaultRetryFor
-}
-
-// personRetry: backoff from 1 s to 5 min; permanent answers are not retried
-// (they park the person).
-var personRetry = &temporal.RetryPolicy{
-	InitialInterval:    time.Second,
-	BackoffCoefficient: 2,
-	MaximumInterval:    5 * time.Minute,
-	NonRetryableErrorTypes: []string{activities.ErrTypePermanent, activities.ErrTypeNotFound, activities.ErrTypeMapping,
-		activities.ErrTypeConfig, activities.ErrTypeUnknownUser},
+	return retrying{For: s.routes.RetryFor, MaxInterval: s.routes.RetryMaxInterval}
 }
 
 func (s *person) upsert(ctx workflow.Context) {

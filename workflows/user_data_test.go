@@ -64,11 +64,13 @@ type UserDataSuite struct {
 
 func TestUserDataSuite(t *testing.T) { suite.Run(t, new(UserDataSuite)) }
 
-func (s *UserDataSuite) SetupTest() {
+func (s *UserDataSuite) SetupTest() { s.setup(udConfig(s.T())) }
+
+func (s *UserDataSuite) setup(cfg *mapping.Config) {
 	s.env = s.NewTestWorkflowEnvironment()
 	// The real struct: UserDataRoutes and MapUserData (local activities) run
-	// for real with the example config; the far-side calls are mocked.
-	acts := activities.New(udConfig(s.T()), nil, nil, nil)
+	// for real with the config (the example's); the far-side calls are mocked.
+	acts := activities.New(cfg, nil, nil, nil)
 	s.env.RegisterActivity(acts)
 	s.record, s.hydrates, s.posts = udPerson("Ada Lovelace", "Acme", "55000.0"), 0, nil
 	s.postFn = func(activities.PostUserDataRequest) (activities.PostUserDataResult, error) {
@@ -288,4 +290,27 @@ func (s *UserDataSuite) TestContinueAsNewCarriesState() {
 	s.Equal(3, next.Carried.Events)
 	s.Equal([]string{"a0", "a1", "a2"}, next.Carried.Seen)
 	s.NotEmpty(next.Carried.LastHash)
+}
+
+// The config's retry settings (sync.retry_for, sync.retry_max_interval) shape
+// the person's far-side calls, the read (with a heartbeat timeout) and the
+// local-activity write; a person Centercode does not know is not retried.
+func (s *UserDataSuite) TestCallsRetryAsTheConfigSays() {
+	cfg := udConfig(s.T())
+	cfg.Sync.RetryFor, cfg.Sync.RetryMaxInterval = 3*time.Hour, 7*time.Second
+	s.setup(cfg)
+	seen := recordActivityOptions(s.env)
+	s.hydrate(0, "a1")
+	s.Equal(1, s.run(time.Second).Writes)
+	read, ok := seen.get("HydratePerson")
+	s.Require().True(ok)
+	s.Equal(7*time.Second, read.RetryPolicy.MaximumInterval)
+	s.Equal(3*time.Hour, read.ScheduleToCloseTimeout)
+	s.Equal(20*time.Second, read.HeartbeatTimeout)
+	s.Contains(read.RetryPolicy.NonRetryableErrorTypes, activities.ErrTypeUnknownUser)
+	write, ok := seen.getLocal("PostUserData")
+	s.Require().True(ok)
+	s.Equal(7*time.Second, write.RetryPolicy.MaximumInterval)
+	s.Equal(3*time.Hour, write.ScheduleToCloseTimeout)
+	s.Contains(write.RetryPolicy.NonRetryableErrorTypes, activities.ErrTypeUnknownUser)
 }

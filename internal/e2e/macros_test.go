@@ -105,6 +105,12 @@ func (m *mcStack) startWorker(key string) {
 	// The shared budget at Aha!'s 20/s, the per-minute window off like the
 	// simulator's, to keep the test short.
 	cfg.Aha.Rate = mapping.Rate{PerSecond: 20}
+	// Retries at most 10 s apart (sync.retry_max_interval; 5 min by default):
+	// with a quarter of Aha! writes failing, about one call in 20,000 fails
+	// seven times running (CI saw it), and its eighth try comes two minutes
+	// after its first. The test is about what retries do, not how long the
+	// default backoff waits.
+	cfg.Sync.RetryMaxInterval = 10 * time.Second
 	w, err := app.StartWorker(app.WorkerOptions{Env: m.s.Env, Config: cfg, Temporal: m.s.Client, Logger: m.logger})
 	require.NoError(m.t, err)
 	m.mu.Lock()
@@ -147,17 +153,57 @@ func (m *mcStack) ahaRef(id int64) string {
 	return f.CustomData["Aha!"]["aha_reference"]
 }
 
-// macroState queries the macro run the feedback's FeedbackWorkflow started.
-func (m *mcStack) macroState(ctx context.Context, id int64) (workflows.MacroState, bool) {
+// lastRun is the workflow ID of the last macro run the feedback's
+// FeedbackWorkflow started ("" when none, or it does not answer).
+func (m *mcStack) lastRun(ctx context.Context, id int64) string {
 	v, err := m.s.Client.QueryWorkflow(ctx, workflows.FeedbackWorkflowID(strconv.FormatInt(id, 10)), "", workflows.QueryState)
 	if err != nil {
-		return workflows.MacroState{}, false
+		return ""
 	}
 	var fs workflows.FeedbackState
 	if v.Get(&fs) != nil || len(fs.Runs) == 0 {
+		return ""
+	}
+	return fs.Runs[len(fs.Runs)-1].WorkflowID
+}
+
+// stuck says, for a test that gave up, where each item not written back is:
+// its macro run's state and the activity it is on (attempt, last failure).
+func (m *mcStack) stuck(ids []int64) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var b strings.Builder
+	for _, id := range ids {
+		if m.ahaRef(id) != "" {
+			continue
+		}
+		run := m.lastRun(ctx, id)
+		st, _ := m.macroState(ctx, id)
+		fmt.Fprintf(&b, "\nfeedback %d: run %q: %s (attempts %d)", id, run, st.Summary(), st.Attempts)
+		if run == "" {
+			continue
+		}
+		d, err := m.s.Client.DescribeWorkflowExecution(ctx, run, "")
+		if err != nil {
+			fmt.Fprintf(&b, "; describe: %v", err)
+			continue
+		}
+		fmt.Fprintf(&b, "; status %s", d.GetWorkflowExecutionInfo().GetStatus())
+		for _, pa := range d.GetPendingActivities() {
+			fmt.Fprintf(&b, "; pending %s attempt %d, next at %s, last failure: %s", pa.GetActivityType().GetName(), pa.GetAttempt(),
+				pa.GetNextAttemptScheduleTime().AsTime().Format(time.RFC3339), pa.GetLastFailure().GetMessage())
+		}
+	}
+	return b.String()
+}
+
+// macroState queries the macro run the feedback's FeedbackWorkflow started.
+func (m *mcStack) macroState(ctx context.Context, id int64) (workflows.MacroState, bool) {
+	run := m.lastRun(ctx, id)
+	if run == "" {
 		return workflows.MacroState{}, false
 	}
-	v, err = m.s.Client.QueryWorkflow(ctx, fs.Runs[len(fs.Runs)-1].WorkflowID, "", workflows.QueryState)
+	v, err := m.s.Client.QueryWorkflow(ctx, run, "", workflows.QueryState)
 	if err != nil {
 		return workflows.MacroState{}, false
 	}
@@ -229,7 +275,7 @@ func TestMacrosWillFixPushesOneIdeaPerItem(t *testing.T) {
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("only %d of %d items written back after %s", done, n, time.Since(start))
+			t.Fatalf("only %d of %d items written back after %s:%s", done, n, time.Since(start), m.stuck(ids))
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
