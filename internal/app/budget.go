@@ -35,7 +35,8 @@ func Budgets(cfg *mapping.Config, rdb *redis.Client, m *metrics.Metrics, logger 
 	}
 	mk := func(name string, r mapping.Rate) AhaLimiter {
 		b := ratelimit.New(uc, name, r.PerSecond, r.PerMinute, ratelimit.WithLogger(logger),
-			ratelimit.WithOnWait(func(d time.Duration) { m.RateWait(name, d) }))
+			ratelimit.WithOnWait(func(d time.Duration) { m.RateWait(name, d) }),
+			ratelimit.WithOnPush(func(d time.Duration) { m.RatePush(name, d) }))
 		return heartbeatLimiter{b}
 	}
 	return mk("aha:"+account, cfg.Aha.Rate), mk("centercode:"+ccHost, cfg.Centercode.Rate)

@@ -126,6 +126,8 @@ type Metrics struct {
 	outboundSeconds *prometheus.HistogramVec
 	rateWaits       *prometheus.CounterVec
 	rateWaitSeconds *prometheus.HistogramVec
+	ratePushes      *prometheus.CounterVec
+	ratePushSeconds *prometheus.CounterVec
 	parked          *prometheus.CounterVec
 	unparked        *prometheus.CounterVec
 	parkedRecords   *prometheus.GaugeVec
@@ -171,6 +173,12 @@ func New(component string) *Metrics {
 		Name: f("rate_budget_wait_seconds"), Help: "Time spent waiting for a rate budget slot.",
 		Buckets: RateWaitBuckets,
 	}, []string{"budget"})
+	m.ratePushes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: f("rate_budget_pushes_total"), Help: "Times a caller that woke late for its rate budget slot pushed the budget's schedule back (the process is short of CPU).",
+	}, []string{"budget"})
+	m.ratePushSeconds = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: f("rate_budget_pushed_seconds_total"), Help: "How far late callers pushed the rate budget's schedule back, in all.",
+	}, []string{"budget"})
 	m.parked = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: f("parked_total"), Help: "Records parked (waiting for an operator) by kind.",
 	}, []string{"kind"})
@@ -198,7 +206,7 @@ func New(component string) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		info, m.webhooks, m.dedupHits, m.dedupDegraded, m.handoff,
-		m.outbound, m.outboundSeconds, m.rateWaits, m.rateWaitSeconds,
+		m.outbound, m.outboundSeconds, m.rateWaits, m.rateWaitSeconds, m.ratePushes, m.ratePushSeconds,
 		m.parked, m.unparked, m.parkedRecords, m.syncs, m.sdk,
 	)
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
@@ -291,6 +299,16 @@ func (m *Metrics) RateWait(budget string, d time.Duration) {
 	b := safeLabel(budget)
 	m.rateWaits.WithLabelValues(b).Inc()
 	m.rateWaitSeconds.WithLabelValues(b).Observe(d.Seconds())
+}
+
+// RatePush records a late caller pushing the named rate budget's schedule back by d.
+func (m *Metrics) RatePush(budget string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	b := safeLabel(budget)
+	m.ratePushes.WithLabelValues(b).Inc()
+	m.ratePushSeconds.WithLabelValues(b).Add(d.Seconds())
 }
 
 // Parked counts a record of the given kind being parked.

@@ -157,6 +157,22 @@ func TestHelpersIncrementWhatTheyShould(t *testing.T) {
 			want: 0.25,
 		},
 		{
+			name: "RatePush counter",
+			do:   func(m *Metrics) { m.RatePush("aha", 20*time.Millisecond); m.RatePush("aha", 30*time.Millisecond) },
+			read: func(t *testing.T, m *Metrics) float64 {
+				return toFloat64(t, m.ratePushes.WithLabelValues("aha"))
+			},
+			want: 2,
+		},
+		{
+			name: "RatePush seconds",
+			do:   func(m *Metrics) { m.RatePush("aha", 20*time.Millisecond); m.RatePush("aha", 30*time.Millisecond) },
+			read: func(t *testing.T, m *Metrics) float64 {
+				return toFloat64(t, m.ratePushSeconds.WithLabelValues("aha"))
+			},
+			want: 0.05,
+		},
+		{
 			name: "Parked",
 			do:   func(m *Metrics) { m.Parked("idea"); m.Parked("idea") },
 			read: func(t *testing.T, m *Metrics) float64 {

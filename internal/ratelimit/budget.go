@@ -112,6 +112,7 @@ type Budget struct {
 	redis    redis.UniversalClient
 	local    *localGCRA
 	onWait   func(time.Duration)
+	onPush   func(time.Duration)
 	log      *slog.Logger
 	failOpen bool
 	disabled bool
@@ -144,6 +145,7 @@ func (l limitSpec) tolerance() time.Duration { return time.Duration(l.burst-1) *
 
 type config struct {
 	onWait         func(time.Duration)
+	onPush         func(time.Duration)
 	log            *slog.Logger
 	failOpen       bool
 	burstS, burstM int
@@ -157,6 +159,11 @@ type Option func(*config)
 // made of several sleeps of at most 2 s). The worker heartbeats the activity and counts
 // waits through it. f must be quick and safe for concurrent use.
 func WithOnWait(f func(d time.Duration)) Option { return func(c *config) { c.onWait = f } }
+
+// WithOnPush calls f with d each time a late waiter pushed the schedule back by d (see
+// Pushed): a process whose waiters wake late is short of CPU. f must be quick and safe
+// for concurrent use.
+func WithOnPush(f func(d time.Duration)) Option { return func(c *config) { c.onPush = f } }
 
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
@@ -196,6 +203,7 @@ func New(rdb redis.UniversalClient, name string, perSecond, perMinute int, opts 
 		redis:    rdb,
 		local:    newLocalGCRA(),
 		onWait:   cfg.onWait,
+		onPush:   cfg.onPush,
 		log:      cfg.log,
 		failOpen: cfg.failOpen,
 		now:      time.Now,
@@ -319,6 +327,9 @@ func (b *Budget) push(ctx context.Context, d time.Duration) error {
 	}
 	b.pushes.Add(1)
 	b.pushed.Add(int64(d))
+	if b.onPush != nil {
+		b.onPush(d)
+	}
 	return nil
 }
 

@@ -154,6 +154,7 @@ func TestLateWaiterPushesTheSchedule(t *testing.T) {
 	var mu sync.Mutex
 	var stall time.Duration // how far the budget's clock is ahead of the real one
 	var onSleep func()
+	var reported []time.Duration
 	b := New(nil, "stall", 50, 0, WithOnWait(func(time.Duration) {
 		mu.Lock()
 		f := onSleep
@@ -161,7 +162,7 @@ func TestLateWaiterPushesTheSchedule(t *testing.T) {
 		if f != nil {
 			f()
 		}
-	}))
+	}), WithOnPush(func(d time.Duration) { mu.Lock(); reported = append(reported, d); mu.Unlock() }))
 	b.maxLate = 100 * time.Millisecond // a loaded test machine's timers may be 5 ms late
 	b.now = func() time.Time {
 		mu.Lock()
@@ -193,6 +194,9 @@ func TestLateWaiterPushesTheSchedule(t *testing.T) {
 	n, by := b.Pushed()
 	assert.Equal(t, int64(1), n)
 	assert.InDelta(t, 200*time.Millisecond, by, float64(20*time.Millisecond), "pushed by the excess over maxLate")
+	mu.Lock()
+	assert.Equal(t, []time.Duration{by}, reported, "WithOnPush hears of it")
+	mu.Unlock()
 	// The next slot comes after the 11 handed out, plus the push.
 	next := b.now().Add(reserve()).Sub(start)
 	assert.InDelta(t, 12*iv+by, next, float64(10*time.Millisecond))
