@@ -251,17 +251,24 @@ func (a *Activities) NotifyDestroyed(ctx context.Context, req DestroyRequest) er
 	if ft == nil || ft.OnDestroy == mapping.OnDestroyIgnore || ft.OnDestroy == "" {
 		return nil
 	}
-	listener := cfg.Centercode.FeedbackListenerURL.Value()
-	if listener == "" {
-		a.Logger.Warn("on_destroy configured but no feedback listener URL", "feedback_type", req.FeedbackType)
-		return nil
-	}
+	// A comment goes to the comment listener (or, without one, is stored as
+	// the value "comment" by the feedback listener); a status to the listener
+	// whose macro sets it.
+	listener := cfg.Centercode.CommentListenerURL.Value()
 	body := map[string]any{"feedbackId": req.FeedbackID}
 	switch ft.OnDestroy {
 	case mapping.OnDestroyComment:
 		body["comment"] = ft.DestroyComment
+		if listener == "" {
+			listener = cfg.Centercode.FeedbackListenerURL.Value()
+		}
 	case mapping.OnDestroyStatus:
 		body["status"] = ft.DestroyStatus
+		listener = cfg.Centercode.StatusListener(ft.DestroyStatus).Value()
+	}
+	if listener == "" {
+		a.Logger.Warn("on_destroy not applied: no listener for it in centercode", "feedback_type", req.FeedbackType, "on_destroy", ft.OnDestroy)
+		return nil
 	}
 	data, _ := json.Marshal(body)
 	if err := a.Centercode.PostListener(ctx, listener, data); err != nil {

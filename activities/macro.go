@@ -398,10 +398,12 @@ func (a *Activities) StatusRulesFor(ctx context.Context, req RulesRequest) (Rule
 // is recognised as ahacc's own and fires no macro (no echo).
 func (a *Activities) SetCentercodeStatus(ctx context.Context, req SetStatusRequest) error {
 	cfg := a.config()
-	listener := cfg.Centercode.FeedbackListenerURL.Value()
+	listener := cfg.Centercode.StatusListener(req.Status).Value()
 	if listener == "" {
-		a.Logger.Warn("status not set: no centercode.feedback_listener_url configured", "feedback_id", req.FeedbackID, "status", req.Status)
-		return nil
+		// The config load refuses a from_aha status without one; a reload
+		// that dropped it since parks the record until it is back.
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("set Centercode feedback %s to %q: centercode.status_listeners has no listener for that status", req.FeedbackID, req.Status), ErrTypeConfig, nil)
 	}
 	if a.Statuses != nil {
 		if err := a.Statuses.ExpectStatus(ctx, req.FeedbackID, req.Status); err != nil {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -342,4 +343,65 @@ func TestPushToAhaAdoptsTheFeatureOfAnAmbiguousCreate(t *testing.T) {
 	require.True(t, got.Adopted, "%+v", got)
 	require.Equal(t, orphan.ID, got.ID)
 	require.Equal(t, features, as.Counts().Features, "no second feature")
+}
+
+// A Centercode listener does one thing: a status ahacc sets goes to the
+// listener whose macro sets it (status_rules.from_aha, on_destroy: status),
+// an on_destroy comment to the comment listener, or, without one, is stored as
+// a value by the feedback listener. A status without a listener parks.
+func TestStatusAndDestroyGoToTheirListeners(t *testing.T) {
+	cc, err := ccsim.New(ccsim.DefaultConfig())
+	require.NoError(t, err)
+	require.NoError(t, cc.Start())
+	defer cc.Close()
+	ref, err := centercode.New().SubmitFeedback(context.Background(), cc.SourceURL("beta", "bugs"), []byte(`{"Title": "Crash on save"}`))
+	require.NoError(t, err)
+	fbID, err := strconv.ParseInt(ref.ID, 10, 64)
+	require.NoError(t, err)
+	status := func() string { f, _ := cc.Feedback(fbID); return f.Status }
+	require.Equal(t, "New", status())
+
+	cfg := mcConfig(t, map[string]string{
+		"CC_FEEDBACK_LISTENER_URL": cc.ListenerURL("feedback-data"),
+		"CC_COMMENT_LISTENER_URL":  cc.ListenerURL("feedback-comment"),
+	})
+	cfg.Centercode.StatusListeners = map[string]mapping.Secret{"Will Fix": mapping.Secret(cc.ListenerURL("will-fix"))}
+	acts := mcActivities(t, cfg, "http://127.0.0.1:1")
+	env := mcEnv(acts)
+
+	_, err = env.ExecuteActivity(mca.SetCentercodeStatus, SetStatusRequest{FeedbackID: ref.ID, Status: "will fix"})
+	require.NoError(t, err)
+	assert.Equal(t, "Will Fix", status(), "the will-fix listener's macro set it")
+
+	_, err = env.ExecuteActivity(mca.SetCentercodeStatus, SetStatusRequest{FeedbackID: ref.ID, Status: "Closed"})
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr), "%v", err)
+	assert.Equal(t, ErrTypeConfig, appErr.Type())
+	assert.True(t, appErr.NonRetryable())
+	assert.Contains(t, appErr.Message(), `no listener for that status`)
+	assert.Equal(t, "Will Fix", status())
+
+	bugs := cfg.FeedbackType("bugs")
+	require.Equal(t, mapping.OnDestroyComment, bugs.OnDestroy)
+	destroy := DestroyRequest{FeedbackType: "bugs", FeedbackID: ref.ID, Reference: "PRJ1-I-9"}
+	_, err = env.ExecuteActivity(mca.NotifyDestroyed, destroy)
+	require.NoError(t, err)
+	f, _ := cc.Feedback(fbID)
+	require.Len(t, f.Comments, 1, "a comment, through the comment listener")
+	assert.Equal(t, bugs.DestroyComment, f.Comments[0].Text)
+	assert.Empty(t, f.CustomData["Aha!"]["comment"])
+
+	cfg.Centercode.CommentListenerURL = ""
+	_, err = env.ExecuteActivity(mca.NotifyDestroyed, destroy)
+	require.NoError(t, err)
+	f, _ = cc.Feedback(fbID)
+	assert.Len(t, f.Comments, 1)
+	assert.Equal(t, bugs.DestroyComment, f.CustomData["Aha!"]["comment"], "without a comment listener: stored as a value")
+
+	_, _, err = cc.SetStatus(fbID, "New")
+	require.NoError(t, err)
+	bugs.OnDestroy, bugs.DestroyStatus = mapping.OnDestroyStatus, "Will Fix"
+	_, err = env.ExecuteActivity(mca.NotifyDestroyed, destroy)
+	require.NoError(t, err)
+	assert.Equal(t, "Will Fix", status(), "on_destroy: status, through the status's listener")
 }

@@ -114,10 +114,43 @@ func (a Aha) Kind(auditableType string) (string, bool) {
 // Centercode is the centercode: section.
 type Centercode struct {
 	Rate Rate
-	// FeedbackListenerURL is the external listener for feedback actions
-	// (comments, status changes, storing the Aha! link); it carries apiKey=.
+	// FeedbackListenerURL is the feedback listener whose action stores custom
+	// data: the Aha! link a macro writes back (and, without a comment
+	// listener, an on_destroy comment as a value). It carries apiKey=.
 	FeedbackListenerURL Secret
-	Lookup              Lookup
+	// CommentListenerURL is a feedback listener whose action adds a comment
+	// (on_destroy: comment); empty: the comment is stored as the value
+	// "comment" through FeedbackListenerURL.
+	CommentListenerURL Secret
+	// StatusListeners maps a Centercode status (as written) to a feedback
+	// listener whose action runs a macro that sets it: a Centercode listener
+	// has one action, so each status ahacc sets (status_rules.from_aha,
+	// on_destroy: status) needs its own.
+	StatusListeners map[string]Secret
+	Lookup          Lookup
+}
+
+// StatusListener is the listener that sets status (case-insensitive), or "".
+func (c Centercode) StatusListener(status string) Secret {
+	u, _ := c.statusListener(status)
+	return u
+}
+
+// hasStatusListener reports whether status has a listener (in a lenient load,
+// one whose URL is an unset variable counts).
+func (c Centercode) hasStatusListener(status string) bool {
+	_, ok := c.statusListener(status)
+	return ok
+}
+
+func (c Centercode) statusListener(status string) (Secret, bool) {
+	status = strings.TrimSpace(status)
+	for name, u := range c.StatusListeners {
+		if strings.EqualFold(strings.TrimSpace(name), status) {
+			return u, true
+		}
+	}
+	return "", false
 }
 
 // Lookup configures the record lookup used before re-creating feedback after
@@ -407,12 +440,36 @@ func loadRate(d *decoder, n *node, path string, def Rate) Rate {
 }
 
 func loadCentercode(d *decoder, n *node, path string) Centercode {
-	f := d.object(n, path, "rate", "feedback_listener_url", "lookup")
+	f := d.object(n, path, "rate", "feedback_listener_url", "comment_listener_url", "status_listeners", "lookup")
 	c := Centercode{
 		Rate:                loadRate(d, f.get("rate"), f.at("rate"), Rate{PerSecond: 10, PerMinute: 600}),
 		FeedbackListenerURL: Secret(f.str("feedback_listener_url")),
+		CommentListenerURL:  Secret(f.str("comment_listener_url")),
+		StatusListeners:     map[string]Secret{},
 	}
 	checkURL(d, f.get("feedback_listener_url"), f.at("feedback_listener_url"), c.FeedbackListenerURL.Value(), true)
+	checkURL(d, f.get("comment_listener_url"), f.at("comment_listener_url"), c.CommentListenerURL.Value(), true)
+	sf := d.object(f.get("status_listeners"), f.at("status_listeners"))
+	keys, vals := sf.entries()
+	seen := map[string]bool{}
+	for i, k := range keys {
+		p := sf.at(k.val)
+		if vals[i].kind != nScalar {
+			d.errf(vals[i], p, "must be the URL of a feedback listener whose macro sets this status")
+			continue
+		}
+		if vals[i].val == "" && len(vals[i].unset) == 0 {
+			continue // none (e.g. ${VAR:-} unset): a status that needs it says so
+		}
+		lk := strings.ToLower(strings.TrimSpace(k.val))
+		if seen[lk] {
+			d.errf(k, p, "status listed twice (statuses match case-insensitively)")
+			continue
+		}
+		seen[lk] = true
+		c.StatusListeners[strings.TrimSpace(k.val)] = Secret(vals[i].val)
+		checkURL(d, vals[i], p, vals[i].val, true)
+	}
 	lf := d.object(f.get("lookup"), f.at("lookup"), "url", "param")
 	c.Lookup = Lookup{URL: Secret(lf.str("url")), Param: lf.str("param")}
 	checkURL(d, lf.get("url"), lf.at("url"), c.Lookup.URL.Value(), true)
@@ -506,6 +563,8 @@ func loadFeedbackType(d *decoder, name string, n *node, path string, c *Config) 
 	case OnDestroyStatus:
 		if ft.DestroyStatus == "" {
 			d.errf(f.get("on_destroy"), f.at("destroy_status"), "is required when on_destroy is status")
+		} else if !c.Centercode.hasStatusListener(ft.DestroyStatus) {
+			d.errf(f.get("destroy_status"), f.at("destroy_status"), "Centercode status %q has no listener in centercode.status_listeners (a listener whose macro sets it)", ft.DestroyStatus)
 		}
 	case OnDestroyIgnore:
 	default:
@@ -711,6 +770,9 @@ func loadStatusRules(d *decoder, n *node, path string, c *Config) StatusRules {
 			continue
 		}
 		r.fromAha[lk] = vals[i].val
+		if !c.Centercode.hasStatusListener(vals[i].val) {
+			d.errf(vals[i], af.at(k.val), "Centercode status %q has no listener in centercode.status_listeners (a listener whose macro sets it)", vals[i].val)
+		}
 	}
 	return r
 }

@@ -16,12 +16,14 @@ const examplePath = "../examples/ahacc.yaml"
 
 // testEnv is what the example config needs from the environment.
 var testEnv = map[string]string{
-	"AHA_BASE_URL":              "https://example.aha.io",
-	"AHA_API_KEY":               "secret-aha-key",
-	"CC_BUGS_SOURCE_URL":        "https://cc.example.com/api/v1/projects/BETA/feedback/externalSources/bugs?apiKey=secret",
-	"CC_FEATURES_SOURCE_URL":    "https://cc.example.com/api/v1/projects/BETA/feedback/externalSources/features?apiKey=secret",
-	"CC_FEEDBACK_LISTENER_URL":  "https://cc.example.com/api/v1/listeners/fb?apiKey=secret",
-	"CC_USER_DATA_LISTENER_URL": "https://cc.example.com/api/v1/listeners/users?apiKey=secret",
+	"AHA_BASE_URL":                    "https://example.aha.io",
+	"AHA_API_KEY":                     "secret-aha-key",
+	"CC_BUGS_SOURCE_URL":              "https://cc.example.com/api/v1/projects/BETA/feedback/externalSources/bugs?apiKey=secret",
+	"CC_FEATURES_SOURCE_URL":          "https://cc.example.com/api/v1/projects/BETA/feedback/externalSources/features?apiKey=secret",
+	"CC_FEEDBACK_LISTENER_URL":        "https://cc.example.com/api/v1/listeners/fb?apiKey=secret",
+	"CC_USER_DATA_LISTENER_URL":       "https://cc.example.com/api/v1/listeners/users?apiKey=secret",
+	"CC_STATUS_FIXED_LISTENER_URL":    "https://cc.example.com/api/v1/listeners/set-fixed?apiKey=secret",
+	"CC_STATUS_WONT_FIX_LISTENER_URL": "https://cc.example.com/api/v1/listeners/set-wont-fix?apiKey=secret",
 }
 
 func lookup(env map[string]string) func(string) (string, bool) {

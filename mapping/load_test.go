@@ -110,6 +110,13 @@ func TestLoadErrors(t *testing.T) {
 			[]string{"centercode.feedback_listener_url: must be an absolute http(s) URL (value not shown"}},
 		{"bad duration", "aha:\n  base_url: https://x.aha.io\n  api_key: k\nsync:\n  debounce: soon\n  dedup_ttl: 1s\n",
 			[]string{"test.yaml:5:13: sync.debounce: must be a duration such as 2s, 5m or 168h", "sync.dedup_ttl: must be at least 1m0s"}},
+		{"from_aha status without a listener", "aha:\n  base_url: https://x.aha.io\n  api_key: k\nstatus_rules:\n  from_aha:\n    Shipped: Fixed\n",
+			[]string{`test.yaml:6:14: status_rules.from_aha.Shipped: Centercode status "Fixed" has no listener in centercode.status_listeners`}},
+		{"destroy status without a listener", "aha:\n  base_url: https://x.aha.io\n  api_key: k\ncentercode:\n  status_listeners: {Fixed: \"https://cc/l?apiKey=x\"}\nfeedback_types:\n  bugs:\n    source_url: https://cc/s\n    record_types: [idea]\n    on_destroy: status\n    destroy_status: Closed\n    elements: {Title: $.name}\n",
+			[]string{`feedback_types.bugs.destroy_status: Centercode status "Closed" has no listener in centercode.status_listeners`}},
+		{"bad status listeners", "aha:\n  base_url: https://x.aha.io\n  api_key: k\ncentercode:\n  comment_listener_url: nope?apiKey=SECRET1\n  status_listeners:\n    Fixed: [a]\n    Closed: nope?apiKey=SECRET2\n    closed: https://cc/l\n",
+			[]string{"centercode.comment_listener_url: must be an absolute http(s) URL (value not shown", "centercode.status_listeners.Fixed: must be the URL of a feedback listener",
+				"centercode.status_listeners.Closed: must be an absolute http(s) URL (value not shown", "centercode.status_listeners.closed: status listed twice"}},
 		{"bad retry", "aha:\n  base_url: https://x.aha.io\n  api_key: k\nsync:\n  retry_max_interval: 10ms\n  retry_for: 30s\n",
 			[]string{"sync.retry_max_interval: must be at least 1s", "sync.retry_for: must be at least 1m0s"}},
 		{"retry_for below the interval", "aha:\n  base_url: https://x.aha.io\n  api_key: k\nsync:\n  retry_max_interval: 2h\n  retry_for: 1h\n",
@@ -248,7 +255,8 @@ func TestLenientEnv(t *testing.T) {
 
 	cfg, err := LoadWithOptions("ahacc.yaml", data, LoadOptions{LookupEnv: lookup(nil), AllowUnsetEnv: true})
 	require.NoError(t, err)
-	assert.Equal(t, []string{"AHA_API_KEY", "AHA_BASE_URL", "CC_BUGS_SOURCE_URL", "CC_FEATURES_SOURCE_URL", "CC_FEEDBACK_LISTENER_URL", "CC_USER_DATA_LISTENER_URL"}, cfg.UnsetEnv())
+	assert.Equal(t, []string{"AHA_API_KEY", "AHA_BASE_URL", "CC_BUGS_SOURCE_URL", "CC_FEATURES_SOURCE_URL", "CC_FEEDBACK_LISTENER_URL",
+		"CC_STATUS_FIXED_LISTENER_URL", "CC_STATUS_WONT_FIX_LISTENER_URL", "CC_USER_DATA_LISTENER_URL"}, cfg.UnsetEnv())
 	assert.Equal(t, loadExample(t).Hash(), cfg.Hash(), "the hash does not depend on the environment")
 }
 
@@ -313,4 +321,18 @@ feedback_types:
 	require.NoError(t, err)
 	assert.Equal(t, "x", res.Body["Title"])
 	assert.Equal(t, "1\ntwo\n", res.Body["Notes"])
+}
+
+// Each status ahacc sets has its own listener (a Centercode listener does one
+// thing); statuses match case-insensitively.
+func TestStatusListeners(t *testing.T) {
+	cfg, err := loadString(t, "aha:\n  base_url: https://x.aha.io\n  api_key: k\ncentercode:\n  comment_listener_url: https://cc/comment?apiKey=c\n"+
+		"  status_listeners:\n    Fixed: https://cc/fixed?apiKey=f\n    Won't Fix: https://cc/wontfix?apiKey=w\nstatus_rules:\n  from_aha:\n    Shipped: fixed\n"+
+		"feedback_types:\n  bugs:\n    source_url: https://cc/s\n    record_types: [idea]\n    on_destroy: status\n    destroy_status: WON'T FIX\n    elements: {Title: $.name}\n")
+	require.NoError(t, err)
+	assert.Equal(t, "https://cc/fixed?apiKey=f", cfg.Centercode.StatusListener("FIXED").Value())
+	assert.Equal(t, "https://cc/wontfix?apiKey=w", cfg.Centercode.StatusListener(" won't fix ").Value())
+	assert.Empty(t, cfg.Centercode.StatusListener("Closed").Value())
+	assert.Equal(t, "https://cc/comment?apiKey=c", cfg.Centercode.CommentListenerURL.Value())
+	assert.NotContains(t, fmt.Sprintf("%v %+v", cfg.Centercode, cfg.Centercode), "apiKey=", "listener URLs are secrets")
 }

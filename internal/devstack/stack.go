@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gofiber/fiber/v2"
 	"go.temporal.io/sdk/client"
@@ -259,9 +260,38 @@ func (s *Stack) startAhaSim(shape *mapping.Config) error {
 	return nil
 }
 
-// ccVars are the variables the example config reads for Centercode endpoints.
+// ccSourceVar is the variable the example config reads for a feedback type's
+// external source URL.
 func ccSourceVar(feedbackType string) string {
 	return "CC_" + strings.ToUpper(strings.NewReplacer("-", "_", " ", "_").Replace(feedbackType)) + "_SOURCE_URL"
+}
+
+// CCStatusVar is the variable the dev stack sets to the URL of the listener
+// that sets a Centercode status (centercode.status_listeners): "Won't Fix" →
+// CC_STATUS_WONT_FIX_LISTENER_URL.
+func CCStatusVar(status string) string {
+	return "CC_STATUS_" + strings.ToUpper(statusSlug(status, '_')) + "_LISTENER_URL"
+}
+
+// statusSlug keeps a status's letters and digits, apostrophes dropped and
+// other runs turned into sep: "Won't Fix" → "Wont_Fix".
+func statusSlug(status string, sep rune) string {
+	var b strings.Builder
+	gap := false
+	for _, r := range status {
+		switch {
+		case r == '\'' || r == '’':
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			if gap && b.Len() > 0 {
+				b.WriteRune(sep)
+			}
+			gap = false
+			b.WriteRune(r)
+		default:
+			gap = true
+		}
+	}
+	return b.String()
 }
 
 func (s *Stack) startCCSim(shape *mapping.Config) error {
@@ -294,6 +324,10 @@ func (s *Stack) startCCSim(shape *mapping.Config) error {
 	}
 	s.Vars["CC_PROJECT_KEY"] = project
 	s.Vars["CC_FEEDBACK_LISTENER_URL"] = sim.ListenerURL(listenerFeedbackData)
+	s.Vars["CC_COMMENT_LISTENER_URL"] = sim.ListenerURL(listenerFeedbackComment)
+	for status := range shape.Centercode.StatusListeners {
+		s.Vars[CCStatusVar(status)] = sim.ListenerURL(statusListenerKey(status))
+	}
 	s.Vars["CC_USER_DATA_LISTENER_URL"] = sim.ListenerURL(listenerUserData)
 	s.Vars["CC_LOOKUP_URL"] = sim.FeedbackURL(project)
 	return nil
@@ -447,9 +481,15 @@ func CentercodeSimMacros(cfg *mapping.Config, starterURL, token string) []ccsim.
 
 // Names of the listeners the dev stack defines in the Centercode simulator.
 const (
-	listenerUserData     = "user-data"
-	listenerFeedbackData = "feedback-data"
+	listenerUserData        = "user-data"
+	listenerFeedbackData    = "feedback-data"
+	listenerFeedbackComment = "feedback-comment"
 )
+
+// statusListenerKey is the key of the listener that sets status ("set-wont-fix").
+func statusListenerKey(status string) string {
+	return "set-" + strings.ToLower(statusSlug(status, '-'))
+}
 
 func ccProject(cfg *mapping.Config) string {
 	for _, name := range cfg.FeedbackTypeNames() {
@@ -462,16 +502,32 @@ func ccProject(cfg *mapping.Config) string {
 
 // CentercodeSimConfig builds a Centercode simulator whose external sources
 // match the config's feedback types exactly (element names, kinds, options,
-// required), with the user-data and feedback-data listeners, the record
-// lookup, and the demo testers (Start adds the Aha! simulator's idea users).
+// required), with the user-data, feedback-data and feedback-comment
+// listeners, one listener per centercode.status_listeners status whose macro
+// sets it, the record lookup, and the demo testers (Start adds the Aha!
+// simulator's idea users).
 func CentercodeSimConfig(cfg *mapping.Config) ccsim.Config {
 	base := ccsim.DefaultConfig()
 	out := ccsim.Config{APIKeys: []string{randomToken()}, Users: base.Users}
 	project := ccProject(cfg)
+	statuses := []string{"New", "In Review", "Will Fix", "Fixed", "Closed", "Won't Fix"}
+	var setters []ccsim.Listener
+	for _, status := range sortedKeys(cfg.Centercode.StatusListeners) {
+		known := false
+		for i, s := range statuses {
+			if strings.EqualFold(s, status) {
+				known, status = true, statuses[i]
+			}
+		}
+		if !known {
+			statuses = append(statuses, status)
+		}
+		setters = append(setters, ccsim.Listener{Key: statusListenerKey(status), Target: ccsim.TargetFeedback, Action: ccsim.ActionRunMacro, SetStatus: status})
+	}
 	for _, name := range cfg.FeedbackTypeNames() {
 		ft := cfg.FeedbackType(name)
 		src := ccsim.Source{ProjectKey: project, Key: name, FeedbackType: name, DefaultSubmitter: "pm@example.com",
-			StartingStatus: "New", Statuses: []string{"New", "In Review", "Will Fix", "Fixed", "Closed", "Won't Fix"},
+			StartingStatus: "New", Statuses: statuses,
 			ExternalReferenceElement: ft.ExternalReference}
 		for _, el := range ft.ElementSpecs() {
 			kind := ccsim.ElementKind(el.Kind)
@@ -510,7 +566,18 @@ func CentercodeSimConfig(cfg *mapping.Config) ccsim.Config {
 	out.Listeners = []ccsim.Listener{
 		{Key: listenerUserData, Target: ccsim.TargetUser, Action: ccsim.ActionStoreData, DataGroup: group, Labels: labels},
 		{Key: listenerFeedbackData, Target: ccsim.TargetFeedback, Action: ccsim.ActionStoreData, DataGroup: "Aha!"},
+		{Key: listenerFeedbackComment, Target: ccsim.TargetFeedback, Action: ccsim.ActionComment},
 	}
+	out.Listeners = append(out.Listeners, setters...)
 	sort.Slice(out.Sources, func(i, j int) bool { return out.Sources[i].Key < out.Sources[j].Key })
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
 	return out
 }

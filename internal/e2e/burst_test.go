@@ -307,7 +307,9 @@ func verifyBurst(t *testing.T, b *burst, quietTimeout time.Duration, redisFlushe
 		if i == deletedIdea {
 			assert.True(t, st.Destroyed, "%s: %+v", info.ReferenceNum, st)
 			ft := e.stack.Config.FeedbackType(burstFeedback)
-			assert.Equal(t, ft.DestroyComment, list[0].CustomData["Aha!"]["comment"], "on_destroy: comment, through the feedback listener")
+			if assert.Len(t, list[0].Comments, 1, "on_destroy: comment, once, through the comment listener") {
+				assert.Equal(t, ft.DestroyComment, list[0].Comments[0].Text)
+			}
 			continue
 		}
 		raw, err := client.idea(ctx, info.ReferenceNum)

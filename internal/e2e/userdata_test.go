@@ -531,16 +531,23 @@ func TestUserDataEndToEnd(t *testing.T) {
 	require.NoError(t, e.aha.UpdateIdeaUser(byEmail[victim], map[string]any{"name": "Forbidden Rename"}))
 	st = e.udWaitState(ctx, victim, 30*time.Second, func(s workflows.UserDataState) bool { return s.SyncState == workflows.StateParked })
 	require.Contains(t, st.ParkedReason, "403")
-	parked, err := app.ListParked(ctx, e.stack.Client, "")
-	require.NoError(t, err)
-	found := false
-	for _, pr := range parked {
-		if pr.WorkflowID == workflows.UserDataWorkflowID(victim) {
-			found = true
-			require.Contains(t, pr.Reason, "403")
+	// The list reads Temporal's visibility store, which follows the
+	// workflow's search attributes a little later (CI saw it not yet there).
+	var listed app.ParkedRecord
+	require.Eventually(t, func() bool {
+		parked, err := app.ListParked(ctx, e.stack.Client, "")
+		if err != nil {
+			return false
 		}
-	}
-	require.True(t, found, "the operator's parked list shows the person")
+		for _, pr := range parked {
+			if pr.WorkflowID == workflows.UserDataWorkflowID(victim) {
+				listed = pr
+				return true
+			}
+		}
+		return false
+	}, 15*time.Second, 100*time.Millisecond, "the operator's parked list shows the person")
+	require.Contains(t, listed.Reason, "403")
 	e.cc.SetAPIKeyEnabled(key, true)
 	require.NoError(t, e.stack.Client.SignalWorkflow(ctx, workflows.UserDataWorkflowID(victim), "", workflows.SignalRetry, nil))
 	e.udWaitState(ctx, victim, 30*time.Second, func(s workflows.UserDataState) bool { return s.SyncState == workflows.StateSynced })
