@@ -193,15 +193,7 @@ func TestPlanMacroMapsTheExampleMacros(t *testing.T) {
 // and the write-back stores the link on the feedback.
 func TestMacroActivitiesAgainstSimulators(t *testing.T) {
 	as := mcAhaSim(t)
-	cc, err := ccsim.New(ccsim.DefaultConfig())
-	require.NoError(t, err)
-	require.NoError(t, cc.Start())
-	defer cc.Close()
-	ref, err := centercode.New().SubmitFeedback(context.Background(), cc.SourceURL("beta", "bugs"), []byte(`{"Title": "Crash on save"}`))
-	require.NoError(t, err)
-	fid := ref.ID
-	fbID, err := strconv.ParseInt(fid, 10, 64)
-	require.NoError(t, err)
+	cc, fid, fbID := mcFeedback(t)
 
 	cfg := mcConfig(t, map[string]string{"CC_FEEDBACK_LISTENER_URL": cc.ListenerURL("feedback-data")})
 	acts := mcActivities(t, cfg, as.URL())
@@ -255,6 +247,21 @@ func TestPayloadTarget(t *testing.T) {
 	require.Equal(t, "X", payloadTarget([]byte(`{"customData":{"Aha!":{"aha_reference":"X"}}}`)))
 	require.Equal(t, "PRJ1-I-4", payloadTarget([]byte(`{"ahaReference":"PRJ1-I-4","customData":[1]}`)))
 	require.Equal(t, "", payloadTarget([]byte(`{}`)))
+}
+
+// mcFeedback starts a Centercode simulator (its default config, closed with
+// the test) and submits one bugs feedback: its id as text and as a number.
+func mcFeedback(t *testing.T) (*ccsim.Server, string, int64) {
+	t.Helper()
+	cc, err := ccsim.New(ccsim.DefaultConfig())
+	require.NoError(t, err)
+	require.NoError(t, cc.Start())
+	t.Cleanup(func() { _ = cc.Close() })
+	ref, err := centercode.New().SubmitFeedback(context.Background(), cc.SourceURL("beta", "bugs"), []byte(`{"Title": "Crash on save"}`))
+	require.NoError(t, err)
+	id, err := strconv.ParseInt(ref.ID, 10, 64)
+	require.NoError(t, err)
+	return cc, ref.ID, id
 }
 
 // mca names activities for the test environment (like the workflows' nil pointer).
@@ -350,14 +357,7 @@ func TestPushToAhaAdoptsTheFeatureOfAnAmbiguousCreate(t *testing.T) {
 // an on_destroy comment to the comment listener, or, without one, is stored as
 // a value by the feedback listener. A status without a listener parks.
 func TestStatusAndDestroyGoToTheirListeners(t *testing.T) {
-	cc, err := ccsim.New(ccsim.DefaultConfig())
-	require.NoError(t, err)
-	require.NoError(t, cc.Start())
-	defer cc.Close()
-	ref, err := centercode.New().SubmitFeedback(context.Background(), cc.SourceURL("beta", "bugs"), []byte(`{"Title": "Crash on save"}`))
-	require.NoError(t, err)
-	fbID, err := strconv.ParseInt(ref.ID, 10, 64)
-	require.NoError(t, err)
+	cc, fid, fbID := mcFeedback(t)
 	status := func() string { f, _ := cc.Feedback(fbID); return f.Status }
 	require.Equal(t, "New", status())
 
@@ -369,11 +369,11 @@ func TestStatusAndDestroyGoToTheirListeners(t *testing.T) {
 	acts := mcActivities(t, cfg, "http://127.0.0.1:1")
 	env := mcEnv(acts)
 
-	_, err = env.ExecuteActivity(mca.SetCentercodeStatus, SetStatusRequest{FeedbackID: ref.ID, Status: "will fix"})
+	_, err := env.ExecuteActivity(mca.SetCentercodeStatus, SetStatusRequest{FeedbackID: fid, Status: "will fix"})
 	require.NoError(t, err)
 	assert.Equal(t, "Will Fix", status(), "the will-fix listener's macro set it")
 
-	_, err = env.ExecuteActivity(mca.SetCentercodeStatus, SetStatusRequest{FeedbackID: ref.ID, Status: "Closed"})
+	_, err = env.ExecuteActivity(mca.SetCentercodeStatus, SetStatusRequest{FeedbackID: fid, Status: "Closed"})
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(err, &appErr), "%v", err)
 	assert.Equal(t, ErrTypeConfig, appErr.Type())
@@ -383,7 +383,7 @@ func TestStatusAndDestroyGoToTheirListeners(t *testing.T) {
 
 	bugs := cfg.FeedbackType("bugs")
 	require.Equal(t, mapping.OnDestroyComment, bugs.OnDestroy)
-	destroy := DestroyRequest{FeedbackType: "bugs", FeedbackID: ref.ID, Reference: "PRJ1-I-9"}
+	destroy := DestroyRequest{FeedbackType: "bugs", FeedbackID: fid, Reference: "PRJ1-I-9"}
 	_, err = env.ExecuteActivity(mca.NotifyDestroyed, destroy)
 	require.NoError(t, err)
 	f, _ := cc.Feedback(fbID)

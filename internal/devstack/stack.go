@@ -7,9 +7,11 @@ import (
 
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -512,7 +514,7 @@ func CentercodeSimConfig(cfg *mapping.Config) ccsim.Config {
 	project := ccProject(cfg)
 	statuses := []string{"New", "In Review", "Will Fix", "Fixed", "Closed", "Won't Fix"}
 	var setters []ccsim.Listener
-	for _, status := range sortedKeys(cfg.Centercode.StatusListeners) {
+	for _, status := range slices.Sorted(maps.Keys(cfg.Centercode.StatusListeners)) {
 		known := false
 		for i, s := range statuses {
 			if strings.EqualFold(s, status) {
@@ -570,14 +572,5 @@ func CentercodeSimConfig(cfg *mapping.Config) ccsim.Config {
 	}
 	out.Listeners = append(out.Listeners, setters...)
 	sort.Slice(out.Sources, func(i, j int) bool { return out.Sources[i].Key < out.Sources[j].Key })
-	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }
