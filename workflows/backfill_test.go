@@ -135,7 +135,10 @@ func TestAhaPeopleResolverCoalescesAndRemembersEmail(t *testing.T) {
 	peopleIdleTimeout = time.Minute
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestWorkflowEnvironment()
-	env.RegisterActivity(activities.New(udConfig(t), nil, nil, nil))
+	cfg := udConfig(t)
+	cfg.Sync.RetryFor, cfg.Sync.RetryMaxInterval = 3*time.Hour, 7*time.Second
+	env.RegisterActivity(activities.New(cfg, nil, nil, nil))
+	seen := recordActivityOptions(env)
 	var reqs []activities.ResolvePeopleRequest
 	emails := []string{"old@example.com", "new@example.com"}
 	env.OnActivity(a.ResolvePeople, mock.Anything, mock.Anything).Return(
@@ -163,4 +166,8 @@ func TestAhaPeopleResolverCoalescesAndRemembersEmail(t *testing.T) {
 	require.Equal(t, []string{"a1"}, reqs[0].AuditIDs)
 	require.Equal(t, []string{"a2", "a3"}, reqs[1].AuditIDs)
 	require.Equal(t, []string{"old@example.com"}, reqs[1].PreviousEmails, "the old email is cleared too")
+	o, ok := seen.get("ResolvePeople")
+	require.True(t, ok)
+	require.Equal(t, 7*time.Second, o.RetryPolicy.MaximumInterval, "sync.retry_max_interval")
+	require.Equal(t, 3*time.Hour, o.ScheduleToCloseTimeout, "sync.retry_for")
 }

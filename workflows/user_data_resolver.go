@@ -204,15 +204,15 @@ func (r *resolver) resolveOnce(ctx workflow.Context) error {
 	if source == "" {
 		source = "webhook"
 	}
+	// A page of people: up to 10 minutes (it waits for the budgets),
+	// heartbeated, retried as the config says (see retrying).
+	retry := retrying{For: routes.RetryFor, MaxInterval: routes.RetryMaxInterval}
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout:    10 * time.Minute,
 		HeartbeatTimeout:       time.Minute,
-		ScheduleToCloseTimeout: DefaultRetryFor,
+		ScheduleToCloseTimeout: retry.retryFor(),
 		Summary:                "find the people of Aha! " + r.Kind + " " + r.AhaID,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute,
-			NonRetryableErrorTypes: []string{activities.ErrTypePermanent, activities.ErrTypeNotFound, activities.ErrTypeConfig},
-		},
+		RetryPolicy:            retry.policy(),
 	})
 	var res activities.ResolvePeopleResult
 	if err := workflow.ExecuteActivity(actx, a.ResolvePeople, activities.ResolvePeopleRequest{
