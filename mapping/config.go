@@ -115,8 +115,9 @@ func (a Aha) Kind(auditableType string) (string, bool) {
 type Centercode struct {
 	Rate Rate
 	// FeedbackListenerURL is the feedback listener whose action stores custom
-	// data: the Aha! link a macro writes back (and, without a comment
-	// listener, an on_destroy comment as a value). It carries apiKey=.
+	// data: a linked record's later changes, the Aha! link a macro writes back
+	// (and, without a comment listener, an on_destroy comment as a value). It
+	// carries apiKey=.
 	FeedbackListenerURL Secret
 	// CommentListenerURL is a feedback listener whose action adds a comment
 	// (on_destroy: comment); empty: the comment is stored as the value
