@@ -48,9 +48,10 @@ func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc
 // WithLimiter sets a limiter waited on before every request.
 func WithLimiter(l Limiter) Option { return func(c *Client) { c.limiter = l } }
 
-// WithReadRetries sets how often a GET that got no answer, or a 500, 502, 503
-// or 504, is repeated at once (after pause, then twice that, ±25%) before its
-// error is returned. Default: 2 repeats, 250 ms. Reads only: a GET changes
+// WithReadRetries sets how often a GET that got no answer (a dropped or
+// refused connection; not a timeout), or a 500, 502, 503 or 504, is repeated
+// at once (after pause, then twice that, ±25%) before its error is returned.
+// Default: 2 repeats, 250 ms. Reads only: a GET changes
 // nothing, while a write's retry belongs to the workflow, whose activity first
 // looks for what an ambiguous write did. A retried activity that must look
 // something up before it writes (see activities.PushToAha) would otherwise
@@ -617,11 +618,12 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 }
 
 // transientRead reports whether a GET's error is worth repeating at once: no
-// answer, or a 500, 502, 503 or 504.
+// answer (but not a timeout: three of those could outlast the activity), or a
+// 500, 502, 503 or 504.
 func transientRead(err error) bool {
 	var te *TransportError
 	if errors.As(err, &te) {
-		return true
+		return !te.Timeout()
 	}
 	var ae *Error
 	if errors.As(err, &ae) {

@@ -118,3 +118,25 @@ func TestReadRetriesStopWhenTheCallerDoes(t *testing.T) {
 	assert.Equal(t, 500, ae.Status)
 	assert.EqualValues(t, 1, n.Load())
 }
+
+// A GET that timed out is not repeated: three timeouts could outlast the
+// activity's start-to-close; Temporal's retry takes it.
+func TestReadRetriesLeaveTimeoutsToTheWorkflow(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		select {
+		case <-r.Context().Done():
+		case <-time.After(2 * time.Second):
+		}
+	}))
+	t.Cleanup(srv.Close)
+	c := New(srv.URL, testKey, WithHTTPClient(&http.Client{Timeout: 50 * time.Millisecond}))
+	got := pauses(c)
+	_, err := c.GetIdea(context.Background(), "x")
+	var te *TransportError
+	require.ErrorAs(t, err, &te)
+	assert.True(t, te.Timeout())
+	assert.EqualValues(t, 1, n.Load())
+	assert.Empty(t, *got)
+}
