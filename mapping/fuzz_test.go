@@ -61,7 +61,7 @@ func FuzzMap(f *testing.F) {
 		}
 	}
 	for _, s := range []string{`{}`, `[]`, `null`, `{"name": "\ud800"}`, `{"tags": [[["x"]]]}`, `{"custom_fields": {"a": {"key": "severity", "value": "P0"}}}`,
-		`{"name": 1e999}`, `{"votes": -0.0e-5}`, `{"a":` + string(make([]byte, 0)) + `}`, `{"description": {"body": "<p>&#x1F600;<ul><li>"}}`} {
+		`{"name": 1e999}`, `{"": 1e700}`, `{"x": [-1e-999, 2E+308]}`, `{"votes": -0.0e-5}`, `{"a":` + string(make([]byte, 0)) + `}`, `{"description": {"body": "<p>&#x1F600;<ul><li>"}}`} {
 		f.Add([]byte(s))
 	}
 	cfg := loadExample(f)

@@ -445,8 +445,9 @@ func (p *jparser) number(skip bool) (any, error) {
 			return nil, p.errf("invalid number")
 		}
 	}
+	hasExp := false
 	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
-		isInt = false
+		isInt, hasExp = false, true
 		i++
 		if i < len(d) && (d[i] == '+' || d[i] == '-') {
 			i++
@@ -461,10 +462,17 @@ func (p *jparser) number(skip bool) (any, error) {
 		}
 	}
 	p.pos = i
+	lit := d[start:i]
 	if skip {
+		// Skipped, but still refused where encoding/json refuses it: out of
+		// float64's range, which needs an exponent or over 308 digits.
+		if hasExp || len(lit) > 308 {
+			if _, err := strconv.ParseFloat(string(lit), 64); err != nil {
+				return nil, p.errf("number %s out of range", lit)
+			}
+		}
 		return nil, nil
 	}
-	lit := d[start:i]
 	if isInt && len(lit) <= 18 {
 		var n int64
 		neg := lit[0] == '-'
