@@ -89,11 +89,16 @@ func New(cfg *mapping.Config, ahaAPI AhaAPI, cc CentercodeAPI, logger *slog.Logg
 
 func (a *Activities) config() *mapping.Config { return a.Configs.Load() }
 
+// retryOf is the config's retry settings, for a workflow's routes or plan.
+func retryOf(cfg *mapping.Config) Retry {
+	return Retry{RetryFor: cfg.Sync.RetryFor, RetryMaxInterval: cfg.Sync.RetryMaxInterval}
+}
+
 // RoutesFor tells a workflow which feedback types a record kind feeds under
 // the current config (run as a local activity: cheap, no far-side call).
 func (a *Activities) RoutesFor(ctx context.Context, req RoutesRequest) (Routes, error) {
 	cfg := a.config()
-	r := Routes{Debounce: cfg.Sync.Debounce, RetryFor: cfg.Sync.RetryFor, RetryMaxInterval: cfg.Sync.RetryMaxInterval, ConfigHash: cfg.ShortHash()}
+	r := Routes{Debounce: cfg.Sync.Debounce, Retry: retryOf(cfg), ConfigHash: cfg.ShortHash()}
 	for _, ft := range cfg.FeedbackTypesFor(req.Kind) {
 		r.FeedbackTypes = append(r.FeedbackTypes, ft.Name)
 	}

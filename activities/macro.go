@@ -42,7 +42,7 @@ func (a *Activities) PlanMacro(ctx context.Context, req PlanMacroRequest) (Macro
 	return MacroPlan{
 		Macro: m.Name, Action: m.Action, Product: m.Product, Release: m.Release,
 		FeedbackID: res.Reference, Body: res.JSON, Target: payloadTarget(req.Payload), ConfigHash: cfg.ShortHash(),
-		RetryFor: cfg.Sync.RetryFor, RetryMaxInterval: cfg.Sync.RetryMaxInterval,
+		Retry: retryOf(cfg),
 	}, nil
 }
 

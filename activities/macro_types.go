@@ -57,10 +57,7 @@ type MacroPlan struct {
 	// the feedback (found by its integration field).
 	Target     string `json:"target,omitempty"`
 	ConfigHash string `json:"config_hash"`
-	// RetryFor and RetryMaxInterval are sync.retry_for and
-	// sync.retry_max_interval (zero: the workflow's defaults).
-	RetryFor         time.Duration `json:"retry_for,omitempty"`
-	RetryMaxInterval time.Duration `json:"retry_max_interval,omitempty"`
+	Retry
 }
 
 // PushRequest performs a planned macro run against Aha!.

@@ -91,14 +91,20 @@ type RoutesRequest struct {
 	Kind string `json:"kind"`
 }
 
+// Retry is the config's retry settings for far-side calls, handed to a
+// workflow with its routes or plan: RetryFor (sync.retry_for) is how long a
+// failing call is retried before its record, person or run parks,
+// RetryMaxInterval (sync.retry_max_interval) the longest wait between two
+// tries. Zero: the workflow's defaults.
+type Retry struct {
+	RetryFor         time.Duration `json:"retry_for,omitempty"`
+	RetryMaxInterval time.Duration `json:"retry_max_interval,omitempty"`
+}
+
 // Routes is the worker's current routing for a record kind.
 type Routes struct {
 	FeedbackTypes []string      `json:"feedback_types"`
 	Debounce      time.Duration `json:"debounce"`
-	// RetryFor (sync.retry_for) is how long transient failures are retried
-	// before the record parks; RetryMaxInterval (sync.retry_max_interval) the
-	// longest wait between two tries. Zero: the workflow's defaults.
-	RetryFor         time.Duration `json:"retry_for"`
-	RetryMaxInterval time.Duration `json:"retry_max_interval,omitempty"`
-	ConfigHash       string        `json:"config_hash"`
+	Retry
+	ConfigHash string `json:"config_hash"`
 }

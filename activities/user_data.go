@@ -31,7 +31,7 @@ const ErrTypeUnknownUser = "UnknownUser"
 // data (run as a local activity: cheap, no far-side call, no URLs in history).
 func (a *Activities) UserDataRoutes(ctx context.Context) (UserDataRoutes, error) {
 	cfg := a.config()
-	r := UserDataRoutes{Debounce: cfg.Sync.Debounce, RetryFor: cfg.Sync.RetryFor, RetryMaxInterval: cfg.Sync.RetryMaxInterval, ConfigHash: cfg.ShortHash()}
+	r := UserDataRoutes{Debounce: cfg.Sync.Debounce, Retry: retryOf(cfg), ConfigHash: cfg.ShortHash()}
 	if ud := cfg.UserData; ud != nil {
 		r.Enabled = true
 		r.OnUnknownUser = ud.OnUnknownUser

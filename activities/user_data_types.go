@@ -74,11 +74,8 @@ type UserDataRoutes struct {
 	Enabled       bool          `json:"enabled"`
 	OnUnknownUser string        `json:"on_unknown_user"` // skip or park
 	Debounce      time.Duration `json:"debounce"`
-	// RetryFor and RetryMaxInterval are sync.retry_for and
-	// sync.retry_max_interval (zero: the workflow's defaults).
-	RetryFor         time.Duration `json:"retry_for,omitempty"`
-	RetryMaxInterval time.Duration `json:"retry_max_interval,omitempty"`
-	ConfigHash       string        `json:"config_hash"`
+	Retry
+	ConfigHash string `json:"config_hash"`
 }
 
 // HydratePersonRequest reads one person from Aha! by email.

@@ -344,7 +344,7 @@ func (s *entity) destroy(ctx workflow.Context) error {
 func (s *entity) callOpts(ctx workflow.Context, summary string) workflow.Context {
 	var r retrying
 	if s.routes != nil {
-		r = retrying{For: s.routes.RetryFor, MaxInterval: s.routes.RetryMaxInterval}
+		r = retrying(s.routes.Retry)
 	}
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout:    2 * time.Minute,

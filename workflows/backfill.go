@@ -4,7 +4,6 @@ import (
 	"strconv"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ahacc/ahacc/activities"
@@ -61,15 +60,14 @@ func UserBackfillWorkflow(ctx workflow.Context, in UserBackfillInput) (BackfillP
 	details()
 
 	// A page: up to 10 minutes (it waits for the budgets), heartbeated by the
-	// worker, so a dead worker's page moves on within a minute.
+	// worker, so a dead worker's page moves on within a minute; retried with
+	// the default settings (see retrying).
+	var retry retrying
 	pageOpts := workflow.ActivityOptions{
 		StartToCloseTimeout:    10 * time.Minute,
 		HeartbeatTimeout:       time.Minute,
-		ScheduleToCloseTimeout: DefaultRetryFor,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute,
-			NonRetryableErrorTypes: []string{activities.ErrTypePermanent, activities.ErrTypeNotFound, activities.ErrTypeConfig},
-		},
+		ScheduleToCloseTimeout: retry.retryFor(),
+		RetryPolicy:            retry.policy(),
 	}
 	for pages := 0; ; pages++ {
 		control()

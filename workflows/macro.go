@@ -92,7 +92,7 @@ func (r *macroRun) runOnce(ctx workflow.Context) error {
 			return err
 		}
 		r.Action, r.ConfigHash = plan.Action, plan.ConfigHash
-		r.retry = retrying{For: plan.RetryFor, MaxInterval: plan.RetryMaxInterval}
+		r.retry = retrying(plan.Retry)
 		var res activities.PushResult
 		// A retry after a failed push may follow an ambiguous create: look first.
 		if r.FirstPush.IsZero() {

@@ -19,16 +19,15 @@ const DefaultRetryMaxInterval = mapping.DefaultRetryMaxInterval
 const callHeartbeat = 20 * time.Second
 
 // retrying is how a workflow retries its far-side calls: tries 1 s apart,
-// doubling to at most MaxInterval, for up to For before the call fails and
-// its record, person or run parks. Both come from the config (sync.retry_for,
-// sync.retry_max_interval) through a local activity; zero means the default.
-type retrying struct {
-	For, MaxInterval time.Duration
-}
+// doubling to at most RetryMaxInterval, for up to RetryFor before the call
+// fails and its record, person or run parks. Both come from the config
+// (sync.retry_for, sync.retry_max_interval) with the routes or plan a local
+// activity returns; zero means the default.
+type retrying activities.Retry
 
 func (r retrying) retryFor() time.Duration {
-	if r.For > 0 {
-		return r.For
+	if r.RetryFor > 0 {
+		return r.RetryFor
 	}
 	return DefaultRetryFor
 }
@@ -37,7 +36,7 @@ func (r retrying) retryFor() time.Duration {
 // 422), a body the mapping rejects and a config error are not retried, nor
 // are the extra error types.
 func (r retrying) policy(extra ...string) *temporal.RetryPolicy {
-	maxInterval := r.MaxInterval
+	maxInterval := r.RetryMaxInterval
 	if maxInterval <= 0 {
 		maxInterval = DefaultRetryMaxInterval
 	}

@@ -327,7 +327,7 @@ func (s *person) retrying() retrying {
 	if s.routes == nil {
 		return retrying{}
 	}
-	return retrying{For: s.routes.RetryFor, MaxInterval: s.routes.RetryMaxInterval}
+	return retrying(s.routes.Retry)
 }
 
 func (s *person) upsert(ctx workflow.Context) {

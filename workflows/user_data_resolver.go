@@ -206,7 +206,7 @@ func (r *resolver) resolveOnce(ctx workflow.Context) error {
 	}
 	// A page of people: up to 10 minutes (it waits for the budgets),
 	// heartbeated, retried as the config says (see retrying).
-	retry := retrying{For: routes.RetryFor, MaxInterval: routes.RetryMaxInterval}
+	retry := retrying(routes.Retry)
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout:    10 * time.Minute,
 		HeartbeatTimeout:       time.Minute,
