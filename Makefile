@@ -1,6 +1,7 @@
 # ahacc — the targets people expect. `make run` and `make test` are the two commands.
 GO          ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+WORKFLOWCHECK ?= go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
 BENCHTIME   ?= 2s
 COMPOSE     ?= docker compose -f docker/compose.yaml --env-file docker/.env
 PKGS        := ./...
@@ -50,10 +51,11 @@ bench:
 	AHACC_BENCH_MACROS=$(BENCH_MACROS) $(GO) test -count=1 -timeout 60m -run '^TestMacroRateBudgetBench$$' -v ./internal/e2e/ | grep -E 'BENCH|^(---|ok|FAIL)' | tee .bench-macros.txt
 	AHACC_BENCH_BACKFILL=$(BENCH_BACKFILL) $(GO) test -count=1 -timeout 60m -run '^TestUserDataBackfillBench$$' -v ./internal/e2e/ | grep -E 'BENCH|^(---|ok|FAIL)' | tee .bench-backfill.txt
 
-## lint: go vet + staticcheck
+## lint: go vet + staticcheck + workflowcheck (no non-deterministic call reachable from a workflow)
 lint:
 	$(GO) vet $(PKGS)
 	$(GO) run $(STATICCHECK) $(PKGS)
+	$(GO) run $(WORKFLOWCHECK) $(PKGS)
 
 ## build: static binaries into bin/
 build:

@@ -218,7 +218,9 @@ func (f *feedbackEntity) payload(p json.RawMessage) json.RawMessage {
 	case len(f.LastPayload) > 0:
 		return f.LastPayload
 	}
-	b, _ := json.Marshal(map[string]string{"feedbackId": f.FeedbackID})
+	// encoding/json writes a map's keys sorted: deterministic, though
+	// workflowcheck cannot tell (it reaches reflect's caches).
+	b, _ := json.Marshal(map[string]string{"feedbackId": f.FeedbackID}) //workflowcheck:ignore
 	return b
 }
 
