@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/ahacc/ahacc/internal/farside"
 )
 
 // Limiter is called before every request (for example a shared GCRA budget in Redis).
@@ -696,7 +698,7 @@ func (c *Client) once(ctx context.Context, method, path string, query url.Values
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return &Error{Status: resp.StatusCode, Message: c.redact(errorMessage(b)), Body: c.redact(truncate(string(b), MaxErrorBody)),
-			RetryAfter: retryAfter(resp.Header, c.now()), Method: method, Path: path}
+			RetryAfter: farside.RetryAfter(resp.Header, c.now()), Method: method, Path: path}
 	}
 	if out == nil {
 		return nil

@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ahacc/ahacc/internal/farside"
 )
 
 // MaxErrorBody is how much of an error response body Error.Body keeps.
@@ -30,16 +31,9 @@ func (e *Error) Error() string {
 // StatusCode returns the HTTP status.
 func (e *Error) StatusCode() int { return e.Status }
 
-// Retryable reports whether repeating the request may succeed: 429, 500, 502, 503 and
-// 504 (and any other 5xx) are; 4xx answers (400, 401, 403, 404, 406, 422, …) are not.
-func (e *Error) Retryable() bool {
-	switch e.Status {
-	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
-		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return true
-	}
-	return e.Status >= 500
-}
+// Retryable reports whether repeating the request may succeed (farside.RetryableStatus:
+// 408, 429 and every 5xx; the other 4xx are permanent).
+func (e *Error) Retryable() bool { return farside.RetryableStatus(e.Status) }
 
 // RetryDelay is the wait the server asked for (0 when it gave none).
 func (e *Error) RetryDelay() time.Duration { return e.RetryAfter }
@@ -144,38 +138,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
-}
-
-// epochThreshold separates an epoch timestamp from a number of seconds in
-// X-Ratelimit-Reset (aha.md: which one Aha! sends is unknown).
-const epochThreshold = 1_000_000_000
-
-// retryAfter reads Retry-After (seconds or HTTP date), else X-Ratelimit-Reset (epoch
-// seconds when > ~1e9, else seconds to wait).
-func retryAfter(h http.Header, now time.Time) time.Duration {
-	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
-		if n, err := strconv.ParseFloat(v, 64); err == nil && n >= 0 {
-			return time.Duration(n * float64(time.Second))
-		}
-		if t, err := http.ParseTime(v); err == nil {
-			if d := t.Sub(now); d > 0 {
-				return d
-			}
-			return 0
-		}
-	}
-	if v := strings.TrimSpace(h.Get("X-Ratelimit-Reset")); v != "" {
-		n, err := strconv.ParseFloat(v, 64)
-		if err != nil || n < 0 {
-			return 0
-		}
-		if n > epochThreshold {
-			if d := time.Unix(0, int64(n*float64(time.Second))).Sub(now); d > 0 {
-				return d
-			}
-			return 0
-		}
-		return time.Duration(n * float64(time.Second))
-	}
-	return 0
 }

@@ -27,6 +27,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/ahacc/ahacc/internal/farside"
 )
 
 // Assumptions this client relies on (see centercode.md; each is also implemented by the simulator).
@@ -361,7 +363,7 @@ func (c *Client) do(ctx context.Context, op, method, rawURL string, body []byte)
 		}
 		return nil, &Error{Op: op, Method: method, URL: redacted, Status: resp.StatusCode,
 			Message: scrub(msg, secrets), Element: scrub(element, secrets),
-			RetryAfter: retryAfter(resp.Header, c.now()), Body: scrub(string(b), secrets)}
+			RetryAfter: farside.RetryAfter(resp.Header, c.now()), Body: scrub(string(b), secrets)}
 	}
 	return &response{status: resp.StatusCode, header: resp.Header, body: data}, nil
 }

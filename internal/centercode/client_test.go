@@ -263,12 +263,13 @@ func TestTransportErrorNotSent(t *testing.T) {
 	assert.True(t, te.Retryable())
 	assert.False(t, centercode.Ambiguous(err))
 
-	// A cancelled context is not retryable.
+	// A cancelled context (a worker shutting down) is retryable: it says
+	// nothing about the request, which another worker may pass.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	err = f.client.PostListener(ctx, f.sim.ListenerURL("user-data"), []byte(`{"email":"ada@example.com"}`))
 	require.ErrorAs(t, f.errs.add(err), &te)
-	assert.False(t, te.Retryable())
+	assert.True(t, te.Retryable())
 	assert.ErrorIs(t, err, context.Canceled)
 
 	// A client timeout is retryable.

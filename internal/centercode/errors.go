@@ -1,14 +1,14 @@
 package centercode
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ahacc/ahacc/internal/farside"
 )
 
 // ErrInvalidURL is wrapped by errors for a configured URL that is not an absolute
@@ -56,11 +56,9 @@ func (e *Error) Error() string {
 // StatusCode returns the HTTP status.
 func (e *Error) StatusCode() int { return e.Status }
 
-// Retryable reports whether the failure is transient: 408, 429 and every 5xx. 400, 401,
-// 403, 404, 406, 422 and the other 4xx are permanent.
-func (e *Error) Retryable() bool {
-	return e.Status == http.StatusTooManyRequests || e.Status == http.StatusRequestTimeout || e.Status >= 500
-}
+// Retryable reports whether the failure is transient (farside.RetryableStatus: 408, 429
+// and every 5xx; 400, 401, 403, 404, 406, 422 and the other 4xx are permanent).
+func (e *Error) Retryable() bool { return farside.RetryableStatus(e.Status) }
 
 // RetryDelay is the wait the server asked for (0 when it named none).
 func (e *Error) RetryDelay() time.Duration { return e.RetryAfter }
@@ -85,8 +83,9 @@ func (e *TransportError) Error() string {
 // Callers must not print the cause unredacted; print the TransportError instead.
 func (e *TransportError) Unwrap() error { return e.Err }
 
-// Retryable is true unless the caller cancelled the request.
-func (e *TransportError) Retryable() bool { return !errors.Is(e.Err, context.Canceled) }
+// Retryable is always true: no answer (a timeout, a reset, or a cancellation such as
+// a worker's shutdown) says nothing about the request, which another try may pass.
+func (e *TransportError) Retryable() bool { return true }
 
 // Sent reports whether the request may have reached the server (a connection was
 // established before the failure). For a create this means the outcome is ambiguous:
@@ -135,38 +134,6 @@ func RetryDelay(err error) time.Duration {
 		return ce.RetryDelay()
 	}
 	return 0
-}
-
-// retryAfter reads Retry-After (seconds or an HTTP date), else X-Ratelimit-Reset
-// (a Unix time when larger than 10^9, else seconds), relative to now. Negative waits
-// become 0.
-func retryAfter(h http.Header, now time.Time) time.Duration {
-	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
-		if secs, err := strconv.ParseFloat(v, 64); err == nil {
-			return clampWait(time.Duration(secs * float64(time.Second)))
-		}
-		if t, err := http.ParseTime(v); err == nil {
-			return clampWait(t.Sub(now))
-		}
-	}
-	if v := strings.TrimSpace(h.Get("X-Ratelimit-Reset")); v != "" {
-		if n, err := strconv.ParseFloat(v, 64); err == nil {
-			if n > 1e9 {
-				sec := int64(n)
-				nsec := int64((n - float64(sec)) * 1e9)
-				return clampWait(time.Unix(sec, nsec).Sub(now))
-			}
-			return clampWait(time.Duration(n * float64(time.Second)))
-		}
-	}
-	return 0
-}
-
-func clampWait(d time.Duration) time.Duration {
-	if d < 0 {
-		return 0
-	}
-	return d
 }
 
 // parseErrorBody pulls a message and an element name out of a JSON error body:
