@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -185,15 +186,20 @@ func TestReadyz(t *testing.T) {
 	require.Equal(t, 200, resp.StatusCode)
 	require.Contains(t, string(b), `"status":"degraded"`, "no Redis configured: degraded but ready")
 
+	// Anyone may ask: the answer names component states only; what went
+	// wrong (addresses, error text) goes to the log.
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
 	defer rdb.Close()
-	tc.On("CheckHealth", mock.Anything, mock.Anything).Return(nil, errors.New("unreachable")).Once()
-	srv = New(Options{Temporal: tc, Redis: rdb})
+	tc.On("CheckHealth", mock.Anything, mock.Anything).Return(nil, errors.New("dial tcp 10.1.2.3:7233: connection refused")).Once()
+	var logs bytes.Buffer
+	srv = New(Options{Temporal: tc, Redis: rdb, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	resp, err = srv.App().Test(httptest.NewRequest(http.MethodGet, "/readyz", nil))
 	require.NoError(t, err)
 	b, _ = io.ReadAll(resp.Body)
 	require.Equal(t, 503, resp.StatusCode, string(b))
-	require.Contains(t, string(b), `"temporal":"unreachable`)
+	require.JSONEq(t, `{"status":"unavailable","temporal":"unreachable","redis":"unreachable"}`, string(b))
+	require.Contains(t, logs.String(), "10.1.2.3:7233", "the details are logged")
+	require.Contains(t, logs.String(), "127.0.0.1:1")
 }
 
 // TestRedisDownStillAccepts: without Redis the event still flows (the

@@ -84,7 +84,8 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWith
 
 // readyz reports whether the starter can accept events: Temporal must answer
 // (otherwise 503); Redis missing or down is "degraded" but still ready, because
-// the workflow layers dedup on their own.
+// the workflow layers dedup on their own. Anyone may ask, so the answer names
+// states only; the errors (addresses, server text) go to the log.
 func (s *Server) readyz(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
 	defer cancel()
@@ -95,7 +96,8 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 		out["temporal"] = "not configured"
 		status, code = "unavailable", fiber.StatusServiceUnavailable
 	} else if _, err := s.opts.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-		out["temporal"] = "unreachable: " + err.Error()
+		s.opts.Logger.Warn("readyz: temporal unreachable", "error", err)
+		out["temporal"] = "unreachable"
 		status, code = "unavailable", fiber.StatusServiceUnavailable
 	}
 	if s.opts.Redis == nil {
@@ -104,7 +106,8 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 			status = "degraded"
 		}
 	} else if err := s.opts.Redis.Ping(ctx).Err(); err != nil {
-		out["redis"] = "unreachable: " + err.Error()
+		s.opts.Logger.Warn("readyz: redis unreachable", "error", err)
+		out["redis"] = "unreachable"
 		if code == fiber.StatusOK {
 			status = "degraded"
 		}
