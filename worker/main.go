@@ -88,8 +88,10 @@ func healthMux(tc client.Client, metricsHandler http.Handler) *http.ServeMux {
 		defer cancel()
 		w.Header().Set("Content-Type", "application/json")
 		if _, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+			// States only in the answer; the error (addresses) in the log.
+			slog.Warn("readyz: temporal unreachable", "error", err)
 			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = fmt.Fprintf(w, `{"status":"unavailable","temporal":%q}`, err.Error())
+			_, _ = w.Write([]byte(`{"status":"unavailable","temporal":"unreachable"}`))
 			return
 		}
 		_, _ = w.Write([]byte(`{"status":"ready","temporal":"ok"}`))
