@@ -15,6 +15,10 @@ type AuditLister interface {
 	ListAudits(ctx context.Context, q aha.AuditQuery) ([]aha.Audit, aha.Pagination, error)
 }
 
+// AuditInvalid is the status of an audit Temporal refuses as invalid input:
+// reconcile skips it (it would fail the same way on every run).
+const AuditInvalid = "invalid"
+
 // AuditDispatcher hands one audit to its entity workflow through the same
 // routing and dedup as the webhook; it returns accepted, duplicate or ignored.
 type AuditDispatcher interface {
@@ -39,6 +43,8 @@ type ReconcileResult struct {
 	Accepted   int    `json:"accepted"`
 	Duplicates int    `json:"duplicates"`
 	Ignored    int    `json:"ignored"`
+	// Invalid counts audits skipped because Temporal refuses them (logged).
+	Invalid int `json:"invalid,omitempty"`
 	// More is set when MaxPages stopped the pass before the end of the history.
 	More bool `json:"more,omitempty"`
 }
@@ -86,6 +92,8 @@ func (a *Activities) ReconcileAudits(ctx context.Context, req ReconcileRequest) 
 				res.Accepted++
 			case "duplicate":
 				res.Duplicates++
+			case AuditInvalid:
+				res.Invalid++
 			default:
 				res.Ignored++
 			}

@@ -200,8 +200,66 @@ func ParseWebhook(b []byte) (*WebhookPayload, error) {
 	if a.AuditableID == "" {
 		return nil, errors.New("aha webhook: missing audit.auditable_id")
 	}
+	// Ids become workflow ids and Redis keys: anything but an Aha! id is
+	// refused here, not by Temporal after a Redis claim.
+	if !ValidID(a.ID.String()) {
+		return nil, fmt.Errorf("aha webhook: audit.id %s is not an Aha! id (an integer)", shortQuote(a.ID.String()))
+	}
+	if !ValidID(a.AuditableID.String()) {
+		return nil, fmt.Errorf("aha webhook: audit.auditable_id %s is not an Aha! id (an integer)", shortQuote(a.AuditableID.String()))
+	}
 	w.payload = WebhookPayload{Event: w.Event, Audit: *a}
 	return &w.payload, nil
+}
+
+// maxIDDigits bounds an Aha! id: a 64-bit integer has at most 20 digits.
+const maxIDDigits = 20
+
+// ValidID reports whether s is an Aha! record or audit id: a non-negative
+// decimal integer of at most 20 digits (aha.md: ids are 64-bit integers).
+func ValidID(s string) bool {
+	if s == "" || len(s) > maxIDDigits {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidReference reports whether s is an Aha! reference number: a product
+// prefix, an optional record letter and a number (PRJ1-I-10, DEMO-28,
+// PRJ1-E-3, PRJ1-28-1 for a requirement).
+func ValidReference(s string) bool {
+	parts := strings.Split(s, "-")
+	if len(s) > 64 || len(parts) < 2 || len(parts) > 3 {
+		return false
+	}
+	for i, p := range parts {
+		if p == "" {
+			return false
+		}
+		for j := 0; j < len(p); j++ {
+			c := p[j]
+			switch {
+			case c >= '0' && c <= '9':
+			case c >= 'A' && c <= 'Z' && i < len(parts)-1:
+			default:
+				return false
+			}
+		}
+	}
+	return parts[0][0] >= 'A' && parts[0][0] <= 'Z'
+}
+
+// shortQuote quotes at most 40 bytes of s for an error message.
+func shortQuote(s string) string {
+	if len(s) > 40 {
+		return fmt.Sprintf("%q… (%d bytes)", s[:40], len(s))
+	}
+	return fmt.Sprintf("%q", s)
 }
 
 // webhookDecodeError names what json.Unmarshal found wrong in a webhook body.

@@ -29,7 +29,7 @@ func TestWebhookPerSourceRateLimit(t *testing.T) {
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	codes := []int{}
 	for i := 0; i < 5; i++ {
-		body := `{"event":"audit","audit":{"id":"` + string(rune('a'+i)) + `","audit_action":"update","auditable_type":"ideas/idea","auditable_id":"1","user":null,"changes":[]}}`
+		body := `{"event":"audit","audit":{"id":"` + string(rune('1'+i)) + `","audit_action":"update","auditable_type":"ideas/idea","auditable_id":"1","user":null,"changes":[]}}`
 		req := httptest.NewRequest(http.MethodPost, "/webhooks/aha/tok", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := st.HTTP.App().Test(req)

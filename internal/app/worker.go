@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -78,7 +79,7 @@ func StartWorker(o WorkerOptions) (*Worker, error) {
 		d.Dedup = dedup.New(o.Redis, o.Config.Sync.DedupTTL, "")
 	}
 	acts.Audits = ahaClient
-	acts.Dispatcher = auditDispatcher{d}
+	acts.Dispatcher = auditDispatcher{d: d, logger: o.Logger}
 	acts.AhaWriter = ahaClient
 	acts.Statuses = d
 	w := worker.New(o.Temporal, o.Env.TaskQueue, worker.Options{
@@ -162,11 +163,21 @@ func (w *Worker) countParked(c client.Client, m *metrics.Metrics, logger *slog.L
 // Reload swaps the mapping config used by the next activities.
 func (w *Worker) Reload(cfg *mapping.Config) { w.Activities.Configs.Store(cfg) }
 
-// auditDispatcher adapts the dispatcher to the activities' interface.
-type auditDispatcher struct{ d *dispatch.Dispatcher }
+// auditDispatcher adapts the dispatcher to the activities' interface. An
+// audit Temporal refuses as invalid is logged and answered "invalid" (the
+// reconcile run skips it: it would fail the same way forever); in flight or
+// unavailable stay errors, so the run retries without moving past it.
+type auditDispatcher struct {
+	d      *dispatch.Dispatcher
+	logger *slog.Logger
+}
 
 func (a auditDispatcher) DispatchAudit(ctx context.Context, au *aha.Audit, source string) (string, error) {
 	out, err := a.d.Dispatch(ctx, au, source)
+	if errors.Is(err, dispatch.ErrInvalid) {
+		a.logger.Warn("audit skipped: Temporal cannot take it", "audit_id", au.ID.String(), "source", source, "error", err)
+		return activities.AuditInvalid, nil
+	}
 	return out.Status, err
 }
 

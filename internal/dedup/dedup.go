@@ -8,13 +8,27 @@ package dedup
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
+// Claim answers.
 const (
-	statePending = "pending"
+	// Claimed: this caller owns the delivery now; it must Confirm or Release.
+	Claimed = "claimed"
+	// InFlight: another caller's hand-off of it is under way (or its owner
+	// died and the claim has not expired): not done, so not a duplicate.
+	InFlight = "in_flight"
+	// Done: Temporal accepted it before: a duplicate.
+	Done = "done"
+)
+
+const (
+	statePending = "pending:" // + the owner's token
 	stateDone    = "done"
 	// DefaultTTL is how long a delivery id is remembered (design: 7 days).
 	DefaultTTL = 7 * 24 * time.Hour
@@ -22,7 +36,14 @@ const (
 	pendingTTL = 30 * time.Second
 )
 
-// releaseScript deletes the key only while it is still a pending claim.
+// claimScript takes the key when nobody has it (SET NX) and otherwise says
+// what is there, so a pending claim is told apart from a done one.
+var claimScript = redis.NewScript(`local v = redis.call("GET", KEYS[1])
+if v then return v end
+redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
+return false`)
+
+// releaseScript deletes the key only while it is still this owner's claim.
 var releaseScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
 
 // Store claims and confirms delivery ids in Redis.
@@ -43,10 +64,27 @@ func New(rdb redis.UniversalClient, ttl time.Duration, prefix string) *Store {
 	return &Store{rdb: rdb, prefix: prefix, ttl: ttl}
 }
 
-// Claim marks a delivery as in flight. It returns false (and no error) when
-// the id was already claimed or confirmed: a duplicate delivery.
-func (s *Store) Claim(ctx context.Context, source, id string) (bool, error) {
-	return s.rdb.SetNX(ctx, s.key(source, id), statePending, pendingTTL).Result()
+// Claim marks a delivery as in flight for this caller: Claimed with the
+// owner token Release needs, InFlight when another hand-off of it is under
+// way, Done when it was handed over before (a duplicate).
+func (s *Store) Claim(ctx context.Context, source, id string) (state, owner string, err error) {
+	owner = statePending + newToken()
+	v, err := claimScript.Run(ctx, s.rdb, []string{s.key(source, id)}, owner, pendingTTL.Milliseconds()).Text()
+	switch {
+	case err == redis.Nil:
+		return Claimed, owner, nil
+	case err != nil:
+		return "", "", err
+	case strings.HasPrefix(v, statePending):
+		return InFlight, "", nil
+	}
+	return Done, "", nil
+}
+
+func newToken() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // Confirm records that Temporal accepted the delivery; the id is then
@@ -55,10 +93,11 @@ func (s *Store) Confirm(ctx context.Context, source, id string) error {
 	return s.rdb.Set(ctx, s.key(source, id), stateDone, s.ttl).Err()
 }
 
-// Release drops a pending claim after a failed hand-off, so a redelivery (or
-// the reconcile run) is not mistaken for a duplicate.
-func (s *Store) Release(ctx context.Context, source, id string) error {
-	return releaseScript.Run(ctx, s.rdb, []string{s.key(source, id)}, statePending).Err()
+// Release drops this owner's pending claim after a failed hand-off, so a
+// redelivery (or the reconcile run) is not mistaken for a duplicate; a claim
+// that expired and was taken by another caller stays theirs.
+func (s *Store) Release(ctx context.Context, source, id, owner string) error {
+	return releaseScript.Run(ctx, s.rdb, []string{s.key(source, id)}, owner).Err()
 }
 
 // Ping reports whether Redis answers.

@@ -35,39 +35,44 @@ func TestClaimConfirmRelease(t *testing.T) {
 	prefix := fmt.Sprintf("ahacc:test:%d:", time.Now().UnixNano())
 	s := New(rdb, time.Minute, prefix)
 
-	ok, err := s.Claim(ctx, "aha", "1")
+	st, owner, err := s.Claim(ctx, "aha", "1")
 	require.NoError(t, err)
-	require.True(t, ok, "first claim wins")
-	ok, err = s.Claim(ctx, "aha", "1")
+	require.Equal(t, Claimed, st, "first claim wins")
+	st, _, err = s.Claim(ctx, "aha", "1")
 	require.NoError(t, err)
-	require.False(t, ok, "a concurrent duplicate sees the pending claim")
+	require.Equal(t, InFlight, st, "a concurrent delivery sees the pending claim: not done, not a duplicate")
 
+	// Only the owner releases its claim.
+	require.NoError(t, s.Release(ctx, "aha", "1", "pending:someone-else"))
+	st, _, _ = s.Claim(ctx, "aha", "1")
+	require.Equal(t, InFlight, st)
 	// A failed hand-off releases the claim: the redelivery is not a duplicate.
-	require.NoError(t, s.Release(ctx, "aha", "1"))
-	ok, err = s.Claim(ctx, "aha", "1")
+	require.NoError(t, s.Release(ctx, "aha", "1", owner))
+	st, owner, err = s.Claim(ctx, "aha", "1")
 	require.NoError(t, err)
-	require.True(t, ok)
+	require.Equal(t, Claimed, st)
+	require.LessOrEqual(t, rdb.PTTL(ctx, prefix+"aha:1").Val(), pendingTTL, "a dead owner's claim expires")
 
 	// Confirmed ids stay for the TTL and cannot be released by a late failure.
 	require.NoError(t, s.Confirm(ctx, "aha", "1"))
-	require.NoError(t, s.Release(ctx, "aha", "1"))
-	ok, err = s.Claim(ctx, "aha", "1")
+	require.NoError(t, s.Release(ctx, "aha", "1", owner))
+	st, _, err = s.Claim(ctx, "aha", "1")
 	require.NoError(t, err)
-	require.False(t, ok)
+	require.Equal(t, Done, st)
 	ttl := rdb.TTL(ctx, prefix+"aha:1").Val()
 	require.Greater(t, ttl, 50*time.Second)
 
 	// Sources are separate namespaces.
-	ok, err = s.Claim(ctx, "centercode", "1")
+	st, _, err = s.Claim(ctx, "centercode", "1")
 	require.NoError(t, err)
-	require.True(t, ok)
+	require.Equal(t, Claimed, st)
 }
 
 func TestUnreachableRedisErrors(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
 	defer rdb.Close()
 	s := New(rdb, 0, "")
-	_, err := s.Claim(context.Background(), "aha", "1")
+	_, _, err := s.Claim(context.Background(), "aha", "1")
 	require.Error(t, err)
 	require.Error(t, s.Ping(context.Background()))
 }

@@ -3,13 +3,17 @@ package dispatch
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
+
+	"go.temporal.io/api/serviceerror"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/ahacc/ahacc/internal/dedup"
 	"github.com/ahacc/ahacc/workflows"
 )
 
@@ -91,21 +95,26 @@ func (d *Dispatcher) signalFeedback(ctx context.Context, feedbackID, signal stri
 }
 
 // handOff is the claim → hand to Temporal → confirm (or release) sequence
-// every webhook path shares. An empty id skips the Redis layer.
+// every webhook path shares. An empty id skips the Redis layer. Only a
+// delivery Temporal took before is a duplicate; one whose hand-off is still
+// in flight elsewhere is ErrInFlight (the sender tries again), as the other
+// hand-off may yet fail.
 func (d *Dispatcher) handOff(ctx context.Context, source, id, wfID string, send func(context.Context) error) (Outcome, error) {
 	out := Outcome{WorkflowID: wfID}
-	claimed := false
+	owner := ""
 	if d.Dedup != nil && id != "" {
-		ok, err := d.Dedup.Claim(ctx, source, id)
+		st, o, err := d.Dedup.Claim(ctx, source, id)
 		switch {
 		case err != nil:
 			out.Degraded = true
 			d.logger().Warn("redis dedup unavailable; relying on workflow dedup", "source", source, "error", err)
-		case !ok:
+		case st == dedup.Done:
 			out.Status = Duplicate
 			return out, nil
+		case st == dedup.InFlight:
+			return Outcome{WorkflowID: wfID}, fmt.Errorf("%w: delivery %s:%s", ErrInFlight, source, id)
 		default:
-			claimed = true
+			owner = o
 		}
 	}
 	timeout := d.Timeout
@@ -121,16 +130,20 @@ func (d *Dispatcher) handOff(ctx context.Context, source, id, wfID string, send 
 		out.Status = Duplicate
 	}
 	if err != nil {
-		if claimed {
+		if owner != "" {
 			rctx, rcancel := context.WithTimeout(context.Background(), time.Second)
-			if rerr := d.Dedup.Release(rctx, source, id); rerr != nil {
+			if rerr := d.Dedup.Release(rctx, source, id, owner); rerr != nil {
 				d.logger().Warn("could not release dedup claim", "source", source, "id", id, "error", rerr)
 			}
 			rcancel()
 		}
+		var invalid *serviceerror.InvalidArgument
+		if errors.As(err, &invalid) {
+			return Outcome{}, fmt.Errorf("%w: %s", ErrInvalid, invalid.Message)
+		}
 		return Outcome{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	if claimed {
+	if owner != "" {
 		if err := d.Dedup.Confirm(ctx, source, id); err != nil {
 			out.Degraded = true
 			d.logger().Warn("could not confirm dedup claim", "source", source, "id", id, "error", err)

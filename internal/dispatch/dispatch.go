@@ -38,8 +38,19 @@ type Outcome struct {
 	Degraded bool `json:"-"`
 }
 
-// ErrUnavailable wraps a failure to hand the event to Temporal; callers answer 503.
-var ErrUnavailable = errors.New("temporal cannot take the event now")
+// Hand-off errors; each says what the sender should do.
+var (
+	// ErrUnavailable wraps a failure to hand the event to Temporal: nothing
+	// was marked as seen; callers answer 503 (try again).
+	ErrUnavailable = errors.New("temporal cannot take the event now")
+	// ErrInFlight: another delivery of the same event is being handed over
+	// right now (or its starter died mid-way and its claim has not expired):
+	// not done yet, so not a duplicate; callers answer 409 (try again).
+	ErrInFlight = errors.New("another delivery of this event is being handed over")
+	// ErrInvalid: Temporal refused the event as invalid input; sending it
+	// again cannot help; callers answer 400 (reconcile skips it).
+	ErrInvalid = errors.New("temporal refused the event as invalid")
+)
 
 // Dispatcher routes audits to entity workflows.
 type Dispatcher struct {
@@ -79,9 +90,14 @@ func (d *Dispatcher) Route(a *aha.Audit) (kind, workflowID, ignored string) {
 }
 
 // Dispatch routes, dedups and signals-with-start one audit. source is
-// "webhook", "reconcile" or "replay". An error wraps ErrUnavailable: nothing
-// was marked as seen, and the caller must tell the sender to try again.
+// "webhook", "reconcile" or "replay". An error wraps ErrUnavailable,
+// ErrInFlight or ErrInvalid (see each); nothing was marked as seen.
 func (d *Dispatcher) Dispatch(ctx context.Context, a *aha.Audit, source string) (Outcome, error) {
+	if id := a.AuditableID.String(); id != "" && !aha.ValidID(id) {
+		// A webhook's ids are checked at parse time; this is a REST audit
+		// (reconcile) or a replay, refused before it reaches Redis or Temporal.
+		return Outcome{}, fmt.Errorf("%w: auditable_id %.40q is not an Aha! id", ErrInvalid, id)
+	}
 	kind, wfID, ignored := d.Route(a)
 	if ignored != "" {
 		return Outcome{Status: Ignored, Reason: ignored}, nil

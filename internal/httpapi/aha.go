@@ -66,10 +66,7 @@ func (h *AhaWebhook) handle(c *fiber.Ctx) error {
 	}
 	out, err := h.Dispatcher.Dispatch(c.UserContext(), &p.Audit, "webhook")
 	if err != nil {
-		h.Metrics.Webhook("aha", "unavailable")
-		logger(c).Error("aha webhook hand-off failed", "audit_id", p.Audit.ID.String(), "error", err)
-		c.Set(fiber.HeaderRetryAfter, "5")
-		return sendJSON(c, fiber.StatusServiceUnavailable, "error", errors.Unwrap(err).Error(), "status", "error")
+		return refuse(c, h.Metrics, "aha", err, "audit_id", p.Audit.ID.String())
 	}
 	if out.Degraded {
 		h.Metrics.DedupDegraded()
@@ -84,6 +81,32 @@ func (h *AhaWebhook) handle(c *fiber.Ctx) error {
 	}
 	h.Metrics.ObserveHandoff("aha", time.Since(start))
 	return sendJSON(c, fiber.StatusAccepted, "status", out.Status, "workflow_id", out.WorkflowID)
+}
+
+// refuse answers a hand-off that did not happen: 409 + Retry-After while
+// another delivery of the same event is in flight, 400 for input Temporal
+// refuses (sending it again cannot help), else 503 + Retry-After. Nothing was
+// marked as seen in any case.
+func refuse(c *fiber.Ctx, m Metrics, source string, err error, logKV ...any) error {
+	code, result, status := fiber.StatusServiceUnavailable, "unavailable", "error"
+	switch {
+	case errors.Is(err, dispatch.ErrInFlight):
+		code, result, status = fiber.StatusConflict, "in_flight", "in_flight"
+	case errors.Is(err, dispatch.ErrInvalid):
+		code, result = fiber.StatusBadRequest, "bad_request"
+	}
+	m.Webhook(source, result)
+	msg := err.Error()
+	if u := errors.Unwrap(err); u != nil && code != fiber.StatusBadRequest {
+		msg = u.Error() // the sentinel's words; the details are for the log
+	}
+	if code == fiber.StatusBadRequest {
+		logger(c).Info(source+" webhook refused by Temporal", append(logKV, "error", err)...)
+	} else {
+		logger(c).Warn(source+" webhook hand-off did not happen", append(logKV, "error", err)...)
+		c.Set(fiber.HeaderRetryAfter, "5")
+	}
+	return sendJSON(c, code, "error", msg, "status", status)
 }
 
 // tokenOK compares in constant time against every configured token (several

@@ -69,8 +69,8 @@ func benchDuplicateApp(b *testing.B) *fiber.App {
 	cfg := testConfig(b)
 	store := dedup.New(rdb, time.Minute, "")
 	ctx := context.Background()
-	if ok, err := store.Claim(ctx, "aha", benchAuditID); err != nil || !ok {
-		b.Fatalf("claim: %v %v", ok, err)
+	if st, _, err := store.Claim(ctx, "aha", benchAuditID); err != nil || st != dedup.Claimed {
+		b.Fatalf("claim: %s %v", st, err)
 	}
 	if err := store.Confirm(ctx, "aha", benchAuditID); err != nil {
 		b.Fatal(err)

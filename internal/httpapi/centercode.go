@@ -157,18 +157,11 @@ func (h *CentercodeWebhook) status(c *fiber.Ctx) error {
 	return h.answer(c, sourceStatus, start, out, err, "feedback_id", fid, "status", ch.Status)
 }
 
-// answer writes the dispatch outcome: 202 accepted, 200 duplicate, 503 when
-// Temporal cannot take the event (Centercode, or an operator, sends it again).
+// answer writes the dispatch outcome: 202 accepted, 200 duplicate; a
+// hand-off that did not happen is refused (see refuse: 409, 400 or 503).
 func (h *CentercodeWebhook) answer(c *fiber.Ctx, source string, start time.Time, out dispatch.Outcome, err error, logKV ...any) error {
 	if err != nil {
-		h.Metrics.Webhook(source, "unavailable")
-		logger(c).Error("centercode webhook hand-off failed", append(logKV, "error", err)...)
-		c.Set(fiber.HeaderRetryAfter, "5")
-		msg := err.Error()
-		if u := errors.Unwrap(err); u != nil {
-			msg = u.Error()
-		}
-		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "error", "error": msg})
+		return refuse(c, h.Metrics, source, err, logKV...)
 	}
 	if out.Degraded {
 		h.Metrics.DedupDegraded()
