@@ -406,7 +406,7 @@ func (a *Activities) SetCentercodeStatus(ctx context.Context, req SetStatusReque
 			fmt.Sprintf("set Centercode feedback %s to %q: centercode.status_listeners has no listener for that status", req.FeedbackID, req.Status), ErrTypeConfig, nil)
 	}
 	if a.Statuses != nil {
-		if err := a.Statuses.ExpectStatus(ctx, req.FeedbackID, req.Status); err != nil {
+		if err := a.Statuses.ExpectStatus(ctx, req.FeedbackID, req.Status, cfg.Sync.EchoWindow); err != nil {
 			return temporal.NewApplicationError(fmt.Sprintf("tell feedback %s to expect status %q: %v", req.FeedbackID, req.Status, err), ErrTypeTransient)
 		}
 	}

@@ -31,7 +31,8 @@ type AhaWriter interface {
 // to set its Centercode status, so the status-changed webhook that follows is
 // recognised as ahacc's own echo and fires no macro.
 type StatusExpecter interface {
-	ExpectStatus(ctx context.Context, feedbackID, status string) error
+	// within is how long the echo is waited for (sync.echo_window).
+	ExpectStatus(ctx context.Context, feedbackID, status string, within time.Duration) error
 }
 
 // PlanMacroRequest asks the worker to build a macro run from its payload.

@@ -161,10 +161,11 @@ type Lookup struct {
 	Param string // query parameter carrying the external reference
 }
 
-// Defaults of sync.retry_max_interval and sync.retry_for.
+// Defaults of sync.retry_max_interval, sync.retry_for and sync.echo_window.
 const (
 	DefaultRetryMaxInterval = 5 * time.Minute
 	DefaultRetryFor         = 24 * time.Hour
+	DefaultEchoWindow       = 10 * time.Minute
 )
 
 // Sync is the sync: section.
@@ -177,6 +178,9 @@ type Sync struct {
 	// call is retried before its record, person or macro run parks.
 	RetryMaxInterval time.Duration
 	RetryFor         time.Duration
+	// EchoWindow is how long the Centercode webhook echoing a status ahacc
+	// set is waited for; a person's change into that status after it is real.
+	EchoWindow time.Duration
 }
 
 // On-destroy behaviours of a feedback type.
@@ -497,7 +501,7 @@ func checkURL(d *decoder, n *node, path, v string, secret bool) {
 }
 
 func loadSync(d *decoder, n *node, path string) Sync {
-	f := d.object(n, path, "debounce", "dedup_ttl", "reconcile_every", "retry_max_interval", "retry_for")
+	f := d.object(n, path, "debounce", "dedup_ttl", "reconcile_every", "retry_max_interval", "retry_for", "echo_window")
 	dur := func(key string, def, lo time.Duration) time.Duration {
 		v := f.get(key)
 		if v == nil {
@@ -520,6 +524,7 @@ func loadSync(d *decoder, n *node, path string) Sync {
 		ReconcileEvery:   dur("reconcile_every", 5*time.Minute, 10*time.Second),
 		RetryMaxInterval: dur("retry_max_interval", DefaultRetryMaxInterval, time.Second),
 		RetryFor:         dur("retry_for", DefaultRetryFor, time.Minute),
+		EchoWindow:       dur("echo_window", DefaultEchoWindow, 10*time.Second),
 	}
 	if s.RetryFor < s.RetryMaxInterval {
 		if v := f.get("retry_for"); v != nil {

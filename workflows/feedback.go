@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ahacc/ahacc/activities"
+	"github.com/ahacc/ahacc/mapping"
 )
 
 // Bounds of the FeedbackWorkflow's state (carried across continue-as-new).
@@ -20,6 +21,13 @@ const (
 	// FeedbackRunsLimit bounds the macro runs listed in the state.
 	FeedbackRunsLimit = 100
 )
+
+// DefaultEchoWindow is how long the webhook echoing a status ahacc set is
+// waited for when the config names no sync.echo_window.
+const DefaultEchoWindow = mapping.DefaultEchoWindow
+
+// expectLimit bounds the statuses expected at once (one entry per status).
+const expectLimit = 20
 
 // feedbackEventsPerRun caps signals handled in one run before continue-as-new,
 // a backstop for the server's own suggestion (a variable so tests can lower it).
@@ -39,6 +47,15 @@ func FeedbackWorkflow(ctx workflow.Context, in FeedbackInput) error {
 		f.FeedbackState = *in.Carried
 	} else {
 		f.FeedbackState = FeedbackState{FeedbackID: in.FeedbackID}
+	}
+	// Version 1: one expectation per status, with a window; a rule counts as
+	// run only once its child started.
+	f.version = workflow.GetVersion(ctx, "feedback-expect-window", workflow.DefaultVersion, 1)
+	if f.version >= 1 && len(f.Expected) > 0 {
+		for _, st := range f.Expected {
+			f.expect(ctx, st, DefaultEchoWindow)
+		}
+		f.Expected = nil
 	}
 	if f.Fired == nil {
 		f.Fired = map[string]int{}
@@ -79,7 +96,8 @@ func FeedbackWorkflow(ctx workflow.Context, in FeedbackInput) error {
 // feedbackEntity is the workflow's private state and behaviour.
 type feedbackEntity struct {
 	FeedbackState
-	seen map[string]bool
+	seen    map[string]bool
+	version workflow.Version
 }
 
 // drain handles every signal already buffered, without blocking; it returns
@@ -114,11 +132,68 @@ func (f *feedbackEntity) onExpect(ctx workflow.Context, ex ExpectStatus) {
 	if st == "" {
 		return
 	}
-	f.Expected = append(f.Expected, st)
-	if len(f.Expected) > 20 {
-		f.Expected = f.Expected[1:]
+	if f.version == workflow.DefaultVersion {
+		f.Expected = append(f.Expected, st)
+		if len(f.Expected) > expectLimit {
+			f.Expected = f.Expected[1:]
+		}
+		return
 	}
-	workflow.GetLogger(ctx).Info("expecting ahacc's own status change", "feedback_id", f.FeedbackID, "status", st)
+	if f.Status != "" && strings.EqualFold(f.Status, st) {
+		// Centercode sends no webhook for a status the feedback already has.
+		workflow.GetLogger(ctx).Info("ahacc sets the status the feedback has: no echo to expect", "feedback_id", f.FeedbackID, "status", st)
+		return
+	}
+	window := ex.For
+	if window <= 0 {
+		window = DefaultEchoWindow
+	}
+	f.expect(ctx, st, window)
+	workflow.GetLogger(ctx).Info("expecting ahacc's own status change", "feedback_id", f.FeedbackID, "status", st, "for", window)
+}
+
+// expect keeps one expectation per status, its window renewed by a repeat
+// (a retried listener call announces the status again; one echo comes back).
+func (f *feedbackEntity) expect(ctx workflow.Context, status string, window time.Duration) {
+	until := workflow.Now(ctx).Add(window)
+	for i := range f.Expecting {
+		if strings.EqualFold(f.Expecting[i].Status, status) {
+			f.Expecting[i].Until = until
+			return
+		}
+	}
+	f.Expecting = append(f.Expecting, Expectation{Status: status, Until: until})
+	if len(f.Expecting) > expectLimit {
+		f.Expecting = f.Expecting[1:]
+	}
+}
+
+// isEcho reports (and consumes) an expectation of status still in its window.
+func (f *feedbackEntity) isEcho(ctx workflow.Context, status string) bool {
+	if f.version == workflow.DefaultVersion {
+		for i, ex := range f.Expected {
+			if strings.EqualFold(ex, status) {
+				f.Expected = append(f.Expected[:i:i], f.Expected[i+1:]...)
+				return true
+			}
+		}
+		return false
+	}
+	now := workflow.Now(ctx)
+	echo := false
+	kept := f.Expecting[:0]
+	for _, ex := range f.Expecting {
+		switch {
+		case !echo && strings.EqualFold(ex.Status, status) && now.Before(ex.Until):
+			echo = true
+		case now.Before(ex.Until):
+			kept = append(kept, ex)
+		default:
+			workflow.GetLogger(ctx).Info("expected status never came back; no longer expected", "feedback_id", f.FeedbackID, "status", ex.Status)
+		}
+	}
+	f.Expecting = kept
+	return echo
 }
 
 // remember records a delivery key; false when it was seen before.
@@ -151,16 +226,13 @@ func (f *feedbackEntity) onChange(ctx workflow.Context, ch StatusChange) {
 	}
 	status := strings.TrimSpace(ch.Status)
 	defer func() { workflow.SetCurrentDetails(ctx, f.Summary()) }()
-	for i, ex := range f.Expected {
-		if strings.EqualFold(ex, status) {
-			// ahacc set this status itself (through the feedback listener):
-			// its webhook is our own echo and runs no macro.
-			f.Expected = append(f.Expected[:i:i], f.Expected[i+1:]...)
-			f.Status = status
-			f.Echoes++
-			log.Info("status change was ahacc's own; no macro runs", "feedback_id", f.FeedbackID, "status", status)
-			return
-		}
+	if f.isEcho(ctx, status) {
+		// ahacc set this status itself (through a status listener): its
+		// webhook is our own echo and runs no macro.
+		f.Status = status
+		f.Echoes++
+		log.Info("status change was ahacc's own; no macro runs", "feedback_id", f.FeedbackID, "status", status)
+		return
 	}
 	if status == "" || strings.EqualFold(f.Status, status) {
 		return // not a transition
@@ -185,8 +257,15 @@ func (f *feedbackEntity) onChange(ctx workflow.Context, ch StatusChange) {
 			log.Info("rule already ran for this status (every_time is off)", "status", status, "macro", r.Macro)
 			continue
 		}
-		f.Fired[fired]++
-		f.startMacro(ctx, r.Macro, key, TriggerStatus, status, f.payload(nil))
+		if f.version == workflow.DefaultVersion {
+			f.Fired[fired]++
+			f.startMacro(ctx, r.Macro, key, TriggerStatus, status, f.payload(nil))
+			continue
+		}
+		// Counted once started: a start that failed runs on the next transition.
+		if f.startMacro(ctx, r.Macro, key, TriggerStatus, status, f.payload(nil)) {
+			f.Fired[fired]++
+		}
 	}
 }
 
@@ -225,9 +304,9 @@ func (f *feedbackEntity) payload(p json.RawMessage) json.RawMessage {
 }
 
 // startMacro starts one child MacroWorkflow and waits only until it has
-// started. The child is abandoned on parent close, so a parked run outlives
-// this workflow's continue-as-new.
-func (f *feedbackEntity) startMacro(ctx workflow.Context, macro, key, trigger, status string, payload json.RawMessage) {
+// started (true; also when it had started before). The child is abandoned on
+// parent close, so a parked run outlives this workflow's continue-as-new.
+func (f *feedbackEntity) startMacro(ctx workflow.Context, macro, key, trigger, status string, payload json.RawMessage) bool {
 	f.Seq++
 	id := MacroWorkflowID(macro, f.FeedbackID, key)
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
@@ -250,11 +329,12 @@ func (f *feedbackEntity) startMacro(ctx workflow.Context, macro, key, trigger, s
 			workflow.GetLogger(ctx).Info("macro run already started", "workflow_id", id)
 		} else {
 			workflow.GetLogger(ctx).Error("macro run not started", "workflow_id", id, "error", err)
-			return
+			return false
 		}
 	}
 	f.Runs = append(f.Runs, MacroRunRef{Macro: macro, WorkflowID: id, Trigger: trigger, Status: status, At: workflow.Now(ctx)})
 	if len(f.Runs) > FeedbackRunsLimit {
 		f.Runs = f.Runs[1:]
 	}
+	return true
 }

@@ -14,7 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/stretchr/testify/suite"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ahacc/ahacc/activities"
@@ -187,4 +189,107 @@ func TestFeedbackContinuesAsNewWithState(t *testing.T) {
 	require.Equal(t, 1, next.Carried.Fired["will fix|push-to-aha"], "the next run knows the rule already ran")
 	require.Len(t, next.Carried.Seen, 4)
 	require.Equal(t, 1, runs)
+}
+
+// wait advances the script clock by d (beyond send's minute).
+func (s *FeedbackSuite) wait(d time.Duration) { s.at += d }
+
+// A listener call retried after a 503 announces the same status twice; one
+// echo comes back. The leftover must not swallow a person's later change
+// into that status (one expectation per status).
+func (s *FeedbackSuite) TestRepeatedExpectationIsOne() {
+	s.send(SignalExpectStatus, ExpectStatus{Status: "Will Fix"}) // attempt 1 (listener 503)
+	s.send(SignalExpectStatus, ExpectStatus{Status: "Will Fix"}) // attempt 2 (listener 200)
+	s.change("echo-1", "Will Fix")
+	s.change("human-1", "New")
+	s.change("human-2", "Will Fix")
+	s.end(func(st FeedbackState) {
+		s.Equal([]string{"push-to-aha@human-2"}, s.macros(), "the person's transition into Will Fix runs its macro")
+		s.Equal(1, st.Echoes)
+		s.Empty(st.Expecting)
+	})
+}
+
+// An expectation whose echo never comes (the listener failed for good)
+// expires: a person's change into that status after the window is real.
+func (s *FeedbackSuite) TestExpectationExpires() {
+	s.send(SignalExpectStatus, ExpectStatus{Status: "Will Fix", For: 10 * time.Minute})
+	s.wait(10 * time.Minute)
+	s.change("human-1", "Will Fix")
+	s.end(func(st FeedbackState) {
+		s.Equal([]string{"push-to-aha@human-1"}, s.macros())
+		s.Zero(st.Echoes)
+		s.Empty(st.Expecting)
+	})
+}
+
+// ahacc setting a status the feedback already has makes Centercode send no
+// webhook: no expectation is kept for it.
+func (s *FeedbackSuite) TestNoExpectationForTheCurrentStatus() {
+	s.rules["fixed"] = []activities.RuleAction{{Macro: "status-to-aha", EveryTime: true}}
+	s.change("human-1", "Fixed")
+	s.send(SignalExpectStatus, ExpectStatus{Status: "fixed"}) // from Aha!, already Fixed here
+	s.change("human-2", "New")
+	s.change("human-3", "Fixed")
+	s.end(func(st FeedbackState) {
+		s.Equal([]string{"status-to-aha@human-1", "status-to-aha@human-3"}, s.macros())
+		s.Zero(st.Echoes)
+	})
+}
+
+// startFails makes the first child start of the run fail (not "already
+// started"), as a namespace or server error would.
+type startFails struct {
+	interceptor.WorkerInterceptorBase
+	failed *bool
+}
+
+func (i *startFails) InterceptWorkflow(ctx workflow.Context, next interceptor.WorkflowInboundInterceptor) interceptor.WorkflowInboundInterceptor {
+	return &startFailsInbound{WorkflowInboundInterceptorBase: interceptor.WorkflowInboundInterceptorBase{Next: next}, failed: i.failed}
+}
+
+type startFailsInbound struct {
+	interceptor.WorkflowInboundInterceptorBase
+	failed *bool
+}
+
+func (i *startFailsInbound) Init(outbound interceptor.WorkflowOutboundInterceptor) error {
+	return i.Next.Init(&startFailsOutbound{WorkflowOutboundInterceptorBase: interceptor.WorkflowOutboundInterceptorBase{Next: outbound}, failed: i.failed})
+}
+
+type startFailsOutbound struct {
+	interceptor.WorkflowOutboundInterceptorBase
+	failed *bool
+}
+
+type failedChild struct{ workflow.Future }
+
+func (f failedChild) GetChildWorkflowExecution() workflow.Future { return f.Future }
+func (f failedChild) SignalChildWorkflow(workflow.Context, string, any) workflow.Future {
+	return f.Future
+}
+
+func (o *startFailsOutbound) ExecuteChildWorkflow(ctx workflow.Context, childWorkflowType string, args ...any) workflow.ChildWorkflowFuture {
+	if *o.failed {
+		return o.Next.ExecuteChildWorkflow(ctx, childWorkflowType, args...)
+	}
+	*o.failed = true
+	fut, set := workflow.NewFuture(ctx)
+	set.SetError(errors.New("namespace unavailable"))
+	return failedChild{fut}
+}
+
+// A rule whose child could not start is not marked as run: the next
+// transition into the status runs it.
+func (s *FeedbackSuite) TestRuleNotMarkedRunWhenStartFails() {
+	failed := false
+	s.env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&startFails{failed: &failed}}})
+	s.change("run-1", "Will Fix") // the start fails
+	s.change("run-2", "New")
+	s.change("run-3", "Will Fix")
+	s.end(func(st FeedbackState) {
+		s.True(failed)
+		s.Equal([]string{"push-to-aha@run-3"}, s.macros())
+		s.Equal(map[string]int{"will fix|push-to-aha": 1}, st.Fired)
+	})
 }

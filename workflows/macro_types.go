@@ -108,6 +108,15 @@ type RunMacro struct {
 // ExpectStatus announces a Centercode status ahacc is about to set.
 type ExpectStatus struct {
 	Status string `json:"status"`
+	// For is how long its echo is waited for (sync.echo_window; zero:
+	// DefaultEchoWindow). A person's change into the status after that is real.
+	For time.Duration `json:"for,omitempty"`
+}
+
+// Expectation is a status ahacc set whose webhook has not come back yet.
+type Expectation struct {
+	Status string    `json:"status"`
+	Until  time.Time `json:"until"`
 }
 
 // FeedbackInput starts (or continues) a FeedbackWorkflow.
@@ -134,7 +143,11 @@ type FeedbackState struct {
 	Status string `json:"status,omitempty"`
 	// Fired counts rule runs per "status|macro" (non-every_time rules run once).
 	Fired map[string]int `json:"fired,omitempty"`
-	// Expected are statuses ahacc set itself whose webhook has not come back yet.
+	// Expecting are the statuses ahacc set itself whose webhook has not come
+	// back yet, one per status, each until its window ends.
+	Expecting []Expectation `json:"expecting,omitempty"`
+	// Expected is the earlier form (no window, repeats allowed), read from a
+	// run carried over from an older worker and folded into Expecting.
 	Expected []string `json:"expected,omitempty"`
 	// Seen holds the most recent delivery keys (bounded), oldest first.
 	Seen []string `json:"seen,omitempty"`

@@ -74,9 +74,9 @@ func (d *Dispatcher) DispatchStatus(ctx context.Context, ev StatusEvent) (Outcom
 
 // ExpectStatus tells the feedback's FeedbackWorkflow (starting it if needed)
 // that ahacc is about to set this status itself, so the webhook that follows
-// is recognised as an echo.
-func (d *Dispatcher) ExpectStatus(ctx context.Context, feedbackID, status string) error {
-	if err := d.signalFeedback(ctx, feedbackID, workflows.SignalExpectStatus, workflows.ExpectStatus{Status: status}); err != nil {
+// within the window is recognised as an echo.
+func (d *Dispatcher) ExpectStatus(ctx context.Context, feedbackID, status string, within time.Duration) error {
+	if err := d.signalFeedback(ctx, feedbackID, workflows.SignalExpectStatus, workflows.ExpectStatus{Status: status, For: within}); err != nil {
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	return nil
