@@ -195,13 +195,14 @@ func (a *Activities) MapRecord(ctx context.Context, req MapRequest) (Mapped, err
 // SubmitFeedback creates the feedback through the type's external source, or
 // updates it through the feedback listener (custom data).
 //
-// A create that failed ambiguously (timeout after sending, 5xx) may have
+// A create that failed ambiguously (no answer after sending, a 5xx) may have
 // committed. Before creating again (attempt > 1) it looks the feedback up by
 // its external reference and adopts what it finds. This relies on our
 // assumption that Centercode's record lookup can find feedback by an element
-// value (the simulator's AssumptionLookupByElement; config centercode.lookup);
-// without a lookup URL, the retry may create a second feedback, which is
-// logged as a warning.
+// value (the simulator's AssumptionLookupByElement; config centercode.lookup).
+// Without a lookup URL such a failure parks (ErrTypeAmbiguous) instead of
+// risking a second feedback; a create Centercode refused (4xx) committed
+// nothing (ErrTypeRejected).
 func (a *Activities) SubmitFeedback(ctx context.Context, req SubmitRequest) (SubmitResult, error) {
 	cfg := a.config()
 	ft := cfg.FeedbackType(req.FeedbackType)
@@ -225,28 +226,83 @@ func (a *Activities) SubmitFeedback(ctx context.Context, req SubmitRequest) (Sub
 		return SubmitResult{FeedbackID: req.FeedbackID}, nil
 	}
 
-	if activity.GetInfo(ctx).Attempt > 1 && req.Reference != "" {
-		if lookup := cfg.Centercode.Lookup.URL.Value(); lookup != "" {
-			found, err := a.Centercode.LookupByReference(ctx, lookup, cfg.Centercode.Lookup.Param, req.Reference)
-			if err != nil {
-				return SubmitResult{}, Classify(fmt.Sprintf("look up %s feedback %s before re-creating", ft.Name, req.Reference), err)
-			}
-			if len(found) > 0 {
-				log.Info("adopted feedback created by an earlier ambiguous attempt", "feedback_id", found[0].ID)
-				return SubmitResult{FeedbackID: found[0].ID, Adopted: true}, nil
-			}
-		} else {
-			log.Warn("retrying a create without a lookup URL: an earlier attempt may have committed")
+	lookup := cfg.Centercode.Lookup.URL.Value()
+	if activity.GetInfo(ctx).Attempt > 1 && req.Reference != "" && lookup != "" {
+		found, err := a.Centercode.LookupByReference(ctx, lookup, cfg.Centercode.Lookup.Param, req.Reference)
+		if err != nil {
+			return SubmitResult{}, Classify(fmt.Sprintf("look up %s feedback %s before re-creating", ft.Name, req.Reference), err)
+		}
+		if len(found) > 0 {
+			log.Info("adopted feedback created by an earlier ambiguous attempt", "feedback_id", found[0].ID)
+			return SubmitResult{FeedbackID: found[0].ID, Adopted: true}, nil
 		}
 	}
+	what := fmt.Sprintf("create %s feedback for %s", ft.Name, req.Reference)
 	ref, err := a.Centercode.SubmitFeedback(ctx, ft.SourceURL.Value(), req.Body)
 	if err != nil {
-		return SubmitResult{}, Classify(fmt.Sprintf("create %s feedback for %s", ft.Name, req.Reference), err)
+		return SubmitResult{}, classifyCreate(what, err, lookup != "", "centercode.lookup.url (CC_LOOKUP_URL)")
 	}
 	if !ref.IDKnown {
 		log.Warn("Centercode created feedback without returning its id")
 	}
 	return SubmitResult{FeedbackID: ref.ID, IDUnknown: !ref.IDKnown}, nil
+}
+
+// classifyCreate classifies a failed create: a refusal (4xx) is Rejected —
+// nothing committed; a failure after sending with no way to look up what it
+// did (canLookUp false; lookup names the missing setting) is Ambiguous and
+// parks; the rest as Classify says.
+func classifyCreate(what string, err error, canLookUp bool, lookup string) error {
+	if Ambiguous(err) && !canLookUp {
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("%s: %v — it may have committed, and without %s ahacc cannot tell: parked rather than risk a second record", what, err, lookup),
+			ErrTypeAmbiguous, nil)
+	}
+	c := Classify(what, err)
+	var ae *temporal.ApplicationError
+	if errors.As(c, &ae) && ae.NonRetryable() && (ae.Type() == ErrTypePermanent || ae.Type() == ErrTypeNotFound) {
+		var details []any
+		var code int
+		if ae.Details(&code) == nil {
+			details = []any{code}
+		}
+		return temporal.NewApplicationErrorWithOptions(ae.Message(), ErrTypeRejected,
+			temporal.ApplicationErrorOptions{NonRetryable: true, Details: details})
+	}
+	return c
+}
+
+// FindFeedback looks up the feedback a record's earlier create may have made
+// (it was answered without an id, or failed after sending), by the record's
+// external reference, before the record is written again. Without a lookup
+// (centercode.lookup.url) it fails non-retryably, so the record parks with
+// what the operator can do instead of creating a second feedback.
+func (a *Activities) FindFeedback(ctx context.Context, req FindFeedbackRequest) (FindFeedbackResult, error) {
+	cfg := a.config()
+	lookup := cfg.Centercode.Lookup.URL.Value()
+	if req.Reference == "" {
+		return FindFeedbackResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"Centercode may have created %s feedback already, and the record has no external reference to look it up by: set the feedback type's external_reference, then send retry",
+			req.FeedbackType), ErrTypeConfig, nil)
+	}
+	if lookup == "" {
+		return FindFeedbackResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"Centercode may have created %s feedback for %s already (an earlier create was answered without an id, or failed after it was sent), "+
+				"and without centercode.lookup.url ahacc cannot find it: look in Centercode for feedback whose external reference is %s — "+
+				"if there is none, send this workflow the signal retry with {\"create\": true}; if there is, set CC_LOOKUP_URL and send retry",
+			req.FeedbackType, req.Reference, req.Reference), ErrTypeConfig, nil)
+	}
+	found, err := a.Centercode.LookupByReference(ctx, lookup, cfg.Centercode.Lookup.Param, req.Reference)
+	if err != nil {
+		return FindFeedbackResult{}, Classify(fmt.Sprintf("look up %s feedback %s", req.FeedbackType, req.Reference), err)
+	}
+	if len(found) == 0 {
+		return FindFeedbackResult{}, nil
+	}
+	if len(found) > 1 {
+		a.Logger.Warn("several feedback items carry one Aha! reference; linking the first", "reference", req.Reference, "count", len(found))
+	}
+	return FindFeedbackResult{FeedbackID: found[0].ID}, nil
 }
 
 // NotifyDestroyed applies a feedback type's on_destroy to linked feedback.

@@ -15,6 +15,13 @@ const (
 	ErrTypeMapping = "Mapping"
 	// ErrTypeConfig is a reference to something the current config lacks.
 	ErrTypeConfig = "Config"
+	// ErrTypeRejected is a create the far side refused (a 4xx answer to the
+	// create itself): nothing was committed, so it may be sent again.
+	ErrTypeRejected = "Rejected"
+	// ErrTypeAmbiguous is a create that failed after it was sent (no answer,
+	// or a 5xx) with no way to look up whether it committed: it parks rather
+	// than risk a second record.
+	ErrTypeAmbiguous = "Ambiguous"
 )
 
 // Activity request and response types. They carry ids, names and mapped
@@ -77,6 +84,18 @@ type SubmitResult struct {
 	Adopted bool `json:"adopted,omitempty"`
 	// Skipped: nothing was sent (e.g. no feedback listener configured for updates).
 	Skipped string `json:"skipped,omitempty"`
+}
+
+// FindFeedbackRequest looks up the feedback a record's earlier create may
+// have made, by the record's external reference.
+type FindFeedbackRequest struct {
+	FeedbackType string `json:"feedback_type"`
+	Reference    string `json:"reference"`
+}
+
+// FindFeedbackResult is the feedback found ("" when there is none).
+type FindFeedbackResult struct {
+	FeedbackID string `json:"feedback_id,omitempty"`
 }
 
 // DestroyRequest tells Centercode that the Aha! record is gone.

@@ -47,6 +47,9 @@ func AhaRecordWorkflow(ctx workflow.Context, in AhaRecordInput) error {
 	for _, id := range s.Seen {
 		s.seen[id] = true
 	}
+	// Version 1: a create that may have committed is looked up before the
+	// next write (MaybeCreated); the workflow ends once a deletion is applied.
+	s.version = workflow.GetVersion(ctx, "record-maybe-created", workflow.DefaultVersion, 1)
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (State, error) { return s.State, nil }); err != nil {
 		return err
 	}
@@ -68,6 +71,12 @@ func AhaRecordWorkflow(ctx workflow.Context, in AhaRecordInput) error {
 			}
 			if wait <= 0 {
 				s.sync(ctx)
+				if s.version >= 1 && s.Destroyed && s.SyncState == StateSynced {
+					// Deleted in Aha! and on_destroy applied: nothing is left
+					// to do. Later events of this id start a new run.
+					s.drain(ctx, events, retries, skips)
+					return nil
+				}
 				continue
 			}
 			// Inside the window after a sync: wait for it to pass while more
@@ -92,9 +101,10 @@ func AhaRecordWorkflow(ctx workflow.Context, in AhaRecordInput) error {
 // entity is the workflow's private state and behaviour.
 type entity struct {
 	State
-	in     AhaRecordInput
-	seen   map[string]bool
-	routes *activities.Routes
+	in      AhaRecordInput
+	seen    map[string]bool
+	routes  *activities.Routes
+	version workflow.Version
 }
 
 func (s *entity) debounce() time.Duration {
@@ -112,8 +122,9 @@ func (s *entity) drain(ctx workflow.Context, events, retries, skips workflow.Rec
 			s.onEvent(ev)
 			continue
 		}
-		if retries.ReceiveAsync(nil) {
-			s.onRetry(ctx)
+		var rr RetryRequest
+		if retries.ReceiveAsync(&rr) {
+			s.onRetry(ctx, rr)
 			continue
 		}
 		if skips.ReceiveAsync(nil) {
@@ -138,8 +149,9 @@ func (s *entity) waitFor(ctx workflow.Context, d time.Duration, events, retries,
 		s.onEvent(ev)
 	})
 	sel.AddReceive(retries, func(c workflow.ReceiveChannel, _ bool) {
-		c.Receive(ctx, nil)
-		s.onRetry(ctx)
+		var rr RetryRequest
+		c.Receive(ctx, &rr)
+		s.onRetry(ctx, rr)
 	})
 	sel.AddReceive(skips, func(c workflow.ReceiveChannel, _ bool) {
 		c.Receive(ctx, nil)
@@ -178,8 +190,13 @@ func (s *entity) onEvent(ev AhaEvent) {
 	s.Pending = true
 }
 
-func (s *entity) onRetry(ctx workflow.Context) {
-	workflow.GetLogger(ctx).Info("retry requested", "parked_reason", s.ParkedReason)
+func (s *entity) onRetry(ctx workflow.Context, rr RetryRequest) {
+	workflow.GetLogger(ctx).Info("retry requested", "parked_reason", s.ParkedReason, "create", rr.Create)
+	if rr.Create {
+		for i := range s.Links {
+			s.Links[i].MaybeCreated, s.Links[i].IDUnknown = false, false
+		}
+	}
 	s.ParkedReason = ""
 	s.SyncState = StateSyncing
 	s.Pending = true
@@ -265,8 +282,20 @@ func (s *entity) syncOnce(ctx workflow.Context) error {
 			workflow.GetLogger(ctx).Info("record was created by ahacc from Centercode; linked without writing", "feedback_id", link.FeedbackID)
 			continue
 		}
-		if link.FeedbackID != "" && link.LastHash == m.Hash {
+		if s.version >= 1 && link.FeedbackID == "" && link.IDUnknown {
+			link.IDUnknown, link.MaybeCreated = false, true // an older run's form
+		}
+		if (link.FeedbackID != "" || link.MaybeCreated) && link.LastHash == m.Hash {
 			continue // nothing changed on the Centercode side: no write
+		}
+		if link.FeedbackID == "" && link.MaybeCreated {
+			// An earlier create may have committed: find it before writing.
+			if err := s.findCreated(ctx, link, m.Reference); err != nil {
+				return err
+			}
+			if link.FeedbackID != "" && link.LastHash == m.Hash {
+				continue
+			}
 		}
 		var res activities.SubmitResult
 		req := activities.SubmitRequest{FeedbackType: ft, FeedbackID: link.FeedbackID, Body: m.Body, Reference: m.Reference}
@@ -277,7 +306,13 @@ func (s *entity) syncOnce(ctx workflow.Context) error {
 		if req.FeedbackID != "" {
 			verb = "update"
 		}
+		if req.FeedbackID == "" {
+			link.ExternalRef = m.Reference
+		}
 		if err := workflow.ExecuteActivity(s.callOpts(ctx, verb+" "+ft+" feedback for "+s.label()), a.SubmitFeedback, req).Get(ctx, &res); err != nil {
+			if s.version >= 1 && req.FeedbackID == "" && !refused(err) {
+				link.MaybeCreated = true // it may have committed before failing
+			}
 			return err
 		}
 		if res.Skipped != "" {
@@ -288,7 +323,11 @@ func (s *entity) syncOnce(ctx workflow.Context) error {
 		if res.FeedbackID != "" {
 			link.FeedbackID = res.FeedbackID
 		}
-		link.IDUnknown = res.IDUnknown && link.FeedbackID == ""
+		if s.version >= 1 {
+			link.MaybeCreated = res.IDUnknown && link.FeedbackID == ""
+		} else {
+			link.IDUnknown = res.IDUnknown && link.FeedbackID == ""
+		}
 		link.LastHash = m.Hash
 		link.SyncedAt = workflow.Now(ctx)
 		s.Writes++
@@ -322,9 +361,49 @@ func (s *entity) syncStatuses(ctx workflow.Context, mapped map[string]activities
 	return nil
 }
 
+// findCreated looks up the feedback an earlier create of link may have made
+// (by its external reference) and links it; none found: the next write
+// creates. Without a lookup it fails (the record parks with what to do).
+func (s *entity) findCreated(ctx workflow.Context, link *Link, ref string) error {
+	if ref == "" {
+		ref = link.ExternalRef
+	}
+	var found activities.FindFeedbackResult
+	req := activities.FindFeedbackRequest{FeedbackType: link.FeedbackType, Reference: ref}
+	if err := workflow.ExecuteActivity(s.callOpts(ctx, "look up the "+link.FeedbackType+" feedback an earlier create of "+s.label()+" may have made"),
+		a.FindFeedback, req).Get(ctx, &found); err != nil {
+		return err
+	}
+	link.FeedbackID, link.MaybeCreated = found.FeedbackID, false
+	if found.FeedbackID != "" {
+		workflow.GetLogger(ctx).Info("found the feedback an earlier create made; linked", "feedback_id", found.FeedbackID)
+	}
+	return nil
+}
+
+// refused reports whether a failed create certainly committed nothing: the
+// far side refused it, or it was never sent (mapping, config).
+func refused(err error) bool {
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) {
+		return false
+	}
+	switch appErr.Type() {
+	case activities.ErrTypeRejected, activities.ErrTypeMapping, activities.ErrTypeConfig:
+		return true
+	}
+	return false
+}
+
 // destroy applies the configured on_destroy to every linked feedback.
 func (s *entity) destroy(ctx workflow.Context) error {
-	for _, l := range s.Links {
+	for i := range s.Links {
+		l := &s.Links[i]
+		if s.version >= 1 && l.FeedbackID == "" && (l.MaybeCreated || l.IDUnknown) {
+			if err := s.findCreated(ctx, l, ""); err != nil {
+				return err
+			}
+		}
 		if l.FeedbackID == "" {
 			continue
 		}

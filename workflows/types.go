@@ -31,6 +31,15 @@ type AhaEvent struct {
 	Source string `json:"source"`
 }
 
+// RetryRequest is the optional input of the retry signal (an empty signal
+// retries as it is).
+type RetryRequest struct {
+	// Create: the operator looked in Centercode and found no feedback for the
+	// record, so a create that may have committed did not: create again
+	// without looking up (only needed where no lookup is configured).
+	Create bool `json:"create,omitempty"`
+}
+
 // AhaRecordInput starts (or continues) an AhaRecordWorkflow.
 type AhaRecordInput struct {
 	Kind  string `json:"kind"`   // idea, feature, ...
@@ -43,8 +52,16 @@ type AhaRecordInput struct {
 type Link struct {
 	FeedbackType string `json:"feedback_type"`
 	FeedbackID   string `json:"feedback_id,omitempty"`
-	// IDUnknown is set when Centercode answered 2xx without an id.
+	// IDUnknown is set when Centercode answered 2xx without an id (runs of
+	// older workers; newer ones set MaybeCreated).
 	IDUnknown bool `json:"id_unknown,omitempty"`
+	// MaybeCreated: a create may have committed (answered without an id, or
+	// failed after it was sent): the next write of any kind looks the
+	// feedback up first (FindFeedback), and parks when it cannot.
+	MaybeCreated bool `json:"maybe_created,omitempty"`
+	// ExternalRef is the external reference the last create sent (what the
+	// lookup finds the feedback by).
+	ExternalRef string `json:"external_ref,omitempty"`
 	// LastHash is the hash of the body last written; an equal hash skips the write.
 	LastHash string `json:"last_hash,omitempty"`
 	// LastStatus is the Centercode status last set from Aha! (status_rules.from_aha).

@@ -1,0 +1,211 @@
+package workflows
+
+import (
+	"context"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/ahacc/ahacc/activities"
+)
+
+// creates counts the submits that created (no feedback id).
+func (s *AhaRecordSuite) creates() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, r := range s.submits {
+		if r.FeedbackID == "" {
+			n++
+		}
+	}
+	return n
+}
+
+// findFn answers FindFeedback (the lookup before a write that may follow a
+// committed create); finds counts the calls.
+func (s *AhaRecordSuite) onFind(fn func(activities.FindFeedbackRequest) (activities.FindFeedbackResult, error)) *int {
+	n := new(int)
+	s.env.OnActivity(a.FindFeedback, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, req activities.FindFeedbackRequest) (activities.FindFeedbackResult, error) {
+			s.mu.Lock()
+			*n++
+			s.mu.Unlock()
+			return fn(req)
+		}).Maybe()
+	return n
+}
+
+func (s *AhaRecordSuite) rename(at time.Duration, name, auditID string) {
+	s.env.RegisterDelayedCallback(func() {
+		s.mu.Lock()
+		s.name = name
+		s.mu.Unlock()
+		s.env.SignalWorkflow(SignalAhaEvent, AhaEvent{AuditID: auditID, Action: "update"})
+	}, at)
+}
+
+// A create answered 2xx without an id is not created again by later syncs
+// of the unchanged record (the reviewer's scenario: 3 creates).
+func (s *AhaRecordSuite) TestCreateWithoutIDIsNotRepeated() {
+	s.submitFn = func(req activities.SubmitRequest) (activities.SubmitResult, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.submits = append(s.submits, req)
+		return activities.SubmitResult{IDUnknown: true}, nil
+	}
+	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.signal(10*time.Second, AhaEvent{AuditID: "2", Action: "update"})
+	s.signal(20*time.Second, AhaEvent{AuditID: "3", Action: "update"})
+	s.end(30*time.Second, func() {
+		s.Equal(1, s.creates(), "one create; the unchanged record writes nothing more")
+		st := s.query()
+		s.True(st.Links[0].MaybeCreated)
+	})
+	s.run()
+}
+
+// After a create without an id, the next write looks the feedback up first
+// and updates what it finds.
+func (s *AhaRecordSuite) TestChangeAfterCreateWithoutIDLooksUpThenUpdates() {
+	first := true
+	s.submitFn = func(req activities.SubmitRequest) (activities.SubmitResult, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.submits = append(s.submits, req)
+		if first {
+			first = false
+			return activities.SubmitResult{IDUnknown: true}, nil
+		}
+		return activities.SubmitResult{FeedbackID: req.FeedbackID}, nil
+	}
+	finds := s.onFind(func(req activities.FindFeedbackRequest) (activities.FindFeedbackResult, error) {
+		s.Equal("PRJ1-I-10", req.Reference)
+		return activities.FindFeedbackResult{FeedbackID: "4821"}, nil
+	})
+	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.rename(10*time.Second, "v2", "2")
+	s.end(30*time.Second, func() {
+		s.Equal(1, *finds)
+		s.Equal(1, s.creates())
+		s.Require().Len(s.submits, 2)
+		s.Equal("4821", s.submits[1].FeedbackID, "the change updates the feedback found")
+		st := s.query()
+		s.Equal("4821", st.Links[0].FeedbackID)
+		s.False(st.Links[0].MaybeCreated)
+	})
+	s.run()
+}
+
+// Without a lookup, a record whose create may have committed parks with
+// that reason instead of creating again; retry with {"create": true} (the
+// operator checked Centercode) creates.
+func (s *AhaRecordSuite) TestNoLookupParksInsteadOfCreatingAgain() {
+	first := true
+	s.submitFn = func(req activities.SubmitRequest) (activities.SubmitResult, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.submits = append(s.submits, req)
+		if first {
+			first = false
+			return activities.SubmitResult{IDUnknown: true}, nil
+		}
+		return activities.SubmitResult{FeedbackID: "4900"}, nil
+	}
+	s.onFind(func(activities.FindFeedbackRequest) (activities.FindFeedbackResult, error) {
+		return activities.FindFeedbackResult{}, temporal.NewNonRetryableApplicationError("Centercode may have created bugs feedback for PRJ1-I-10 already …", activities.ErrTypeConfig, nil)
+	})
+	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.rename(10*time.Second, "v2", "2")
+	s.env.RegisterDelayedCallback(func() {
+		st := s.query()
+		s.Equal(StateParked, st.SyncState)
+		s.Contains(st.ParkedReason, "may have created")
+		s.Equal(1, s.creates(), "not created again")
+		s.env.SignalWorkflow(SignalRetry, RetryRequest{Create: true})
+	}, 20*time.Second)
+	s.end(40*time.Second, func() {
+		st := s.query()
+		s.Equal(StateSynced, st.SyncState)
+		s.Equal(2, s.creates(), "the operator's retry with create: true created")
+		s.Equal("4900", st.Links[0].FeedbackID)
+	})
+	s.run()
+}
+
+// A create that failed in a way that may have committed (the retries ran
+// out on 5xx answers) parks; the operator's retry looks up before creating.
+func (s *AhaRecordSuite) TestRetryAfterAmbiguousFailureLooksUpFirst() {
+	failing := true
+	s.submitFn = func(req activities.SubmitRequest) (activities.SubmitResult, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.submits = append(s.submits, req)
+		if failing {
+			failing = false
+			return activities.SubmitResult{}, temporal.NewNonRetryableApplicationError("create bugs feedback: 504 (may have committed)", activities.ErrTypeAmbiguous, nil)
+		}
+		if req.FeedbackID != "" {
+			return activities.SubmitResult{FeedbackID: req.FeedbackID}, nil
+		}
+		return activities.SubmitResult{FeedbackID: "5000"}, nil
+	}
+	finds := s.onFind(func(activities.FindFeedbackRequest) (activities.FindFeedbackResult, error) {
+		return activities.FindFeedbackResult{FeedbackID: "4821"}, nil
+	})
+	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.env.RegisterDelayedCallback(func() {
+		s.Equal(StateParked, s.query().SyncState)
+		s.env.SignalWorkflow(SignalRetry, nil)
+	}, 10*time.Second)
+	s.end(30*time.Second, func() {
+		st := s.query()
+		s.Equal(StateSynced, st.SyncState)
+		s.Equal(1, *finds)
+		s.Equal(1, s.creates(), "adopted, not created again")
+		s.Equal("4821", st.Links[0].FeedbackID)
+	})
+	s.run()
+}
+
+// A create Centercode refused (400) committed nothing: the retry creates
+// without a lookup.
+func (s *AhaRecordSuite) TestRetryAfterRejectedCreateNeedsNoLookup() {
+	failing := true
+	s.submitFn = func(req activities.SubmitRequest) (activities.SubmitResult, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.submits = append(s.submits, req)
+		if failing {
+			failing = false
+			return activities.SubmitResult{}, temporal.NewNonRetryableApplicationError("create bugs feedback: 400 unknown submitter", activities.ErrTypeRejected, nil)
+		}
+		return activities.SubmitResult{FeedbackID: "5000"}, nil
+	}
+	finds := s.onFind(func(activities.FindFeedbackRequest) (activities.FindFeedbackResult, error) {
+		return activities.FindFeedbackResult{}, nil
+	})
+	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(SignalRetry, nil) }, 10*time.Second)
+	s.end(30*time.Second, func() {
+		s.Equal(StateSynced, s.query().SyncState)
+		s.Zero(*finds)
+		s.Equal(2, s.creates())
+	})
+	s.run()
+}
+
+// A deleted record's workflow ends once on_destroy is applied; a later
+// record with the same id starts afresh.
+func (s *AhaRecordSuite) TestDestroyedRecordCompletes() {
+	var destroyed int
+	s.env.OnActivity(a.NotifyDestroyed, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.DestroyRequest) error { destroyed++; return nil })
+	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.signal(10*time.Second, AhaEvent{AuditID: "2", Action: "destroy"})
+	s.env.ExecuteWorkflow(AhaRecordWorkflow, AhaRecordInput{Kind: "idea", AhaID: "6776"})
+	s.True(s.env.IsWorkflowCompleted())
+	s.NoError(s.env.GetWorkflowError(), "completed, not cancelled or continued")
+	s.Equal(1, destroyed)
+}
