@@ -18,6 +18,11 @@ var peopleIdleTimeout = 10 * time.Minute
 // peopleEventsPerRun caps events per run before continue-as-new.
 var peopleEventsPerRun = 1000
 
+// unresolvedLimit bounds the audit ids a resolver hands on at once: they all
+// concern its one record, and its next read covers them all, so the latest
+// stand for the rest (a parked busy record would otherwise carry thousands).
+var unresolvedLimit = 100 // a variable so tests could change it
+
 // AhaPeopleWorkflow resolves one Aha! people record (id aha:<kind>:<aha id>:
 // an idea user, a portal user or an organization) to the people it concerns.
 // A people audit carries no email, and the webhook handler must answer
@@ -144,6 +149,9 @@ func (r *resolver) onEvent(ev AhaEvent) {
 			r.Seen = r.Seen[1:]
 		}
 		r.Unresolved = append(r.Unresolved, ev.AuditID)
+		if len(r.Unresolved) > unresolvedLimit {
+			r.Unresolved = r.Unresolved[len(r.Unresolved)-unresolvedLimit:]
+		}
 	}
 	r.Events++
 	if ev.Source != "" {
