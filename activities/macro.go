@@ -42,7 +42,7 @@ func (a *Activities) PlanMacro(ctx context.Context, req PlanMacroRequest) (Macro
 	return MacroPlan{
 		Macro: m.Name, Action: m.Action, Product: m.Product, Release: m.Release,
 		FeedbackID: res.Reference, Body: res.JSON, Target: payloadTarget(req.Payload), ConfigHash: cfg.ShortHash(),
-		Retry: retryOf(cfg),
+		Retry: retryOf(cfg), OnLinked: m.OnLinked,
 	}, nil
 }
 
@@ -111,54 +111,8 @@ func (a *Activities) PushToAha(ctx context.Context, req PushRequest) (PushResult
 		}
 	}
 	switch p.Action {
-	case mapping.ActionCreateIdea:
-		if activity.GetInfo(ctx).Attempt > 1 || req.LookupFirst {
-			found, err := a.linkedIdea(ctx, cfg, p.FeedbackID)
-			if err != nil {
-				return PushResult{}, Classify(fmt.Sprintf("look up the idea of Centercode feedback %s before re-creating", p.FeedbackID), err)
-			}
-			if found == nil && !req.Since.IsZero() {
-				// Not stamped: an ambiguous create (committed, answer lost)
-				// left an idea no stamp names. Find it by what was sent.
-				list := func(page int) ([]aha.Record, aha.Pagination, error) {
-					return a.AhaWriter.ListIdeas(ctx, aha.ListQuery{ProductID: p.Product, UpdatedSince: req.Since.Add(-twinLookback), Page: page, PerPage: 200})
-				}
-				if found, err = a.unstampedTwin(ctx, cfg, aha.KindIdea, list, p.FeedbackID, body, req.Since); err != nil {
-					return PushResult{}, Classify(fmt.Sprintf("look for an unstamped idea of Centercode feedback %s before re-creating", p.FeedbackID), err)
-				}
-			}
-			if found != nil {
-				log.Info("adopted idea created by an earlier attempt", "aha_reference", found.ReferenceNum)
-				return PushResult{Kind: aha.KindIdea, ID: found.ID.String(), Reference: found.ReferenceNum, URL: found.URL, Adopted: true}, nil
-			}
-		}
-		rec, err := a.AhaWriter.CreateIdea(ctx, p.Product, body)
-		if err != nil {
-			return PushResult{}, Classify(fmt.Sprintf("create idea in product %s for Centercode feedback %s", p.Product, p.FeedbackID), err)
-		}
-		return PushResult{Kind: aha.KindIdea, ID: rec.ID.String(), Reference: rec.ReferenceNum, URL: rec.URL, Created: true}, nil
-
-	case mapping.ActionCreateFeature:
-		if (activity.GetInfo(ctx).Attempt > 1 || req.LookupFirst) && !req.Since.IsZero() {
-			// Features are not stamped: an earlier attempt whose answer was
-			// lost is found by what it sent.
-			list := func(page int) ([]aha.Record, aha.Pagination, error) {
-				return a.AhaWriter.ListReleaseFeatures(ctx, p.Release, page, 200)
-			}
-			found, err := a.unstampedTwin(ctx, cfg, aha.KindFeature, list, p.FeedbackID, body, req.Since)
-			if err != nil {
-				return PushResult{}, Classify(fmt.Sprintf("look for the feature of Centercode feedback %s before re-creating", p.FeedbackID), err)
-			}
-			if found != nil {
-				log.Info("adopted feature created by an earlier attempt", "aha_reference", found.ReferenceNum)
-				return PushResult{Kind: aha.KindFeature, ID: found.ID.String(), Reference: found.ReferenceNum, URL: found.URL, Adopted: true}, nil
-			}
-		}
-		rec, err := a.AhaWriter.CreateFeature(ctx, p.Release, body)
-		if err != nil {
-			return PushResult{}, Classify(fmt.Sprintf("create feature in release %s for Centercode feedback %s", p.Release, p.FeedbackID), err)
-		}
-		return PushResult{Kind: aha.KindFeature, ID: rec.ID.String(), Reference: rec.ReferenceNum, URL: rec.URL, Created: true}, nil
+	case mapping.ActionCreateIdea, mapping.ActionCreateFeature:
+		return a.pushCreate(ctx, cfg, req, body)
 
 	case mapping.ActionComment, mapping.ActionSetStatus, mapping.ActionSetIntegrationField:
 		target, err := a.target(ctx, cfg, p)
@@ -169,6 +123,19 @@ func (a *Activities) PushToAha(ctx context.Context, req PushRequest) (PushResult
 		switch p.Action {
 		case mapping.ActionComment:
 			text, _ := body["body"].(string)
+			if activity.GetInfo(ctx).Attempt > 1 || req.LookupFirst {
+				// An earlier attempt's answer may have been lost after Aha!
+				// posted it: look for it before posting again.
+				posted, err := a.postedComment(ctx, target, text, req.Since)
+				if err != nil {
+					return PushResult{}, Classify(fmt.Sprintf("look for the comment on idea %s before posting again", target), err)
+				}
+				if posted {
+					log.Info("the comment an earlier attempt posted is there; not posting again", "aha_reference", target)
+					out.Adopted = true
+					return out, nil
+				}
+			}
 			if _, err := a.AhaWriter.AddComment(ctx, aha.KindIdea, target, text); err != nil {
 				return PushResult{}, Classify(fmt.Sprintf("comment on idea %s for Centercode feedback %s", target, p.FeedbackID), err)
 			}
@@ -189,7 +156,7 @@ func (a *Activities) PushToAha(ctx context.Context, req PushRequest) (PushResult
 				if s, ok := body[k].(string); ok {
 					v = s
 				}
-				if _, err := a.AhaWriter.SetIdeaIntegrationField(ctx, target, integrationID(cfg), k, v); err != nil {
+				if _, err := a.AhaWriter.SetIntegrationField(ctx, aha.KindIdea, target, integrationID(cfg), k, v); err != nil {
 					return PushResult{}, Classify(fmt.Sprintf("set integration field %s on idea %s", k, target), err)
 				}
 			}
@@ -197,6 +164,112 @@ func (a *Activities) PushToAha(ctx context.Context, req PushRequest) (PushResult
 		return out, nil
 	}
 	return PushResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("macro %q: unknown action %q", p.Macro, p.Action), ErrTypeConfig, nil)
+}
+
+// pushCreate creates the idea or feature of a create macro — exactly once per
+// feedback, not per run: a feedback already linked (its stamp is on a record)
+// gets that record updated with the mapped fields or left alone
+// (plan.OnLinked); a retried attempt first looks for what an ambiguous
+// earlier attempt of this run committed (stamped, or an unstamped twin).
+func (a *Activities) pushCreate(ctx context.Context, cfg *mapping.Config, req PushRequest, body map[string]any) (PushResult, error) {
+	p := req.Plan
+	log := a.Logger.With("macro", p.Macro, "action", p.Action, "feedback_id", p.FeedbackID)
+	kind, where := aha.KindIdea, "product "+p.Product
+	if p.Action == mapping.ActionCreateFeature {
+		kind, where = aha.KindFeature, "release "+p.Release
+	}
+	retry := activity.GetInfo(ctx).Attempt > 1 || req.LookupFirst
+	found, err := a.linkedRecord(ctx, cfg, kind, p.FeedbackID)
+	if err != nil {
+		return PushResult{}, Classify(fmt.Sprintf("look up the %s of Centercode feedback %s", kind, p.FeedbackID), err)
+	}
+	if found == nil && retry && !req.Since.IsZero() {
+		// Not stamped: an ambiguous create (committed, answer lost) left a
+		// record no stamp names. Find it by what was sent.
+		list := func(page int) ([]aha.Record, aha.Pagination, error) {
+			if kind == aha.KindFeature {
+				return a.AhaWriter.ListReleaseFeatures(ctx, p.Release, page, 200)
+			}
+			return a.AhaWriter.ListIdeas(ctx, aha.ListQuery{ProductID: p.Product, UpdatedSince: req.Since.Add(-twinLookback), Page: page, PerPage: 200})
+		}
+		if found, err = a.unstampedTwin(ctx, cfg, kind, list, p.FeedbackID, body, req.Since); err != nil {
+			return PushResult{}, Classify(fmt.Sprintf("look for an unstamped %s of Centercode feedback %s before re-creating", kind, p.FeedbackID), err)
+		}
+		if found != nil {
+			log.Info("adopted a record an earlier attempt created", "aha_reference", found.ReferenceNum)
+			return PushResult{Kind: kind, ID: found.ID.String(), Reference: found.ReferenceNum, URL: found.URL, Adopted: true}, nil
+		}
+	}
+	if found != nil {
+		out := PushResult{Kind: kind, ID: found.ID.String(), Reference: found.ReferenceNum, URL: found.URL, Adopted: true, Stamped: true}
+		if retry {
+			// This run's own earlier attempt may have made it: adopt as it is.
+			log.Info("adopted the record linked to the feedback", "aha_reference", found.ReferenceNum)
+			return out, nil
+		}
+		if p.OnLinked == mapping.OnLinkedSkip {
+			log.Info("feedback already linked; on_linked: skip", "aha_reference", found.ReferenceNum)
+			out.Linked = "skipped"
+			return out, nil
+		}
+		upd := make(map[string]any, len(body))
+		for k, v := range body {
+			if !createOnly[k] {
+				upd[k] = v
+			}
+		}
+		update := a.AhaWriter.UpdateIdea
+		if kind == aha.KindFeature {
+			update = a.AhaWriter.UpdateFeature
+		}
+		rec, err := update(ctx, found.ID.String(), upd)
+		if err != nil {
+			return PushResult{}, Classify(fmt.Sprintf("update %s %s, already linked to Centercode feedback %s", kind, found.ReferenceNum, p.FeedbackID), err)
+		}
+		log.Info("feedback already linked; updated its record (on_linked: update)", "aha_reference", rec.ReferenceNum)
+		out.ID, out.Reference, out.URL, out.Linked = rec.ID.String(), rec.ReferenceNum, rec.URL, "updated"
+		return out, nil
+	}
+	create := a.AhaWriter.CreateIdea
+	target := p.Product
+	if kind == aha.KindFeature {
+		create, target = a.AhaWriter.CreateFeature, p.Release
+	}
+	rec, err := create(ctx, target, body)
+	if err != nil {
+		return PushResult{}, Classify(fmt.Sprintf("create %s in %s for Centercode feedback %s", kind, where, p.FeedbackID), err)
+	}
+	return PushResult{Kind: kind, ID: rec.ID.String(), Reference: rec.ReferenceNum, URL: rec.URL, Created: true}, nil
+}
+
+// createOnly are create fields an update of a linked record leaves out.
+var createOnly = map[string]bool{"created_by": true, "skip_portal": true}
+
+// postedComment reports whether the idea has a comment with this body posted
+// since the run first pushed (an earlier attempt whose answer was lost).
+// Bodies are compared as text: Aha! may rewrite the HTML it stores.
+func (a *Activities) postedComment(ctx context.Context, ideaRef, bodyHTML string, since time.Time) (bool, error) {
+	want := mapping.HTMLText(bodyHTML)
+	from := since.Add(-twinLookback)
+	for page := 1; page <= 10; page++ {
+		comments, pag, err := a.AhaWriter.ListComments(ctx, aha.KindIdea, ideaRef, page, 200)
+		if err != nil {
+			return false, err
+		}
+		for _, c := range comments {
+			at, err := time.Parse(time.RFC3339Nano, c.CreatedAt)
+			if err == nil && at.Before(from) && !since.IsZero() {
+				continue
+			}
+			if mapping.HTMLText(c.Body) == want {
+				return true, nil
+			}
+		}
+		if page >= pag.TotalPages || len(comments) == 0 {
+			break
+		}
+	}
+	return false, nil
 }
 
 // twinLookback widens the window an unstamped twin is looked for in, for
@@ -312,7 +385,13 @@ func (a *Activities) target(ctx context.Context, cfg *mapping.Config, p MacroPla
 
 // linkedIdea finds the idea stamped with a Centercode feedback id (nil: none).
 func (a *Activities) linkedIdea(ctx context.Context, cfg *mapping.Config, feedbackID string) (*aha.Record, error) {
-	rec, err := a.AhaWriter.FindIdeaByField(ctx, cfg.Aha.IntegrationField, feedbackID)
+	return a.linkedRecord(ctx, cfg, aha.KindIdea, feedbackID)
+}
+
+// linkedRecord finds the idea or feature stamped with a Centercode feedback
+// id (nil: none).
+func (a *Activities) linkedRecord(ctx context.Context, cfg *mapping.Config, kind, feedbackID string) (*aha.Record, error) {
+	rec, err := a.AhaWriter.FindByField(ctx, kind, cfg.Aha.IntegrationField, feedbackID)
 	if err != nil || rec == nil {
 		return rec, err
 	}
@@ -320,9 +399,14 @@ func (a *Activities) linkedIdea(ctx context.Context, cfg *mapping.Config, feedba
 		// Aha!'s example answers for the sibling endpoints wrap each record
 		// ({"idea": {...}}); accept that shape too.
 		var wrapped struct {
-			Idea json.RawMessage `json:"idea"`
+			Idea    json.RawMessage `json:"idea"`
+			Feature json.RawMessage `json:"feature"`
 		}
-		if json.Unmarshal(rec.Raw, &wrapped) == nil && len(wrapped.Idea) > 0 {
+		_ = json.Unmarshal(rec.Raw, &wrapped)
+		if len(wrapped.Idea) == 0 {
+			wrapped.Idea = wrapped.Feature
+		}
+		if len(wrapped.Idea) > 0 {
 			var h struct {
 				ID           aha.FlexID `json:"id"`
 				ReferenceNum string     `json:"reference_num"`
@@ -346,18 +430,23 @@ func integrationID(cfg *mapping.Config) string {
 	return DefaultIntegrationID
 }
 
-// StampAhaRecord writes the Centercode feedback id into the new idea's
-// integration field (aha.integration_field of aha.integration_id, or
-// DefaultIntegrationID). The stamp is the link ledger: the Aha! webhook that
-// follows ahacc's create is recognised by it (no echo feedback), and a retried
-// create finds the idea by it.
+// StampAhaRecord writes the Centercode feedback id into the new idea's or
+// feature's integration field (aha.integration_field of aha.integration_id,
+// or DefaultIntegrationID). The stamp is the link ledger: the Aha! webhook
+// that follows ahacc's create is recognised by it (no echo feedback), and a
+// retried create — or a later run for the same feedback — finds the record
+// by it.
 func (a *Activities) StampAhaRecord(ctx context.Context, req StampRequest) error {
 	if a.AhaWriter == nil {
 		return temporal.NewNonRetryableApplicationError("this worker has no Aha! client for macros", ErrTypeConfig, nil)
 	}
 	cfg := a.config()
-	if _, err := a.AhaWriter.SetIdeaIntegrationField(ctx, req.IdeaID, integrationID(cfg), cfg.Aha.IntegrationField, req.FeedbackID); err != nil {
-		return Classify(fmt.Sprintf("stamp Centercode feedback %s on idea %s", req.FeedbackID, req.IdeaID), err)
+	kind := req.Kind
+	if kind == "" {
+		kind = aha.KindIdea
+	}
+	if _, err := a.AhaWriter.SetIntegrationField(ctx, kind, req.IdeaID, integrationID(cfg), cfg.Aha.IntegrationField, req.FeedbackID); err != nil {
+		return Classify(fmt.Sprintf("stamp Centercode feedback %s on %s %s", req.FeedbackID, kind, req.IdeaID), err)
 	}
 	return nil
 }

@@ -299,7 +299,7 @@ func TestPushToAhaAdoptsTheUnstampedIdeaOfAnAmbiguousCreate(t *testing.T) {
 	// Another run's idea, same name and description, already stamped.
 	other, err := as.CreateIdea("PRJ1", map[string]any{"name": "Export hangs", "description": "<p>steps</p>"})
 	require.NoError(t, err)
-	_, err = client.SetIdeaIntegrationField(ctx, other.ID, DefaultIntegrationID, cfg.Aha.IntegrationField, "2002")
+	_, err = client.SetIntegrationField(ctx, aha.KindIdea, other.ID, DefaultIntegrationID, cfg.Aha.IntegrationField, "2002")
 	require.NoError(t, err)
 	// What the ambiguous create of feedback 2001 committed.
 	orphan, err := as.CreateIdea("PRJ1", map[string]any{"name": "Export hangs", "description": "<p>steps</p>"})
@@ -404,4 +404,113 @@ func TestStatusAndDestroyGoToTheirListeners(t *testing.T) {
 	_, err = env.ExecuteActivity(mca.NotifyDestroyed, destroy)
 	require.NoError(t, err)
 	assert.Equal(t, "Will Fix", status(), "on_destroy: status, through the status's listener")
+}
+
+// Exactly once per feedback, not per run: a second run of a create macro for
+// a feedback already linked (a manual run after the Will Fix rule, a re-run)
+// updates the linked idea (on_linked: update, the default) or leaves it alone
+// (skip); it never creates a second idea.
+func TestSecondRunForLinkedFeedbackCreatesNothing(t *testing.T) {
+	as := mcAhaSim(t)
+	_, fid, _ := mcFeedback(t)
+	cfg := mcConfig(t, nil)
+	acts := mcActivities(t, cfg, as.URL())
+	env := mcEnv(acts)
+	plan := mcPlan()
+	plan.FeedbackID, plan.OnLinked = fid, mapping.OnLinkedUpdate
+	push := func(p MacroPlan) PushResult {
+		v, err := env.ExecuteActivity(mca.PushToAha, PushRequest{Plan: p})
+		require.NoError(t, err)
+		var out PushResult
+		require.NoError(t, v.Get(&out))
+		return out
+	}
+	first := push(plan)
+	require.True(t, first.Created)
+	_, err := env.ExecuteActivity(mca.StampAhaRecord, StampRequest{IdeaID: first.ID, FeedbackID: fid, Kind: first.Kind})
+	require.NoError(t, err)
+	ideas := as.Counts().Ideas
+
+	plan.Body = json.RawMessage(`{"name":"Crash on save (retitled)","created_by":"tester@example.com"}`)
+	second := push(plan)
+	assert.False(t, second.Created)
+	assert.Equal(t, "updated", second.Linked)
+	assert.True(t, second.Stamped)
+	assert.Equal(t, first.Reference, second.Reference)
+	assert.Equal(t, ideas, as.Counts().Ideas, "no second idea")
+	rec, err := aha.New(as.URL(), mcAhaKey).GetIdea(t.Context(), first.Reference)
+	require.NoError(t, err)
+	assert.Contains(t, string(rec.Raw), "Crash on save (retitled)", "the linked idea got the mapped fields")
+
+	plan.OnLinked = mapping.OnLinkedSkip
+	plan.Body = json.RawMessage(`{"name":"Ignored title"}`)
+	third := push(plan)
+	assert.Equal(t, "skipped", third.Linked)
+	assert.Equal(t, ideas, as.Counts().Ideas)
+	rec, err = aha.New(as.URL(), mcAhaKey).GetIdea(t.Context(), first.Reference)
+	require.NoError(t, err)
+	assert.NotContains(t, string(rec.Raw), "Ignored title")
+}
+
+// A feature a macro creates is stamped and found again by its stamp: a
+// second run creates no second feature.
+func TestFeatureIsStampedAndFoundAgain(t *testing.T) {
+	as := mcAhaSim(t)
+	_, fid, _ := mcFeedback(t)
+	acts := mcActivities(t, mcConfig(t, nil), as.URL())
+	env := mcEnv(acts)
+	plan := MacroPlan{Macro: "feature", Action: mapping.ActionCreateFeature, Release: "PRJ1-R-1", FeedbackID: fid,
+		Body: json.RawMessage(`{"name":"Faster export"}`), OnLinked: mapping.OnLinkedSkip}
+	v, err := env.ExecuteActivity(mca.PushToAha, PushRequest{Plan: plan})
+	require.NoError(t, err)
+	var first PushResult
+	require.NoError(t, v.Get(&first))
+	require.True(t, first.Created)
+	require.Equal(t, aha.KindFeature, first.Kind)
+	_, err = env.ExecuteActivity(mca.StampAhaRecord, StampRequest{IdeaID: first.ID, FeedbackID: fid, Kind: first.Kind})
+	require.NoError(t, err)
+	features := as.Counts().Features
+	v, err = env.ExecuteActivity(mca.PushToAha, PushRequest{Plan: plan})
+	require.NoError(t, err)
+	var second PushResult
+	require.NoError(t, v.Get(&second))
+	assert.Equal(t, "skipped", second.Linked)
+	assert.Equal(t, first.ID, second.ID)
+	assert.Equal(t, features, as.Counts().Features)
+	rec, err := aha.New(as.URL(), mcAhaKey).GetFeature(t.Context(), first.ID)
+	require.NoError(t, err)
+	assert.Equal(t, fid, integrationValue(rec.Raw, "centercode_feedback_id"), "the feature carries the stamp its echo is recognised by")
+}
+
+// A retried comment whose first post committed (its answer lost) is not
+// posted again.
+func TestRetriedCommentIsNotPostedTwice(t *testing.T) {
+	as := mcAhaSim(t)
+	_, fid, _ := mcFeedback(t)
+	acts := mcActivities(t, mcConfig(t, nil), as.URL())
+	env := mcEnv(acts)
+	since := time.Now().Add(-time.Second)
+	comment := MacroPlan{Macro: "comment-to-aha", Action: mapping.ActionComment, FeedbackID: fid, Target: "PRJ1-I-1",
+		Body: json.RawMessage(`{"body":"<p>from Centercode</p>"}`)}
+	// The first attempt: Aha! posts it, the answer never arrives.
+	_, err := as.AddComment("idea", "PRJ1-I-1", "<p>from Centercode</p>")
+	require.NoError(t, err)
+	count := func() int {
+		cs, _, err := aha.New(as.URL(), mcAhaKey).ListComments(t.Context(), aha.KindIdea, "PRJ1-I-1", 1, 200)
+		require.NoError(t, err)
+		return len(cs)
+	}
+	before := count()
+	v, err := env.ExecuteActivity(mca.PushToAha, PushRequest{Plan: comment, LookupFirst: true, Since: since})
+	require.NoError(t, err)
+	var out PushResult
+	require.NoError(t, v.Get(&out))
+	assert.True(t, out.Adopted)
+	assert.Equal(t, before, count(), "not posted twice")
+
+	// A different text is a new comment.
+	comment.Body = json.RawMessage(`{"body":"<p>another</p>"}`)
+	_, err = env.ExecuteActivity(mca.PushToAha, PushRequest{Plan: comment, LookupFirst: true, Since: since})
+	require.NoError(t, err)
+	assert.Equal(t, before+1, count())
 }

@@ -21,10 +21,12 @@ type AhaWriter interface {
 	CreateFeature(ctx context.Context, releaseID string, body any) (*aha.Record, error)
 	UpdateIdea(ctx context.Context, id string, body any) (*aha.Record, error)
 	AddComment(ctx context.Context, kind, id, bodyHTML string) (*aha.Comment, error)
-	FindIdeaByField(ctx context.Context, field, value string) (*aha.Record, error)
+	FindByField(ctx context.Context, kind, field, value string) (*aha.Record, error)
 	ListIdeas(ctx context.Context, q aha.ListQuery) ([]aha.Record, aha.Pagination, error)
 	ListReleaseFeatures(ctx context.Context, releaseID string, page, perPage int) ([]aha.Record, aha.Pagination, error)
-	SetIdeaIntegrationField(ctx context.Context, ideaID, integrationID, name, value string) ([]aha.FlexID, error)
+	SetIntegrationField(ctx context.Context, kind, id, integrationID, name, value string) ([]aha.FlexID, error)
+	UpdateFeature(ctx context.Context, id string, body any) (*aha.Record, error)
+	ListComments(ctx context.Context, kind, id string, page, perPage int) ([]aha.Comment, aha.Pagination, error)
 }
 
 // StatusExpecter tells a feedback item's FeedbackWorkflow that ahacc is about
@@ -56,7 +58,9 @@ type MacroPlan struct {
 	// Target names the Aha! record a comment, status or integration field goes
 	// to when the payload carries it (ahaReference); empty: the idea linked to
 	// the feedback (found by its integration field).
-	Target     string `json:"target,omitempty"`
+	Target string `json:"target,omitempty"`
+	// OnLinked (create actions) is mapping.OnLinkedUpdate or OnLinkedSkip.
+	OnLinked   string `json:"on_linked,omitempty"`
 	ConfigHash string `json:"config_hash"`
 	Retry
 }
@@ -84,13 +88,23 @@ type PushResult struct {
 	// Adopted: an earlier attempt (or run) had already created the record; it
 	// was found by its integration field and not created again.
 	Adopted bool `json:"adopted,omitempty"`
+	// Stamped: the record carries the feedback's stamp already (it was found
+	// by it); a created record, or one found as an unstamped twin, needs it.
+	Stamped bool `json:"stamped,omitempty"`
+	// Linked says what a create run did for a feedback an earlier run had
+	// already linked (found by its stamp): "updated" (on_linked: update) or
+	// "skipped" (on_linked: skip); empty otherwise.
+	Linked string `json:"linked,omitempty"`
 }
 
-// StampRequest writes the Centercode feedback id into the idea's integration
-// field (the link ledger that suppresses echoes and finds the idea again).
+// StampRequest writes the Centercode feedback id into the record's
+// integration field (the link ledger that suppresses echoes and finds the
+// record again).
 type StampRequest struct {
 	IdeaID     string `json:"idea_id"`
 	FeedbackID string `json:"feedback_id"`
+	// Kind is idea (empty, as older runs sent it) or feature.
+	Kind string `json:"kind,omitempty"`
 }
 
 // WriteBackRequest stores the Aha! link on the Centercode feedback.

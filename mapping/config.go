@@ -241,7 +241,18 @@ type Macro struct {
 	Release string // create_feature: release id or reference number
 	// Require lists top-level macro body fields that must be present.
 	Require []string
+	// OnLinked (create_idea, create_feature) is what a run does when the
+	// feedback is already linked to an Aha! record (an earlier run created
+	// it): OnLinkedUpdate writes the mapped fields to that record, OnLinkedSkip
+	// leaves it alone. Either way no second record is created.
+	OnLinked string
 }
+
+// What a create macro does for a feedback already linked to an Aha! record.
+const (
+	OnLinkedUpdate = "update"
+	OnLinkedSkip   = "skip"
+)
 
 // Resource is the wrapper key of the Aha! request body for this action
 // ("idea", "feature", "comment"); empty when the body is sent unwrapped.
@@ -668,13 +679,23 @@ func loadUserData(d *decoder, n *node, path string, c *Config) *UserData {
 }
 
 func loadMacro(d *decoder, name string, n *node, path string) *Macro {
-	f := d.object(n, path, "action", "product", "release", "require", "feedback_id", "elements")
+	f := d.object(n, path, "action", "product", "release", "require", "feedback_id", "elements", "on_linked")
 	m := &Macro{
-		Name:    name,
-		Action:  f.requiredStr("action", " (create_idea, create_feature, comment, set_status or set_integration_field)"),
-		Product: f.str("product"),
-		Release: f.str("release"),
-		Require: f.strList("require"),
+		Name:     name,
+		Action:   f.requiredStr("action", " (create_idea, create_feature, comment, set_status or set_integration_field)"),
+		Product:  f.str("product"),
+		Release:  f.str("release"),
+		Require:  f.strList("require"),
+		OnLinked: f.str("on_linked"),
+	}
+	creates := m.Action == ActionCreateIdea || m.Action == ActionCreateFeature
+	switch {
+	case m.OnLinked == "" && creates:
+		m.OnLinked = OnLinkedUpdate
+	case m.OnLinked != "" && !creates:
+		d.errf(f.get("on_linked"), f.at("on_linked"), "only applies to create_idea and create_feature")
+	case m.OnLinked != "" && m.OnLinked != OnLinkedUpdate && m.OnLinked != OnLinkedSkip:
+		d.errf(f.get("on_linked"), f.at("on_linked"), "must be update or skip")
 	}
 	ctx := fmt.Sprintf("macro %q", name)
 	m.Mapper = compileMapper(d, f.get("elements"), f.at("elements"), ctx, targetNested)

@@ -12,6 +12,10 @@ import (
 // (paragraphs, headings, list items, table rows, <br>) become lines, list
 // items get "- ", entities are decoded, runs of spaces collapse, and script
 // and style content is dropped.
+// HTMLText is the plain text of Aha! HTML, as the html_to_text transform
+// gives it (for comparing bodies Aha! may have rewritten).
+func HTMLText(s string) string { return htmlToText(s) }
+
 func htmlToText(s string) string {
 	if !strings.ContainsAny(s, "<&") {
 		return s

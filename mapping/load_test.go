@@ -176,6 +176,8 @@ func TestLoadErrors(t *testing.T) {
 				"macros.b.release: is required for create_feature", "macros.b.product: only applies to create_idea", `macros.c.elements: action comment needs an element "body"`,
 				`macros.d.action: unknown action "launch"`, `macros.e.elements: action set_status needs an element "workflow_status"`,
 				"macros.f.elements: set_integration_field needs at least one element", `macros.g.elements.custom_fields.y: is inside "custom_fields"`}},
+		{"on_linked", "aha:\n  base_url: https://x.aha.io\n  api_key: k\nfeedback_types:\n  bugs:\n    source_url: https://cc/s\n    record_types: [idea]\n    elements: {Title: $.name}\nmacros:\n  a:\n    action: create_idea\n    product: P\n    on_linked: again\n    elements: {name: $.t}\n  c:\n    action: comment\n    on_linked: skip\n    elements: {body: $.b}\n",
+			[]string{"macros.a.on_linked: must be update or skip", "macros.c.on_linked: only applies to create_idea and create_feature"}},
 		{"status rules", "aha:\n  base_url: https://x.aha.io\n  api_key: k\nfeedback_types:\n  bugs:\n    source_url: https://cc/s\n    record_types: [idea]\n    elements: {Title: $.name}\nstatus_rules:\n  on_status:\n    Will Fix: [push]\n    will fix: other\n    Closed: [{macro: x, every_time: maybe}]\n  from_aha:\n    Shipped: [a]\n",
 			[]string{`status_rules.on_status.Will Fix[0]: unknown macro "push"`, "status_rules.on_status.will fix: status listed twice",
 				`status_rules.on_status.Closed[0]: unknown macro "x"`, "status_rules.on_status.Closed[0].every_time: must be true or false",

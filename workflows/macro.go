@@ -25,6 +25,9 @@ func MacroWorkflow(ctx workflow.Context, in MacroInput) (MacroState, error) {
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (MacroState, error) { return r.MacroState, nil }); err != nil {
 		return r.MacroState, err
 	}
+	// Version 1: features are stamped as ideas are, and only a record found
+	// by its stamp counts as stamped.
+	r.version = workflow.GetVersion(ctx, "macro-stamp-features", workflow.DefaultVersion, 1)
 	retries := workflow.GetSignalChannel(ctx, SignalRetry)
 	skips := workflow.GetSignalChannel(ctx, SignalSkip)
 	r.upsert(ctx)
@@ -68,7 +71,8 @@ type macroRun struct {
 	MacroState
 	in MacroInput
 	// retry is the config's retry settings, from the last plan.
-	retry retrying
+	retry   retrying
+	version workflow.Version
 }
 
 // drain drops buffered retry/skip signals (they only mean something while parked).
@@ -102,15 +106,22 @@ func (r *macroRun) runOnce(ctx workflow.Context) error {
 		if err := workflow.ExecuteActivity(r.callOpts(ctx, plan.Action+" in Aha! for feedback "+r.FeedbackID), a.PushToAha, req).Get(ctx, &res); err != nil {
 			return err
 		}
-		r.Pushed, r.Adopted = true, res.Adopted
+		r.Pushed, r.Adopted, r.Linked = true, res.Adopted, res.Linked
 		r.AhaKind, r.AhaID, r.AhaReference, r.AhaURL = res.Kind, res.ID, res.Reference, res.URL
-		// An adopted idea was found by its stamp: it carries it already.
-		r.Stamped = res.Adopted
+		if r.version == workflow.DefaultVersion {
+			r.Stamped = res.Adopted
+		} else {
+			r.Stamped = res.Stamped
+		}
 		r.upsert(ctx)
 	}
-	if r.Action == mapping.ActionCreateIdea && !r.Stamped {
-		req := activities.StampRequest{IdeaID: r.AhaID, FeedbackID: r.FeedbackID}
-		if err := workflow.ExecuteActivity(r.callOpts(ctx, "stamp idea "+r.AhaReference+" with feedback "+r.FeedbackID), a.StampAhaRecord, req).Get(ctx, nil); err != nil {
+	stamps := r.Action == mapping.ActionCreateIdea
+	if r.version >= 1 {
+		stamps = stamps || r.Action == mapping.ActionCreateFeature
+	}
+	if stamps && !r.Stamped {
+		req := activities.StampRequest{IdeaID: r.AhaID, FeedbackID: r.FeedbackID, Kind: r.AhaKind}
+		if err := workflow.ExecuteActivity(r.callOpts(ctx, "stamp "+r.AhaKind+" "+r.AhaReference+" with feedback "+r.FeedbackID), a.StampAhaRecord, req).Get(ctx, nil); err != nil {
 			return err
 		}
 		r.Stamped = true

@@ -105,13 +105,13 @@ func (s *MacroSuite) TestCreateStampsAndWritesBack() {
 	s.True(st.Pushed && st.Stamped && st.WrittenBack)
 	s.Require().Len(s.pushes, 1)
 	s.False(s.pushes[0].LookupFirst, "a first run creates without a lookup")
-	s.Equal([]activities.StampRequest{{IdeaID: "6776", FeedbackID: "1001"}}, s.stamps)
+	s.Equal([]activities.StampRequest{{IdeaID: "6776", FeedbackID: "1001", Kind: "idea"}}, s.stamps)
 	s.Equal([]activities.WriteBackRequest{{FeedbackID: "1001", AhaReference: "PRJ1-I-12", AhaURL: "http://aha/ideas/PRJ1-I-12", Macro: "push-to-aha"}}, s.writeBacks)
 }
 
 func (s *MacroSuite) TestAdoptedIdeaIsNotStampedAgain() {
 	s.pushFn = func(context.Context, activities.PushRequest) (activities.PushResult, error) {
-		return activities.PushResult{Kind: "idea", ID: "6776", Reference: "PRJ1-I-12", Adopted: true}, nil
+		return activities.PushResult{Kind: "idea", ID: "6776", Reference: "PRJ1-I-12", Adopted: true, Stamped: true}, nil
 	}
 	s.env.ExecuteWorkflow(MacroWorkflow, s.input())
 	st := s.result()
@@ -277,4 +277,30 @@ func (s *MacroSuite) TestCallsRetryAsTheConfigSays() {
 			}
 		})
 	}
+}
+
+// An idea adopted as an earlier attempt's unstamped twin gets its stamp.
+func (s *MacroSuite) TestAdoptedTwinIsStamped() {
+	s.pushFn = func(context.Context, activities.PushRequest) (activities.PushResult, error) {
+		return activities.PushResult{Kind: "idea", ID: "6776", Reference: "PRJ1-I-12", Adopted: true}, nil
+	}
+	s.env.ExecuteWorkflow(MacroWorkflow, s.input())
+	s.Equal(StateSynced, s.result().SyncState)
+	s.Equal([]activities.StampRequest{{IdeaID: "6776", FeedbackID: "1001", Kind: "idea"}}, s.stamps)
+}
+
+// A feature a macro creates is stamped as an idea is, so its creation
+// webhook is recognised as ahacc's own (no echo feedback).
+func (s *MacroSuite) TestCreatedFeatureIsStamped() {
+	s.planFn = func(req activities.PlanMacroRequest) (activities.MacroPlan, error) {
+		return activities.MacroPlan{Macro: req.Macro, Action: mapping.ActionCreateFeature, Release: "PRJ1-R-1", FeedbackID: "1001",
+			Body: json.RawMessage(`{"name":"Crash on save"}`)}, nil
+	}
+	s.pushFn = func(context.Context, activities.PushRequest) (activities.PushResult, error) {
+		return activities.PushResult{Kind: "feature", ID: "7001", Reference: "PRJ1-12", Created: true}, nil
+	}
+	s.env.ExecuteWorkflow(MacroWorkflow, s.input())
+	s.Equal(StateSynced, s.result().SyncState)
+	s.Equal([]activities.StampRequest{{IdeaID: "7001", FeedbackID: "1001", Kind: "feature"}}, s.stamps)
+	s.Len(s.writeBacks, 1)
 }

@@ -52,8 +52,11 @@ type MacroState struct {
 	AhaReference string `json:"aha_reference,omitempty"`
 	AhaURL       string `json:"aha_url,omitempty"`
 	// Steps done (a retry resumes after the last one).
-	Pushed      bool   `json:"pushed,omitempty"`
-	Adopted     bool   `json:"adopted,omitempty"`
+	Pushed  bool `json:"pushed,omitempty"`
+	Adopted bool `json:"adopted,omitempty"`
+	// Linked: the feedback was already linked by an earlier run; "updated"
+	// or "skipped" as the macro's on_linked says.
+	Linked      string `json:"linked,omitempty"`
 	Stamped     bool   `json:"stamped,omitempty"`
 	WrittenBack bool   `json:"written_back,omitempty"`
 	WriteBack   string `json:"write_back,omitempty"` // why it was skipped, if it was

@@ -191,10 +191,11 @@ func (c *Client) UpdateFeature(ctx context.Context, id string, body any) (*Recor
 
 // Comment is a created comment.
 type Comment struct {
-	ID   FlexID `json:"id"`
-	Body string `json:"body"`
-	URL  string `json:"url"`
-	Raw  json.RawMessage
+	ID        FlexID `json:"id"`
+	Body      string `json:"body"`
+	URL       string `json:"url"`
+	CreatedAt string `json:"created_at"`
+	Raw       json.RawMessage
 }
 
 // AddComment comments on a record (kind idea or feature) with an HTML body.
@@ -221,13 +222,18 @@ func (c *Client) AddComment(ctx context.Context, kind, id, bodyHTML string) (*Co
 	return &cm, nil
 }
 
-// FindIdeaByField finds the idea whose integration field name has value. Not found is
-// (nil, nil). The records' shape is undocumented; the first record's id is fetched in full.
-func (c *Client) FindIdeaByField(ctx context.Context, field, value string) (*Record, error) {
+// FindByField finds the record of a kind (idea or feature) whose integration
+// field name has value. Not found is (nil, nil). The records' shape is
+// undocumented; the first record's id is fetched in full.
+func (c *Client) FindByField(ctx context.Context, kind, field, value string) (*Record, error) {
+	p, ok := fieldKindPaths[kind]
+	if !ok {
+		return nil, fmt.Errorf("aha: no integration fields on %q records", kind)
+	}
 	var raw struct {
 		Records []json.RawMessage `json:"records"`
 	}
-	err := c.do(ctx, http.MethodGet, "/api/v1/ideas/fields/"+url.PathEscape(field)+"/value/"+url.PathEscape(value), nil, nil, &raw)
+	err := c.do(ctx, http.MethodGet, "/api/v1/"+p+"/fields/"+url.PathEscape(field)+"/value/"+url.PathEscape(value), nil, nil, &raw)
 	var ae *Error
 	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
 		return nil, nil
@@ -241,13 +247,46 @@ func (c *Client) FindIdeaByField(ctx context.Context, field, value string) (*Rec
 	return parseRecord(raw.Records[0])
 }
 
-// SetIdeaIntegrationField sets one integration field on an idea; returns the ids Aha!
-// answers with (the integration's field ids on the idea).
-func (c *Client) SetIdeaIntegrationField(ctx context.Context, ideaID, integrationID, name, value string) ([]FlexID, error) {
+// fieldKindPaths are the kinds ahacc stamps with integration fields.
+var fieldKindPaths = map[string]string{KindIdea: "ideas", KindFeature: "features"}
+
+// SetIntegrationField sets one integration field on an idea or a feature;
+// returns the ids Aha! answers with (the integration's field ids on it).
+func (c *Client) SetIntegrationField(ctx context.Context, kind, id, integrationID, name, value string) ([]FlexID, error) {
+	p, ok := fieldKindPaths[kind]
+	if !ok {
+		return nil, fmt.Errorf("aha: no integration fields on %q records", kind)
+	}
 	var ids []FlexID
-	err := c.do(ctx, http.MethodPost, "/api/v1/ideas/"+url.PathEscape(ideaID)+"/integrations/"+url.PathEscape(integrationID)+"/fields", nil,
+	err := c.do(ctx, http.MethodPost, "/api/v1/"+p+"/"+url.PathEscape(id)+"/integrations/"+url.PathEscape(integrationID)+"/fields", nil,
 		map[string]any{"integration_field": map[string]any{"name": name, "value": value}}, &ids)
 	return ids, err
+}
+
+// ListComments lists a page of a record's comments (kind idea or feature).
+func (c *Client) ListComments(ctx context.Context, kind, id string, page, perPage int) ([]Comment, Pagination, error) {
+	p, ok := kindPaths[kind]
+	if !ok {
+		return nil, Pagination{}, fmt.Errorf("aha: unknown record kind %q", kind)
+	}
+	var raw struct {
+		Comments   []json.RawMessage `json:"comments"`
+		Pagination Pagination        `json:"pagination"`
+	}
+	q := ListQuery{Page: page, PerPage: perPage}
+	if err := c.do(ctx, http.MethodGet, "/api/v1/"+p+"/"+url.PathEscape(id)+"/comments", q.values(), nil, &raw); err != nil {
+		return nil, Pagination{}, err
+	}
+	out := make([]Comment, 0, len(raw.Comments))
+	for _, r := range raw.Comments {
+		var cm Comment
+		if err := json.Unmarshal(r, &cm); err != nil {
+			return nil, Pagination{}, fmt.Errorf("aha: decoding comment: %w", err)
+		}
+		cm.Raw = r
+		out = append(out, cm)
+	}
+	return out, raw.Pagination, nil
 }
 
 // ListQuery are list parameters; zero values are omitted.

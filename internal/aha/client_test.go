@@ -80,14 +80,14 @@ func TestClientAgainstSimulator(t *testing.T) {
 	assert.Equal(t, "<p>hello</p>", cm.Body)
 	assert.NotEmpty(t, cm.ID)
 
-	ids, err := c.SetIdeaIntegrationField(ctx, string(created.ID), "4242", "feedback_id", "F-77")
+	ids, err := c.SetIntegrationField(ctx, KindIdea, string(created.ID), "4242", "feedback_id", "F-77")
 	require.NoError(t, err)
 	assert.Len(t, ids, 1)
-	found, err := c.FindIdeaByField(ctx, "feedback_id", "F-77")
+	found, err := c.FindByField(ctx, KindIdea, "feedback_id", "F-77")
 	require.NoError(t, err)
 	require.NotNil(t, found)
 	assert.Equal(t, created.ID, found.ID)
-	none, err := c.FindIdeaByField(ctx, "feedback_id", "F-78")
+	none, err := c.FindByField(ctx, KindIdea, "feedback_id", "F-78")
 	require.NoError(t, err)
 	assert.Nil(t, none)
 

@@ -116,67 +116,77 @@ func (s *Server) putIdea(w http.ResponseWriter, r *http.Request) (int, any) {
 	return s.committed(w, r, http.StatusOK, map[string]any{"idea": doc})
 }
 
-// findIdeasByField answers GET /ideas/fields/{field_name}/value/{field_value}: ideas
-// with an integration field of that name and value. The element shape of "records" is
-// not documented (the example list is empty); the compact idea list item is assumed.
-func (s *Server) findIdeasByField(w http.ResponseWriter, r *http.Request) (int, any) {
-	pg, pp, err := pageParams(r.URL.Query())
-	if err != nil {
-		return badQuery(err)
+// findByField lists the records of a kind (idea or feature) whose integration
+// field name has the value (GET /api/v1/{ideas,features}/fields/…/value/…). The
+// element shape of "records" is not documented (the example list is empty); the
+// compact list item of the kind is assumed.
+func (s *Server) findByField(kind string) apiHandler {
+	keys := ideaListKeys
+	if kind == kindFeature {
+		keys = featureListKeys
 	}
-	name, value := r.PathValue("field_name"), r.PathValue("field_value")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []map[string]any
-	for _, rec := range s.st.ideas.list {
-		for _, f := range anyList(rec.doc["integration_fields"]) {
-			fm := obj(f)
-			if fmt.Sprint(fm["name"]) == name && fmt.Sprint(fm["value"]) == value {
-				out = append(out, project(rec.doc, ideaListKeys))
-				break
+	return func(w http.ResponseWriter, r *http.Request) (int, any) {
+		pg, pp, err := pageParams(r.URL.Query())
+		if err != nil {
+			return badQuery(err)
+		}
+		name, value := r.PathValue("field_name"), r.PathValue("field_value")
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		var out []map[string]any
+		for _, rec := range s.tableOf(kind).list {
+			for _, f := range anyList(rec.doc["integration_fields"]) {
+				fm := obj(f)
+				if fmt.Sprint(fm["name"]) == name && fmt.Sprint(fm["value"]) == value {
+					out = append(out, project(rec.doc, keys))
+					break
+				}
 			}
 		}
+		items, pag := page(out, pg, pp)
+		return http.StatusOK, map[string]any{"records": items, "pagination": pag}
 	}
-	items, pag := page(out, pg, pp)
-	return http.StatusOK, map[string]any{"records": items, "pagination": pag}
 }
 
-// postIdeaIntegrationFields sets integration fields on an idea. Body:
+// postIntegrationFields sets integration fields on an idea or a feature. Body:
 // {"integration_field": {"name": "key", "value": "JRA-34"}} or
-// {"integration_fields": [{...}, ...]}. The answer is the list of the idea's integration
+// {"integration_fields": [{...}, ...]}. The answer is the list of the record's integration
 // field ids for that integration (the example answer is a list of id strings).
-func (s *Server) postIdeaIntegrationFields(w http.ResponseWriter, r *http.Request) (int, any) {
-	var body map[string]any
-	if err := readAny(r, &body); err != nil {
-		return http.StatusBadRequest, validationBody("Malformed JSON in request body: " + err.Error())
-	}
-	var fields []map[string]any
-	if f := obj(body["integration_field"]); f != nil {
-		fields = append(fields, f)
-	}
-	for _, x := range anyList(body["integration_fields"]) {
-		if f := obj(x); f != nil {
+func (s *Server) postIntegrationFields(kind string) apiHandler {
+	return func(w http.ResponseWriter, r *http.Request) (int, any) {
+		var body map[string]any
+		if err := readAny(r, &body); err != nil {
+			return http.StatusBadRequest, validationBody("Malformed JSON in request body: " + err.Error())
+		}
+		var fields []map[string]any
+		if f := obj(body["integration_field"]); f != nil {
 			fields = append(fields, f)
 		}
-	}
-	if len(fields) == 0 {
-		return http.StatusBadRequest, validationBody(`Request body must hold "integration_field" or "integration_fields"`)
-	}
-	integrationID := r.PathValue("integration_id")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rec := s.st.ideas.get(r.PathValue("idea_id"))
-	if rec == nil {
-		return http.StatusNotFound, errorBody("Idea " + r.PathValue("idea_id") + " not found")
-	}
-	for _, f := range fields {
-		n, _ := str(f["name"])
-		if strings.TrimSpace(n) == "" {
-			return http.StatusUnprocessableEntity, validationBody("Validation failed: Name can't be blank")
+		for _, x := range anyList(body["integration_fields"]) {
+			if f := obj(x); f != nil {
+				fields = append(fields, f)
+			}
 		}
+		if len(fields) == 0 {
+			return http.StatusBadRequest, validationBody(`Request body must hold "integration_field" or "integration_fields"`)
+		}
+		integrationID := r.PathValue("integration_id")
+		key := r.PathValue(parentParam(kind))
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		rec := s.tableOf(kind).get(key)
+		if rec == nil {
+			return http.StatusNotFound, errorBody(humanize(kind) + " " + key + " not found")
+		}
+		for _, f := range fields {
+			n, _ := str(f["name"])
+			if strings.TrimSpace(n) == "" {
+				return http.StatusUnprocessableEntity, validationBody("Validation failed: Name can't be blank")
+			}
+		}
+		ids := s.setIntegrationFields(rec, integrationID, fields, s.apiUser(), kind)
+		return s.committed(w, r, http.StatusOK, ids)
 	}
-	ids := s.setIntegrationFields(rec, integrationID, fields, s.apiUser())
-	return s.committed(w, r, http.StatusOK, ids)
 }
 
 func (s *Server) getFeature(w http.ResponseWriter, r *http.Request) (int, any) {

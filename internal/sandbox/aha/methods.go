@@ -28,7 +28,7 @@ func goErr(e *apiErr) error {
 
 // setIntegrationFields upserts fields on an idea for one integration; returns the ids of
 // that integration's fields on the idea. Call with s.mu held.
-func (s *Server) setIntegrationFields(rec *record, integrationID string, fields []map[string]any, actor map[string]any) []string {
+func (s *Server) setIntegrationFields(rec *record, integrationID string, fields []map[string]any, actor map[string]any, kind string) []string {
 	now := s.st.now()
 	cur := anyList(rec.doc["integration_fields"])
 	var changes []change
@@ -65,7 +65,7 @@ func (s *Server) setIntegrationFields(rec *record, integrationID string, fields 
 	if len(changes) > 0 {
 		rec.updated = now
 		rec.doc["updated_at"] = ahaTime(now)
-		s.auditRecord("update", rec, changes, actor, "idea")
+		s.auditRecord("update", rec, changes, actor, kind)
 	}
 	return ids
 }
@@ -164,7 +164,7 @@ func (s *Server) SetIdeaIntegrationField(idOrRef, integrationID, name, value str
 	if r == nil {
 		return fmt.Errorf("%w: idea %s", ErrNotFound, idOrRef)
 	}
-	s.setIntegrationFields(r, integrationID, []map[string]any{{"name": name, "value": value}}, nil)
+	s.setIntegrationFields(r, integrationID, []map[string]any{{"name": name, "value": value}}, nil, kindIdea)
 	return nil
 }
 

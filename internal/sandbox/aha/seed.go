@@ -203,7 +203,7 @@ func (s *Server) seed() {
 			r.doc["feature"] = deepCopy(dup.doc["feature"])
 		}
 	}
-	s.setIntegrationFields(ideas["PRJ1-I-1"], "6776881149400000200", []map[string]any{{"name": "key", "value": "CC-1001"}}, nil)
+	s.setIntegrationFields(ideas["PRJ1-I-1"], "6776881149400000200", []map[string]any{{"name": "key", "value": "CC-1001"}}, nil, kindIdea)
 
 	_, _ = s.createComment(kindIdea, "PRJ1-I-1", "<p>We need this for our quarterly planning.</p>", userRef("1020675218", "Mary Humpty", "no-reply@aha.io"))
 	_, _ = s.createComment(kindIdea, "PRJ1-I-2", "<p>+1 from the support team.</p>", userRef("1020675218", "Mary Humpty", "no-reply@aha.io"))

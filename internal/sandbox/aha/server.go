@@ -252,8 +252,10 @@ func (s *Server) routes() http.Handler {
 	api("PUT /api/v1/ideas/{id}", s.putIdea)
 	api("GET /api/v1/products/{product_id}/ideas", s.listIdeas)
 	api("POST /api/v1/products/{product_id}/ideas", s.postIdea)
-	api("GET /api/v1/ideas/fields/{field_name}/value/{field_value}", s.findIdeasByField)
-	api("POST /api/v1/ideas/{idea_id}/integrations/{integration_id}/fields", s.postIdeaIntegrationFields)
+	api("GET /api/v1/ideas/fields/{field_name}/value/{field_value}", s.findByField(kindIdea))
+	api("POST /api/v1/ideas/{idea_id}/integrations/{integration_id}/fields", s.postIntegrationFields(kindIdea))
+	api("GET /api/v1/features/fields/{field_name}/value/{field_value}", s.findByField(kindFeature))
+	api("POST /api/v1/features/{feature_id}/integrations/{integration_id}/fields", s.postIntegrationFields(kindFeature))
 	// Features.
 	api("GET /api/v1/features/{id}", s.getFeature)
 	api("PUT /api/v1/features/{id}", s.putFeature)
