@@ -2,10 +2,12 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/ahacc/ahacc/internal/aha"
 )
@@ -108,4 +110,46 @@ func (a *Activities) ReconcileAudits(ctx context.Context, req ReconcileRequest) 
 		res.More = true
 	}
 	return res, nil
+}
+
+// RouteToParentRequest is a child audit to hand to its parent record.
+type RouteToParentRequest struct {
+	Kind          string    `json:"kind"`
+	Reference     string    `json:"reference"`
+	AuditID       string    `json:"audit_id"`
+	AuditableType string    `json:"auditable_type"`
+	CreatedAt     time.Time `json:"created_at"`
+	Source        string    `json:"source"`
+}
+
+// RouteToParent reads the parent record a child audit names by reference and
+// hands the audit to the parent's workflow (as an update of it) through the
+// dispatcher. A retry hands it over again; the parent's seen-set drops the
+// repeat. A parent that is gone (404) has nothing to sync: done.
+func (a *Activities) RouteToParent(ctx context.Context, req RouteToParentRequest) error {
+	if a.Dispatcher == nil {
+		return fmt.Errorf("routing to a parent record is not wired in this worker")
+	}
+	rec, err := a.Aha.GetRecord(ctx, req.Kind, req.Reference)
+	if err != nil {
+		c := Classify(fmt.Sprintf("read Aha! %s %s", req.Kind, req.Reference), err)
+		var ae *temporal.ApplicationError
+		if errors.As(c, &ae) && ae.Type() == ErrTypeNotFound {
+			a.Logger.Info("the record a child audit changed is gone; nothing to sync", "kind", req.Kind, "reference", req.Reference, "audit_id", req.AuditID)
+			return nil
+		}
+		return c
+	}
+	typ := "ideas/idea"
+	if req.Kind == aha.KindFeature {
+		typ = "feature"
+	}
+	// A derived delivery id: the child's own id is already marked as seen by
+	// the hand-off that started this run.
+	au := &aha.Audit{ID: aha.FlexID("parent:" + req.AuditID), AuditAction: "update", AuditableType: typ,
+		AuditableID: aha.FlexID(rec.ID), CreatedAt: req.CreatedAt.Format(time.RFC3339Nano)}
+	if _, err := a.Dispatcher.DispatchAudit(ctx, au, req.Source); err != nil {
+		return Classify(fmt.Sprintf("hand audit %s to %s %s", req.AuditID, req.Kind, req.Reference), err)
+	}
+	return nil
 }

@@ -23,11 +23,11 @@ func TestReplayRecordedHistories(t *testing.T) {
 	r := worker.NewWorkflowReplayer()
 	types := map[string]int{}
 	for _, name := range []string{"AhaRecordWorkflow", "ReconcileWorkflow", "AhaPeopleWorkflow", "UserDataWorkflow",
-		"UserBackfillWorkflow", "MacroWorkflow", "FeedbackWorkflow"} {
+		"UserBackfillWorkflow", "MacroWorkflow", "FeedbackWorkflow", "AuditParentWorkflow"} {
 		types[name] = 0
 	}
 	for _, wf := range []any{AhaRecordWorkflow, ReconcileWorkflow, AhaPeopleWorkflow, UserDataWorkflow,
-		UserBackfillWorkflow, MacroWorkflow, FeedbackWorkflow} {
+		UserBackfillWorkflow, MacroWorkflow, FeedbackWorkflow, AuditParentWorkflow} {
 		r.RegisterWorkflow(wf)
 	}
 	for _, f := range files {

@@ -128,6 +128,7 @@ func Register(r worker.Registry, acts *activities.Activities) {
 	r.RegisterWorkflow(workflows.UserBackfillWorkflow)
 	r.RegisterWorkflow(workflows.MacroWorkflow)
 	r.RegisterWorkflow(workflows.FeedbackWorkflow)
+	r.RegisterWorkflow(workflows.AuditParentWorkflow)
 	r.RegisterActivity(acts)
 }
 

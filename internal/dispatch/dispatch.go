@@ -98,6 +98,9 @@ func (d *Dispatcher) Dispatch(ctx context.Context, a *aha.Audit, source string) 
 		// (reconcile) or a replay, refused before it reaches Redis or Temporal.
 		return Outcome{}, fmt.Errorf("%w: auditable_id %.40q is not an Aha! id", ErrInvalid, id)
 	}
+	if aha.IsChildType(a.AuditableType) {
+		return d.dispatchChild(ctx, a, source)
+	}
 	kind, wfID, ignored := d.Route(a)
 	if ignored != "" {
 		return Outcome{Status: Ignored, Reason: ignored}, nil
@@ -105,10 +108,14 @@ func (d *Dispatcher) Dispatch(ctx context.Context, a *aha.Audit, source string) 
 	if peopleKind(d.Config(), kind) {
 		return d.dispatchPeople(ctx, a, source, kind, wfID)
 	}
-	return d.signalAudit(ctx, a, source, wfID, func() (client.StartWorkflowOptions, any, any) {
-		id := a.AuditableID.String()
+	return d.signalAudit(ctx, a, ahaEvent(a, source), wfID, d.recordStart(kind, a.AuditableID.String()))
+}
+
+// recordStart starts a record's AhaRecordWorkflow when the signal finds none.
+func (d *Dispatcher) recordStart(kind, id string) startFunc {
+	return func() (client.StartWorkflowOptions, any, any) {
 		return client.StartWorkflowOptions{
-			ID:        wfID,
+			ID:        workflows.AhaRecordWorkflowID(kind, id),
 			TaskQueue: d.TaskQueue,
 			// A record whose workflow ended (e.g. it was deleted) may come back.
 			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
@@ -118,6 +125,42 @@ func (d *Dispatcher) Dispatch(ctx context.Context, a *aha.Audit, source string) 
 				workflows.KeySyncState.ValueSet(workflows.StateSyncing),
 			),
 		}, workflows.AhaRecordWorkflow, workflows.AhaRecordInput{Kind: kind, AhaID: id}
+	}
+}
+
+// dispatchChild hands a child audit — a description edit (note), a vote
+// (endorsement), a comment — to its parent record's workflow, which
+// re-reads the record: the parent named by associated_id is signalled at
+// once; one named only by reference in auditable_url (the webhook's case) is
+// resolved by an AuditParentWorkflow, as the handler must not call Aha!.
+func (d *Dispatcher) dispatchChild(ctx context.Context, a *aha.Audit, source string) (Outcome, error) {
+	kind, id, ref, ok := aha.AuditParent(a)
+	if !ok {
+		return Outcome{Status: Ignored, Reason: fmt.Sprintf("%s audit names no idea or feature it belongs to (no associated_id, auditable_url %.80q)",
+			a.AuditableType, a.AuditableURL)}, nil
+	}
+	if !feedsFeedback(d.Config(), kind) {
+		return Outcome{Status: Ignored, Reason: fmt.Sprintf("no feedback type is fed by %q records", kind)}, nil
+	}
+	ev := ahaEvent(a, source)
+	ev.Action = "update" // a child's create or destroy changes its parent
+	if id != "" {
+		return d.signalAudit(ctx, a, ev, workflows.AhaRecordWorkflowID(kind, id), d.recordStart(kind, id))
+	}
+	wfID := workflows.AuditParentWorkflowID(a.ID.String())
+	return d.handOff(ctx, "aha", a.ID.String(), wfID, func(hctx context.Context) error {
+		_, err := d.Temporal.ExecuteWorkflow(hctx, client.StartWorkflowOptions{
+			ID:                                       wfID,
+			TaskQueue:                                d.TaskQueue,
+			WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+			WorkflowExecutionErrorWhenAlreadyStarted: true,
+			StaticSummary:                            fmt.Sprintf("Aha! %s of %s %s → its record's workflow", a.AuditableType, kind, ref),
+			TypedSearchAttributes: temporal.NewSearchAttributes(
+				workflows.KeyAhaRecordType.ValueSet(kind),
+				workflows.KeyAhaReference.ValueSet(ref),
+			),
+		}, workflows.AuditParentWorkflow, workflows.AuditParentInput{Kind: kind, Reference: ref, Event: ev})
+		return err
 	})
 }
 
@@ -126,12 +169,12 @@ func (d *Dispatcher) Dispatch(ctx context.Context, a *aha.Audit, source string) 
 type startFunc func() (opts client.StartWorkflowOptions, wf, input any)
 
 // signalAudit dedups an audit by its id and signals-with-start the workflow
-// with it: the one hand-off every Aha! path (webhook, reconcile, replay,
-// feedback records and people) goes through.
-func (d *Dispatcher) signalAudit(ctx context.Context, a *aha.Audit, source, wfID string, start startFunc) (Outcome, error) {
+// with its event: the one hand-off every Aha! path (webhook, reconcile,
+// replay, feedback records and people) goes through.
+func (d *Dispatcher) signalAudit(ctx context.Context, a *aha.Audit, ev workflows.AhaEvent, wfID string, start startFunc) (Outcome, error) {
 	return d.handOff(ctx, "aha", a.ID.String(), wfID, func(hctx context.Context) error {
 		opts, wf, input := start()
-		_, err := d.Temporal.SignalWithStartWorkflow(hctx, wfID, workflows.SignalAhaEvent, ahaEvent(a, source), opts, wf, input)
+		_, err := d.Temporal.SignalWithStartWorkflow(hctx, wfID, workflows.SignalAhaEvent, ev, opts, wf, input)
 		return err
 	})
 }

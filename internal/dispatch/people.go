@@ -45,7 +45,7 @@ func peopleRoute(kind string, a *aha.Audit) (string, string, string) {
 // (AhaPeopleWorkflow), with the same claim / release / confirm steps as the
 // feedback path.
 func (d *Dispatcher) dispatchPeople(ctx context.Context, a *aha.Audit, source, kind, wfID string) (Outcome, error) {
-	return d.signalAudit(ctx, a, source, wfID, func() (client.StartWorkflowOptions, any, any) {
+	return d.signalAudit(ctx, a, ahaEvent(a, source), wfID, func() (client.StartWorkflowOptions, any, any) {
 		id := a.AuditableID.String()
 		return client.StartWorkflowOptions{
 			ID:        wfID,

@@ -25,11 +25,11 @@ import (
 // recordedTypes are the workflow types the replay test must cover: every one
 // the worker registers.
 var recordedTypes = []string{"AhaRecordWorkflow", "ReconcileWorkflow", "FeedbackWorkflow", "MacroWorkflow",
-	"AhaPeopleWorkflow", "UserDataWorkflow", "UserBackfillWorkflow"}
+	"AhaPeopleWorkflow", "UserDataWorkflow", "UserBackfillWorkflow", "AuditParentWorkflow"}
 
 // TestRecordHistories refreshes workflows/testdata/histories (the replay
-// test's input) from a real run of all seven workflow types: idea creates,
-// updates and a destroy; a reconcile run; a Centercode status change that
+// test's input) from a real run of every workflow type: idea creates,
+// updates, a description edit and a destroy; a reconcile run; a Centercode status change that
 // fires push-to-aha; an idea user's change; a user backfill. It keeps the
 // longest history of each type, named with today's date beside the earlier
 // recordings. Run it when a workflow change is meant to be
@@ -51,6 +51,8 @@ func TestRecordHistories(t *testing.T) {
 	require.NoError(t, aha.UpdateIdea("PRJ1-I-2", map[string]any{"name": "Recorded two"}))
 	require.Eventually(t, func() bool { return len(cc.FeedbackList()) >= 2 }, time.Minute, 100*time.Millisecond)
 	require.NoError(t, aha.UpdateIdea("PRJ1-I-1", map[string]any{"name": "Recorded one, again"}))
+	// A description edit is audited on the idea's note (AuditParentWorkflow).
+	require.NoError(t, aha.UpdateIdea("PRJ1-I-1", map[string]any{"description": "<p>Recorded steps</p>"}))
 	require.NoError(t, aha.DeleteIdea("PRJ1-I-2"))
 
 	// Macros out: a tester's feedback moves to Will Fix; its rule pushes it to Aha!.

@@ -156,6 +156,29 @@ func (s *Server) AddComment(kind, idOrRef, bodyHTML string) (RecordInfo, error) 
 	return s.info(r), nil
 }
 
+// Endorse adds a vote to an idea for a person (by email), as a portal vote
+// does: votes and endorsements_count go up, and the vote is audited as
+// Aha! audits it — on the endorsement (ideas/idea_endorsement), whose URL
+// points at the idea — not on the idea.
+func (s *Server) Endorse(idOrRef, email string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.st.ideas.get(idOrRef)
+	if r == nil {
+		return fmt.Errorf("%w: idea %s", ErrNotFound, idOrRef)
+	}
+	now := s.st.now()
+	votes, _ := intVal(r.doc["votes"])
+	n, _ := intVal(r.doc["endorsements_count"])
+	r.doc["votes"], r.doc["endorsements_count"] = votes+1, n+1
+	r.updated = now
+	r.doc["updated_at"] = ahaTime(now)
+	s.commit(&audit{action: "create", user: nil, kind: kindEndorsement, auditableID: s.st.nextID(),
+		description: fmt.Sprintf("%s endorsed idea %s", email, r.ref), url: fmt.Sprint(r.doc["url"]),
+		changes: []change{{"Weight", 1}}, assocKind: kindIdea, assocID: r.id, created: now})
+	return nil
+}
+
 // SetIdeaIntegrationField sets one integration field on an idea.
 func (s *Server) SetIdeaIntegrationField(idOrRef, integrationID, name, value string) error {
 	s.mu.Lock()

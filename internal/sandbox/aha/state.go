@@ -11,12 +11,13 @@ import (
 
 // Record kinds.
 const (
-	kindIdea       = "idea"
-	kindFeature    = "feature"
-	kindComment    = "comment"
-	kindIdeaUser   = "idea_user"
-	kindPortalUser = "portal_user"
-	kindOrg        = "idea_organization"
+	kindIdea        = "idea"
+	kindFeature     = "feature"
+	kindComment     = "comment"
+	kindEndorsement = "idea_endorsement"
+	kindIdeaUser    = "idea_user"
+	kindPortalUser  = "portal_user"
+	kindOrg         = "idea_organization"
 )
 
 // auditTypes maps a kind to its audit auditable_type in the REST API (Rails class name)
@@ -31,6 +32,9 @@ var auditTypes = map[string][2]string{
 	kindPortalUser: {"Ideas::PortalUser", "ideas/portal_user"},
 	kindOrg:        {"Ideas::IdeaOrganization", "ideas/idea_organization"},
 	"note":         {"Note", "note"},
+	// A vote (aha.md §1: ideas/idea_endorsement). Assumed: like a note's, its
+	// auditable_url points at the idea it endorses.
+	kindEndorsement: {"Ideas::IdeaEndorsement", "ideas/idea_endorsement"},
 }
 
 type record struct {
