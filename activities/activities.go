@@ -40,6 +40,7 @@ type CentercodeAPI interface {
 	SubmitFeedback(ctx context.Context, sourceURL string, body []byte) (centercode.FeedbackRef, error)
 	PostListener(ctx context.Context, listenerURL string, body []byte) error
 	LookupByReference(ctx context.Context, lookupURL, param, ref string) ([]centercode.Feedback, error)
+	GetFeedback(ctx context.Context, feedbackURL, id string) (centercode.Feedback, error)
 }
 
 // Activities holds the worker's clients and configuration. Build it once in
@@ -331,11 +332,47 @@ func (a *Activities) NotifyDestroyed(ctx context.Context, req DestroyRequest) er
 		a.Logger.Warn("on_destroy not applied: no listener for it in centercode", "feedback_type", req.FeedbackType, "on_destroy", ft.OnDestroy)
 		return nil
 	}
+	if ft.OnDestroy == mapping.OnDestroyComment && cfg.Centercode.CommentListenerURL.Value() != "" && activity.GetInfo(ctx).Attempt > 1 {
+		// A comment is not idempotent: an earlier attempt whose answer was
+		// lost may have posted it. Look before posting again.
+		if posted, err := a.commented(ctx, cfg, req.FeedbackID, ft.DestroyComment); err != nil {
+			return Classify(fmt.Sprintf("look for the deletion comment on %s feedback %s", ft.Name, req.FeedbackID), err)
+		} else if posted {
+			return nil
+		}
+	}
 	data, _ := json.Marshal(body)
 	if err := a.Centercode.PostListener(ctx, listener, data); err != nil {
 		return Classify(fmt.Sprintf("tell %s feedback %s that %s was deleted", ft.Name, req.FeedbackID, req.Reference), err)
 	}
 	return nil
+}
+
+// commented reports whether the feedback already carries a comment with this
+// text, read through the record lookup (centercode.lookup.url: GET
+// <lookup>/<id>). Assumed, as the simulator does: the lookup returns the
+// feedback's comments as comments[].text. Without a lookup: false.
+func (a *Activities) commented(ctx context.Context, cfg *mapping.Config, feedbackID, text string) (bool, error) {
+	lookup := cfg.Centercode.Lookup.URL.Value()
+	if lookup == "" {
+		return false, nil
+	}
+	f, err := a.Centercode.GetFeedback(ctx, lookup, feedbackID)
+	if err != nil {
+		return false, err
+	}
+	var c struct {
+		Comments []struct {
+			Text string `json:"text"`
+		} `json:"comments"`
+	}
+	_ = json.Unmarshal(f.Raw, &c)
+	for _, cm := range c.Comments {
+		if strings.TrimSpace(cm.Text) == strings.TrimSpace(text) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // withFeedbackID adds the listener's target (assumption 4: feedback listeners

@@ -23,8 +23,8 @@ import (
 
 // Burst shape (issue 4, "Done when"): 500 webhook deliveries for 100 ideas —
 // 350 audits the Aha! simulator delivers itself (100 creates, updates, one
-// destroy; description edits arrive as "note" audits, a type the config does
-// not route) plus 150 re-posts of already-made payloads (30%), shuffled so
+// destroy; description edits arrive as "note" audits, routed to their idea)
+// plus 150 re-posts of already-made payloads (30%), shuffled so
 // some arrive before their original and some long after it.
 const (
 	burstIdeas      = 100
@@ -66,7 +66,7 @@ type burst struct {
 	status   []int
 	severity []int
 	audits   int // audits made (= webhooks the simulator delivers)
-	notes    int // of which "note" audits (not routed)
+	notes    int // of which "note" audits (routed to their idea)
 	posted   answerCounts
 	wg       sync.WaitGroup
 	start    time.Time
@@ -232,7 +232,8 @@ func waitDeliveries(t *testing.T, aha *ahasim.Server, n int, timeout time.Durati
 
 // verifyBurst waits for quiet and checks the issue's promises: exactly one
 // feedback per idea with the content of the idea's final state, on_destroy
-// applied to the deleted idea's feedback, nothing for the unrouted type, every
+// applied to the deleted idea's feedback, description edits (note audits)
+// handed to their idea, every
 // delivery answered 2xx, every routed audit counted once. It returns the
 // summed record states.
 func verifyBurst(t *testing.T, b *burst, quietTimeout time.Duration, redisFlushed bool) quietState {
@@ -269,7 +270,7 @@ func verifyBurst(t *testing.T, b *burst, quietTimeout time.Duration, redisFlushe
 
 	// One workflow per idea, none for anything else; every routed audit
 	// reached its workflow exactly once.
-	routed := burstOriginals - b.notes
+	routed := burstOriginals // note audits count on their idea
 	q := summarize(states)
 	want := map[string]bool{}
 	for _, info := range b.ideas {
@@ -283,8 +284,8 @@ func verifyBurst(t *testing.T, b *burst, quietTimeout time.Duration, redisFlushe
 		assert.Zero(t, q.Duplicates, "with Redis intact, no duplicate reaches a workflow")
 		// Of the 500 posts, those of note audits are ignored; of the rest,
 		// each routed audit is accepted once and answered duplicate after.
-		assert.Equal(t, routed, simCodes[http.StatusAccepted]-b.notes+b.posted.Accepted, "accepted once per routed audit")
-		assert.Equal(t, burstOriginals+burstDuplicates-b.notes-b.posted.Ignored-routed,
+		assert.Equal(t, routed, simCodes[http.StatusAccepted]+b.posted.Accepted, "accepted once per routed audit")
+		assert.Equal(t, burstOriginals+burstDuplicates-b.posted.Ignored-routed,
 			simCodes[http.StatusOK]+b.posted.Duplicate, "every other post of a routed audit answered duplicate")
 	}
 
@@ -343,7 +344,7 @@ func verifyBurst(t *testing.T, b *burst, quietTimeout time.Duration, redisFlushe
 	t.Logf("compared %d element values of %d live ideas with their final Aha! state (elements: %s)", compared, burstIdeas-1, strings.Join(keys, ", "))
 
 	ccc := centercodeCounts(cc)
-	t.Logf("burst summary: %d deliveries (%d by the Aha! simulator: %v; %d re-posts: %s) for %d ideas, %d unrouted note audits; "+
+	t.Logf("burst summary: %d deliveries (%d by the Aha! simulator: %v; %d re-posts: %s) for %d ideas, %d of them note audits; "+
 		"Centercode: %d feedback (%d distinct refs), %d creates, %d listener writes, %d requests, %d injected errors; "+
 		"Aha!: %d requests, %d answered 429, %d injected errors; workflows: %d records, %d events, %d duplicates seen in-workflow, %d syncs, %d writes; "+
 		"quiet %s after the burst began",

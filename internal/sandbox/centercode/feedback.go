@@ -147,6 +147,9 @@ func (s *Server) handleSubmit(w http.ResponseWriter, r *http.Request) {
 	f.description = valueString(values[src.DescriptionElement])
 	s.feedback[id] = f
 	shape := s.submitShape
+	if s.noIDRate > 0 && s.noIDRng.Float64() < s.noIDRate {
+		shape = SubmitNoID
+	}
 	s.mu.Unlock()
 
 	if s.faults.AfterCommit(w, r) {

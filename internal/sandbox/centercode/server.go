@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand"
 	"net"
 	"net/http"
 	"net/url"
@@ -48,6 +49,8 @@ type Server struct {
 	lookupOff   bool
 	refParam    string
 	submitShape SubmitResponse
+	noIDRate    float64    // share of creates answered without an id (assumption 2)
+	noIDRng     *rand.Rand // seeded by SetNoIDRate
 	runSeq      int64
 	inflight    tracker
 
@@ -196,6 +199,15 @@ func (s *Server) SetAPIKeyEnabled(key string, enabled bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.keys[key] = enabled
+}
+
+// SetNoIDRate makes a share (0..1) of external-source creates answer 2xx
+// without the new feedback's id, as assumption 2 allows ("created, id
+// unknown"), drawn from seed.
+func (s *Server) SetNoIDRate(rate float64, seed int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.noIDRate, s.noIDRng = rate, rand.New(rand.NewSource(seed))
 }
 
 // SetFaults replaces the fault injection settings.
