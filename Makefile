@@ -9,7 +9,7 @@ PKGS        := ./...
 SHELL       := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: run test test-short test-e2e fuzz bench lint build docker-build docker-up docker-down clean
+.PHONY: run test test-short test-e2e soak fuzz bench lint build docker-build docker-up docker-down clean
 
 ## run: the whole stack on one machine (embedded Temporal + UI, Redis, simulators, worker, starter)
 run:
@@ -27,6 +27,14 @@ test-short:
 ## test-e2e: the browser test against the dev stack's Web UI (needs Debian's chromium; CHROMIUM_PATH overrides)
 test-e2e:
 	$(GO) test -count=1 -tags browser -run 'TestUI' -v ./internal/e2e/
+
+## soak: the invariant harness (internal/e2e TestInvariants) over SOAK_SEEDS
+## seeds — the fixed ones, then fresh ones; each failure prints its seed,
+## faults and trace (replay one: AHACC_SEED=<seed> go test -run TestInvariants ./internal/e2e/)
+SOAK_SEEDS ?= 200
+soak:
+	AHACC_SEEDS=$(SOAK_SEEDS) $(GO) test -count=1 -timeout 900m -run '^TestInvariants$$' -v ./internal/e2e/ > .soak.log 2>&1; \
+	  rc=$$?; grep -E '^\s+--- (PASS|FAIL)|invariant harness:' .soak.log; exit $$rc
 
 FUZZTIME ?= 3s
 ## fuzz: run each fuzz target for FUZZTIME
@@ -71,4 +79,4 @@ docker-down:
 	$(COMPOSE) down
 
 clean:
-	rm -rf bin .data .bench-*.txt
+	rm -rf bin .data .bench-*.txt .soak.log

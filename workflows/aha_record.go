@@ -49,7 +49,9 @@ func AhaRecordWorkflow(ctx workflow.Context, in AhaRecordInput) error {
 	}
 	// Version 1: a create that may have committed is looked up before the
 	// next write (MaybeCreated); the workflow ends once a deletion is applied.
-	s.version = workflow.GetVersion(ctx, "record-maybe-created", workflow.DefaultVersion, 1)
+	// Version 2: a record parked on its own content syncs again on its next
+	// change in Aha! (an admin fixing the value needs no operator).
+	s.version = workflow.GetVersion(ctx, "record-maybe-created", workflow.DefaultVersion, 2)
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (State, error) { return s.State, nil }); err != nil {
 		return err
 	}
@@ -178,6 +180,10 @@ func (s *entity) onEvent(ev AhaEvent) {
 	if s.Destroyed {
 		return // the record is gone; late events change nothing
 	}
+	if s.version >= 2 && s.SyncState == StateParked && s.ParkedOnContent {
+		// Parked on a value the mapping refused: this change may fix it.
+		s.SyncState, s.ParkedReason, s.ParkedOnContent = StateSyncing, "", false
+	}
 	if ev.Action == "destroy" {
 		s.Destroyed = true
 		if s.SyncState == StateParked {
@@ -192,6 +198,7 @@ func (s *entity) onEvent(ev AhaEvent) {
 
 func (s *entity) onRetry(ctx workflow.Context, rr RetryRequest) {
 	workflow.GetLogger(ctx).Info("retry requested", "parked_reason", s.ParkedReason, "create", rr.Create)
+	s.ParkedOnContent = false
 	if rr.Create {
 		for i := range s.Links {
 			s.Links[i].MaybeCreated, s.Links[i].IDUnknown = false, false
@@ -209,7 +216,7 @@ func (s *entity) onSkip(ctx workflow.Context) {
 		return
 	}
 	workflow.GetLogger(ctx).Info("skip requested", "parked_reason", s.ParkedReason)
-	s.ParkedReason = ""
+	s.ParkedReason, s.ParkedOnContent = "", false
 	s.SyncState = StateSkipped
 	s.Pending = false
 	s.upsert(ctx)
@@ -225,10 +232,12 @@ func (s *entity) sync(ctx workflow.Context) {
 	switch {
 	case err == nil:
 		s.SyncState = StateSynced
-		s.ParkedReason = ""
+		s.ParkedReason, s.ParkedOnContent = "", false
 	default:
 		s.SyncState = StateParked
 		s.ParkedReason = reason(err)
+		var appErr *temporal.ApplicationError
+		s.ParkedOnContent = s.version >= 2 && errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeMapping
 		workflow.GetLogger(ctx).Warn("record parked", "reason", s.ParkedReason)
 	}
 	s.upsert(ctx)

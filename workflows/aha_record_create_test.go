@@ -209,3 +209,45 @@ func (s *AhaRecordSuite) TestDestroyedRecordCompletes() {
 	s.NoError(s.env.GetWorkflowError(), "completed, not cancelled or continued")
 	s.Equal(1, destroyed)
 }
+
+// A record parked on its own content (a value the mapping refuses) syncs
+// again on its next change in Aha! — the admin fixing the value needs no
+// operator; one parked on a far-side refusal (403) waits for one.
+func (s *AhaRecordSuite) TestContentParkRetriesOnTheNextChange() {
+	bad := true
+	s.mapFn = func(req activities.MapRequest) (activities.Mapped, error) {
+		if bad {
+			return activities.Mapped{}, temporal.NewNonRetryableApplicationError(`Severity: "P0" is not one of Critical, Major, Minor, Trivial`, activities.ErrTypeMapping, nil)
+		}
+		return activities.Mapped{FeedbackType: req.FeedbackType, Body: req.Record, Hash: "h-" + string(req.Record), Reference: "PRJ1-I-10"}, nil
+	}
+	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.env.RegisterDelayedCallback(func() {
+		st := s.query()
+		s.Equal(StateParked, st.SyncState)
+		s.True(st.ParkedOnContent)
+		bad = false // the admin sets a severity the mapping knows
+		s.env.SignalWorkflow(SignalAhaEvent, AhaEvent{AuditID: "2", Action: "update"})
+	}, 10*time.Second)
+	s.end(30*time.Second, func() {
+		st := s.query()
+		s.Equal(StateSynced, st.SyncState)
+		s.Equal(1, s.creates())
+	})
+	s.run()
+}
+
+func (s *AhaRecordSuite) TestFarSideParkWaitsForTheOperator() {
+	s.fetchFn = func(activities.FetchRequest) (activities.Record, error) {
+		return activities.Record{}, temporal.NewNonRetryableApplicationError("fetch Aha! idea 6776: 403 Forbidden", activities.ErrTypePermanent, nil)
+	}
+	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.signal(10*time.Second, AhaEvent{AuditID: "2", Action: "update"})
+	s.end(30*time.Second, func() {
+		st := s.query()
+		s.Equal(StateParked, st.SyncState)
+		s.False(st.ParkedOnContent)
+		s.Equal(1, st.Syncs, "no sync until an operator sends retry")
+	})
+	s.run()
+}

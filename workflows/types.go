@@ -81,8 +81,11 @@ type State struct {
 	SyncState string `json:"sync_state"`
 	// ParkedReason says why the record waits for an operator.
 	ParkedReason string `json:"parked_reason,omitempty"`
-	Links        []Link `json:"links,omitempty"`
-	Destroyed    bool   `json:"destroyed,omitempty"`
+	// ParkedOnContent: the record's own content parked it (the mapping
+	// refused a value), so the record's next change in Aha! retries it.
+	ParkedOnContent bool   `json:"parked_on_content,omitempty"`
+	Links           []Link `json:"links,omitempty"`
+	Destroyed       bool   `json:"destroyed,omitempty"`
 	// Seen holds the most recent audit ids (bounded), oldest first.
 	Seen       []string `json:"seen,omitempty"`
 	Events     int      `json:"events"`

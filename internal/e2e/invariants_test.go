@@ -200,7 +200,7 @@ func harnessConfig(t *testing.T) string {
 	return configWith(t,
 		"per_minute: 300   # (default)", "per_minute: 1200",
 		"reconcile_every: 5m", "reconcile_every: 24h",
-		"retry_max_interval: 5m  # (default)", "retry_max_interval: 2s",
+		"retry_max_interval: 5m  # (default)", "retry_max_interval: 2s  #",
 		"    Closed: status-to-aha\n", "    Fixed: status-to-aha\n")
 }
 
@@ -268,6 +268,11 @@ func runSeed(t *testing.T, seed int64) {
 	r.scenario()
 	r.settle()
 	r.check()
+	if !t.Failed() && testing.Verbose() {
+		r.mu.Lock()
+		t.Logf("trace:\n%s", strings.Join(r.trace, "\n"))
+		r.mu.Unlock()
+	}
 }
 
 // scenario drives the records, people and testers with the plan's faults on.
@@ -558,8 +563,8 @@ func (r *run) census(ctx context.Context) (string, bool) {
 					break
 				}
 				key += "/" + st.SyncState
-				if st.Pending || st.SyncState == workflows.StateSyncing {
-					busy = true
+				if st.SyncState == workflows.StateSyncing || (st.Pending && st.SyncState != workflows.StateParked) {
+					busy = true // a parked record keeps later events pending for its operator
 				}
 			}
 			counts[key]++
