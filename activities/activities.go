@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/ahacc/ahacc/internal/aha"
 	"github.com/ahacc/ahacc/internal/centercode"
 	"github.com/ahacc/ahacc/mapping"
 )
@@ -111,11 +112,44 @@ func (a *Activities) RoutesFor(ctx context.Context, req RoutesRequest) (Routes, 
 func (a *Activities) FetchAhaRecord(ctx context.Context, req FetchRequest) (Record, error) {
 	rec, err := a.Aha.GetRecord(ctx, req.Kind, req.AhaID)
 	if err != nil {
-		return Record{}, Classify(fmt.Sprintf("fetch Aha! %s %s", req.Kind, req.AhaID), err)
+		c := Classify(fmt.Sprintf("fetch Aha! %s %s", req.Kind, req.AhaID), err)
+		var ae *temporal.ApplicationError
+		if errors.As(c, &ae) && ae.Type() == ErrTypeNotFound {
+			// Gone, or never visible to this key? Aha!'s history tells.
+			if deleted, herr := a.deletedInAha(ctx, req.AhaID); herr == nil && deleted {
+				return Record{}, temporal.NewNonRetryableApplicationError(
+					fmt.Sprintf("Aha! %s %s was deleted", req.Kind, req.AhaID), ErrTypeGone, nil)
+			}
+		}
+		return Record{}, c
 	}
 	out := Record{Kind: req.Kind, AhaID: req.AhaID, Reference: rec.Reference, URL: rec.URL, Name: rec.Name, JSON: rec.JSON}
 	out.LinkedFeedbackID = integrationValue(rec.JSON, a.config().Aha.IntegrationField)
 	return out, nil
+}
+
+// deletedInAha reports whether Aha!'s activity history holds the deletion
+// of a record (a destroy audit of its id): a 404 then means "gone", not "not
+// visible to this key".
+func (a *Activities) deletedInAha(ctx context.Context, id string) (bool, error) {
+	if a.Audits == nil {
+		return false, nil
+	}
+	for page := 1; page <= 10; page++ {
+		audits, pag, err := a.Audits.ListAudits(ctx, aha.AuditQuery{AuditableID: id, Page: page, PerPage: 200})
+		if err != nil {
+			return false, err
+		}
+		for _, au := range audits {
+			if au.AuditAction == "destroy" && au.AuditableID.String() == id {
+				return true, nil
+			}
+		}
+		if page >= pag.TotalPages || len(audits) == 0 {
+			break
+		}
+	}
+	return false, nil
 }
 
 // integrationValue reads one integration field's value from a record

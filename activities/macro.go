@@ -476,9 +476,23 @@ func (a *Activities) StatusRulesFor(ctx context.Context, req RulesRequest) (Rule
 	cfg := a.config()
 	out := Rules{ConfigHash: cfg.ShortHash()}
 	for _, r := range cfg.StatusRules.MacrosFor(req.Status) {
-		out.Actions = append(out.Actions, RuleAction{Macro: r.Macro, EveryTime: r.EveryTime})
+		m := cfg.Macro(r.Macro)
+		out.Actions = append(out.Actions, RuleAction{Macro: r.Macro, EveryTime: r.EveryTime, Creates: m != nil && m.Creates()})
 	}
 	return out, nil
+}
+
+// MacroInfoRequest asks what a macro of the current config does.
+type MacroInfoRequest struct {
+	Macro string `json:"macro"`
+}
+
+// MacroInfo tells a FeedbackWorkflow whether a macro an operator runs
+// creates an Aha! record (run as a local activity). An unknown macro is
+// answered as it is; its run parks with the config's words.
+func (a *Activities) MacroInfo(ctx context.Context, req MacroInfoRequest) (RuleAction, error) {
+	m := a.config().Macro(req.Macro)
+	return RuleAction{Macro: req.Macro, Creates: m != nil && m.Creates()}, nil
 }
 
 // SetCentercodeStatus sets a feedback's Centercode status through the

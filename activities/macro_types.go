@@ -130,6 +130,9 @@ type RulesRequest struct {
 type RuleAction struct {
 	Macro     string `json:"macro"`
 	EveryTime bool   `json:"every_time,omitempty"`
+	// Creates: the macro creates an Aha! record (its runs for one feedback
+	// go one at a time, under one workflow id).
+	Creates bool `json:"creates,omitempty"`
 }
 
 // Rules is the worker's current answer for one status.

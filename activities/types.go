@@ -10,6 +10,8 @@ const (
 	ErrTypePermanent = "Permanent"
 	// ErrTypeNotFound is a 404 for the record being synced.
 	ErrTypeNotFound = "NotFound"
+	// ErrTypeGone is a 404 for a record Aha!'s history shows was deleted.
+	ErrTypeGone = "Gone"
 	// ErrTypeMapping is a record the mapping cannot turn into a valid body
 	// (a value outside a choice's options, a missing required value).
 	ErrTypeMapping = "Mapping"

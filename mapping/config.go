@@ -254,6 +254,10 @@ const (
 	OnLinkedSkip   = "skip"
 )
 
+// Creates reports whether the macro creates an Aha! record (create_idea,
+// create_feature): its runs for one feedback go one at a time.
+func (m *Macro) Creates() bool { return m.Action == ActionCreateIdea || m.Action == ActionCreateFeature }
+
 // Resource is the wrapper key of the Aha! request body for this action
 // ("idea", "feature", "comment"); empty when the body is sent unwrapped.
 func (m *Macro) Resource() string {

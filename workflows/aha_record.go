@@ -51,7 +51,9 @@ func AhaRecordWorkflow(ctx workflow.Context, in AhaRecordInput) error {
 	// next write (MaybeCreated); the workflow ends once a deletion is applied.
 	// Version 2: a record parked on its own content syncs again on its next
 	// change in Aha! (an admin fixing the value needs no operator).
-	s.version = workflow.GetVersion(ctx, "record-maybe-created", workflow.DefaultVersion, 2)
+	// Version 3: a record found deleted (404, and a destroy in Aha!'s
+	// history) is handled as its destroy audit would be.
+	s.version = workflow.GetVersion(ctx, "record-maybe-created", workflow.DefaultVersion, 3)
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (State, error) { return s.State, nil }); err != nil {
 		return err
 	}
@@ -264,6 +266,14 @@ func (s *entity) syncOnce(ctx workflow.Context) error {
 	var rec activities.Record
 	if err := workflow.ExecuteActivity(s.callOpts(ctx, "fetch "+s.label()), a.FetchAhaRecord,
 		activities.FetchRequest{Kind: s.Kind, AhaID: s.AhaID}).Get(ctx, &rec); err != nil {
+		var appErr *temporal.ApplicationError
+		if s.version >= 3 && errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeGone {
+			// Deleted, and its destroy audit not here (yet): a late audit
+			// of a deleted record, or a missed deletion. Apply on_destroy.
+			workflow.GetLogger(ctx).Info("the record was deleted in Aha!", "kind", s.Kind, "aha_id", s.AhaID)
+			s.Destroyed = true
+			return s.destroy(ctx)
+		}
 		return err
 	}
 	s.Reference, s.URL, s.Name = rec.Reference, rec.URL, rec.Name

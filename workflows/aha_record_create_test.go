@@ -251,3 +251,23 @@ func (s *AhaRecordSuite) TestFarSideParkWaitsForTheOperator() {
 	})
 	s.run()
 }
+
+// A late audit of a record deleted in Aha! (its workflow had ended, or the
+// deletion's webhook was lost): the fetch answers Gone, on_destroy is
+// applied as for a destroy audit, and the workflow ends — no park.
+func (s *AhaRecordSuite) TestGoneRecordIsHandledAsDeleted() {
+	var destroyed int
+	s.env.OnActivity(a.NotifyDestroyed, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.DestroyRequest) error { destroyed++; return nil }).Maybe()
+	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.env.RegisterDelayedCallback(func() {
+		s.fetchFn = func(activities.FetchRequest) (activities.Record, error) {
+			return activities.Record{}, temporal.NewNonRetryableApplicationError("Aha! idea 6776 was deleted", activities.ErrTypeGone, nil)
+		}
+		s.env.SignalWorkflow(SignalAhaEvent, AhaEvent{AuditID: "2", Action: "update"})
+	}, 10*time.Second)
+	s.env.ExecuteWorkflow(AhaRecordWorkflow, AhaRecordInput{Kind: "idea", AhaID: "6776"})
+	s.True(s.env.IsWorkflowCompleted())
+	s.NoError(s.env.GetWorkflowError())
+	s.Equal(1, destroyed, "on_destroy told the linked feedback")
+}

@@ -49,8 +49,9 @@ func FeedbackWorkflow(ctx workflow.Context, in FeedbackInput) error {
 		f.FeedbackState = FeedbackState{FeedbackID: in.FeedbackID}
 	}
 	// Version 1: one expectation per status, with a window; a rule counts as
-	// run only once its child started.
-	f.version = workflow.GetVersion(ctx, "feedback-expect-window", workflow.DefaultVersion, 1)
+	// run only once its child started. Version 2: a create macro's runs for
+	// this feedback share one workflow id (one at a time).
+	f.version = workflow.GetVersion(ctx, "feedback-expect-window", workflow.DefaultVersion, 2)
 	if f.version >= 1 && len(f.Expected) > 0 {
 		for _, st := range f.Expected {
 			f.expect(ctx, st, DefaultEchoWindow)
@@ -259,11 +260,11 @@ func (f *feedbackEntity) onChange(ctx workflow.Context, ch StatusChange) {
 		}
 		if f.version == workflow.DefaultVersion {
 			f.Fired[fired]++
-			f.startMacro(ctx, r.Macro, key, TriggerStatus, status, f.payload(nil))
+			f.startMacro(ctx, r.Macro, key, TriggerStatus, status, f.payload(nil), false)
 			continue
 		}
 		// Counted once started: a start that failed runs on the next transition.
-		if f.startMacro(ctx, r.Macro, key, TriggerStatus, status, f.payload(nil)) {
+		if f.startMacro(ctx, r.Macro, key, TriggerStatus, status, f.payload(nil), r.Creates) {
 			f.Fired[fired]++
 		}
 	}
@@ -284,7 +285,17 @@ func (f *feedbackEntity) onRunMacro(ctx workflow.Context, rm RunMacro) {
 	} else {
 		key = fmt.Sprintf("op%d", f.Seq+1)
 	}
-	f.startMacro(ctx, rm.Macro, key, TriggerOperator, f.Status, f.payload(rm.Payload))
+	creates := false
+	if f.version >= 2 {
+		var info activities.RuleAction
+		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time.Second})
+		if err := workflow.ExecuteLocalActivity(lctx, a.MacroInfo, activities.MacroInfoRequest{Macro: rm.Macro}).Get(ctx, &info); err != nil {
+			workflow.GetLogger(ctx).Error("macro unknown to the worker; run not started", "macro", rm.Macro, "error", err)
+			return
+		}
+		creates = info.Creates
+	}
+	f.startMacro(ctx, rm.Macro, key, TriggerOperator, f.Status, f.payload(rm.Payload), creates)
 	workflow.SetCurrentDetails(ctx, f.Summary())
 }
 
@@ -304,15 +315,21 @@ func (f *feedbackEntity) payload(p json.RawMessage) json.RawMessage {
 }
 
 // startMacro starts one child MacroWorkflow and waits only until it has
-// started (true; also when it had started before). The child is abandoned on
-// parent close, so a parked run outlives this workflow's continue-as-new.
-func (f *feedbackEntity) startMacro(ctx workflow.Context, macro, key, trigger, status string, payload json.RawMessage) bool {
+// started (true; also when it had started before, or — a create macro — when
+// a run for this feedback is in flight, which it joins). The child is
+// abandoned on parent close, so a parked run outlives this workflow's
+// continue-as-new.
+func (f *feedbackEntity) startMacro(ctx workflow.Context, macro, key, trigger, status string, payload json.RawMessage, creates bool) bool {
 	f.Seq++
 	id := MacroWorkflowID(macro, f.FeedbackID, key)
+	reuse := enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE
+	if creates {
+		id, reuse = CreateMacroWorkflowID(macro, f.FeedbackID), enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
+	}
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:            id,
 		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDReusePolicy: reuse,
 		StaticSummary:         fmt.Sprintf("macro %s on Centercode feedback %s (%s)", macro, f.FeedbackID, trigger),
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			KeyMacro.ValueSet(macro),

@@ -27,11 +27,12 @@ type FeedbackSuite struct {
 	testsuite.WorkflowTestSuite
 	env *testsuite.TestWorkflowEnvironment
 
-	mu    sync.Mutex
-	runs  []MacroInput
-	ids   []string
-	rules map[string][]activities.RuleAction // lower-cased status → actions
-	at    time.Duration
+	mu      sync.Mutex
+	runs    []MacroInput
+	ids     []string
+	rules   map[string][]activities.RuleAction // lower-cased status → actions
+	creates map[string]bool                    // macros MacroInfo says create
+	at      time.Duration
 }
 
 func TestFeedbackSuite(t *testing.T) { suite.Run(t, new(FeedbackSuite)) }
@@ -45,6 +46,11 @@ func (s *FeedbackSuite) SetupTest() {
 	s.env.OnActivity(a.StatusRulesFor, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, req activities.RulesRequest) (activities.Rules, error) {
 			return activities.Rules{Actions: s.rules[strings.ToLower(req.Status)], ConfigHash: "cfg1"}, nil
+		}).Maybe()
+	s.creates = map[string]bool{}
+	s.env.OnActivity(a.MacroInfo, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, req activities.MacroInfoRequest) (activities.RuleAction, error) {
+			return activities.RuleAction{Macro: req.Macro, Creates: s.creates[req.Macro]}, nil
 		}).Maybe()
 	s.env.OnWorkflow(MacroWorkflow, mock.Anything, mock.Anything).Return(
 		func(ctx workflow.Context, in MacroInput) (MacroState, error) {
@@ -291,5 +297,22 @@ func (s *FeedbackSuite) TestRuleNotMarkedRunWhenStartFails() {
 		s.True(failed)
 		s.Equal([]string{"push-to-aha@run-3"}, s.macros())
 		s.Equal(map[string]int{"will fix|push-to-aha": 1}, st.Fired)
+	})
+}
+
+// A create macro's runs for one feedback share one workflow id, so two at
+// once cannot each create an idea: the rule's and the operator's runs here
+// are one after the other, under macro:push-to-aha:1001.
+func (s *FeedbackSuite) TestCreateMacroRunsShareOneID() {
+	s.rules["will fix"] = []activities.RuleAction{{Macro: "push-to-aha", EveryTime: true, Creates: true}}
+	s.creates["push-to-aha"] = true
+	s.change("run-1", "Will Fix")
+	s.change("run-2", "New")
+	s.change("run-3", "Will Fix")
+	s.send(SignalRunMacro, RunMacro{Macro: "push-to-aha", Key: "op-a"})
+	s.send(SignalRunMacro, RunMacro{Macro: "comment-to-aha", Key: "op-b"})
+	s.end(func(st FeedbackState) {
+		s.Equal([]string{"push-to-aha@run-1", "push-to-aha@run-3", "push-to-aha@op-a", "comment-to-aha@op-b"}, s.macros())
+		s.Equal([]string{"macro:push-to-aha:1001", "macro:push-to-aha:1001", "macro:push-to-aha:1001", "macro:comment-to-aha:1001:op-b"}, s.ids)
 	})
 }

@@ -86,6 +86,15 @@ func MacroWorkflowID(macro, feedbackID, runKey string) string {
 	return fmt.Sprintf("macro:%s:%s:%s", macro, feedbackID, runKey)
 }
 
+// CreateMacroWorkflowID is the id of a create macro's runs for one feedback
+// (macro:<name>:<feedback id>): one runs at a time — a run started while
+// another is in flight joins it — so two runs (a person's click and the Will
+// Fix rule) cannot both look for the feedback's stamp, find none and each
+// create an idea. A later run reuses the id and finds the stamp.
+func CreateMacroWorkflowID(macro, feedbackID string) string {
+	return fmt.Sprintf("macro:%s:%s", macro, feedbackID)
+}
+
 // StatusChange is one Centercode status change of a feedback item.
 type StatusChange struct {
 	// Key identifies the delivery (Centercode's run key, or a hash of the body).

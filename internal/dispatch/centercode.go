@@ -42,21 +42,32 @@ type StatusEvent struct {
 // macro:<name>:<feedback id>:<run key>). A run whose workflow already exists
 // is a duplicate. An error wraps ErrUnavailable: nothing was marked as seen.
 func (d *Dispatcher) DispatchMacro(ctx context.Context, run MacroRun) (Outcome, error) {
-	wfID := workflows.MacroWorkflowID(run.Macro, run.FeedbackID, run.RunKey)
-	return d.handOff(ctx, SourceCentercodeMacro, wfID, wfID, func(hctx context.Context) error {
-		_, err := d.Temporal.ExecuteWorkflow(hctx, client.StartWorkflowOptions{
-			ID:        wfID,
-			TaskQueue: d.TaskQueue,
-			// One run key, one run, ever: a redelivery after the run ended is a duplicate.
-			WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-			WorkflowExecutionErrorWhenAlreadyStarted: true,
-			StaticSummary:                            fmt.Sprintf("Centercode macro %s on feedback %s → Aha!", run.Macro, run.FeedbackID),
-			TypedSearchAttributes: temporal.NewSearchAttributes(
-				workflows.KeyMacro.ValueSet(run.Macro),
-				workflows.KeyCentercodeFeedbackID.ValueSet(run.FeedbackID),
-				workflows.KeySyncState.ValueSet(workflows.StateSyncing),
-			),
-		}, workflows.MacroWorkflow, workflows.MacroInput{
+	// The delivery is deduplicated by its run key; a create macro's runs for
+	// one feedback share one workflow id (see workflows.CreateMacroWorkflowID).
+	runID := workflows.MacroWorkflowID(run.Macro, run.FeedbackID, run.RunKey)
+	opts := client.StartWorkflowOptions{
+		ID:        runID,
+		TaskQueue: d.TaskQueue,
+		// One run key, one run, ever: a redelivery after the run ended is a duplicate.
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		StaticSummary:                            fmt.Sprintf("Centercode macro %s on feedback %s → Aha!", run.Macro, run.FeedbackID),
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.KeyMacro.ValueSet(run.Macro),
+			workflows.KeyCentercodeFeedbackID.ValueSet(run.FeedbackID),
+			workflows.KeySyncState.ValueSet(workflows.StateSyncing),
+		),
+	}
+	if m := d.Config().Macro(run.Macro); m != nil && m.Creates() {
+		// One at a time per feedback: a run while one is in flight joins it;
+		// a later one runs again (and finds the feedback linked).
+		opts.ID = workflows.CreateMacroWorkflowID(run.Macro, run.FeedbackID)
+		opts.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
+		opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
+		opts.WorkflowExecutionErrorWhenAlreadyStarted = false
+	}
+	return d.handOff(ctx, SourceCentercodeMacro, runID, opts.ID, func(hctx context.Context) error {
+		_, err := d.Temporal.ExecuteWorkflow(hctx, opts, workflows.MacroWorkflow, workflows.MacroInput{
 			Macro: run.Macro, FeedbackID: run.FeedbackID, RunKey: run.RunKey, Trigger: workflows.TriggerWebhook, Payload: run.Payload,
 		})
 		return err

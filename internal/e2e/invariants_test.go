@@ -48,10 +48,14 @@ var fixedSeeds = []int64{4, 12}
 
 // harnessSeeds are the seeds this run explores.
 func harnessSeeds(t *testing.T) []int64 {
-	if v := os.Getenv("AHACC_SEED"); v != "" {
-		seed, err := strconv.ParseInt(v, 10, 64)
-		require.NoError(t, err, "AHACC_SEED")
-		return []int64{seed}
+	if v := os.Getenv("AHACC_SEED"); v != "" { // one seed, or a comma-separated list
+		var seeds []int64
+		for _, f := range strings.Split(v, ",") {
+			seed, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+			require.NoError(t, err, "AHACC_SEED")
+			seeds = append(seeds, seed)
+		}
+		return seeds
 	}
 	fresh := rand.New(rand.NewSource(time.Now().UnixNano()))
 	if v := os.Getenv("AHACC_SEEDS"); v != "" {
