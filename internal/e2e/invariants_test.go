@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -412,7 +413,14 @@ func (r *run) step(users, orgs []string) {
 	case len(orgs) > 0:
 		o := orgs[r.rng.Intn(len(orgs))]
 		require.NoError(t, aha.UpdateOrganization(o, map[string]any{"revenue": fmt.Sprintf("%d.0", 1000*(1+r.rng.Intn(99)))}))
-		r.log("organization %s revenue changed", o)
+		members := 0
+		for _, u := range users { // the change reaches each member's data
+			if slices.Contains(aha.IdeaUserOrganizationIDs(u), o) {
+				r.people = append(r.people, u)
+				members++
+			}
+		}
+		r.log("organization %s revenue changed (%d members)", o, members)
 	}
 }
 
