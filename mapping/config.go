@@ -33,6 +33,21 @@ const (
 var knownKinds = []string{KindIdea, KindFeature, KindEpic, KindRequirement, KindIdeaComment,
 	KindIdeaEndorsement, KindIdeaUser, KindPortalUser, KindIdeaOrganization}
 
+// FeedbackKinds are the record kinds ahacc can read whole from Aha! (GET
+// /api/v1/{ideas,features,epics,requirements}/{id}) and so map into feedback.
+var FeedbackKinds = []string{KindIdea, KindFeature, KindEpic, KindRequirement}
+
+// kindHint says where a kind that cannot feed feedback goes instead.
+func kindHint(k string) string {
+	switch k {
+	case KindIdeaComment, KindIdeaEndorsement:
+		return "comments and votes reach their idea's feedback on their own (the idea is read again)"
+	case KindIdeaUser, KindPortalUser, KindIdeaOrganization:
+		return "people and organizations feed user_data, not feedback"
+	}
+	return ""
+}
+
 // DefaultRecordTypes is aha.record_types when the config does not list any.
 func DefaultRecordTypes() map[string]string {
 	return map[string]string{
@@ -569,8 +584,14 @@ func loadFeedbackType(d *decoder, name string, n *node, path string, c *Config) 
 		d.errf(orNode(f.get("record_types"), n), f.at("record_types"), "list the record kinds that feed this type (e.g. [idea])")
 	}
 	for i, k := range ft.RecordTypes {
-		if !kindConfigured(c, k) {
-			d.errf(orNode(f.get("record_types"), n), fmt.Sprintf("%s[%d]", f.at("record_types"), i),
+		at := fmt.Sprintf("%s[%d]", f.at("record_types"), i)
+		switch {
+		case !contains(FeedbackKinds, k) && contains(knownKinds, k):
+			// Such audits are no record to read: they would retry for ever.
+			d.errf(orNode(f.get("record_types"), n), at, "%q cannot feed a feedback type (one of %s): %s",
+				k, strings.Join(FeedbackKinds, ", "), kindHint(k))
+		case !kindConfigured(c, k):
+			d.errf(orNode(f.get("record_types"), n), at,
 				"record kind %q is not in aha.record_types (%s)", k, strings.Join(configuredKinds(c), ", "))
 		}
 	}
