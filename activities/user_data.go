@@ -168,18 +168,13 @@ func (a *Activities) PostUserData(ctx context.Context, req PostUserDataRequest) 
 	return PostUserDataResult{}, Classify("post user data for "+req.Email, err)
 }
 
-// unknownUser tells a 404 for the user (the body names the email parameter)
-// from a 404 for the listener itself (a wrong URL, which must park). A 404
-// naming nothing is taken as an unknown user: Assumption 4 is the common case.
+// unknownUser tells the documented unknown-user answer (a 404 whose body
+// names the email parameter, Assumption 4) from any other 404 — a wrong
+// listener URL above all — which parks with Centercode's words rather than
+// skip everyone's data.
 func unknownUser(err error) bool {
 	var ce *centercode.Error
-	if !errors.As(err, &ce) {
-		return false
-	}
-	if ce.Element != "" {
-		return ce.Element == centercodeUserKey
-	}
-	return !strings.Contains(strings.ToLower(ce.Message), "listener")
+	return errors.As(err, &ce) && ce.Element == centercodeUserKey
 }
 
 // ResolvePeople turns people audits into events for the people they concern.
