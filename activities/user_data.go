@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -95,23 +93,7 @@ func (a *Activities) MapUserData(ctx context.Context, req MapUserDataRequest) (U
 	if err != nil {
 		return UserDataBody{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeMapping, nil)
 	}
-	body := make(map[string]any, len(res.Body)+4)
-	keys, cleared := 0, 0
-	for _, k := range UserDataKeys(ud) {
-		v, ok := res.Body[k]
-		if !ok || v == nil {
-			body[k] = ""
-			cleared++
-			continue
-		}
-		body[k] = v
-		keys++
-	}
-	email := NormalizeEmail(res.Reference)
-	if email == "" {
-		email = NormalizeEmail(req.Email)
-	}
-	body[centercodeUserKey] = email
+	body, email, keys, cleared := ud.ListenerBody(res, req.Email)
 	b, err := json.Marshal(body) // map keys sorted: canonical
 	if err != nil {
 		return UserDataBody{}, temporal.NewNonRetryableApplicationError("encode user data: "+err.Error(), ErrTypeMapping, nil)
@@ -120,28 +102,8 @@ func (a *Activities) MapUserData(ctx context.Context, req MapUserDataRequest) (U
 	return UserDataBody{Email: email, Body: b, Hash: hex.EncodeToString(sum[:]), Keys: keys, Cleared: cleared, ConfigHash: cfg.ShortHash()}, nil
 }
 
-// centercodeUserKey is the body key naming the target user (centercode.md
-// Assumption 4: a user listener identifies the user by email).
-const centercodeUserKey = "email"
-
-// UserDataKeys lists every key the user_data section can send, sorted; a
-// fan-out key ("Org {n}") counts once per number up to its max.
-func UserDataKeys(ud *mapping.UserData) []string {
-	var out []string
-	for _, el := range ud.ElementSpecs() {
-		switch {
-		case el.Param == centercodeUserKey:
-		case el.FanOut:
-			for i := 1; i <= el.Max; i++ {
-				out = append(out, strings.Replace(el.Param, "{n}", strconv.Itoa(i), 1))
-			}
-		default:
-			out = append(out, el.Param)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
+// centercodeUserKey is the body key naming the target user.
+const centercodeUserKey = mapping.UserKey
 
 // PostUserData sends a mapped body to the configured user-data listener. A
 // 404 naming the email (Centercode has no such user) is skipped with a reason

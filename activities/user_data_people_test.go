@@ -337,7 +337,7 @@ func TestExampleUserDataKeysReachTheRecord(t *testing.T) {
 		}
 	}
 	var never []string
-	for _, k := range UserDataKeys(f.acts.config().UserData) {
+	for _, k := range f.acts.config().UserData.Keys() {
 		if !set[k] {
 			never = append(never, k)
 		}

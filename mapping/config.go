@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -232,6 +233,53 @@ type UserData struct {
 	Labels map[string]string
 }
 
+// UserKey is the listener body key naming the target user (Centercode
+// assumption 4: a user listener identifies the user by email).
+const UserKey = "email"
+
+// Keys lists every key the user_data section can send, sorted; a fan-out key
+// ("Org {n}") counts once per number up to its max.
+func (u *UserData) Keys() []string {
+	var out []string
+	for _, el := range u.ElementSpecs() {
+		switch {
+		case el.Param == UserKey:
+		case el.FanOut:
+			for i := 1; i <= el.Max; i++ {
+				out = append(out, strings.Replace(el.Param, "{n}", strconv.Itoa(i), 1))
+			}
+		default:
+			out = append(out, el.Param)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ListenerBody is what the user-data listener is sent for a mapped person:
+// every key, one without a value as "" so Centercode clears what Aha! no
+// longer has, and the email (the mapping's, else fallback), lower-cased.
+// keys and cleared count the keys with and without a value.
+func (u *UserData) ListenerBody(res *Result, fallback string) (body map[string]any, email string, keys, cleared int) {
+	body = make(map[string]any, len(res.Body)+4)
+	for _, k := range u.Keys() {
+		v, ok := res.Body[k]
+		if !ok || v == nil {
+			body[k] = ""
+			cleared++
+			continue
+		}
+		body[k] = v
+		keys++
+	}
+	email = strings.ToLower(strings.TrimSpace(res.Reference))
+	if email == "" {
+		email = strings.ToLower(strings.TrimSpace(fallback))
+	}
+	body[UserKey] = email
+	return body, email, keys, cleared
+}
+
 // Accepts reports whether records of this kind feed user data.
 func (u *UserData) Accepts(kind string) bool {
 	return u != nil && contains(u.RecordTypes, kind)
@@ -271,7 +319,9 @@ const (
 
 // Creates reports whether the macro creates an Aha! record (create_idea,
 // create_feature): its runs for one feedback go one at a time.
-func (m *Macro) Creates() bool { return m.Action == ActionCreateIdea || m.Action == ActionCreateFeature }
+func (m *Macro) Creates() bool {
+	return m.Action == ActionCreateIdea || m.Action == ActionCreateFeature
+}
 
 // Resource is the wrapper key of the Aha! request body for this action
 // ("idea", "feature", "comment"); empty when the body is sent unwrapped.

@@ -5,6 +5,8 @@ package checkmapping
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -92,6 +94,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	type target struct {
 		label string
 		m     *mapping.Mapper
+		ud    *mapping.UserData // user data: print the listener body as sent
 	}
 	var ts []target
 	switch {
@@ -101,7 +104,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "error: no feedback type %q (configured: %s)\n", *typ, strings.Join(cfg.FeedbackTypeNames(), ", "))
 			return 1
 		}
-		ts = append(ts, target{fmt.Sprintf("feedback type %q", ft.Name), ft.Mapper})
+		ts = append(ts, target{fmt.Sprintf("feedback type %q", ft.Name), ft.Mapper, nil})
 	case *macro != "":
 		mc := cfg.Macro(*macro)
 		if mc == nil {
@@ -109,7 +112,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		record = raw // a macro body is never wrapped
-		ts = append(ts, target{fmt.Sprintf("macro %q (%s)", mc.Name, mc.Action), mc.Mapper})
+		ts = append(ts, target{fmt.Sprintf("macro %q (%s)", mc.Name, mc.Action), mc.Mapper, nil})
 	case *userData:
 		if cfg.UserData == nil {
 			fmt.Fprintln(stderr, "error: the config has no user_data section")
@@ -122,10 +125,10 @@ func Run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		for _, ft := range cfg.FeedbackTypesFor(kind) {
-			ts = append(ts, target{fmt.Sprintf("feedback type %q", ft.Name), ft.Mapper})
+			ts = append(ts, target{fmt.Sprintf("feedback type %q", ft.Name), ft.Mapper, nil})
 		}
 		if cfg.UserData.Accepts(kind) {
-			ts = append(ts, target{"user data", cfg.UserData.Mapper})
+			ts = append(ts, target{"user data", cfg.UserData.Mapper, cfg.UserData})
 		}
 		if len(ts) == 0 {
 			fmt.Fprintf(stderr, "error: nothing in the config is fed by %s records\n", kind)
@@ -135,7 +138,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 
 	code := 0
 	for _, t := range ts {
-		if !report(stdout, stderr, t.label, t.m, record) {
+		if !report(stdout, stderr, t.label, t.m, t.ud, record) {
 			code = 1
 		}
 	}
@@ -187,14 +190,24 @@ func unwrap(raw []byte) ([]byte, string, error) {
 	return raw, "", nil
 }
 
-// report prints one mapping and returns whether it succeeded.
-func report(stdout, stderr io.Writer, label string, m *mapping.Mapper, record []byte) bool {
+// report prints one mapping — the body exactly as it is sent — and returns
+// whether it succeeded. User data (ud set) is sent with every key, one
+// without a value as "".
+func report(stdout, stderr io.Writer, label string, m *mapping.Mapper, ud *mapping.UserData, record []byte) bool {
 	fmt.Fprintf(stdout, "\n== %s\n", label)
 	res, err := m.Map(record)
 	if res != nil {
+		sent, hash := res.JSON, res.Hash
+		if ud != nil {
+			body, _, _, _ := ud.ListenerBody(res, "")
+			if b, err := json.Marshal(body); err == nil {
+				sum := sha256.Sum256(b)
+				sent, hash = b, hex.EncodeToString(sum[:])
+			}
+		}
 		var pretty bytes.Buffer
-		if json.Indent(&pretty, res.JSON, "", "  ") == nil {
-			fmt.Fprintf(stdout, "body (sha256 %s):\n%s\n", res.Hash[:12], pretty.String())
+		if json.Indent(&pretty, sent, "", "  ") == nil {
+			fmt.Fprintf(stdout, "body (sha256 %s):\n%s\n", hash[:12], pretty.String())
 		}
 		if res.Reference != "" {
 			fmt.Fprintf(stdout, "reference: %s\n", res.Reference)
@@ -203,7 +216,11 @@ func report(stdout, stderr io.Writer, label string, m *mapping.Mapper, record []
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ELEMENT\tPATH\tRAW\tVALUE\tNOTE")
 		for _, p := range res.Provenance {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.Element, short(p.Path, 50), render(p.Raw), render(p.Value), short(p.Note, 60))
+			note := p.Note
+			if ud != nil && strings.HasSuffix(note, "omitted") {
+				note = strings.TrimSuffix(note, "omitted") + `sent as "" (clears it)`
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.Element, short(p.Path, 50), render(p.Raw), render(p.Value), short(note, 60))
 		}
 		tw.Flush()
 	}

@@ -69,7 +69,8 @@ func TestCheckMapping(t *testing.T) {
 		{name: "kind picks the targets", args: []string{"--config", exampleConfig, "--record", feature}, code: 0,
 			stdout: []string{`== feedback type "features"`, `"Release": "Release 1"`}},
 		{name: "user data", args: []string{"--config", exampleConfig, "--user-data", "--record", user}, code: 0,
-			stdout: []string{`"email": "john@long.com"`, `"company": "Acme"`, "reference: john@long.com"}},
+			// What is sent: a key without a value goes as "" (Centercode clears it).
+			stdout: []string{`"email": "john@long.com"`, `"company": "Acme"`, `"job_title": ""`, "reference: john@long.com"}},
 		{name: "macro body", args: []string{"--config", exampleConfig, "--macro", "push-to-aha", "--record", macroBody}, code: 0,
 			stdout: []string{`"name": "Crash on start"`, `"severity": "P2"`, `"description": "<p>It crashes</p>"`, "reference: 4711"}},
 		{name: "macro body missing fields", args: []string{"--config", exampleConfig, "--macro", "push-to-aha", "--record", macroMissing}, code: 1,
