@@ -118,7 +118,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "error: the config has no user_data section")
 			return 1
 		}
-		ts = append(ts, target{"user data", cfg.UserData.Mapper})
+		ts = append(ts, target{"user data", cfg.UserData.Mapper, cfg.UserData})
 	default:
 		if kind == "" {
 			fmt.Fprintln(stderr, "error: a bare record needs --type, --user-data or --macro (or pass the raw Aha! response, e.g. {\"idea\": {...}})")
