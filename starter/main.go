@@ -23,6 +23,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/ahacc/ahacc/activities"
 	"github.com/ahacc/ahacc/internal/app"
 	"github.com/ahacc/ahacc/internal/cli/checkmapping"
 	"github.com/ahacc/ahacc/internal/httpapi"
@@ -77,7 +78,11 @@ func serve(env app.Env, logger *slog.Logger) error {
 	if len(env.AhaTokens) == 0 {
 		logger.Warn("AHACC_AHA_WEBHOOK_TOKEN is not set: every Aha! webhook will be answered 404")
 	}
-	st := app.NewStarter(app.StarterOptions{Env: env, Config: func() *mapping.Config { return cfg }, Temporal: tc, Redis: rdb, Logger: logger,
+	// SIGHUP reloads the config: new macros, require:, record_types and
+	// routes apply to the next request.
+	configs := activities.NewConfigStore(cfg)
+	app.ReloadOnSIGHUP(ctx, env, configs, logger)
+	st := app.NewStarter(app.StarterOptions{Env: env, Config: configs.Load, Temporal: tc, Redis: rdb, Logger: logger,
 		Metrics: m, Extra: func(a *fiber.App) { httpapi.MountMetrics(a, m.Handler()) }})
 	errc := make(chan error, 1)
 	go func() {

@@ -53,27 +53,14 @@ func run(logger *slog.Logger) error {
 		}
 	}()
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	for {
-		select {
-		case <-hup:
-			next, err := app.LoadConfig(env)
-			if err != nil {
-				logger.Error("config reload rejected; keeping the current config", "error", err)
-				continue
-			}
-			w.Reload(next)
-			logger.Info("config reloaded", "config_hash", next.ShortHash())
-		case <-ctx.Done():
-			logger.Info("stopping: no new tasks, letting running activities finish", "timeout", env.ShutdownTimeout.String())
-			w.Stop()
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = health.Shutdown(sctx)
-			return nil
-		}
-	}
+	app.ReloadOnSIGHUP(ctx, env, w.Activities.Configs, logger)
+	<-ctx.Done()
+	logger.Info("stopping: no new tasks, letting running activities finish", "timeout", env.ShutdownTimeout.String())
+	w.Stop()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = health.Shutdown(sctx)
+	return nil
 }
 
 func healthMux(tc client.Client, metricsHandler http.Handler) *http.ServeMux {
