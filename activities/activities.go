@@ -351,7 +351,7 @@ func (a *Activities) NotifyDestroyed(ctx context.Context, req DestroyRequest) er
 	// the value "comment" by the feedback listener); a status to the listener
 	// whose macro sets it.
 	listener := cfg.Centercode.CommentListenerURL.Value()
-	body := map[string]any{"feedbackId": req.FeedbackID}
+	body := map[string]any{centercode.FeedbackKey: req.FeedbackID}
 	switch ft.OnDestroy {
 	case mapping.OnDestroyComment:
 		body["comment"] = ft.DestroyComment
@@ -416,6 +416,6 @@ func withFeedbackID(body []byte, id string) ([]byte, error) {
 	if err := json.Unmarshal(body, &m); err != nil {
 		return nil, err
 	}
-	m["feedbackId"] = id
+	m[centercode.FeedbackKey] = id
 	return json.Marshal(m)
 }

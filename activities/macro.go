@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/ahacc/ahacc/internal/aha"
+	"github.com/ahacc/ahacc/internal/centercode"
 	"github.com/ahacc/ahacc/mapping"
 )
 
@@ -459,7 +460,7 @@ func (a *Activities) WriteBackLink(ctx context.Context, req WriteBackRequest) (W
 	if listener == "" {
 		return WriteBackResult{Skipped: "no centercode.feedback_listener_url configured"}, nil
 	}
-	body := map[string]any{"feedbackId": req.FeedbackID, WriteBackKeyReference: req.AhaReference}
+	body := map[string]any{centercode.FeedbackKey: req.FeedbackID, WriteBackKeyReference: req.AhaReference}
 	if req.AhaURL != "" {
 		body[WriteBackKeyURL] = req.AhaURL
 	}
@@ -513,7 +514,7 @@ func (a *Activities) SetCentercodeStatus(ctx context.Context, req SetStatusReque
 			return temporal.NewApplicationError(fmt.Sprintf("tell feedback %s to expect status %q: %v", req.FeedbackID, req.Status, err), ErrTypeTransient)
 		}
 	}
-	data, _ := json.Marshal(map[string]any{"feedbackId": req.FeedbackID, "status": req.Status})
+	data, _ := json.Marshal(map[string]any{centercode.FeedbackKey: req.FeedbackID, "status": req.Status})
 	if err := a.Centercode.PostListener(ctx, listener, data); err != nil {
 		return Classify(fmt.Sprintf("set Centercode feedback %s to %q", req.FeedbackID, req.Status), err)
 	}

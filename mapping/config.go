@@ -234,7 +234,8 @@ type UserData struct {
 }
 
 // UserKey is the listener body key naming the target user (Centercode
-// assumption 4: a user listener identifies the user by email).
+// assumption 4: a user listener identifies the user by email; the client's
+// centercode.UserKey, which mapping, free of HTTP clients, does not import).
 const UserKey = "email"
 
 // Keys lists every key the user_data section can send, sorted; a fan-out key

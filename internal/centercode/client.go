@@ -7,9 +7,9 @@
 // log line: everything goes through RedactURL. The client does not retry; it classifies
 // (Error.Retryable, TransportError.Sent, RetryDelay) and leaves retries to Temporal.
 //
-// What it relies on is listed in ../shared/reference/centercode.md ("Assumed" 1–6) plus
-// AssumptionLookupByElement and AssumptionFeedbackURL below; the simulator in
-// internal/sandbox/centercode implements the same.
+// What it relies on is listed in docs/centercode.md ("Assumed" 1–6) plus
+// AssumptionLookupByElement and AssumptionFeedbackURL below, each a named
+// constant here; the simulator in internal/sandbox/centercode implements the same.
 package centercode
 
 import (
@@ -34,7 +34,10 @@ import (
 // Assumptions this client relies on (see centercode.md; each is also implemented by the simulator).
 const (
 	// Assumption 1 (centercode.md): the external source URL is configuration and is used as is.
-	// Assumption 4 (centercode.md): so is the listener URL; the target is named in the body.
+	// Assumption 4 (centercode.md): so is the listener URL; the target is named in the
+	// body: a feedback listener's by FeedbackKey, a user listener's by UserKey.
+	FeedbackKey = "feedbackId"
+	UserKey     = "email"
 
 	// Assumption 2 (centercode.md): a create answers 200/201 with the id in one of these
 	// fields; any other 2xx without an id means "created, id unknown" (logged).

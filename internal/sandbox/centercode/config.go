@@ -14,7 +14,7 @@ import (
 	"github.com/ahacc/ahacc/internal/sandbox/simkit"
 )
 
-// The assumptions of ../shared/reference/centercode.md ("Assumed" 1–6), as implemented here.
+// The assumptions of docs/centercode.md ("Assumed" 1–6), as implemented here.
 const (
 	// Assumption 1 (centercode.md): the external source endpoint is a full URL the admin
 	// pastes (it contains the key); its shape is this pattern. The bridge never builds it.

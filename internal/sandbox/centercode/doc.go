@@ -5,7 +5,7 @@
 // product never imports it.
 //
 // Centercode publishes its integration features only in outline (see
-// ../shared/reference/centercode.md). The simulator implements what is "Known" there and
+// docs/centercode.md). The simulator implements what is "Known" there and
 // exactly the six "Assumed" points, each named in code as a constant with a comment
 // "Assumption N (centercode.md)". Two further points are assumptions of ahacc's own,
 // named AssumptionLookupByElement and AssumptionNoMacroRetry, and a few behaviours where
