@@ -275,7 +275,10 @@ func (a *Activities) SubmitFeedback(ctx context.Context, req SubmitRequest) (Sub
 	what := fmt.Sprintf("create %s feedback for %s", ft.Name, req.Reference)
 	ref, err := a.Centercode.SubmitFeedback(ctx, ft.SourceURL.Value(), req.Body)
 	if err != nil {
-		return SubmitResult{}, classifyCreate(what, err, lookup != "", "centercode.lookup.url (CC_LOOKUP_URL)")
+		// A refusal proves nothing committed only on the first attempt: an
+		// earlier one may have, and a lookup may lag.
+		return SubmitResult{}, classifyCreate(what, err, lookup != "" && req.Reference != "",
+			"centercode.lookup.url (CC_LOOKUP_URL) and an external_reference", activity.GetInfo(ctx).Attempt == 1)
 	}
 	if !ref.IDKnown {
 		log.Warn("Centercode created feedback without returning its id")
@@ -283,11 +286,11 @@ func (a *Activities) SubmitFeedback(ctx context.Context, req SubmitRequest) (Sub
 	return SubmitResult{FeedbackID: ref.ID, IDUnknown: !ref.IDKnown}, nil
 }
 
-// classifyCreate classifies a failed create: a refusal (4xx) is Rejected —
-// nothing committed; a failure after sending with no way to look up what it
-// did (canLookUp false; lookup names the missing setting) is Ambiguous and
-// parks; the rest as Classify says.
-func classifyCreate(what string, err error, canLookUp bool, lookup string) error {
+// classifyCreate classifies a failed create: a refusal (4xx) of the first
+// attempt is Rejected — nothing committed; a failure after sending with no way
+// to look up what it did (canLookUp false; lookup names the missing setting)
+// is Ambiguous and parks; the rest as Classify says.
+func classifyCreate(what string, err error, canLookUp bool, lookup string, first bool) error {
 	if Ambiguous(err) && !canLookUp {
 		return temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("%s: %v — it may have committed, and without %s ahacc cannot tell: parked rather than risk a second record", what, err, lookup),
@@ -295,7 +298,7 @@ func classifyCreate(what string, err error, canLookUp bool, lookup string) error
 	}
 	c := Classify(what, err)
 	var ae *temporal.ApplicationError
-	if errors.As(c, &ae) && ae.NonRetryable() && (ae.Type() == ErrTypePermanent || ae.Type() == ErrTypeNotFound) {
+	if first && errors.As(c, &ae) && ae.NonRetryable() && (ae.Type() == ErrTypePermanent || ae.Type() == ErrTypeNotFound) {
 		var details []any
 		var code int
 		if ae.Details(&code) == nil {

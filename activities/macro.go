@@ -203,9 +203,10 @@ func (a *Activities) pushCreate(ctx context.Context, cfg *mapping.Config, req Pu
 	}
 	if found != nil {
 		out := PushResult{Kind: kind, ID: found.ID.String(), Reference: found.ReferenceNum, URL: found.URL, Adopted: true, Stamped: true}
-		if retry {
-			// This run's own earlier attempt may have made it: adopt as it is.
-			log.Info("adopted the record linked to the feedback", "aha_reference", found.ReferenceNum)
+		if retry && createdSince(found.Raw, req.Since) {
+			// This run's own earlier attempt made it (answer lost): adopt it
+			// as it is. One made before this run is another run's: on_linked.
+			log.Info("adopted the record this run's earlier attempt created", "aha_reference", found.ReferenceNum)
 			return out, nil
 		}
 		if p.OnLinked == mapping.OnLinkedSkip {
@@ -241,6 +242,21 @@ func (a *Activities) pushCreate(ctx context.Context, cfg *mapping.Config, req Pu
 		return PushResult{}, Classify(fmt.Sprintf("create %s in %s for Centercode feedback %s", kind, where, p.FeedbackID), err)
 	}
 	return PushResult{Kind: kind, ID: rec.ID.String(), Reference: rec.ReferenceNum, URL: rec.URL, Created: true}, nil
+}
+
+// createdSince reports whether a record (as Aha! lists it: created_at) was
+// created since the run first pushed, allowing for clock skew. A record
+// without a readable created_at counts as this run's (adopted as it is, as
+// before on_linked existed).
+func createdSince(raw []byte, since time.Time) bool {
+	var r struct {
+		CreatedAt string `json:"created_at"`
+	}
+	if since.IsZero() || json.Unmarshal(raw, &r) != nil {
+		return true
+	}
+	at, err := time.Parse(time.RFC3339Nano, r.CreatedAt)
+	return err != nil || !at.Before(since.Add(-twinLookback))
 }
 
 // createOnly are create fields an update of a linked record leaves out.
@@ -477,8 +493,7 @@ func (a *Activities) StatusRulesFor(ctx context.Context, req RulesRequest) (Rule
 	cfg := a.config()
 	out := Rules{ConfigHash: cfg.ShortHash()}
 	for _, r := range cfg.StatusRules.MacrosFor(req.Status) {
-		m := cfg.Macro(r.Macro)
-		out.Actions = append(out.Actions, RuleAction{Macro: r.Macro, EveryTime: r.EveryTime, Creates: m != nil && m.Creates()})
+		out.Actions = append(out.Actions, RuleAction{Macro: r.Macro, EveryTime: r.EveryTime, Creates: createAction(cfg, r.Macro)})
 	}
 	return out, nil
 }
@@ -492,8 +507,15 @@ type MacroInfoRequest struct {
 // creates an Aha! record (run as a local activity). An unknown macro is
 // answered as it is; its run parks with the config's words.
 func (a *Activities) MacroInfo(ctx context.Context, req MacroInfoRequest) (RuleAction, error) {
-	m := a.config().Macro(req.Macro)
-	return RuleAction{Macro: req.Macro, Creates: m != nil && m.Creates()}, nil
+	return RuleAction{Macro: req.Macro, Creates: createAction(a.config(), req.Macro)}, nil
+}
+
+// createAction is a create macro's action ("" for the other macros).
+func createAction(cfg *mapping.Config, name string) string {
+	if m := cfg.Macro(name); m != nil && m.Creates() {
+		return m.Action
+	}
+	return ""
 }
 
 // SetCentercodeStatus sets a feedback's Centercode status through the

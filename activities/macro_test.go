@@ -514,3 +514,32 @@ func TestRetriedCommentIsNotPostedTwice(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, before+1, count())
 }
+
+// An operator's retry of a run whose update of the linked idea failed (or an
+// attempt after a 503) still updates it: only a record this run created is
+// adopted as it is.
+func TestOnLinkedUpdateSurvivesARetry(t *testing.T) {
+	as := mcAhaSim(t)
+	_, fid, _ := mcFeedback(t)
+	acts := mcActivities(t, mcConfig(t, nil), as.URL())
+	env := mcEnv(acts)
+	plan := mcPlan()
+	plan.FeedbackID, plan.OnLinked = fid, mapping.OnLinkedUpdate
+	v, err := env.ExecuteActivity(mca.PushToAha, PushRequest{Plan: plan})
+	require.NoError(t, err)
+	var first PushResult
+	require.NoError(t, v.Get(&first))
+	_, err = env.ExecuteActivity(mca.StampAhaRecord, StampRequest{IdeaID: first.ID, FeedbackID: fid, Kind: first.Kind})
+	require.NoError(t, err)
+
+	// A later run, on its operator's retry (its first push began after the idea existed).
+	plan.Body = json.RawMessage(`{"name":"retitled"}`)
+	v, err = env.ExecuteActivity(mca.PushToAha, PushRequest{Plan: plan, LookupFirst: true, Since: time.Now().Add(time.Minute)})
+	require.NoError(t, err)
+	var again PushResult
+	require.NoError(t, v.Get(&again))
+	assert.Equal(t, "updated", again.Linked)
+	rec, err := aha.New(as.URL(), mcAhaKey).GetIdea(t.Context(), first.Reference)
+	require.NoError(t, err)
+	assert.Contains(t, string(rec.Raw), "retitled")
+}

@@ -130,9 +130,10 @@ type RulesRequest struct {
 type RuleAction struct {
 	Macro     string `json:"macro"`
 	EveryTime bool   `json:"every_time,omitempty"`
-	// Creates: the macro creates an Aha! record (its runs for one feedback
-	// go one at a time, under one workflow id).
-	Creates bool `json:"creates,omitempty"`
+	// Creates is the macro's action when it creates an Aha! record
+	// (create_idea, create_feature): its runs for one feedback go one at a
+	// time, under one workflow id. Empty for the other actions.
+	Creates string `json:"creates,omitempty"`
 }
 
 // Rules is the worker's current answer for one status.

@@ -87,3 +87,16 @@ func TestFindFeedback(t *testing.T) {
 	assert.True(t, ae.NonRetryable())
 	assert.Contains(t, ae.Message(), `retry with {"create": true}`)
 }
+
+// A lookup needs the record's external reference: without one, a create
+// that failed after sending parks like one without a lookup URL.
+func TestAmbiguousCreateWithoutReferenceParks(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusGatewayTimeout) }))
+	defer srv.Close()
+	vars := map[string]string{"CC_BUGS_SOURCE_URL": srv.URL + "/s?apiKey=k", "CC_LOOKUP_URL": srv.URL + "/l?apiKey=k"}
+	acts := New(mcConfig(t, vars), nil, centercode.New(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	_, err := mcEnv(acts).ExecuteActivity(acts.SubmitFeedback, SubmitRequest{FeedbackType: "bugs", Body: []byte(`{"Title":"x"}`)})
+	ae := appErr(t, err)
+	assert.True(t, ae.NonRetryable())
+	assert.Equal(t, ErrTypeAmbiguous, ae.Type())
+}

@@ -119,6 +119,8 @@ type Aha struct {
 	IntegrationID string
 	// IntegrationField is the integration field name stamped with the Centercode feedback id.
 	IntegrationField string
+
+	section, integrationNode *node // for checks made once macros are known
 }
 
 // Kind returns the record kind configured for an auditable_type.
@@ -470,6 +472,7 @@ func LoadWithOptions(name string, data []byte, opts LoadOptions) (*Config, error
 		c.Macros[k.val] = loadMacro(d, k.val, vals[i], join("macros", k.val))
 	}
 	c.StatusRules = loadStatusRules(d, top.get("status_rules"), "status_rules", c)
+	checkIntegration(d, c)
 	if err := d.err(); err != nil {
 		return nil, err
 	}
@@ -488,6 +491,8 @@ func loadAha(d *decoder, n *node, path string, parent *fields) Aha {
 		Rate:             loadRate(d, f.get("rate"), f.at("rate"), Rate{PerSecond: 20, PerMinute: 300}),
 		IntegrationID:    f.str("integration_id"),
 		IntegrationField: f.str("integration_field"),
+		section:          n,
+		integrationNode:  f.get("integration_id"),
 	}
 	checkURL(d, f.get("base_url"), f.at("base_url"), a.BaseURL, false)
 	if a.Account == "" {
@@ -567,6 +572,24 @@ func loadCentercode(d *decoder, n *node, path string) Centercode {
 
 // checkURL validates an absolute http(s) URL without echoing it (it may
 // carry an apiKey).
+// checkIntegration requires aha.integration_id when a macro creates ideas or
+// features: ahacc stamps each with the feedback id in a field of that
+// integration, and Aha! refuses an integration it does not have.
+func checkIntegration(d *decoder, c *Config) {
+	n := c.Aha.integrationNode
+	if c.Aha.IntegrationID != "" || c.Aha.section == nil || (n != nil && len(n.unset) > 0) {
+		return // set, no aha section (reported), or a dry run without the environment
+	}
+	for _, name := range sortedKeys(c.Macros) {
+		if c.Macros[name].Creates() {
+			d.errf(orNode(n, c.Aha.section), "aha.integration_id", "is required: macro %q creates Aha! records and ahacc stamps each with "+
+				"its feedback id in a field of this integration — in Aha!, Settings → Workspace → Integrations → add a REST API integration "+
+				"(one per workspace a macro writes to) and copy the number in its URL (use ${AHA_INTEGRATION_ID})", name)
+			return
+		}
+	}
+}
+
 func checkURL(d *decoder, n *node, path, v string, secret bool) {
 	if v == "" || n == nil {
 		return

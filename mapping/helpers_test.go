@@ -18,6 +18,7 @@ const examplePath = "../examples/ahacc.yaml"
 var testEnv = map[string]string{
 	"AHA_BASE_URL":                    "https://example.aha.io",
 	"AHA_API_KEY":                     "secret-aha-key",
+	"AHA_INTEGRATION_ID":              "6776881149400000300",
 	"CC_BUGS_SOURCE_URL":              "https://cc.example.com/api/v1/projects/BETA/feedback/externalSources/bugs?apiKey=secret",
 	"CC_FEATURES_SOURCE_URL":          "https://cc.example.com/api/v1/projects/BETA/feedback/externalSources/features?apiKey=secret",
 	"CC_FEEDBACK_LISTENER_URL":        "https://cc.example.com/api/v1/listeners/fb?apiKey=secret",

@@ -29,7 +29,7 @@ func TestLoadExample(t *testing.T) {
 	_, ok = cfg.Aha.Kind("ideas/idea_comment")
 	assert.False(t, ok)
 	assert.Equal(t, "centercode_feedback_id", cfg.Aha.IntegrationField)
-	assert.Equal(t, "", cfg.Aha.IntegrationID, "${AHA_INTEGRATION_ID:-} is empty")
+	assert.Equal(t, "6776881149400000300", cfg.Aha.IntegrationID)
 
 	assert.Equal(t, Rate{PerSecond: 10, PerMinute: 600}, cfg.Centercode.Rate)
 	assert.Contains(t, cfg.Centercode.FeedbackListenerURL.Value(), "apiKey=")
@@ -260,7 +260,7 @@ func TestLenientEnv(t *testing.T) {
 
 	cfg, err := LoadWithOptions("ahacc.yaml", data, LoadOptions{LookupEnv: lookup(nil), AllowUnsetEnv: true})
 	require.NoError(t, err)
-	assert.Equal(t, []string{"AHA_API_KEY", "AHA_BASE_URL", "CC_BUGS_SOURCE_URL", "CC_FEATURES_SOURCE_URL", "CC_FEEDBACK_LISTENER_URL",
+	assert.Equal(t, []string{"AHA_API_KEY", "AHA_BASE_URL", "AHA_INTEGRATION_ID", "CC_BUGS_SOURCE_URL", "CC_FEATURES_SOURCE_URL", "CC_FEEDBACK_LISTENER_URL",
 		"CC_STATUS_FIXED_LISTENER_URL", "CC_STATUS_WONT_FIX_LISTENER_URL", "CC_USER_DATA_LISTENER_URL"}, cfg.UnsetEnv())
 	assert.Equal(t, loadExample(t).Hash(), cfg.Hash(), "the hash does not depend on the environment")
 }

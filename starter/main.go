@@ -6,6 +6,7 @@
 //	starter parked                           list parked records and why
 //	starter retry-parked (--all | --aha-id ID)             send retry to parked records
 //	starter backfill-users [--since 2026-01-01] [--pause|--resume|--status]  copy Aha! people into Centercode
+//	starter upgrade                          after a deploy: running record and feedback workflows continue on the new code
 //	starter healthcheck                      exit 0 when /healthz answers (container probe)
 package main
 
@@ -49,10 +50,10 @@ func main() {
 		os.Exit(checkmapping.Run(args, os.Stdout, os.Stderr))
 	case "healthcheck":
 		err = healthcheck(env)
-	case "replay", "parked", "retry-parked", "backfill-users":
+	case "replay", "parked", "retry-parked", "backfill-users", "upgrade":
 		err = operate(cmd, args, env, logger)
 	case "help", "-h", "--help":
-		fmt.Println("usage: starter [serve|check-mapping|replay|parked|retry-parked|healthcheck] [flags]")
+		fmt.Println("usage: starter [serve|check-mapping|replay|parked|retry-parked|backfill-users|upgrade|healthcheck] [flags]")
 		return
 	default:
 		err = fmt.Errorf("unknown command %q (serve, check-mapping, replay, parked, retry-parked, healthcheck)", cmd)
@@ -150,6 +151,12 @@ func operate(cmd string, args []string, env app.Env, logger *slog.Logger) error 
 			fmt.Printf("%s\t%s\t%s\n", p.WorkflowID, p.Reference, p.Reason)
 		}
 		fmt.Fprintf(os.Stderr, "%d parked\n", len(parked))
+	case "upgrade":
+		n, err := app.UpgradeRunning(ctx, tc)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "%d running record and feedback workflows asked to continue on the deployed code\n", n)
 	case "retry-parked":
 		if !*all && *ahaID == "" {
 			return errors.New("retry-parked needs --all or --aha-id")

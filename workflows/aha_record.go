@@ -60,6 +60,7 @@ func AhaRecordWorkflow(ctx workflow.Context, in AhaRecordInput) error {
 	events := workflow.GetSignalChannel(ctx, SignalAhaEvent)
 	retries := workflow.GetSignalChannel(ctx, SignalRetry)
 	skips := workflow.GetSignalChannel(ctx, SignalSkip)
+	s.upgrades = workflow.GetSignalChannel(ctx, SignalUpgrade)
 	s.updateDetails(ctx)
 
 	startEvents := s.Events + s.Duplicates
@@ -88,7 +89,7 @@ func AhaRecordWorkflow(ctx workflow.Context, in AhaRecordInput) error {
 			s.waitFor(ctx, wait, events, retries, skips)
 			continue
 		}
-		if s.Events+s.Duplicates-startEvents >= eventsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+		if s.upgrade || s.Events+s.Duplicates-startEvents >= eventsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			s.drain(ctx, events, retries, skips)
 			if s.Pending && s.SyncState != StateParked {
 				continue // sync first; never hand over unsynced work silently
@@ -109,6 +110,9 @@ type entity struct {
 	seen    map[string]bool
 	routes  *activities.Routes
 	version workflow.Version
+	// upgrades carries SignalUpgrade; upgrade is set once one came.
+	upgrades workflow.ReceiveChannel
+	upgrade  bool
 }
 
 func (s *entity) debounce() time.Duration {
@@ -133,6 +137,10 @@ func (s *entity) drain(ctx workflow.Context, events, retries, skips workflow.Rec
 		}
 		if skips.ReceiveAsync(nil) {
 			s.onSkip(ctx)
+			continue
+		}
+		if s.upgrades != nil && s.upgrades.ReceiveAsync(nil) {
+			s.upgrade = true
 			continue
 		}
 		return
@@ -161,6 +169,12 @@ func (s *entity) waitFor(ctx workflow.Context, d time.Duration, events, retries,
 		c.Receive(ctx, nil)
 		s.onSkip(ctx)
 	})
+	if s.upgrades != nil {
+		sel.AddReceive(s.upgrades, func(c workflow.ReceiveChannel, _ bool) {
+			c.Receive(ctx, nil)
+			s.upgrade = true
+		})
+	}
 	sel.Select(ctx)
 }
 
@@ -203,7 +217,9 @@ func (s *entity) onRetry(ctx workflow.Context, rr RetryRequest) {
 	s.ParkedOnContent = false
 	if rr.Create {
 		for i := range s.Links {
-			s.Links[i].MaybeCreated, s.Links[i].IDUnknown = false, false
+			if rr.FeedbackType == "" || rr.FeedbackType == s.Links[i].FeedbackType {
+				s.Links[i].MaybeCreated, s.Links[i].IDUnknown = false, false
+			}
 		}
 	}
 	s.ParkedReason = ""
@@ -384,14 +400,28 @@ func (s *entity) syncStatuses(ctx workflow.Context, mapped map[string]activities
 // (by its external reference) and links it; none found: the next write
 // creates. Without a lookup it fails (the record parks with what to do).
 func (s *entity) findCreated(ctx workflow.Context, link *Link, ref string) error {
-	if ref == "" {
-		ref = link.ExternalRef
+	// The reference the create sent first: the record's may have changed
+	// since (moved to another workspace, a remapped element).
+	refs := []string{link.ExternalRef}
+	if ref != "" && ref != link.ExternalRef {
+		refs = append(refs, ref)
+	}
+	if refs[0] == "" {
+		refs = refs[1:]
+	}
+	if len(refs) == 0 {
+		refs = []string{""} // FindFeedback says what is missing
 	}
 	var found activities.FindFeedbackResult
-	req := activities.FindFeedbackRequest{FeedbackType: link.FeedbackType, Reference: ref}
-	if err := workflow.ExecuteActivity(s.callOpts(ctx, "look up the "+link.FeedbackType+" feedback an earlier create of "+s.label()+" may have made"),
-		a.FindFeedback, req).Get(ctx, &found); err != nil {
-		return err
+	for _, r := range refs {
+		req := activities.FindFeedbackRequest{FeedbackType: link.FeedbackType, Reference: r}
+		if err := workflow.ExecuteActivity(s.callOpts(ctx, "look up the "+link.FeedbackType+" feedback an earlier create of "+s.label()+" may have made"),
+			a.FindFeedback, req).Get(ctx, &found); err != nil {
+			return err
+		}
+		if found.FeedbackID != "" {
+			break
+		}
 	}
 	link.FeedbackID, link.MaybeCreated = found.FeedbackID, false
 	if found.FeedbackID != "" {

@@ -2,10 +2,15 @@ package workflows
 
 import (
 	"context"
+	"testing"
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/ahacc/ahacc/activities"
 )
@@ -270,4 +275,72 @@ func (s *AhaRecordSuite) TestGoneRecordIsHandledAsDeleted() {
 	s.True(s.env.IsWorkflowCompleted())
 	s.NoError(s.env.GetWorkflowError())
 	s.Equal(1, destroyed, "on_destroy told the linked feedback")
+}
+
+// The lookup after a create that may have committed uses the reference the
+// create sent: the record's own may have changed since (moved to another
+// workspace), and a lookup by the new one would miss it and create again.
+func (s *AhaRecordSuite) TestLookupUsesTheReferenceTheCreateSent() {
+	s.mapFn = func(r activities.MapRequest) (activities.Mapped, error) {
+		ref := "PRJ1-I-10"
+		if string(r.Record) != `{"name":"v1"}` {
+			ref = "PRJ2-I-3"
+		}
+		return activities.Mapped{FeedbackType: r.FeedbackType, Body: r.Record, Hash: "h-" + string(r.Record), Reference: ref}, nil
+	}
+	first := true
+	s.submitFn = func(r activities.SubmitRequest) (activities.SubmitResult, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.submits = append(s.submits, r)
+		if first {
+			first = false
+			return activities.SubmitResult{IDUnknown: true}, nil
+		}
+		if r.FeedbackID != "" {
+			return activities.SubmitResult{FeedbackID: r.FeedbackID}, nil
+		}
+		return activities.SubmitResult{FeedbackID: "9999"}, nil
+	}
+	s.onFind(func(r activities.FindFeedbackRequest) (activities.FindFeedbackResult, error) {
+		if r.Reference == "PRJ1-I-10" {
+			return activities.FindFeedbackResult{FeedbackID: "4821"}, nil
+		}
+		return activities.FindFeedbackResult{}, nil
+	})
+	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.rename(10*time.Second, "moved", "2")
+	s.end(30*time.Second, func() {
+		s.Equal(1, s.creates())
+		s.Equal("4821", s.query().Links[0].FeedbackID)
+	})
+	s.run()
+}
+
+// After a deploy, the upgrade signal moves a running record onto the new
+// code: it continues as new (state carried) at its next quiet moment.
+func TestUpgradeContinuesAsNew(t *testing.T) {
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.RegisterActivity(&activities.Activities{})
+	env.OnActivity(a.RoutesFor, mock.Anything, mock.Anything).Return(activities.Routes{FeedbackTypes: []string{"bugs"}}, nil)
+	env.OnActivity(a.FetchAhaRecord, mock.Anything, mock.Anything).Return(activities.Record{Reference: "PRJ1-I-1", JSON: []byte(`{}`)}, nil)
+	env.OnActivity(a.MapRecord, mock.Anything, mock.Anything).Return(activities.Mapped{Hash: "h"}, nil)
+	env.OnActivity(a.SubmitFeedback, mock.Anything, mock.Anything).Return(activities.SubmitResult{FeedbackID: "9"}, nil)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalAhaEvent, AhaEvent{AuditID: "1", Action: "create"}) }, time.Millisecond)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalUpgrade, nil) }, time.Minute)
+	env.ExecuteWorkflow(AhaRecordWorkflow, AhaRecordInput{Kind: "idea", AhaID: "1"})
+	require.True(t, env.IsWorkflowCompleted())
+	var can *workflow.ContinueAsNewError
+	require.ErrorAs(t, env.GetWorkflowError(), &can)
+	var next AhaRecordInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	require.Equal(t, "9", next.Carried.Links[0].FeedbackID)
+
+	env = ts.NewTestWorkflowEnvironment()
+	env.RegisterActivity(&activities.Activities{})
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalUpgrade, nil) }, time.Minute)
+	env.ExecuteWorkflow(FeedbackWorkflow, FeedbackInput{FeedbackID: "7"})
+	require.True(t, env.IsWorkflowCompleted())
+	require.ErrorAs(t, env.GetWorkflowError(), &can)
 }

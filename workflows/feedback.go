@@ -71,6 +71,8 @@ func FeedbackWorkflow(ctx workflow.Context, in FeedbackInput) error {
 	changes := workflow.GetSignalChannel(ctx, SignalStatusChanged)
 	runs := workflow.GetSignalChannel(ctx, SignalRunMacro)
 	expects := workflow.GetSignalChannel(ctx, SignalExpectStatus)
+	upgrades := workflow.GetSignalChannel(ctx, SignalUpgrade)
+	upgrade := false
 	if err := workflow.UpsertTypedSearchAttributes(ctx, KeyCentercodeFeedbackID.ValueSet(f.FeedbackID)); err != nil {
 		workflow.GetLogger(ctx).Warn("upsert search attributes failed", "error", err)
 	}
@@ -81,7 +83,10 @@ func FeedbackWorkflow(ctx workflow.Context, in FeedbackInput) error {
 		// Everything already delivered first (expectations before the
 		// changes they announce), then block for the next signal.
 		handled += f.drain(ctx, expects, changes, runs)
-		if handled >= feedbackEventsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+		for upgrades.ReceiveAsync(nil) {
+			upgrade = true
+		}
+		if upgrade || handled >= feedbackEventsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			f.drain(ctx, expects, changes, runs)
 			carried := f.FeedbackState
 			return workflow.NewContinueAsNewError(ctx, FeedbackWorkflow, FeedbackInput{FeedbackID: f.FeedbackID, Carried: &carried})
@@ -90,6 +95,7 @@ func FeedbackWorkflow(ctx workflow.Context, in FeedbackInput) error {
 		sel.AddReceive(expects, func(workflow.ReceiveChannel, bool) {})
 		sel.AddReceive(changes, func(workflow.ReceiveChannel, bool) {})
 		sel.AddReceive(runs, func(workflow.ReceiveChannel, bool) {})
+		sel.AddReceive(upgrades, func(workflow.ReceiveChannel, bool) {})
 		sel.Select(ctx) // wakes up only; drain takes the signal
 	}
 }
@@ -260,11 +266,15 @@ func (f *feedbackEntity) onChange(ctx workflow.Context, ch StatusChange) {
 		}
 		if f.version == workflow.DefaultVersion {
 			f.Fired[fired]++
-			f.startMacro(ctx, r.Macro, key, TriggerStatus, status, f.payload(nil), false)
+			f.startMacro(ctx, r.Macro, key, TriggerStatus, status, f.payload(nil), "")
 			continue
 		}
+		creates := ""
+		if f.version >= 2 {
+			creates = r.Creates
+		}
 		// Counted once started: a start that failed runs on the next transition.
-		if f.startMacro(ctx, r.Macro, key, TriggerStatus, status, f.payload(nil), r.Creates) {
+		if f.startMacro(ctx, r.Macro, key, TriggerStatus, status, f.payload(nil), creates) {
 			f.Fired[fired]++
 		}
 	}
@@ -285,7 +295,7 @@ func (f *feedbackEntity) onRunMacro(ctx workflow.Context, rm RunMacro) {
 	} else {
 		key = fmt.Sprintf("op%d", f.Seq+1)
 	}
-	creates := false
+	creates := ""
 	if f.version >= 2 {
 		var info activities.RuleAction
 		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time.Second})
@@ -319,12 +329,12 @@ func (f *feedbackEntity) payload(p json.RawMessage) json.RawMessage {
 // a run for this feedback is in flight, which it joins). The child is
 // abandoned on parent close, so a parked run outlives this workflow's
 // continue-as-new.
-func (f *feedbackEntity) startMacro(ctx workflow.Context, macro, key, trigger, status string, payload json.RawMessage, creates bool) bool {
+func (f *feedbackEntity) startMacro(ctx workflow.Context, macro, key, trigger, status string, payload json.RawMessage, creates string) bool {
 	f.Seq++
 	id := MacroWorkflowID(macro, f.FeedbackID, key)
 	reuse := enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE
-	if creates {
-		id, reuse = CreateMacroWorkflowID(macro, f.FeedbackID), enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
+	if creates != "" {
+		id, reuse = CreateMacroWorkflowID(creates, f.FeedbackID), enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
 	}
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:            id,
@@ -342,9 +352,19 @@ func (f *feedbackEntity) startMacro(ctx workflow.Context, macro, key, trigger, s
 	})
 	var exec workflow.Execution
 	if err := fut.GetChildWorkflowExecution().Get(ctx, &exec); err != nil {
-		if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+		switch {
+		case temporal.IsWorkflowExecutionAlreadyStartedError(err) && creates != "":
+			// A run for this feedback is in flight: hand it this run, which
+			// it runs after its own.
+			req := MacroRunRequest{RunKey: key, Trigger: trigger, Payload: payload}
+			if err := workflow.SignalExternalWorkflow(ctx, id, "", SignalRunAgain, req).Get(ctx, nil); err != nil {
+				workflow.GetLogger(ctx).Error("macro run not handed to the run in flight", "workflow_id", id, "error", err)
+				return false
+			}
+			workflow.GetLogger(ctx).Info("macro run handed to the run in flight", "workflow_id", id)
+		case temporal.IsWorkflowExecutionAlreadyStartedError(err):
 			workflow.GetLogger(ctx).Info("macro run already started", "workflow_id", id)
-		} else {
+		default:
 			workflow.GetLogger(ctx).Error("macro run not started", "workflow_id", id, "error", err)
 			return false
 		}

@@ -31,7 +31,7 @@ type FeedbackSuite struct {
 	runs    []MacroInput
 	ids     []string
 	rules   map[string][]activities.RuleAction // lower-cased status → actions
-	creates map[string]bool                    // macros MacroInfo says create
+	creates map[string]string                  // create macros' actions, as MacroInfo says
 	at      time.Duration
 }
 
@@ -47,7 +47,7 @@ func (s *FeedbackSuite) SetupTest() {
 		func(_ context.Context, req activities.RulesRequest) (activities.Rules, error) {
 			return activities.Rules{Actions: s.rules[strings.ToLower(req.Status)], ConfigHash: "cfg1"}, nil
 		}).Maybe()
-	s.creates = map[string]bool{}
+	s.creates = map[string]string{}
 	s.env.OnActivity(a.MacroInfo, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, req activities.MacroInfoRequest) (activities.RuleAction, error) {
 			return activities.RuleAction{Macro: req.Macro, Creates: s.creates[req.Macro]}, nil
@@ -302,10 +302,10 @@ func (s *FeedbackSuite) TestRuleNotMarkedRunWhenStartFails() {
 
 // A create macro's runs for one feedback share one workflow id, so two at
 // once cannot each create an idea: the rule's and the operator's runs here
-// are one after the other, under macro:push-to-aha:1001.
+// are one after the other, under macro:create_idea:1001.
 func (s *FeedbackSuite) TestCreateMacroRunsShareOneID() {
-	s.rules["will fix"] = []activities.RuleAction{{Macro: "push-to-aha", EveryTime: true, Creates: true}}
-	s.creates["push-to-aha"] = true
+	s.rules["will fix"] = []activities.RuleAction{{Macro: "push-to-aha", EveryTime: true, Creates: "create_idea"}}
+	s.creates["push-to-aha"] = "create_idea"
 	s.change("run-1", "Will Fix")
 	s.change("run-2", "New")
 	s.change("run-3", "Will Fix")
@@ -313,6 +313,6 @@ func (s *FeedbackSuite) TestCreateMacroRunsShareOneID() {
 	s.send(SignalRunMacro, RunMacro{Macro: "comment-to-aha", Key: "op-b"})
 	s.end(func(st FeedbackState) {
 		s.Equal([]string{"push-to-aha@run-1", "push-to-aha@run-3", "push-to-aha@op-a", "comment-to-aha@op-b"}, s.macros())
-		s.Equal([]string{"macro:push-to-aha:1001", "macro:push-to-aha:1001", "macro:push-to-aha:1001", "macro:comment-to-aha:1001:op-b"}, s.ids)
+		s.Equal([]string{"macro:create_idea:1001", "macro:create_idea:1001", "macro:create_idea:1001", "macro:comment-to-aha:1001:op-b"}, s.ids)
 	})
 }

@@ -30,6 +30,11 @@ func MacroWorkflow(ctx workflow.Context, in MacroInput) (MacroState, error) {
 	r.version = workflow.GetVersion(ctx, "macro-stamp-features", workflow.DefaultVersion, 1)
 	retries := workflow.GetSignalChannel(ctx, SignalRetry)
 	skips := workflow.GetSignalChannel(ctx, SignalSkip)
+	// A create macro's later runs for this feedback arrive here while it
+	// runs (see CreateMacroWorkflowID): each is run after this one, with its
+	// own body; one arriving while parked replaces the body and retries.
+	again := workflow.GetSignalChannel(ctx, SignalRunAgain)
+	r.runKeys = map[string]bool{in.RunKey: true}
 	r.upsert(ctx)
 	for {
 		r.Attempts++
@@ -38,32 +43,97 @@ func MacroWorkflow(ctx workflow.Context, in MacroInput) (MacroState, error) {
 			r.SyncState, r.ParkedReason = StateSynced, ""
 			r.upsert(ctx)
 			r.drain(ctx, retries, skips)
+			if next, ok := r.nextRun(again); ok {
+				r.rerun(ctx, next)
+				continue
+			}
 			return r.MacroState, nil
 		}
 		r.SyncState, r.ParkedReason = StateParked, reason(err)
 		workflow.GetLogger(ctx).Warn("macro run parked", "macro", r.Macro, "feedback_id", r.FeedbackID, "reason", r.ParkedReason)
 		r.upsert(ctx)
 
-		// Parked: wait for an operator. Signals sent before parking are
-		// meaningless (nothing was parked), so drop them first.
+		// Parked: wait for an operator, or a later run of the macro (a person
+		// clicking again, maybe after fixing the feedback). Retry and skip
+		// signals sent before parking are meaningless, so drop them first.
 		r.drain(ctx, retries, skips)
-		skip := false
-		sel := workflow.NewSelector(ctx)
-		sel.AddReceive(retries, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
-		sel.AddReceive(skips, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); skip = true })
-		sel.Select(ctx)
+		skip, rerun := false, false
+		var next MacroRunRequest
+		for !skip && !rerun {
+			sel := workflow.NewSelector(ctx)
+			retried := false
+			sel.AddReceive(retries, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); retried = true })
+			sel.AddReceive(skips, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); skip = true })
+			sel.AddReceive(again, func(c workflow.ReceiveChannel, _ bool) {
+				var req MacroRunRequest
+				c.Receive(ctx, &req)
+				if r.fresh(req) {
+					next, rerun = req, true
+				}
+			})
+			sel.Select(ctx)
+			if retried {
+				break
+			}
+		}
 		if skip {
 			workflow.GetLogger(ctx).Info("skip requested", "parked_reason", r.ParkedReason)
 			r.SyncState, r.ParkedReason = StateSkipped, ""
 			r.upsert(ctx)
 			r.drain(ctx, retries, skips)
+			if next, ok := r.nextRun(again); ok {
+				r.rerun(ctx, next)
+				continue
+			}
 			return r.MacroState, nil
+		}
+		if rerun {
+			workflow.GetLogger(ctx).Info("a later run of the macro retries the parked one with its body", "run_key", next.RunKey)
+			r.rerun(ctx, next)
+			continue
 		}
 		workflow.GetLogger(ctx).Info("retry requested", "parked_reason", r.ParkedReason)
 		r.Retries++
 		r.SyncState, r.ParkedReason = StateSyncing, ""
 		r.upsert(ctx)
 	}
+}
+
+// fresh reports (and remembers) whether a run request is new to this run.
+func (r *macroRun) fresh(req MacroRunRequest) bool {
+	if req.RunKey == "" || r.runKeys[req.RunKey] {
+		return false
+	}
+	r.runKeys[req.RunKey] = true
+	return true
+}
+
+// nextRun takes the latest new run request already delivered, if any (the
+// latest body stands for the ones before it).
+func (r *macroRun) nextRun(again workflow.ReceiveChannel) (MacroRunRequest, bool) {
+	var next MacroRunRequest
+	found := false
+	for {
+		var req MacroRunRequest
+		if !again.ReceiveAsync(&req) {
+			return next, found
+		}
+		if r.fresh(req) {
+			next, found = req, true
+		}
+	}
+}
+
+// rerun starts the steps again for a later run with its body: it plans and
+// pushes anew (the feedback is linked by now: on_linked applies) and writes
+// the link back again.
+func (r *macroRun) rerun(ctx workflow.Context, req MacroRunRequest) {
+	r.in.Payload, r.RunKey, r.Trigger = req.Payload, req.RunKey, req.Trigger
+	r.Pushed, r.WrittenBack, r.WriteBack = false, false, ""
+	r.FirstPush = time.Time{}
+	r.Runs++
+	r.SyncState, r.ParkedReason = StateSyncing, ""
+	r.upsert(ctx)
 }
 
 // macroRun is the workflow's private state and behaviour.
@@ -73,6 +143,7 @@ type macroRun struct {
 	// retry is the config's retry settings, from the last plan.
 	retry   retrying
 	version workflow.Version
+	runKeys map[string]bool // runs taken (the first and later ones)
 }
 
 // drain drops buffered retry/skip signals (they only mean something while parked).

@@ -304,3 +304,58 @@ func (s *MacroSuite) TestCreatedFeatureIsStamped() {
 	s.Equal([]activities.StampRequest{{IdeaID: "7001", FeedbackID: "1001", Kind: "feature"}}, s.stamps)
 	s.Len(s.writeBacks, 1)
 }
+
+// A later run for the feedback, handed over while this run pushes (a person
+// clicking after the Will Fix rule fired), is run after it with its own body:
+// planned and pushed again (the feedback is linked by then: on_linked), and
+// the link written back again. Its repeat is dropped.
+func (s *MacroSuite) TestLaterRunIsRunAfterThisOne() {
+	var plans []string
+	s.planFn = func(req activities.PlanMacroRequest) (activities.MacroPlan, error) {
+		plans = append(plans, string(req.Payload))
+		return activities.MacroPlan{Macro: req.Macro, Action: mapping.ActionCreateIdea, Product: "PRJ1", FeedbackID: "1001", Body: req.Payload}, nil
+	}
+	first := true
+	s.pushFn = func(ctx context.Context, req activities.PushRequest) (activities.PushResult, error) {
+		if first {
+			first = false
+			later := MacroRunRequest{RunKey: "run-2", Trigger: TriggerWebhook, Payload: json.RawMessage(`{"title":"later"}`)}
+			s.env.SignalWorkflow(SignalRunAgain, later)
+			s.env.SignalWorkflow(SignalRunAgain, later) // its redelivery
+			s.env.SignalWorkflow(SignalRunAgain, MacroRunRequest{RunKey: "run-1"})
+			return activities.PushResult{Kind: "idea", ID: "6776", Reference: "PRJ1-I-12", Created: true}, nil
+		}
+		return activities.PushResult{Kind: "idea", ID: "6776", Reference: "PRJ1-I-12", Adopted: true, Stamped: true, Linked: "updated"}, nil
+	}
+	s.env.ExecuteWorkflow(MacroWorkflow, s.input())
+	st := s.result()
+	s.Equal(StateSynced, st.SyncState)
+	s.Equal([]string{`{"feedbackId":1001,"title":"Crash on save"}`, `{"title":"later"}`}, plans)
+	s.Equal("run-2", st.RunKey)
+	s.Equal(1, st.Runs)
+	s.Equal("updated", st.Linked)
+	s.Len(s.stamps, 1, "stamped once")
+	s.Len(s.writeBacks, 2)
+}
+
+// A later run arriving while this run is parked retries it with the later
+// body (the person fixed the feedback and clicked again).
+func (s *MacroSuite) TestLaterRunRetriesAParkedRun() {
+	s.planFn = func(req activities.PlanMacroRequest) (activities.MacroPlan, error) {
+		if string(req.Payload) == `{"title":""}` {
+			return activities.MacroPlan{}, temporal.NewNonRetryableApplicationError("name: required", activities.ErrTypeMapping, nil)
+		}
+		return activities.MacroPlan{Macro: req.Macro, Action: mapping.ActionCreateIdea, Product: "PRJ1", FeedbackID: "1001", Body: req.Payload}, nil
+	}
+	in := s.input()
+	in.Payload = json.RawMessage(`{"title":""}`)
+	s.env.RegisterDelayedCallback(func() {
+		s.Equal(StateParked, s.query().SyncState)
+		s.env.SignalWorkflow(SignalRunAgain, MacroRunRequest{RunKey: "run-2", Trigger: TriggerWebhook, Payload: json.RawMessage(`{"title":"fixed"}`)})
+	}, time.Minute)
+	s.env.ExecuteWorkflow(MacroWorkflow, in)
+	st := s.result()
+	s.Equal(StateSynced, st.SyncState)
+	s.Equal("run-2", st.RunKey)
+	s.Len(s.pushes, 1)
+}

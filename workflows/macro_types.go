@@ -17,7 +17,18 @@ const (
 	// SignalExpectStatus announces a status ahacc is about to set itself
 	// (ExpectStatus); the matching status-changed is its echo and fires nothing.
 	SignalExpectStatus = "expect-status"
+	// SignalRunAgain hands a create macro's run in flight a later run for the
+	// same feedback (MacroRunRequest).
+	SignalRunAgain = "run-again"
 )
+
+// MacroRunRequest is a later run of a create macro for a feedback whose run
+// is in flight.
+type MacroRunRequest struct {
+	RunKey  string          `json:"run_key"`
+	Trigger string          `json:"trigger"`
+	Payload json.RawMessage `json:"payload"`
+}
 
 // Macro run triggers.
 const (
@@ -61,10 +72,12 @@ type MacroState struct {
 	WrittenBack bool   `json:"written_back,omitempty"`
 	WriteBack   string `json:"write_back,omitempty"` // why it was skipped, if it was
 	// FirstPush is when the run first tried to push (see PushRequest.Since).
-	FirstPush  time.Time `json:"first_push,omitempty"`
-	Attempts   int       `json:"attempts"`
-	Retries    int       `json:"retries,omitempty"`
-	ConfigHash string    `json:"config_hash,omitempty"`
+	FirstPush time.Time `json:"first_push,omitempty"`
+	Attempts  int       `json:"attempts"`
+	Retries   int       `json:"retries,omitempty"`
+	// Runs counts later runs taken after the first (run-again).
+	Runs       int    `json:"runs,omitempty"`
+	ConfigHash string `json:"config_hash,omitempty"`
 }
 
 // Summary is the one line operators see in the UI, e.g.
@@ -86,13 +99,15 @@ func MacroWorkflowID(macro, feedbackID, runKey string) string {
 	return fmt.Sprintf("macro:%s:%s:%s", macro, feedbackID, runKey)
 }
 
-// CreateMacroWorkflowID is the id of a create macro's runs for one feedback
-// (macro:<name>:<feedback id>): one runs at a time — a run started while
-// another is in flight joins it — so two runs (a person's click and the Will
-// Fix rule) cannot both look for the feedback's stamp, find none and each
-// create an idea. A later run reuses the id and finds the stamp.
-func CreateMacroWorkflowID(macro, feedbackID string) string {
-	return fmt.Sprintf("macro:%s:%s", macro, feedbackID)
+// CreateMacroWorkflowID is the id of the runs that create an Aha! record of
+// one kind for one feedback (macro:<action>:<feedback id>, e.g.
+// macro:create_idea:1001): one runs at a time, whichever create macro it is,
+// so two runs (a person's click and the Will Fix rule) cannot both look for
+// the feedback's stamp, find none and each create an idea. A run started
+// while another is in flight is handed to it (run-again) and runs after it;
+// a later one reuses the id and finds the stamp.
+func CreateMacroWorkflowID(action, feedbackID string) string {
+	return fmt.Sprintf("macro:%s:%s", action, feedbackID)
 }
 
 // StatusChange is one Centercode status change of a feedback item.

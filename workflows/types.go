@@ -16,6 +16,10 @@ const (
 	SignalSkip = "skip"
 	// QueryState answers the entity's State.
 	QueryState = "state"
+	// SignalUpgrade asks a long-lived entity workflow to continue as new at
+	// its next quiet moment, so the code a deploy brought (behind
+	// workflow.GetVersion, which a run decides once) applies to it too.
+	SignalUpgrade = "upgrade"
 )
 
 // AhaEvent is one Aha! audit routed to a record's entity workflow. It holds no
@@ -38,6 +42,9 @@ type RetryRequest struct {
 	// record, so a create that may have committed did not: create again
 	// without looking up (only needed where no lookup is configured).
 	Create bool `json:"create,omitempty"`
+	// FeedbackType limits Create to one feedback type (empty: every type
+	// the parked reason names a possible create for).
+	FeedbackType string `json:"feedback_type,omitempty"`
 }
 
 // AhaRecordInput starts (or continues) an AhaRecordWorkflow.

@@ -115,3 +115,28 @@ func isNumeric(s string) bool {
 	}
 	return true
 }
+
+// UpgradeRunning signals upgrade to every running AhaRecordWorkflow and
+// FeedbackWorkflow: each continues as new at its next quiet moment, so what a
+// deploy changed behind workflow.GetVersion (decided once per run) applies
+// to them too. Run it once the new workers poll. It returns how many it asked.
+func UpgradeRunning(ctx context.Context, c client.Client) (int, error) {
+	q := `(WorkflowType = "AhaRecordWorkflow" OR WorkflowType = "FeedbackWorkflow") AND ExecutionStatus = "Running"`
+	n := 0
+	var token []byte
+	for {
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: q, NextPageToken: token})
+		if err != nil {
+			return n, fmt.Errorf("list running workflows: %w", err)
+		}
+		for _, e := range resp.Executions {
+			if err := c.SignalWorkflow(ctx, e.Execution.WorkflowId, "", workflows.SignalUpgrade, nil); err != nil {
+				return n, fmt.Errorf("signal %s: %w", e.Execution.WorkflowId, err)
+			}
+			n++
+		}
+		if token = resp.NextPageToken; len(token) == 0 {
+			return n, nil
+		}
+	}
+}

@@ -46,7 +46,7 @@ func TestReconcileWaitsForInFlightAndSkipsInvalid(t *testing.T) {
 	tc := &mocks.Client{}
 	tc.On("SignalWithStartWorkflow", mock.Anything, "aha:idea:11", mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(nil, nil)
 	tc.On("SignalWithStartWorkflow", mock.Anything, "aha:idea:13", mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything).
-		Return(nil, serviceerror.NewInvalidArgument("refused"))
+		Return(nil, serviceerror.NewInvalidArgument("WorkflowId length exceeds limit."))
 	tc.On("SignalWithStartWorkflow", mock.Anything, "aha:idea:14", mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(nil, nil)
 	store := dedup.New(redis.NewClient(&redis.Options{Addr: miniredis.RunT(t).Addr()}), time.Hour, "")
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))

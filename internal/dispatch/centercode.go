@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/api/serviceerror"
@@ -58,18 +59,21 @@ func (d *Dispatcher) DispatchMacro(ctx context.Context, run MacroRun) (Outcome, 
 			workflows.KeySyncState.ValueSet(workflows.StateSyncing),
 		),
 	}
+	input := workflows.MacroInput{Macro: run.Macro, FeedbackID: run.FeedbackID, RunKey: run.RunKey, Trigger: workflows.TriggerWebhook, Payload: run.Payload}
 	if m := d.Config().Macro(run.Macro); m != nil && m.Creates() {
-		// One at a time per feedback: a run while one is in flight joins it;
-		// a later one runs again (and finds the feedback linked).
-		opts.ID = workflows.CreateMacroWorkflowID(run.Macro, run.FeedbackID)
+		// One at a time per feedback and kind: a run in flight is handed
+		// this one (run-again) and runs it after its own; otherwise it starts.
+		opts.ID = workflows.CreateMacroWorkflowID(m.Action, run.FeedbackID)
 		opts.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
-		opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
 		opts.WorkflowExecutionErrorWhenAlreadyStarted = false
+		req := workflows.MacroRunRequest{RunKey: run.RunKey, Trigger: workflows.TriggerWebhook, Payload: run.Payload}
+		return d.handOff(ctx, SourceCentercodeMacro, runID, opts.ID, func(hctx context.Context) error {
+			_, err := d.Temporal.SignalWithStartWorkflow(hctx, opts.ID, workflows.SignalRunAgain, req, opts, workflows.MacroWorkflow, input)
+			return err
+		})
 	}
 	return d.handOff(ctx, SourceCentercodeMacro, runID, opts.ID, func(hctx context.Context) error {
-		_, err := d.Temporal.ExecuteWorkflow(hctx, opts, workflows.MacroWorkflow, workflows.MacroInput{
-			Macro: run.Macro, FeedbackID: run.FeedbackID, RunKey: run.RunKey, Trigger: workflows.TriggerWebhook, Payload: run.Payload,
-		})
+		_, err := d.Temporal.ExecuteWorkflow(hctx, opts, workflows.MacroWorkflow, input)
 		return err
 	})
 }
@@ -148,9 +152,8 @@ func (d *Dispatcher) handOff(ctx context.Context, source, id, wfID string, send 
 			}
 			rcancel()
 		}
-		var invalid *serviceerror.InvalidArgument
-		if errors.As(err, &invalid) {
-			return Outcome{}, fmt.Errorf("%w: %s", ErrInvalid, invalid.Message)
+		if refusedInput(err) {
+			return Outcome{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 		}
 		return Outcome{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
@@ -164,4 +167,18 @@ func (d *Dispatcher) handOff(ctx context.Context, source, id, wfID string, send 
 		out.Status = Accepted
 	}
 	return out, nil
+}
+
+// refusedInput reports whether Temporal refused the event itself (an id it
+// cannot take), which no retry mends. Other InvalidArgument answers — a
+// search attribute the namespace lacks, say — are the deployment's to fix:
+// they stay unavailable (503, reconcile retries), so nothing is lost while
+// it is fixed.
+func refusedInput(err error) bool {
+	var invalid *serviceerror.InvalidArgument
+	if !errors.As(err, &invalid) {
+		return false
+	}
+	msg := strings.ToLower(invalid.Message)
+	return strings.Contains(msg, "workflowid") || strings.Contains(msg, "workflow id") || strings.Contains(msg, "requestid")
 }

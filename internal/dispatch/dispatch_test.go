@@ -86,25 +86,31 @@ func TestDispatchSignalsOnceThenDuplicate(t *testing.T) {
 	tc.AssertNumberOfCalls(t, "SignalWithStartWorkflow", 1)
 }
 
-// A create macro's deliveries for one feedback start (or join) one workflow
-// id; each delivery is still deduplicated by its own run key.
+// A create macro's deliveries for one feedback signal-with-start one
+// workflow id (macro:<action>:<feedback id>): a run in flight is handed the
+// new run; each delivery is still deduplicated by its own run key.
 func TestCreateMacroRunsShareOneWorkflowID(t *testing.T) {
 	d, tc, _ := testDispatcher(t)
-	var opts []client.StartWorkflowOptions
+	var ids []string
+	var reqs []workflows.MacroRunRequest
+	tc.On("SignalWithStartWorkflow", mock.Anything, mock.Anything, workflows.SignalRunAgain, mock.Anything, mock.Anything, mock.Anything, mock.Anything).
+		Run(func(args mock.Arguments) {
+			opts := args.Get(4).(client.StartWorkflowOptions)
+			require.Equal(t, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE, opts.WorkflowIDReusePolicy)
+			ids = append(ids, args.Get(1).(string))
+			reqs = append(reqs, args.Get(3).(workflows.MacroRunRequest))
+		}).Return(nil, nil)
+	var started []string
 	tc.On("ExecuteWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything).
-		Run(func(args mock.Arguments) { opts = append(opts, args.Get(1).(client.StartWorkflowOptions)) }).Return(nil, nil)
+		Run(func(args mock.Arguments) { started = append(started, args.Get(1).(client.StartWorkflowOptions).ID) }).Return(nil, nil)
 	ctx := context.Background()
 	for _, key := range []string{"k1", "k2", "k1"} {
 		_, err := d.DispatchMacro(ctx, MacroRun{Macro: "push-to-aha", FeedbackID: "1001", RunKey: key, Payload: []byte(`{}`)})
 		require.NoError(t, err)
 	}
-	require.Len(t, opts, 2, "the repeated run key is a duplicate")
-	for _, o := range opts {
-		require.Equal(t, "macro:push-to-aha:1001", o.ID)
-		require.Equal(t, enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING, o.WorkflowIDConflictPolicy)
-		require.Equal(t, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE, o.WorkflowIDReusePolicy)
-	}
+	require.Equal(t, []string{"macro:create_idea:1001", "macro:create_idea:1001"}, ids, "the repeated run key is a duplicate")
+	require.Equal(t, "k2", reqs[1].RunKey)
 	_, err := d.DispatchMacro(ctx, MacroRun{Macro: "comment-to-aha", FeedbackID: "1001", RunKey: "k3", Payload: []byte(`{}`)})
 	require.NoError(t, err)
-	require.Equal(t, "macro:comment-to-aha:1001:k3", opts[2].ID, "other macros: one workflow per run")
+	require.Equal(t, []string{"macro:comment-to-aha:1001:k3"}, started, "other macros: one workflow per run")
 }

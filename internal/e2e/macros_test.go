@@ -322,7 +322,7 @@ func TestMacrosWillFixPushesOneIdeaPerItem(t *testing.T) {
 
 	m.stopWorker()
 	m.startWorker("") // the key is fixed
-	wfID := workflows.CreateMacroWorkflowID("push-to-aha", strconv.FormatInt(one, 10))
+	wfID := workflows.CreateMacroWorkflowID("create_idea", strconv.FormatInt(one, 10))
 	require.NoError(t, s.Client.SignalWorkflow(ctx, wfID, "", workflows.SignalRetry, nil))
 	require.Eventually(t, func() bool {
 		st, ok := m.macroState(ctx, one)

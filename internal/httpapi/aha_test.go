@@ -41,6 +41,8 @@ func testConfig(t testing.TB) *mapping.Config {
 				return "http://127.0.0.1:1/x?apiKey=k", true
 			case k == "AHA_API_KEY":
 				return "key", true
+			case k == "AHA_INTEGRATION_ID":
+				return "4242", true
 			}
 			return "", false
 		}})

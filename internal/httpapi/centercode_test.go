@@ -64,6 +64,18 @@ func mcNewHarness(t *testing.T) *mcHarness {
 			h.started = append(h.started, args[0].(workflows.MacroInput))
 			return nil, nil
 		})
+	// A create macro's runs for one feedback signal-with-start one workflow.
+	h.tc.On("SignalWithStartWorkflow", mock.Anything, mock.Anything, workflows.SignalRunAgain, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, id, _ string, _ any, _ client.StartWorkflowOptions, _ any, args ...any) (client.WorkflowRun, error) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			if h.fail != nil {
+				return nil, h.fail
+			}
+			h.ids = append(h.ids, id)
+			h.started = append(h.started, args[0].(workflows.MacroInput))
+			return nil, nil
+		})
 	h.tc.On("SignalWithStartWorkflow", mock.Anything, mock.Anything, workflows.SignalStatusChanged, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, id, _ string, arg any, _ client.StartWorkflowOptions, _ any, _ ...any) (client.WorkflowRun, error) {
 			h.mu.Lock()
@@ -117,7 +129,7 @@ func TestCentercodeMacroEndpoint(t *testing.T) {
 	a := h.post(t, "/webhooks/centercode/macros/push-to-aha", bearer, mcMacroBody)
 	require.Equal(t, http.StatusAccepted, a.Code, a.Error)
 	require.Equal(t, "accepted", a.Status)
-	require.Equal(t, "macro:push-to-aha:1001:run-7", a.WorkflowID)
+	require.Equal(t, "macro:create_idea:1001", a.WorkflowID, "push-to-aha creates: one workflow per feedback")
 	require.Len(t, h.started, 1)
 	require.Equal(t, workflows.MacroInput{Macro: "push-to-aha", FeedbackID: "1001", RunKey: "run-7", Trigger: workflows.TriggerWebhook,
 		Payload: json.RawMessage(mcMacroBody)}, h.started[0])
@@ -132,7 +144,7 @@ func TestCentercodeMacroEndpoint(t *testing.T) {
 	body := `{"feedbackId":"1002","title":"Slow"}`
 	a = h.post(t, "/webhooks/centercode/macros/push-to-aha/old-token", "", body)
 	require.Equal(t, http.StatusAccepted, a.Code, a.Error)
-	require.Regexp(t, `^macro:push-to-aha:1002:h[0-9a-f]{16}$`, a.WorkflowID)
+	require.Equal(t, "macro:create_idea:1002", a.WorkflowID)
 	a = h.post(t, "/webhooks/centercode/macros/push-to-aha/old-token", "", body)
 	require.Equal(t, "duplicate", a.Status, "the same body is the same delivery")
 }
