@@ -157,7 +157,11 @@ func (a *Activities) PushToAha(ctx context.Context, req PushRequest) (PushResult
 				if s, ok := body[k].(string); ok {
 					v = s
 				}
-				if _, err := a.AhaWriter.SetIntegrationField(ctx, aha.KindIdea, target, integrationID(cfg), k, v); err != nil {
+				intID, err := integrationID(cfg)
+				if err != nil {
+					return PushResult{}, err
+				}
+				if _, err := a.AhaWriter.SetIntegrationField(ctx, aha.KindIdea, target, intID, k, v); err != nil {
 					return PushResult{}, Classify(fmt.Sprintf("set integration field %s on idea %s", k, target), err)
 				}
 			}
@@ -440,16 +444,18 @@ func (a *Activities) linkedRecord(ctx context.Context, cfg *mapping.Config, kind
 	return rec, nil
 }
 
-func integrationID(cfg *mapping.Config) string {
+// integrationID is aha.integration_id; empty, the stamp and
+// set_integration_field park with what to set.
+func integrationID(cfg *mapping.Config) (string, error) {
 	if cfg.Aha.IntegrationID != "" {
-		return cfg.Aha.IntegrationID
+		return cfg.Aha.IntegrationID, nil
 	}
-	return DefaultIntegrationID
+	return "", temporal.NewNonRetryableApplicationError("aha.integration_id is empty: set AHA_INTEGRATION_ID to the id of the Aha! integration "+
+		"whose fields ahacc writes (Settings → Workspace → Integrations; the number in its URL)", ErrTypeConfig, nil)
 }
 
 // StampAhaRecord writes the Centercode feedback id into the new idea's or
-// feature's integration field (aha.integration_field of aha.integration_id,
-// or DefaultIntegrationID). The stamp is the link ledger: the Aha! webhook
+// feature's integration field (aha.integration_field of aha.integration_id). The stamp is the link ledger: the Aha! webhook
 // that follows ahacc's create is recognised by it (no echo feedback), and a
 // retried create — or a later run for the same feedback — finds the record
 // by it.
@@ -462,7 +468,11 @@ func (a *Activities) StampAhaRecord(ctx context.Context, req StampRequest) error
 	if kind == "" {
 		kind = aha.KindIdea
 	}
-	if _, err := a.AhaWriter.SetIntegrationField(ctx, kind, req.IdeaID, integrationID(cfg), cfg.Aha.IntegrationField, req.FeedbackID); err != nil {
+	intID, err := integrationID(cfg)
+	if err != nil {
+		return err
+	}
+	if _, err := a.AhaWriter.SetIntegrationField(ctx, kind, req.IdeaID, intID, cfg.Aha.IntegrationField, req.FeedbackID); err != nil {
 		return Classify(fmt.Sprintf("stamp Centercode feedback %s on %s %s", req.FeedbackID, kind, req.IdeaID), err)
 	}
 	return nil

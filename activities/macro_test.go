@@ -32,7 +32,13 @@ const mcAhaKey = "macro-test-key-123456"
 func mcConfig(t *testing.T, vars map[string]string) *mapping.Config {
 	t.Helper()
 	cfg, err := mapping.LoadFileWithOptions(filepath.Join("..", "examples", "ahacc.yaml"), mapping.LoadOptions{
-		LookupEnv:     func(k string) (string, bool) { v, ok := vars[k]; return v, ok },
+		LookupEnv: func(k string) (string, bool) {
+			if k == "AHA_INTEGRATION_ID" && vars[k] == "" {
+				return ahasim.CentercodeIntegrationID, true // the simulator's, as the dev stack sets it
+			}
+			v, ok := vars[k]
+			return v, ok
+		},
 		AllowUnsetEnv: true,
 	})
 	require.NoError(t, err)
@@ -299,7 +305,7 @@ func TestPushToAhaAdoptsTheUnstampedIdeaOfAnAmbiguousCreate(t *testing.T) {
 	// Another run's idea, same name and description, already stamped.
 	other, err := as.CreateIdea("PRJ1", map[string]any{"name": "Export hangs", "description": "<p>steps</p>"})
 	require.NoError(t, err)
-	_, err = client.SetIntegrationField(ctx, aha.KindIdea, other.ID, DefaultIntegrationID, cfg.Aha.IntegrationField, "2002")
+	_, err = client.SetIntegrationField(ctx, aha.KindIdea, other.ID, ahasim.CentercodeIntegrationID, cfg.Aha.IntegrationField, "2002")
 	require.NoError(t, err)
 	// What the ambiguous create of feedback 2001 committed.
 	orphan, err := as.CreateIdea("PRJ1", map[string]any{"name": "Export hangs", "description": "<p>steps</p>"})

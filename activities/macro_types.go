@@ -8,12 +8,6 @@ import (
 	"github.com/ahacc/ahacc/internal/aha"
 )
 
-// DefaultIntegrationID is the Aha! integration id used to stamp the Centercode
-// feedback id on an idea when aha.integration_id is empty. A real Aha! account
-// needs the id of an existing integration (Settings → Integrations); the Aha!
-// simulator accepts any id.
-const DefaultIntegrationID = "centercode"
-
 // AhaWriter is what the macro activities need from the Aha! client
 // (*aha.Client satisfies it).
 type AhaWriter interface {

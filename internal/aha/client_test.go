@@ -80,7 +80,7 @@ func TestClientAgainstSimulator(t *testing.T) {
 	assert.Equal(t, "<p>hello</p>", cm.Body)
 	assert.NotEmpty(t, cm.ID)
 
-	ids, err := c.SetIntegrationField(ctx, KindIdea, string(created.ID), "4242", "feedback_id", "F-77")
+	ids, err := c.SetIntegrationField(ctx, KindIdea, string(created.ID), sim.CentercodeIntegrationID, "feedback_id", "F-77")
 	require.NoError(t, err)
 	assert.Len(t, ids, 1)
 	found, err := c.FindByField(ctx, KindIdea, "feedback_id", "F-77")

@@ -259,6 +259,7 @@ func (s *Stack) startAhaSim(shape *mapping.Config) error {
 	s.stops = append(s.stops, func() { _ = s.AhaSim.Close() })
 	s.Vars["AHA_BASE_URL"] = s.AhaSim.URL()
 	s.Vars["AHA_API_KEY"] = key
+	s.Vars["AHA_INTEGRATION_ID"] = ahasim.CentercodeIntegrationID
 	return nil
 }
 

@@ -206,7 +206,7 @@ func harnessConfig(t *testing.T) string {
 		"per_minute: 300   # (default)", "per_minute: 1200",
 		"reconcile_every: 5m", "reconcile_every: 24h",
 		"retry_max_interval: 5m  # (default)", "retry_max_interval: 2s  #",
-		"    Closed: status-to-aha\n", "    Fixed: status-to-aha\n")
+		"    Won't Fix: status-to-aha\n", "    Fixed: status-to-aha\n")
 }
 
 var workerBin struct {

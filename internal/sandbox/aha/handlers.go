@@ -184,6 +184,11 @@ func (s *Server) postIntegrationFields(kind string) apiHandler {
 				return http.StatusUnprocessableEntity, validationBody("Validation failed: Name can't be blank")
 			}
 		}
+		if s.st.integrationOf(rec.productID, integrationID) == nil {
+			// As Aha! does: fields belong to an integration of the record's
+			// workspace (a name like "centercode" is no integration id).
+			return http.StatusNotFound, errorBody("Integration " + integrationID + " not found")
+		}
 		ids := s.setIntegrationFields(rec, integrationID, fields, s.apiUser(), kind)
 		return s.committed(w, r, http.StatusOK, ids)
 	}
@@ -525,4 +530,36 @@ func (s *Server) listAudits(w http.ResponseWriter, r *http.Request) (int, any) {
 func typeMatches(kind, q string) bool {
 	t := auditTypes[kind]
 	return strings.EqualFold(t[0], q) || strings.EqualFold(t[1], q)
+}
+
+func (s *Server) listIntegrations(w http.ResponseWriter, r *http.Request) (int, any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.st.productByKey[strings.ToUpper(r.PathValue("product_id"))]
+	if p == nil {
+		return http.StatusNotFound, errorBody("Product " + r.PathValue("product_id") + " not found")
+	}
+	out := []map[string]any{}
+	for _, in := range p.integrations {
+		out = append(out, s.integrationJSON(p, in))
+	}
+	return http.StatusOK, map[string]any{"integrations": out}
+}
+
+func (s *Server) getIntegration(w http.ResponseWriter, r *http.Request) (int, any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.st.productByKey[strings.ToUpper(r.PathValue("product_id"))]
+	if p == nil {
+		return http.StatusNotFound, errorBody("Product " + r.PathValue("product_id") + " not found")
+	}
+	in := s.st.integrationOf(p.id, r.PathValue("integration_id"))
+	if in == nil {
+		return http.StatusNotFound, errorBody("Integration " + r.PathValue("integration_id") + " not found")
+	}
+	return http.StatusOK, map[string]any{"integration": s.integrationJSON(p, *in)}
+}
+
+func (s *Server) integrationJSON(p *product, in integration) map[string]any {
+	return map[string]any{"id": in.id, "name": in.name, "service_name": in.service, "created_at": ahaTime(p.created)}
 }

@@ -7,6 +7,17 @@ import (
 	"time"
 )
 
+
+// Integrations the simulator's workspaces have (GET
+// /api/v1/products/{id}/integrations). The dev stack sets AHA_INTEGRATION_ID
+// to CentercodeIntegrationID: the integration whose fields ahacc stamps in
+// PRJ1, where the example config's macros create ideas and features.
+const (
+	JiraIntegrationID           = "6776881149400000200"
+	CentercodeIntegrationID     = "6776881149400000300"
+	CentercodeIntegrationIDPRJ2 = "6776881149400000301"
+)
+
 func jsonNumber(v string) json.Number   { return json.Number(v) }
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 func (s *Server) rebaseLocked(b []byte) []byte {
@@ -65,6 +76,8 @@ func (s *Server) seed() {
 	}
 	p1 := addProduct("131414752", "PRJ1", "Project 1")
 	p2 := addProduct("131414753", "PRJ2", "Mobile App")
+	p1.integrations = []integration{{JiraIntegrationID, "Jira", "jira"}, {CentercodeIntegrationID, "Centercode", "rest_api"}}
+	p2.integrations = []integration{{CentercodeIntegrationIDPRJ2, "Centercode", "rest_api"}}
 	relFixture := obj(fixture(kindFeature)["release"])
 	addRelease := func(p *product, n int, name string) *release {
 		id := st.nextID()
@@ -203,7 +216,7 @@ func (s *Server) seed() {
 			r.doc["feature"] = deepCopy(dup.doc["feature"])
 		}
 	}
-	s.setIntegrationFields(ideas["PRJ1-I-1"], "6776881149400000200", []map[string]any{{"name": "key", "value": "CC-1001"}}, nil, kindIdea)
+	s.setIntegrationFields(ideas["PRJ1-I-1"], JiraIntegrationID, []map[string]any{{"name": "key", "value": "CC-1001"}}, nil, kindIdea)
 
 	_, _ = s.createComment(kindIdea, "PRJ1-I-1", "<p>We need this for our quarterly planning.</p>", userRef("1020675218", "Mary Humpty", "no-reply@aha.io"))
 	_, _ = s.createComment(kindIdea, "PRJ1-I-2", "<p>+1 from the support team.</p>", userRef("1020675218", "Mary Humpty", "no-reply@aha.io"))

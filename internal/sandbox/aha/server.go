@@ -255,6 +255,8 @@ func (s *Server) routes() http.Handler {
 	api("GET /api/v1/ideas/fields/{field_name}/value/{field_value}", s.findByField(kindIdea))
 	api("POST /api/v1/ideas/{idea_id}/integrations/{integration_id}/fields", s.postIntegrationFields(kindIdea))
 	api("GET /api/v1/features/fields/{field_name}/value/{field_value}", s.findByField(kindFeature))
+	api("GET /api/v1/products/{product_id}/integrations", s.listIntegrations)
+	api("GET /api/v1/products/{product_id}/integrations/{integration_id}", s.getIntegration)
 	api("POST /api/v1/features/{feature_id}/integrations/{integration_id}/fields", s.postIntegrationFields(kindFeature))
 	// Features.
 	api("GET /api/v1/features/{id}", s.getFeature)

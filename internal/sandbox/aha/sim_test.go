@@ -360,7 +360,14 @@ func TestIdeaLifecycleAndIntegrationFields(t *testing.T) {
 	assert.Equal(t, s.URL()+"/ideas/ideas/PRJ1-I-11", idea["url"])
 	assert.Equal(t, "newbie@example.com", idea["created_by_idea_user"].(map[string]any)["email"])
 
-	r = api(t, s, "POST", "/ideas/PRJ1-I-11/integrations/777/fields", map[string]any{"integration_field": map[string]any{"name": "feedback_id", "value": "F-1"}})
+	// As strict as Aha!: an integration the workspace does not have is refused.
+	for _, bad := range []string{"777", "centercode", CentercodeIntegrationIDPRJ2} {
+		r = api(t, s, "POST", "/ideas/PRJ1-I-11/integrations/"+bad+"/fields", map[string]any{"integration_field": map[string]any{"name": "feedback_id", "value": "F-1"}})
+		require.Equal(t, http.StatusNotFound, r.status, bad)
+	}
+	ints := api(t, s, "GET", "/products/PRJ1/integrations", nil).json(t)["integrations"].([]any)
+	require.Len(t, ints, 2)
+	r = api(t, s, "POST", "/ideas/PRJ1-I-11/integrations/"+CentercodeIntegrationID+"/fields", map[string]any{"integration_field": map[string]any{"name": "feedback_id", "value": "F-1"}})
 	require.Equal(t, http.StatusOK, r.status)
 	var ids []string
 	require.NoError(t, json.Unmarshal(r.body, &ids))

@@ -96,6 +96,13 @@ type product struct {
 	created          time.Time
 	ideaSeq          int
 	featureSeq       int
+	integrations     []integration
+}
+
+// integration is an integration configured in a product (workspace); Aha!
+// refuses integration fields for one the record's product does not have.
+type integration struct {
+	id, name, service string
 }
 
 type release struct {
@@ -316,4 +323,19 @@ func (a *audit) changeList() []any {
 		out = append(out, map[string]any{"field_name": c.field, "value": c.value})
 	}
 	return out
+}
+
+// integrationOf is the integration id of a product (by id), or nil.
+func (st *state) integrationOf(productID, id string) *integration {
+	for _, p := range st.products {
+		if p.id != productID {
+			continue
+		}
+		for i := range p.integrations {
+			if p.integrations[i].id == id {
+				return &p.integrations[i]
+			}
+		}
+	}
+	return nil
 }
