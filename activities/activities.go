@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync/atomic"
 
@@ -273,7 +274,15 @@ func (a *Activities) SubmitFeedback(ctx context.Context, req SubmitRequest) (Sub
 		}
 	}
 	what := fmt.Sprintf("create %s feedback for %s", ft.Name, req.Reference)
-	ref, err := a.Centercode.SubmitFeedback(ctx, ft.SourceURL.Value(), req.Body)
+	body, sent := withSubmitter(req.Body, ft.DefaultSubmitter, false)
+	ref, err := a.Centercode.SubmitFeedback(ctx, ft.SourceURL.Value(), body)
+	if unknownSubmitter(err) && ft.DefaultSubmitter != "" && sent != ft.DefaultSubmitter {
+		// The record's submitter is no Centercode user: on behalf of the
+		// default account instead (a 400 committed nothing).
+		log.Info("submitter unknown to Centercode; submitting on behalf of the default submitter", "submitter", sent)
+		body, _ = withSubmitter(req.Body, ft.DefaultSubmitter, true)
+		ref, err = a.Centercode.SubmitFeedback(ctx, ft.SourceURL.Value(), body)
+	}
 	if err != nil {
 		// A refusal proves nothing committed only on the first attempt: an
 		// earlier one may have, and a lookup may lag.
@@ -410,6 +419,33 @@ func (a *Activities) commented(ctx context.Context, cfg *mapping.Config, feedbac
 		}
 	}
 	return false, nil
+}
+
+// withSubmitter sets the submitter parameter to def when the body has none
+// (or always, with force); it returns the body and the submitter it names.
+func withSubmitter(body []byte, def string, force bool) ([]byte, string) {
+	m := map[string]any{}
+	if json.Unmarshal(body, &m) != nil {
+		return body, ""
+	}
+	cur, _ := m[mapping.SubmitterParameter].(string)
+	cur = strings.ToLower(strings.TrimSpace(cur))
+	if def == "" || (cur != "" && !force) {
+		return body, cur
+	}
+	m[mapping.SubmitterParameter] = def
+	b, err := json.Marshal(m)
+	if err != nil {
+		return body, cur
+	}
+	return b, def
+}
+
+// unknownSubmitter reports a 400 that names the submitter parameter (the
+// person is no Centercode user; AssumptionSubmitterParam).
+func unknownSubmitter(err error) bool {
+	var ce *centercode.Error
+	return errors.As(err, &ce) && ce.Status == http.StatusBadRequest && strings.EqualFold(ce.Element, mapping.SubmitterParameter)
 }
 
 // withFeedbackID adds the listener's target (assumption 4: feedback listeners

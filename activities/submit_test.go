@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -99,4 +100,39 @@ func TestAmbiguousCreateWithoutReferenceParks(t *testing.T) {
 	ae := appErr(t, err)
 	assert.True(t, ae.NonRetryable())
 	assert.Equal(t, ErrTypeAmbiguous, ae.Type())
+}
+
+// A feedback is submitted on behalf of the record's submitter (by email);
+// one Centercode does not know — or none — goes as the feedback type's
+// default_submitter instead of parking.
+func TestSubmitterFallsBackToTheDefault(t *testing.T) {
+	ccCfg := ccsim.DefaultConfig()
+	for i := range ccCfg.Sources {
+		ccCfg.Sources[i].DefaultSubmitter = "" // Submitter is required, as in Centercode without a Default Submitter
+	}
+	cc, err := ccsim.New(ccCfg)
+	require.NoError(t, err)
+	require.NoError(t, cc.Start())
+	t.Cleanup(func() { _ = cc.Close() })
+	vars := map[string]string{"CC_BUGS_SOURCE_URL": cc.SourceURL("beta", "bugs"), "CC_DEFAULT_SUBMITTER": "pm@example.com"}
+	acts := New(mcConfig(t, vars), nil, centercode.New(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	submit := func(body string) string {
+		v, err := mcEnv(acts).ExecuteActivity(acts.SubmitFeedback, SubmitRequest{FeedbackType: "bugs", Body: []byte(body), Reference: "PRJ1-I-1"})
+		require.NoError(t, err)
+		var res SubmitResult
+		require.NoError(t, v.Get(&res))
+		f, ok := cc.Feedback(mustParse(t, res.FeedbackID))
+		require.True(t, ok)
+		return f.Submitter
+	}
+	assert.Equal(t, "ada@example.com", submit(`{"Title":"a","Submitter":"Ada@Example.com"}`), "a Centercode user: on their behalf")
+	assert.Equal(t, "pm@example.com", submit(`{"Title":"b","Submitter":"stranger@example.org"}`), "unknown to Centercode: the default")
+	assert.Equal(t, "pm@example.com", submit(`{"Title":"c"}`), "none: the default")
+}
+
+func mustParse(t *testing.T, s string) int64 {
+	t.Helper()
+	n, err := strconv.ParseInt(s, 10, 64)
+	require.NoError(t, err)
+	return n
 }

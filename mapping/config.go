@@ -222,7 +222,15 @@ type FeedbackType struct {
 	OnDestroy         string // comment, status or ignore
 	DestroyStatus     string // status to set when OnDestroy is status
 	DestroyComment    string // comment text when OnDestroy is comment
+	// DefaultSubmitter is the Centercode user (email) a feedback is submitted
+	// on behalf of when the record's own submitter is absent or unknown to
+	// Centercode (sent as SubmitterParameter); empty: none.
+	DefaultSubmitter string
 }
+
+// SubmitterParameter is the external source parameter naming the submitter
+// by email (Centercode: "Submitter"; see docs/centercode.md).
+const SubmitterParameter = "Submitter"
 
 // UserData maps Aha! people records onto a Centercode external data listener.
 type UserData struct {
@@ -642,7 +650,7 @@ func loadSync(d *decoder, n *node, path string) Sync {
 
 func loadFeedbackType(d *decoder, name string, n *node, path string, c *Config) *FeedbackType {
 	f := d.object(n, path, "source_url", "record_types", "project", "external_reference",
-		"on_destroy", "destroy_status", "destroy_comment", "elements")
+		"on_destroy", "destroy_status", "destroy_comment", "default_submitter", "elements")
 	ft := &FeedbackType{
 		Name:              name,
 		SourceURL:         Secret(f.requiredStr("source_url", " (the external source URL Centercode shows; use ${CC_..._SOURCE_URL})")),
@@ -652,6 +660,7 @@ func loadFeedbackType(d *decoder, name string, n *node, path string, c *Config) 
 		OnDestroy:         f.str("on_destroy"),
 		DestroyStatus:     f.str("destroy_status"),
 		DestroyComment:    f.str("destroy_comment"),
+		DefaultSubmitter:  strings.ToLower(strings.TrimSpace(f.str("default_submitter"))),
 	}
 	checkURL(d, f.get("source_url"), f.at("source_url"), ft.SourceURL.Value(), true)
 	if len(ft.RecordTypes) == 0 {

@@ -333,6 +333,7 @@ func (s *Stack) startCCSim(shape *mapping.Config) error {
 	}
 	s.Vars["CC_USER_DATA_LISTENER_URL"] = sim.ListenerURL(listenerUserData)
 	s.Vars["CC_LOOKUP_URL"] = sim.FeedbackURL(project)
+	s.Vars["CC_DEFAULT_SUBMITTER"] = ccsim.DefaultConfig().Users[0].Email
 	return nil
 }
 
@@ -533,6 +534,9 @@ func CentercodeSimConfig(cfg *mapping.Config) ccsim.Config {
 			StartingStatus: "New", Statuses: statuses,
 			ExternalReferenceElement: ft.ExternalReference}
 		for _, el := range ft.ElementSpecs() {
+			if el.Param == mapping.SubmitterParameter {
+				continue // the source's submitter parameter, not a form element
+			}
 			kind := ccsim.ElementKind(el.Kind)
 			if kind == "" {
 				kind = ccsim.KindText

@@ -78,6 +78,12 @@ const (
 const (
 	ParamStatus    = "Status"
 	ParamSubmitter = "Submitter"
+	// AssumptionSubmitterParam (ahacc's assumption): the Submitter parameter
+	// names the submitter by email whether or not the source has a Default
+	// Submitter; one naming no user is a 400 naming Submitter (ahacc then
+	// sends the feedback type's default_submitter), and without it the
+	// source's Default Submitter is used.
+	AssumptionSubmitterParam = ParamSubmitter
 )
 
 // ElementKind is the kind of a feedback form element.

@@ -189,18 +189,19 @@ func (s *Server) validate(src *compiledSource, body map[string]any) (map[string]
 		values[e.Name] = v
 	}
 
-	// Known: no default submitter → Submitter is required and must match a user (by email).
+	// Known: no default submitter → Submitter is required and must match a
+	// user (by email). Assumed (AssumptionSubmitterParam): a Submitter
+	// given to a source with a default must match a user too, and wins.
 	submitter := src.DefaultSubmitter
-	if submitter == "" {
-		raw, _ := body[ParamSubmitter].(string)
-		switch {
-		case strings.TrimSpace(raw) == "":
-			errs = append(errs, valueError{Element: ParamSubmitter, Reason: "required parameter is missing or empty (the source has no default submitter)"})
-		case !s.hasUser(raw):
-			errs = append(errs, valueError{Element: ParamSubmitter, Reason: fmt.Sprintf("no user with email %q", raw)})
-		default:
-			submitter = normEmail(raw)
-		}
+	raw, _ := body[ParamSubmitter].(string)
+	switch {
+	case strings.TrimSpace(raw) == "" && submitter == "":
+		errs = append(errs, valueError{Element: ParamSubmitter, Reason: "required parameter is missing or empty (the source has no default submitter)"})
+	case strings.TrimSpace(raw) == "":
+	case !s.hasUser(raw):
+		errs = append(errs, valueError{Element: ParamSubmitter, Reason: fmt.Sprintf("no user with email %q", raw)})
+	default:
+		submitter = normEmail(raw)
 	}
 	// Known: no starting status → Status is required.
 	status := src.StartingStatus
