@@ -352,7 +352,15 @@ func (m *Macro) Resource() string {
 type StatusRules struct {
 	onStatus map[string][]RuleAction // lower-cased Centercode status
 	fromAha  map[string]string       // lower-cased Aha! status
+	// as written in the config, in its order
+	onStatusNames, fromAhaNames []string
 }
+
+// OnStatuses lists the Centercode statuses that run macros, as written.
+func (r StatusRules) OnStatuses() []string { return append([]string(nil), r.onStatusNames...) }
+
+// FromAhaStatuses lists the Aha! statuses mapped to Centercode ones, as written.
+func (r StatusRules) FromAhaStatuses() []string { return append([]string(nil), r.fromAhaNames...) }
 
 // RuleAction is one macro to run when feedback enters a status.
 type RuleAction struct {
@@ -891,6 +899,7 @@ func loadStatusRules(d *decoder, n *node, path string, c *Config) StatusRules {
 			acts = append(acts, a)
 		}
 		r.onStatus[lk] = acts
+		r.onStatusNames = append(r.onStatusNames, strings.TrimSpace(k.val))
 	}
 	af := d.object(f.get("from_aha"), f.at("from_aha"))
 	keys, vals = af.entries()
@@ -905,6 +914,7 @@ func loadStatusRules(d *decoder, n *node, path string, c *Config) StatusRules {
 			continue
 		}
 		r.fromAha[lk] = vals[i].val
+		r.fromAhaNames = append(r.fromAhaNames, strings.TrimSpace(k.val))
 		if !c.Centercode.hasStatusListener(vals[i].val) {
 			d.errf(vals[i], af.at(k.val), "Centercode status %q has no listener in centercode.status_listeners (a listener whose macro sets it)", vals[i].val)
 		}

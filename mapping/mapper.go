@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Mapper turns one record (JSON) into a request body. It is built at load,
@@ -260,6 +261,11 @@ type ElementSpec struct {
 	Max      int
 	Index    int // indexed form: the array index; -1 otherwise
 	Scale    int // rating: highest value
+	// Paths are the element's JSONPaths as written ("a | b" for a list),
+	// "(template)" for a template-only element.
+	Paths string
+	// Target is the body key, dotted when nested (macros: custom_fields.severity).
+	Target string
 }
 
 // ElementSpecs lists the body elements in config order.
@@ -274,7 +280,8 @@ func (m *Mapper) ElementSpecs() []ElementSpec {
 			param = el.keys[len(el.keys)-1]
 		}
 		out = append(out, ElementSpec{Name: el.name, Param: param, Kind: el.kind, Options: append([]string(nil), el.options...),
-			Required: el.required, FanOut: el.fanout, Max: el.max, Index: el.index, Scale: el.scale})
+			Required: el.required, FanOut: el.fanout, Max: el.max, Index: el.index, Scale: el.scale,
+			Paths: el.pathList, Target: strings.Join(el.keys, ".")})
 	}
 	return out
 }

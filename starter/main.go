@@ -2,6 +2,7 @@
 //
 //	starter [serve]                          webhook server on AHACC_HTTP_ADDR
 //	starter check-mapping --type bugs --record idea.json   dry-run a mapping
+//	starter centercode-setup [--type bugs] [--host ahacc.example.com]  what to enter in Centercode and Aha!
 //	starter replay --aha-id PRJ1-I-10 [--kind idea]        re-sync one record now
 //	starter parked                           list parked records and why
 //	starter retry-parked (--all | --aha-id ID)             send retry to parked records
@@ -19,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -26,6 +28,7 @@ import (
 
 	"github.com/ahacc/ahacc/activities"
 	"github.com/ahacc/ahacc/internal/app"
+	"github.com/ahacc/ahacc/internal/cli/ccsetup"
 	"github.com/ahacc/ahacc/internal/cli/checkmapping"
 	"github.com/ahacc/ahacc/internal/httpapi"
 	"github.com/ahacc/ahacc/internal/metrics"
@@ -48,15 +51,20 @@ func main() {
 		err = serve(env, logger)
 	case "check-mapping":
 		os.Exit(checkmapping.Run(args, os.Stdout, os.Stderr))
+	case "centercode-setup":
+		if !hasFlag(args, "config") && env.ConfigPath != "" {
+			args = append([]string{"--config", env.ConfigPath}, args...)
+		}
+		os.Exit(ccsetup.Run(args, os.Stdout, os.Stderr))
 	case "healthcheck":
 		err = healthcheck(env)
 	case "replay", "parked", "retry-parked", "backfill-users", "upgrade":
 		err = operate(cmd, args, env, logger)
 	case "help", "-h", "--help":
-		fmt.Println("usage: starter [serve|check-mapping|replay|parked|retry-parked|backfill-users|upgrade|healthcheck] [flags]")
+		fmt.Println("usage: starter [serve|check-mapping|centercode-setup|replay|parked|retry-parked|backfill-users|upgrade|healthcheck] [flags]")
 		return
 	default:
-		err = fmt.Errorf("unknown command %q (serve, check-mapping, replay, parked, retry-parked, healthcheck)", cmd)
+		err = fmt.Errorf("unknown command %q (serve, check-mapping, centercode-setup, replay, parked, retry-parked, backfill-users, upgrade, healthcheck)", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starter:", err)
@@ -209,4 +217,14 @@ func operate(cmd string, args []string, env app.Env, logger *slog.Logger) error 
 		fmt.Printf("%s %s %s\n", out.Status, out.WorkflowID, out.Reason)
 	}
 	return nil
+}
+
+// hasFlag reports whether args set --name (or -name).
+func hasFlag(args []string, name string) bool {
+	for _, a := range args {
+		if a == "-"+name || a == "--"+name || strings.HasPrefix(a, "-"+name+"=") || strings.HasPrefix(a, "--"+name+"=") {
+			return true
+		}
+	}
+	return false
 }
