@@ -40,7 +40,7 @@ func TestWhatItPrints(t *testing.T) {
 	for _, want := range []string{
 		"#### Feedback type `features`", "`CC_FEATURES_SOURCE_URL`",
 		"`$['Attachment 1']`, `$['Attachment 2']`, `$['Attachment 3']`", // fan-out: one parameter each
-		"`$['Spec Files'][1]`",                                           // the indexed form
+		"`$['Spec Files'][1]`", // the indexed form
 		"`https://ahacc.example.com/webhooks/centercode/macros/push-to-aha`",
 		"| set Won't Fix | run a macro that sets the status *Won't Fix* | `CC_STATUS_WONT_FIX_LISTENER_URL` |",
 		"`severity`", "Shipped, Will not implement",

@@ -7,7 +7,6 @@ import (
 	"time"
 )
 
-
 // Integrations the simulator's workspaces have (GET
 // /api/v1/products/{id}/integrations). The dev stack sets AHA_INTEGRATION_ID
 // to CentercodeIntegrationID: the integration whose fields ahacc stamps in
