@@ -8,6 +8,7 @@
 //	starter retry-parked (--all | --aha-id ID)             send retry to parked records
 //	starter backfill-users [--since 2026-01-01] [--pause|--resume|--status]  copy Aha! people into Centercode
 //	starter upgrade                          after a deploy: running record and feedback workflows continue on the new code
+//	starter doctor                           check the config and environment against Aha!, Centercode, Temporal and Redis
 //	starter healthcheck                      exit 0 when /healthz answers (container probe)
 package main
 
@@ -16,6 +17,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -58,13 +60,15 @@ func main() {
 		os.Exit(ccsetup.Run(args, os.Stdout, os.Stderr))
 	case "healthcheck":
 		err = healthcheck(env)
+	case "doctor":
+		os.Exit(doctor(env, logger))
 	case "replay", "parked", "retry-parked", "backfill-users", "upgrade":
 		err = operate(cmd, args, env, logger)
 	case "help", "-h", "--help":
-		fmt.Println("usage: starter [serve|check-mapping|centercode-setup|replay|parked|retry-parked|backfill-users|upgrade|healthcheck] [flags]")
+		fmt.Println("usage: starter [serve|doctor|check-mapping|centercode-setup|replay|parked|retry-parked|backfill-users|upgrade|healthcheck] [flags]")
 		return
 	default:
-		err = fmt.Errorf("unknown command %q (serve, check-mapping, centercode-setup, replay, parked, retry-parked, backfill-users, upgrade, healthcheck)", cmd)
+		err = fmt.Errorf("unknown command %q (serve, doctor, check-mapping, centercode-setup, replay, parked, retry-parked, backfill-users, upgrade, healthcheck)", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starter:", err)
@@ -227,4 +231,36 @@ func hasFlag(args []string, name string) bool {
 		}
 	}
 	return false
+}
+
+// doctor checks the config and environment against the real services,
+// reading only, prints the checklist and returns the exit code (1 on any ✗).
+func doctor(env app.Env, logger *slog.Logger) int {
+	cfg, err := app.LoadConfig(env)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	d := &app.Doctor{Config: cfg, Env: env, Aha: app.NewAhaClient(cfg, app.ClientOptions{Logger: quiet}),
+		DialTLS: app.DialTLS, DialPlain: app.DialPlain}
+	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
+	if tc, err := app.DialTemporal(dctx, env, quiet, nil); err == nil {
+		d.Temporal = tc
+		defer tc.Close()
+	} else {
+		logger.Debug("temporal", "error", err)
+	}
+	dcancel()
+	if rdb, err := app.NewRedis(ctx, env.RedisURL); err == nil && rdb != nil {
+		d.Redis = rdb
+		defer rdb.Close()
+	}
+	fmt.Printf("ahacc doctor — config %s (hash %s)\n", env.ConfigPath, cfg.ShortHash())
+	if app.PrintChecks(os.Stdout, d.Run(ctx)) > 0 {
+		return 1
+	}
+	return 0
 }

@@ -194,7 +194,15 @@ func (b *burst) duplicates(n int) {
 		go func() {
 			defer b.wg.Done()
 			for body := range jobs {
-				b.posted.add(b.e.post(body))
+				// 409: the same audit's other delivery is being handed over
+				// right now; a sender tries again after Retry-After (here
+				// sooner), as Aha! or a proxy would.
+				ans, err := b.e.post(body)
+				for try := 0; err == nil && ans.Code == http.StatusConflict && try < 20; try++ {
+					time.Sleep(250 * time.Millisecond)
+					ans, err = b.e.post(body)
+				}
+				b.posted.add(ans, err)
 			}
 		}()
 	}

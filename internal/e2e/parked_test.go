@@ -125,12 +125,13 @@ func TestUnmappedValueParksUntilConfigFixed(t *testing.T) {
 		parked.Syncs, fixed.ShortHash(), len(fb), final.Writes)
 }
 
-// TestDestroyOfParkedRecordAppliesOnDestroy: a linked idea changes and is
-// deleted in Aha! before its follow-up sync fetches it, so the fetch answers
-// 404 and the record parks; the destroy webhook that follows must still apply
-// the feedback type's on_destroy (it needs no fetch) instead of leaving the
-// record parked until an operator retries it.
-func TestDestroyOfParkedRecordAppliesOnDestroy(t *testing.T) {
+// TestDeletedRecordFoundGoneAppliesOnDestroy: a linked idea changes and is
+// deleted in Aha! before its follow-up sync fetches it. The fetch answers 404,
+// and Aha!'s history holds the deletion: the record is gone, so on_destroy is
+// applied at once and the workflow ends — no park for an operator. The
+// destroy webhook that arrives after starts a fresh run that has nothing to
+// tell (no second comment).
+func TestDeletedRecordFoundGoneAppliesOnDestroy(t *testing.T) {
 	e := startStack(t, nil)
 	sim := e.stack.AhaSim
 	sim.SetWebhook(e.webhookURL(e.token), true) // the test posts each webhook itself
@@ -164,23 +165,29 @@ func TestDestroyOfParkedRecordAppliesOnDestroy(t *testing.T) {
 	require.NoError(t, json.Unmarshal(payloads[2], &destroy))
 	require.Equal(t, "destroy", destroy.Audit.AuditAction)
 
-	// The update arrives; its sync finds the record gone and parks (404).
+	// The update arrives; its sync finds the record deleted: on_destroy.
 	post(payloads[1])
-	parked := e.waitState(t, wfID, 30*time.Second, "the update's sync parks on 404", func(s workflows.State) bool {
-		return s.SyncState == workflows.StateParked
-	})
-	t.Logf("parked: %s", parked.ParkedReason)
-
-	// The destroy arrives: on_destroy (comment) applies, nothing stays parked.
-	post(payloads[2])
-	e.waitState(t, wfID, 15*time.Second, "the destroy resolves the parked record", func(s workflows.State) bool {
+	fid := mustInt(t, linked.Links[0].FeedbackID)
+	comments := func() []string {
+		fb, ok := e.stack.CCSim.Feedback(fid)
+		require.True(t, ok)
+		var out []string
+		for _, c := range fb.Comments {
+			out = append(out, c.Text)
+		}
+		return out
+	}
+	require.Eventually(t, func() bool { return len(comments()) == 1 }, 30*time.Second, 100*time.Millisecond, "on_destroy: comment, once")
+	assert.Equal(t, e.stack.Config.FeedbackType(burstFeedback).DestroyComment, comments()[0])
+	final := e.waitState(t, wfID, 15*time.Second, "the record is done", func(s workflows.State) bool {
 		return s.Destroyed && s.SyncState == workflows.StateSynced && !s.Pending
 	})
-	fb, ok := e.stack.CCSim.Feedback(mustInt(t, linked.Links[0].FeedbackID))
-	require.True(t, ok)
-	if assert.Len(t, fb.Comments, 1, "on_destroy: comment, through the comment listener") {
-		assert.Equal(t, e.stack.Config.FeedbackType(burstFeedback).DestroyComment, fb.Comments[0].Text)
-	}
+	assert.Empty(t, final.ParkedReason)
+
+	// The destroy webhook arrives after: a fresh run, nothing left to tell.
+	post(payloads[2])
+	time.Sleep(e.stack.Config.Sync.Debounce + time.Second)
+	assert.Len(t, comments(), 1, "no second comment")
 }
 
 func mustInt(t *testing.T, s string) int64 {

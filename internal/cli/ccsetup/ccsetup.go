@@ -9,7 +9,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -97,7 +99,7 @@ func Write(w io.Writer, cfg *mapping.Config, types []string, host string) {
 	p("| listener | action | variable |")
 	p("|---|---|---|")
 	p("| feedback data | store custom data in a data group of your choice, keys: the element parameters above, `aha_reference`, `aha_url` | `CC_FEEDBACK_LISTENER_URL` |")
-	for _, st := range sortedKeys(cfg.Centercode.StatusListeners) {
+	for _, st := range slices.Sorted(maps.Keys(cfg.Centercode.StatusListeners)) {
 		p("| set %s | run a macro that sets the status *%s* | `%s` |", st, st, statusVar(st))
 	}
 	if cfg.Centercode.CommentListenerURL.Value() != "" || usesComment(cfg) {
@@ -119,7 +121,7 @@ func Write(w io.Writer, cfg *mapping.Config, types []string, host string) {
 	p("")
 	p("| macro | run | URL | body fields ahacc reads |")
 	p("|---|---|---|---|")
-	for _, name := range sortedKeys(cfg.Macros) {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Macros)) {
 		m := cfg.Macro(name)
 		p("| %s | by hand, or by a status rule | `%s/webhooks/centercode/macros/%s` | %s |", name, base, name, strings.Join(bodyFields(m), ", "))
 	}
@@ -132,15 +134,19 @@ func Write(w io.Writer, cfg *mapping.Config, types []string, host string) {
 	p("- Activity webhook (Settings → Account → Integrations → Activity webhook): URL")
 	p("  `%s/webhooks/aha/<AHACC_AHA_WEBHOOK_TOKEN>`; record types: %s, and notes, comments and", base, strings.Join(auditTypes(cfg), ", "))
 	p("  votes (they reach their idea's feedback).")
-	if needsIntegration(cfg) {
-		p("- Integration: in each workspace a macro creates records in (%s), add a REST API", strings.Join(macroWorkspaces(cfg), ", "))
+	if ws := cfg.MacroWorkspaces(); len(ws) > 0 {
+		p("- Integration: in each workspace a macro creates records in (%s), add a REST API", strings.Join(ws, ", "))
 		p("  integration; its id (the number in its URL) → `AHA_INTEGRATION_ID`. ahacc stamps field")
 		p("  `%s` of it on each idea or feature it creates.", cfg.Aha.IntegrationField)
 	}
-	if fields := customFields(cfg); len(fields) > 0 {
-		p("- Custom fields the config reads or writes (create them with these keys): %s.", strings.Join(fields, ", "))
+	if fields := cfg.AhaCustomFields(); len(fields) > 0 {
+		var list []string
+		for _, f := range fields {
+			list = append(list, fmt.Sprintf("`%s` (%s)", f.Key, f.Kind))
+		}
+		p("- Custom fields the config reads or writes (create them with these keys, on these records): %s.", strings.Join(list, ", "))
 	}
-	if sts := ahaStatuses(cfg); len(sts) > 0 {
+	if sts := cfg.AhaStatuses(); len(sts) > 0 {
 		p("- Workflow statuses the config names (each must exist in the ideas workflow): %s.", strings.Join(sts, ", "))
 	}
 }
@@ -264,90 +270,6 @@ func auditTypes(cfg *mapping.Config) []string {
 	out := make([]string, 0, len(cfg.Aha.RecordTypes))
 	for t := range cfg.Aha.RecordTypes {
 		out = append(out, "`"+t+"`")
-	}
-	sort.Strings(out)
-	return out
-}
-
-func needsIntegration(cfg *mapping.Config) bool { return len(macroWorkspaces(cfg)) > 0 }
-
-// macroWorkspaces are the workspaces (products, releases) create macros write to.
-func macroWorkspaces(cfg *mapping.Config) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, name := range sortedKeys(cfg.Macros) {
-		m := cfg.Macro(name)
-		w := ""
-		switch m.Action {
-		case mapping.ActionCreateIdea:
-			w = "product " + m.Product
-		case mapping.ActionCreateFeature:
-			w = "release " + m.Release
-		}
-		if w != "" && !seen[w] {
-			seen[w] = true
-			out = append(out, w)
-		}
-	}
-	return out
-}
-
-var customFieldRead = regexp.MustCompile(`custom_fields\[\?\(@\.key\s*==\s*'([^']+)'\)\]`)
-
-// customFields are the Aha! custom field keys the config reads (paths) or
-// writes (macro targets custom_fields.<key>), and the stamp's field.
-func customFields(cfg *mapping.Config) []string {
-	seen := map[string]bool{}
-	add := func(k string) { seen["`"+k+"`"] = true }
-	scan := func(m *mapping.Mapper) {
-		for _, el := range m.ElementSpecs() {
-			for _, mm := range customFieldRead.FindAllStringSubmatch(el.Paths, -1) {
-				add(mm[1])
-			}
-			if k, ok := strings.CutPrefix(el.Target, "custom_fields."); ok {
-				add(k)
-			}
-		}
-	}
-	for _, n := range cfg.FeedbackTypeNames() {
-		scan(cfg.FeedbackType(n).Mapper)
-	}
-	if cfg.UserData != nil {
-		scan(cfg.UserData.Mapper)
-	}
-	for _, n := range sortedKeys(cfg.Macros) {
-		scan(cfg.Macro(n).Mapper)
-	}
-	return sortedKeys(seen)
-}
-
-// ahaStatuses are the Aha! workflow statuses the config names: status_rules
-// from_aha and the choices of set_status macros.
-func ahaStatuses(cfg *mapping.Config) []string {
-	seen := map[string]bool{}
-	for _, s := range cfg.StatusRules.FromAhaStatuses() {
-		seen[s] = true
-	}
-	for _, n := range sortedKeys(cfg.Macros) {
-		m := cfg.Macro(n)
-		if m.Action != mapping.ActionSetStatus {
-			continue
-		}
-		for _, el := range m.ElementSpecs() {
-			if el.Target == "workflow_status" {
-				for _, o := range el.Options {
-					seen[o] = true
-				}
-			}
-		}
-	}
-	return sortedKeys(seen)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
 	}
 	sort.Strings(out)
 	return out

@@ -340,6 +340,9 @@ func (s *Server) createIdea(productKey string, in map[string]any, actor map[stri
 		doc["categories"] = cats
 	}
 	if cf, ok := in["custom_fields"].(map[string]any); ok {
+		if k := s.undefinedCustomField(kindIdea, cf); k != "" {
+			return nil, invalid(fmt.Sprintf("Custom field %q is not defined for ideas", k))
+		}
 		s.setCustomFields(doc, cf, now)
 	}
 	if a, ok := str(in["assigned_to_user"]); ok && a != "" {
@@ -429,6 +432,9 @@ func (s *Server) updateCommon(r *record, in map[string]any, statuses []status, n
 		}
 	}
 	if cf, ok := in["custom_fields"].(map[string]any); ok {
+		if k := s.undefinedCustomField(r.kind, cf); k != "" {
+			return nil, nil, invalid(fmt.Sprintf("Custom field %q is not defined for %ss", k, r.kind))
+		}
 		changes = append(changes, s.setCustomFields(doc, cf, now)...)
 	}
 	return changes, descChange, nil
@@ -520,6 +526,9 @@ func (s *Server) createFeature(releaseKey string, in map[string]any, actor map[s
 	}
 	s.setTags(doc, list(in["tags"]), true)
 	if cf, ok := in["custom_fields"].(map[string]any); ok {
+		if k := s.undefinedCustomField(kindFeature, cf); k != "" {
+			return nil, invalid(fmt.Sprintf("Custom field %q is not defined for features", k))
+		}
 		s.setCustomFields(doc, cf, now)
 	}
 	r := &record{kind: kindFeature, id: id, ref: ref, created: now, updated: now, doc: doc, productID: p.id, releaseID: rel.id}

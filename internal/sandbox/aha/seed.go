@@ -75,6 +75,9 @@ func (s *Server) seed() {
 	}
 	p1 := addProduct("131414752", "PRJ1", "Project 1")
 	p2 := addProduct("131414753", "PRJ2", "Mobile App")
+	for _, d := range DefaultCustomFields {
+		st.customFields = append(st.customFields, customFieldDef{id: st.smallID().String(), key: d.Key, name: d.Name, typ: d.Type, fieldable: d.Fieldable})
+	}
 	p1.integrations = []integration{{JiraIntegrationID, "Jira", "jira"}, {CentercodeIntegrationID, "Centercode", "rest_api"}}
 	p2.integrations = []integration{{CentercodeIntegrationIDPRJ2, "Centercode", "rest_api"}}
 	relFixture := obj(fixture(kindFeature)["release"])

@@ -352,7 +352,7 @@ func TestAuditsPagingAfterID(t *testing.T) {
 func TestIdeaLifecycleAndIntegrationFields(t *testing.T) {
 	s := startSim(t, Options{})
 	r := api(t, s, "POST", "/products/PRJ1/ideas", map[string]any{"idea": map[string]any{"name": "From Centercode",
-		"description": "<p>x</p>", "created_by": "newbie@example.com", "custom_fields": map[string]any{"cc_id": "F-1"}}})
+		"description": "<p>x</p>", "created_by": "newbie@example.com", "custom_fields": map[string]any{"centercode_feedback_id": "F-1"}}})
 	require.Equal(t, http.StatusOK, r.status)
 	idea := r.json(t)["idea"].(map[string]any)
 	assert.Equal(t, "PRJ1-I-11", idea["reference_num"])
@@ -400,4 +400,31 @@ func TestBulkPeopleIsQuick(t *testing.T) {
 	assert.Equal(t, 10000, c.IdeaUsers)
 	assert.Equal(t, 20, c.IdeaOrganizations)
 	assert.Equal(t, 0, c.PortalUsers, "no portal without the seed")
+}
+
+// What starter doctor reads: who the key is, workspaces, their workflows and
+// integrations, the custom field definitions — and the simulator is as
+// strict as Aha! about custom fields no definition names.
+func TestAccountEndpointsAndCustomFieldStrictness(t *testing.T) {
+	s := New(Options{APIKey: "k"})
+	require.NoError(t, s.Start("127.0.0.1:0"))
+	defer s.Close()
+	me := api(t, s, "GET", "/me", nil).json(t)["user"].(map[string]any)
+	assert.Equal(t, "ahacc Integration", me["name"])
+	assert.NotEmpty(t, me["product_roles"])
+	assert.Equal(t, "PRJ1", api(t, s, "GET", "/products/PRJ1", nil).json(t)["product"].(map[string]any)["reference_prefix"])
+	assert.Equal(t, http.StatusNotFound, api(t, s, "GET", "/products/NOPE", nil).status)
+	wfs := api(t, s, "GET", "/products/PRJ1/workflows", nil).json(t)["workflows"].([]any)
+	require.Len(t, wfs, 2)
+	assert.Equal(t, "Idea", wfs[0].(map[string]any)["statusable_type"])
+	defs := api(t, s, "GET", "/custom_field_definitions", nil).json(t)["custom_field_definitions"].([]any)
+	assert.NotEmpty(t, defs)
+
+	r := api(t, s, "POST", "/products/PRJ1/ideas", map[string]any{"idea": map[string]any{"name": "x", "custom_fields": map[string]any{"severty": "P1"}}})
+	assert.Equal(t, http.StatusUnprocessableEntity, r.status)
+	assert.Contains(t, string(r.body), `Custom field \"severty\" is not defined for ideas`)
+	r = api(t, s, "PUT", "/ideas/PRJ1-I-1", map[string]any{"idea": map[string]any{"custom_fields": map[string]any{"nope": "1"}}})
+	assert.Equal(t, http.StatusUnprocessableEntity, r.status)
+	r = api(t, s, "POST", "/products/PRJ1/ideas", map[string]any{"idea": map[string]any{"name": "x", "custom_fields": map[string]any{"severity": "P1"}}})
+	assert.Equal(t, http.StatusOK, r.status)
 }

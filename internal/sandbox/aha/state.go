@@ -154,6 +154,7 @@ type state struct {
 
 	ideas, features, comments, ideaUsers, portalUsers, orgs *table
 	ideaStatuses, featureStatuses                           []status
+	customFields                                            []customFieldDef
 	audits                                                  []*audit
 }
 
