@@ -101,11 +101,21 @@ func retryOf(cfg *mapping.Config) Retry {
 // the current config (run as a local activity: cheap, no far-side call).
 func (a *Activities) RoutesFor(ctx context.Context, req RoutesRequest) (Routes, error) {
 	cfg := a.config()
-	r := Routes{Debounce: cfg.Sync.Debounce, Retry: retryOf(cfg), ConfigHash: cfg.ShortHash()}
+	r := Routes{Debounce: cfg.Sync.Debounce, Retry: retryOf(cfg), ConfigHash: cfg.ShortHash(), ByContent: cfg.ContentRouted(req.Kind)}
 	for _, ft := range cfg.FeedbackTypesFor(req.Kind) {
 		r.FeedbackTypes = append(r.FeedbackTypes, ft.Name)
 	}
 	return r, nil
+}
+
+// RouteRecord names the feedback type a hydrated record goes to when the
+// types its kind feeds choose by content (when:; run as a local activity).
+func (a *Activities) RouteRecord(ctx context.Context, req RouteRecordRequest) (RouteChoice, error) {
+	name, why, err := a.config().RouteRecord(req.Kind, req.Record)
+	if err != nil {
+		return RouteChoice{}, temporal.NewNonRetryableApplicationError("route the record: "+err.Error(), ErrTypeMapping, nil)
+	}
+	return RouteChoice{FeedbackType: name, Why: why}, nil
 }
 
 // FetchAhaRecord hydrates one Aha! record: webhooks carry only changed fields,

@@ -128,4 +128,19 @@ type Routes struct {
 	Debounce      time.Duration `json:"debounce"`
 	Retry
 	ConfigHash string `json:"config_hash"`
+	// ByContent: the types choose by content (when:); a record goes to one
+	// of them, which RouteRecord names once the record is read.
+	ByContent bool `json:"by_content,omitempty"`
+}
+
+// RouteRecordRequest asks which feedback type a hydrated record goes to.
+type RouteRecordRequest struct {
+	Kind   string `json:"kind"`
+	Record []byte `json:"record"`
+}
+
+// RouteChoice is the feedback type a record goes to ("" for none), and why.
+type RouteChoice struct {
+	FeedbackType string `json:"feedback_type,omitempty"`
+	Why          string `json:"why"`
 }

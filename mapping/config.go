@@ -98,6 +98,7 @@ type Config struct {
 	hash  string
 	unset []string
 	types []string // feedback type names, sorted
+	order []string // feedback type names, in the file's order (routing by when:)
 }
 
 // Rate is a request budget.
@@ -222,6 +223,10 @@ type FeedbackType struct {
 	OnDestroy         string // comment, status or ignore
 	DestroyStatus     string // status to set when OnDestroy is status
 	DestroyComment    string // comment text when OnDestroy is comment
+	// When, if set, routes by content: of the feedback types a record kind
+	// feeds, a record goes to the first (in the config's order) whose When
+	// path yields a value from the hydrated record (see Config.RouteRecord).
+	When *cpath
 	// DefaultSubmitter is the Centercode user (email) a feedback is submitted
 	// on behalf of when the record's own submitter is absent or unknown to
 	// Centercode (sent as SubmitterParameter); empty: none.
@@ -470,6 +475,7 @@ func LoadWithOptions(name string, data []byte, opts LoadOptions) (*Config, error
 		ft := loadFeedbackType(d, k.val, vals[i], join("feedback_types", k.val), c)
 		c.FeedbackTypes[k.val] = ft
 		c.types = append(c.types, k.val)
+		c.order = append(c.order, k.val)
 	}
 	sort.Strings(c.types)
 	if len(keys) == 0 && top.get("user_data") == nil {
@@ -489,6 +495,7 @@ func LoadWithOptions(name string, data []byte, opts LoadOptions) (*Config, error
 	}
 	c.StatusRules = loadStatusRules(d, top.get("status_rules"), "status_rules", c)
 	checkIntegration(d, c)
+	checkRoutes(d, ftf, c)
 	if err := d.err(); err != nil {
 		return nil, err
 	}
@@ -658,7 +665,7 @@ func loadSync(d *decoder, n *node, path string) Sync {
 
 func loadFeedbackType(d *decoder, name string, n *node, path string, c *Config) *FeedbackType {
 	f := d.object(n, path, "source_url", "record_types", "project", "external_reference",
-		"on_destroy", "destroy_status", "destroy_comment", "default_submitter", "elements")
+		"on_destroy", "destroy_status", "destroy_comment", "default_submitter", "when", "elements")
 	ft := &FeedbackType{
 		Name:              name,
 		SourceURL:         Secret(f.requiredStr("source_url", " (the external source URL Centercode shows; use ${CC_..._SOURCE_URL})")),
@@ -669,6 +676,13 @@ func loadFeedbackType(d *decoder, name string, n *node, path string, c *Config) 
 		DestroyStatus:     f.str("destroy_status"),
 		DestroyComment:    f.str("destroy_comment"),
 		DefaultSubmitter:  strings.ToLower(strings.TrimSpace(f.str("default_submitter"))),
+	}
+	if w := f.str("when"); w != "" {
+		p, err := compilePath(w)
+		if err != nil {
+			d.errf(f.get("when"), f.at("when"), "%v (a JSONPath into the record, e.g. $.categories[?(@.name == 'Bug')])", err)
+		}
+		ft.When = p
 	}
 	checkURL(d, f.get("source_url"), f.at("source_url"), ft.SourceURL.Value(), true)
 	if len(ft.RecordTypes) == 0 {

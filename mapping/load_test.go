@@ -341,3 +341,41 @@ func TestStatusListeners(t *testing.T) {
 	assert.Equal(t, "https://cc/comment?apiKey=c", cfg.Centercode.CommentListenerURL.Value())
 	assert.NotContains(t, fmt.Sprintf("%v %+v", cfg.Centercode, cfg.Centercode), "apiKey=", "listener URLs are secrets")
 }
+
+func TestRouteByContent(t *testing.T) {
+	base := "aha:\n  base_url: https://x.aha.io\n  api_key: k\nfeedback_types:\n"
+	typ := func(name, when string) string {
+		s := "  " + name + ":\n    source_url: https://cc/s\n    record_types: [idea]\n    elements: {Title: $.name}\n"
+		if when != "" {
+			s += "    when: \"" + when + "\"\n"
+		}
+		return s
+	}
+	cfg, err := LoadWithOptions("x.yaml", []byte(base+typ("bugs", "$.categories[?(@.name == 'Bug')]")+typ("requests", "")), LoadOptions{LookupEnv: lookup(nil)})
+	require.NoError(t, err)
+	require.True(t, cfg.ContentRouted("idea"))
+	for _, tt := range []struct{ record, want string }{
+		{`{"name":"a","categories":[{"name":"Bug"}]}`, "bugs"},
+		{`{"name":"b","categories":[{"name":"Idea"}]}`, "requests"},
+		{`{"name":"c"}`, "requests"},
+	} {
+		got, why, err := cfg.RouteRecord("idea", []byte(tt.record))
+		require.NoError(t, err)
+		assert.Equal(t, tt.want, got, tt.record)
+		assert.NotEmpty(t, why)
+	}
+	// Only when:s: a record none matches goes nowhere.
+	cfg, err = LoadWithOptions("x.yaml", []byte(base+typ("bugs", "$.categories[?(@.name == 'Bug')]")+typ("ux", "$.tags[?(@ == 'ux')]")), LoadOptions{LookupEnv: lookup(nil)})
+	require.NoError(t, err)
+	got, why, err := cfg.RouteRecord("idea", []byte(`{"name":"d","tags":["perf"]}`))
+	require.NoError(t, err)
+	assert.Empty(t, got)
+	assert.Contains(t, why, "no feedback type")
+	got, _, _ = cfg.RouteRecord("idea", []byte(`{"name":"e","tags":["ux","perf"]}`))
+	assert.Equal(t, "ux", got)
+	// A catch-all before another type would starve it.
+	msg := problems(t, base+typ("requests", "")+typ("bugs", "$.categories[?(@.name == 'Bug')]"))
+	assert.Contains(t, msg, `feedback_types.requests: has no when: and comes before "bugs"`)
+	msg = problems(t, base+typ("bugs", "categories"))
+	assert.Contains(t, msg, "feedback_types.bugs.when: JSONPath")
+}

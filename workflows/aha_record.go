@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -294,8 +295,12 @@ func (s *entity) syncOnce(ctx workflow.Context) error {
 	}
 	s.Reference, s.URL, s.Name = rec.Reference, rec.URL, rec.Name
 
+	types, err := s.routeTypes(ctx, routes, rec)
+	if err != nil {
+		return err
+	}
 	mapped := map[string]activities.Mapped{}
-	for _, ft := range routes.FeedbackTypes {
+	for _, ft := range types {
 		var m activities.Mapped
 		mctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 			StartToCloseTimeout: 10 * time.Second,
@@ -306,7 +311,7 @@ func (s *entity) syncOnce(ctx workflow.Context) error {
 		}
 		mapped[ft] = m
 		link := s.link(ft)
-		if link.FeedbackID == "" && rec.LinkedFeedbackID != "" && ft == routes.FeedbackTypes[0] {
+		if link.FeedbackID == "" && rec.LinkedFeedbackID != "" && ft == types[0] {
 			// ahacc created this Aha! record from that Centercode feedback (a
 			// macro stamped its id on the record): this is our own echo. Adopt
 			// the link; write nothing back.
@@ -368,6 +373,38 @@ func (s *entity) syncOnce(ctx workflow.Context) error {
 		s.Writes++
 	}
 	return s.syncStatuses(ctx, mapped)
+}
+
+// routeTypes are the feedback types this sync writes: every type the kind
+// feeds, or — when they choose by content (when:) — the one the record was
+// created in (the choice stays with the record), else the one its content
+// routes to now, else none.
+func (s *entity) routeTypes(ctx workflow.Context, routes activities.Routes, rec activities.Record) ([]string, error) {
+	if !routes.ByContent {
+		return routes.FeedbackTypes, nil
+	}
+	var linked []string
+	for _, l := range s.Links {
+		if (l.FeedbackID != "" || l.MaybeCreated || l.IDUnknown) && slices.Contains(routes.FeedbackTypes, l.FeedbackType) {
+			linked = append(linked, l.FeedbackType)
+		}
+	}
+	if len(linked) > 0 {
+		return linked, nil
+	}
+	var choice activities.RouteChoice
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3, NonRetryableErrorTypes: []string{activities.ErrTypeMapping}},
+	})
+	if err := workflow.ExecuteLocalActivity(lctx, a.RouteRecord, activities.RouteRecordRequest{Kind: s.Kind, Record: rec.JSON}).Get(ctx, &choice); err != nil {
+		return nil, err
+	}
+	s.Route = choice.Why
+	if choice.FeedbackType == "" {
+		return nil, nil
+	}
+	return []string{choice.FeedbackType}, nil
 }
 
 // syncStatuses applies status_rules.from_aha: when the Aha! status maps to a

@@ -344,3 +344,46 @@ func TestUpgradeContinuesAsNew(t *testing.T) {
 	require.True(t, env.IsWorkflowCompleted())
 	require.ErrorAs(t, env.GetWorkflowError(), &can)
 }
+
+// Feedback types that choose by content: the record goes to the one its
+// content routes to when it is first written, and stays there when a later
+// change would route it elsewhere.
+func (s *AhaRecordSuite) TestRoutedByContentAndStays() {
+	s.routes = activities.Routes{FeedbackTypes: []string{"bugs", "requests"}, ByContent: true, Debounce: 2 * time.Second}
+	var asked int
+	s.env.OnActivity(a.RouteRecord, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, req activities.RouteRecordRequest) (activities.RouteChoice, error) {
+			asked++
+			if string(req.Record) == `{"name":"v1"}` {
+				return activities.RouteChoice{FeedbackType: "requests", Why: "the catch-all"}, nil
+			}
+			return activities.RouteChoice{FeedbackType: "bugs", Why: "category Bug"}, nil
+		})
+	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.rename(10*time.Second, "now a bug", "2")
+	s.end(30*time.Second, func() {
+		st := s.query()
+		s.Require().Len(st.Links, 1)
+		s.Equal("requests", st.Links[0].FeedbackType, "the type chosen at create stays")
+		s.Equal(1, asked, "asked once: the record is linked after")
+		s.Require().Len(s.submits, 2)
+		s.Equal("requests", s.submits[1].FeedbackType)
+		s.Equal("4821", s.submits[1].FeedbackID, "the change updates the same feedback")
+	})
+	s.run()
+}
+
+// A record no type's when: matches is written nowhere, and says why.
+func (s *AhaRecordSuite) TestRoutedNowhere() {
+	s.routes = activities.Routes{FeedbackTypes: []string{"bugs"}, ByContent: true, Debounce: 2 * time.Second}
+	s.env.OnActivity(a.RouteRecord, mock.Anything, mock.Anything).Return(activities.RouteChoice{Why: "no feedback type fed by idea records has a when: that matches"}, nil)
+	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.end(10*time.Second, func() {
+		st := s.query()
+		s.Equal(StateSynced, st.SyncState)
+		s.Empty(st.Links)
+		s.Empty(s.submits)
+		s.Contains(st.Summary(), "no feedback type fed by idea records has a when: that matches")
+	})
+	s.run()
+}

@@ -88,6 +88,9 @@ type State struct {
 	SyncState string `json:"sync_state"`
 	// ParkedReason says why the record waits for an operator.
 	ParkedReason string `json:"parked_reason,omitempty"`
+	// Route says why the record went to its feedback type when the types
+	// choose by content (when:), or why it went to none.
+	Route string `json:"route,omitempty"`
 	// ParkedOnContent: the record's own content parked it (the mapping
 	// refused a value), so the record's next change in Aha! retries it.
 	ParkedOnContent bool   `json:"parked_on_content,omitempty"`
@@ -139,6 +142,9 @@ func (s *State) Summary() string {
 	line += ": " + strings.ToLower(s.SyncState)
 	if s.ParkedReason != "" {
 		line += " — " + s.ParkedReason
+	}
+	if len(s.Links) == 0 && s.Route != "" {
+		line += " (" + s.Route + ")"
 	}
 	if s.Destroyed {
 		line += " (deleted in Aha!)"

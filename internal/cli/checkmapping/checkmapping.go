@@ -124,7 +124,23 @@ func Run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "error: a bare record needs --type, --user-data or --macro (or pass the raw Aha! response, e.g. {\"idea\": {...}})")
 			return 2
 		}
-		for _, ft := range cfg.FeedbackTypesFor(kind) {
+		fts := cfg.FeedbackTypesFor(kind)
+		if cfg.ContentRouted(kind) {
+			// One of them, by the record's content (when:).
+			name, why, err := cfg.RouteRecord(kind, record)
+			if err != nil {
+				fmt.Fprintln(stderr, "error:", err)
+				return 1
+			}
+			if name == "" {
+				fmt.Fprintf(stdout, "routes to no feedback type: %s\n", why)
+				fts = nil
+			} else {
+				fmt.Fprintf(stdout, "routes to feedback type %q: %s\n", name, why)
+				fts = []*mapping.FeedbackType{cfg.FeedbackType(name)}
+			}
+		}
+		for _, ft := range fts {
 			ts = append(ts, target{fmt.Sprintf("feedback type %q", ft.Name), ft.Mapper, nil})
 		}
 		if cfg.UserData.Accepts(kind) {

@@ -107,3 +107,21 @@ func TestCheckMapping(t *testing.T) {
 		})
 	}
 }
+
+// With feedback types that choose by content, check-mapping says which type
+// a record routes to and why, and maps that one only.
+func TestCheckMappingShowsTheRoute(t *testing.T) {
+	cfg := write(t, "routed.yaml", "aha:\n  base_url: https://x.aha.io\n  api_key: k\nfeedback_types:\n"+
+		"  bugs:\n    source_url: https://cc/s\n    record_types: [idea]\n    when: \"$.categories[?(@.name == 'Bug')]\"\n    elements: {Title: $.name}\n"+
+		"  requests:\n    source_url: https://cc/r\n    record_types: [idea]\n    elements: {Title: $.name}\n")
+	bug := write(t, "bug.json", `{"idea": {"name": "Crash", "categories": [{"name": "Bug"}]}}`)
+	idea := write(t, "idea.json", `{"idea": {"name": "Dark mode", "categories": [{"name": "UX"}]}}`)
+	code, out, errs := run("--config", cfg, "--record", bug)
+	require.Zero(t, code, errs)
+	assert.Contains(t, out, `routes to feedback type "bugs": its when: $.categories[?(@.name == 'Bug')] matched`)
+	assert.Contains(t, out, `== feedback type "bugs"`)
+	assert.NotContains(t, out, `== feedback type "requests"`)
+	code, out, _ = run("--config", cfg, "--record", idea)
+	require.Zero(t, code)
+	assert.Contains(t, out, `routes to feedback type "requests": the first type without when:`)
+}
