@@ -51,8 +51,10 @@ type Activities struct {
 	Aha        AhaAPI
 	Centercode CentercodeAPI
 	Logger     *slog.Logger
-	// Audits and Dispatcher serve the reconcile run (nil: reconcile not wired).
+	// Audits and Dispatcher serve the reconcile run (nil: reconcile not wired);
+	// Records and Dispatcher the record backfill.
 	Audits     AuditLister
+	Records    RecordLister
 	Dispatcher AuditDispatcher
 	// Configs holds the current mapping config; swapping it reloads the
 	// mapping for the next activities (running ones keep theirs).

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/ahacc/ahacc/internal/aha"
+	"github.com/ahacc/ahacc/mapping"
 )
 
 // AuditLister is the part of the Aha! client the reconcile run needs.
@@ -152,4 +155,89 @@ func (a *Activities) RouteToParent(ctx context.Context, req RouteToParentRequest
 		return Classify(fmt.Sprintf("hand audit %s to %s %s", req.AuditID, req.Kind, req.Reference), err)
 	}
 	return nil
+}
+
+// RoutesForTypeRequest asks which record kinds feed a feedback type.
+type RoutesForTypeRequest struct {
+	FeedbackType string `json:"feedback_type"`
+}
+
+// RoutesForTypeResult lists them.
+type RoutesForTypeResult struct {
+	Kinds []string `json:"kinds"`
+}
+
+// KindsOfFeedbackType names the record kinds a feedback type is fed by
+// under the current config (run as a local activity); an unknown type fails.
+func (a *Activities) KindsOfFeedbackType(ctx context.Context, req RoutesForTypeRequest) (RoutesForTypeResult, error) {
+	ft := a.config().FeedbackType(req.FeedbackType)
+	if ft == nil {
+		return RoutesForTypeResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("feedback type %q is not in the current config", req.FeedbackType), ErrTypeConfig, nil)
+	}
+	return RoutesForTypeResult{Kinds: ft.RecordTypes}, nil
+}
+
+// RecordLister lists a page of Aha! records of a kind (ideas, features).
+type RecordLister interface {
+	ListRecords(ctx context.Context, kind string, q aha.ListQuery) ([]aha.Record, aha.Pagination, error)
+}
+
+// RecordsPageRequest is one page of a record backfill.
+type RecordsPageRequest struct {
+	Kind  string    `json:"kind"`
+	Page  int       `json:"page"`
+	Since time.Time `json:"since,omitempty"`
+	// BackfillID names the backfill's deliveries (one per record per backfill).
+	BackfillID string `json:"backfill_id"`
+}
+
+// RecordsPageResult reports one page.
+type RecordsPageResult struct {
+	Records    int `json:"records"`
+	Signalled  int `json:"signalled"`
+	TotalPages int `json:"total_pages"`
+}
+
+// backfillPerPage is Aha!'s largest page.
+const backfillPerPage = 200
+
+// BackfillRecordsPage reads one page of a kind's records from Aha! and hands
+// each to its record's workflow through the dispatcher, as a webhook audit
+// would be (delivery id backfill:<backfill>:<record id>: a retried page is
+// a duplicate, a later backfill is not). Progress is heartbeated per record.
+func (a *Activities) BackfillRecordsPage(ctx context.Context, req RecordsPageRequest) (RecordsPageResult, error) {
+	if a.Records == nil || a.Dispatcher == nil {
+		return RecordsPageResult{}, fmt.Errorf("record backfill is not wired in this worker")
+	}
+	recs, pag, err := a.Records.ListRecords(ctx, req.Kind, aha.ListQuery{Page: req.Page, PerPage: backfillPerPage, UpdatedSince: req.Since})
+	if err != nil {
+		return RecordsPageResult{}, Classify(fmt.Sprintf("list Aha! %s records, page %d", req.Kind, req.Page), err)
+	}
+	res := RecordsPageResult{Records: len(recs), TotalPages: pag.TotalPages}
+	typ := auditTypeOf(a.config(), req.Kind)
+	for i := range recs {
+		id := recs[i].ID.String()
+		au := &aha.Audit{ID: aha.FlexID("backfill:" + req.BackfillID + ":" + id), AuditAction: "update", AuditableType: typ, AuditableID: aha.FlexID(id)}
+		status, err := a.Dispatcher.DispatchAudit(ctx, au, "backfill")
+		if err != nil {
+			return res, Classify("hand "+req.Kind+" "+id+" to its workflow", err)
+		}
+		if status == "accepted" || status == "duplicate" {
+			res.Signalled++
+		}
+		Checkpoint(ctx, i)
+	}
+	return res, nil
+}
+
+// auditTypeOf is the webhook auditable_type aha.record_types maps to a kind.
+func auditTypeOf(cfg *mapping.Config, kind string) string {
+	types := slices.Sorted(maps.Keys(cfg.Aha.RecordTypes))
+	for _, t := range types {
+		if cfg.Aha.RecordTypes[t] == kind {
+			return t
+		}
+	}
+	return kind
 }

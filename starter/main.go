@@ -7,6 +7,7 @@
 //	starter parked                           list parked records and why
 //	starter retry-parked (--all | --aha-id ID)             send retry to parked records
 //	starter backfill-users [--since 2026-01-01] [--pause|--resume|--status]  copy Aha! people into Centercode
+//	starter backfill-records --type bugs [--since 2026-01-01] [--status]  bring the Aha! records that exist into Centercode
 //	starter upgrade                          after a deploy: running record and feedback workflows continue on the new code
 //	starter doctor                           check the config and environment against Aha!, Centercode, Temporal and Redis
 //	starter healthcheck                      exit 0 when /healthz answers (container probe)
@@ -62,7 +63,7 @@ func main() {
 		err = healthcheck(env)
 	case "doctor":
 		os.Exit(doctor(env, logger))
-	case "replay", "parked", "retry-parked", "backfill-users", "upgrade":
+	case "replay", "parked", "retry-parked", "backfill-users", "backfill-records", "upgrade":
 		err = operate(cmd, args, env, logger)
 	case "help", "-h", "--help":
 		fmt.Println("usage: starter [serve|doctor|check-mapping|centercode-setup|replay|parked|retry-parked|backfill-users|upgrade|healthcheck] [flags]")
@@ -135,7 +136,8 @@ func operate(cmd string, args []string, env app.Env, logger *slog.Logger) error 
 	ahaID := fs.String("aha-id", "", "Aha! record id or reference (PRJ1-I-10)")
 	kind := fs.String("kind", "idea", "record kind for replay (idea, feature, ...)")
 	all := fs.Bool("all", false, "retry every parked record")
-	since := fs.String("since", "", "backfill-users: only people changed since this date (YYYY-MM-DD or RFC 3339)")
+	since := fs.String("since", "", "backfill-users, backfill-records: only people or records changed since this date (YYYY-MM-DD or RFC 3339)")
+	typ := fs.String("type", "", "backfill-records: the feedback type whose Aha! records to bring in")
 	pause := fs.Bool("pause", false, "backfill-users: pause the running backfill")
 	resume := fs.Bool("resume", false, "backfill-users: resume a paused backfill")
 	status := fs.Bool("status", false, "backfill-users: print the running backfill's progress")
@@ -143,7 +145,7 @@ func operate(cmd string, args []string, env app.Env, logger *slog.Logger) error 
 		return err
 	}
 	timeout := 2 * time.Minute
-	if cmd == "backfill-users" && !*pause && !*resume && !*status {
+	if (cmd == "backfill-users" || cmd == "backfill-records") && !*pause && !*resume && !*status {
 		timeout = 24 * time.Hour // follows the backfill until it ends; Ctrl-C leaves it running
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -163,6 +165,29 @@ func operate(cmd string, args []string, env app.Env, logger *slog.Logger) error 
 			fmt.Printf("%s\t%s\t%s\n", p.WorkflowID, p.Reference, p.Reason)
 		}
 		fmt.Fprintf(os.Stderr, "%d parked\n", len(parked))
+	case "backfill-records":
+		if *typ == "" {
+			return errors.New("backfill-records needs --type (a feedback type of the config)")
+		}
+		if *status {
+			p, err := app.RecordBackfillProgressOf(ctx, tc, *typ)
+			if err != nil {
+				return err
+			}
+			fmt.Println(p.Summary())
+			return nil
+		}
+		from, err := parseSince(*since)
+		if err != nil {
+			return err
+		}
+		sctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+		defer stop()
+		_, err = app.BackfillRecords(sctx, tc, env, *typ, from, os.Stdout)
+		if errors.Is(err, context.Canceled) {
+			return nil
+		}
+		return err
 	case "upgrade":
 		n, err := app.UpgradeRunning(ctx, tc)
 		if err != nil {
@@ -192,15 +217,9 @@ func operate(cmd string, args []string, env app.Env, logger *slog.Logger) error 
 			fmt.Printf("%+v\n", p)
 			return nil
 		}
-		var from time.Time
-		if *since != "" {
-			t, err := time.Parse("2006-01-02", *since)
-			if err != nil {
-				if t, err = time.Parse(time.RFC3339, *since); err != nil {
-					return fmt.Errorf("--since %q: want YYYY-MM-DD or RFC 3339", *since)
-				}
-			}
-			from = t
+		from, err := parseSince(*since)
+		if err != nil {
+			return err
 		}
 		sctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 		defer stop()
@@ -263,4 +282,19 @@ func doctor(env app.Env, logger *slog.Logger) int {
 		return 1
 	}
 	return 0
+}
+
+// parseSince reads --since: YYYY-MM-DD or RFC 3339; empty is the zero time.
+func parseSince(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--since %q: want YYYY-MM-DD or RFC 3339", s)
+	}
+	return t, nil
 }

@@ -23,11 +23,11 @@ func TestReplayRecordedHistories(t *testing.T) {
 	r := worker.NewWorkflowReplayer()
 	types := map[string]int{}
 	for _, name := range []string{"AhaRecordWorkflow", "ReconcileWorkflow", "AhaPeopleWorkflow", "UserDataWorkflow",
-		"UserBackfillWorkflow", "MacroWorkflow", "FeedbackWorkflow", "AuditParentWorkflow"} {
+		"UserBackfillWorkflow", "MacroWorkflow", "FeedbackWorkflow", "AuditParentWorkflow", "RecordBackfillWorkflow"} {
 		types[name] = 0
 	}
 	for _, wf := range []any{AhaRecordWorkflow, ReconcileWorkflow, AhaPeopleWorkflow, UserDataWorkflow,
-		UserBackfillWorkflow, MacroWorkflow, FeedbackWorkflow, AuditParentWorkflow} {
+		UserBackfillWorkflow, MacroWorkflow, FeedbackWorkflow, AuditParentWorkflow, RecordBackfillWorkflow} {
 		r.RegisterWorkflow(wf)
 	}
 	for _, f := range files {

@@ -344,6 +344,28 @@ func (c *Client) ListIdeas(ctx context.Context, q ListQuery) ([]Record, Paginati
 	return out, raw.Pagination, err
 }
 
+// ListRecords lists a page of every record of a kind (idea: GET
+// /api/v1/ideas, feature: GET /api/v1/features), newest first, as compact
+// records; UpdatedSince narrows it.
+func (c *Client) ListRecords(ctx context.Context, kind string, q ListQuery) ([]Record, Pagination, error) {
+	if kind == KindIdea {
+		q.ProductID = ""
+		return c.ListIdeas(ctx, q)
+	}
+	if kind != KindFeature {
+		return nil, Pagination{}, fmt.Errorf("aha: listing %q records is not supported (ideas and features are)", kind)
+	}
+	var raw struct {
+		Features   []json.RawMessage `json:"features"`
+		Pagination Pagination        `json:"pagination"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/api/v1/features", q.values(), nil, &raw); err != nil {
+		return nil, Pagination{}, err
+	}
+	out, err := parseRecords(raw.Features)
+	return out, raw.Pagination, err
+}
+
 // ListReleaseFeatures lists a page of a release's features (compact records:
 // id, reference_num, name, created_at, url — aha-openapi.json's example).
 func (c *Client) ListReleaseFeatures(ctx context.Context, releaseID string, page, perPage int) ([]Record, Pagination, error) {

@@ -124,3 +124,68 @@ func (r AhaReader) People() activities.PeopleAPI {
 	actual, _ := peopleByClient.LoadOrStore(r.Client, p)
 	return actual.(*activities.AhaPeople)
 }
+
+// BackfillRecords starts the RecordBackfillWorkflow of a feedback type (id
+// backfill:records:<type>) — every Aha! record of the kinds it is fed by, or
+// those updated since `since` — and follows it, printing its progress to out
+// until it completes or ctx ends (it carries on in Temporal). One already
+// running is followed, not started twice.
+func BackfillRecords(ctx context.Context, c client.Client, env Env, feedbackType string, since time.Time, out io.Writer) (workflows.RecordBackfillProgress, error) {
+	var final workflows.RecordBackfillProgress
+	summary := "Backfill Aha! records → Centercode feedback type " + feedbackType
+	if !since.IsZero() {
+		summary += " (updated since " + since.UTC().Format(time.RFC3339) + ")"
+	}
+	id := workflows.RecordBackfillWorkflowID(feedbackType)
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       id,
+		TaskQueue:                env.TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		StaticSummary:            summary,
+		TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.KeyAhaRecordType.ValueSet("backfill")),
+	}, workflows.RecordBackfillWorkflow, workflows.RecordBackfillInput{FeedbackType: feedbackType, Since: since})
+	if err != nil {
+		return final, fmt.Errorf("start the record backfill: %w", err)
+	}
+	fmt.Fprintf(out, "record backfill %s (run %s) started on task queue %s\n", run.GetID(), run.GetRunID(), env.TaskQueue)
+	done := make(chan error, 1)
+	go func() { done <- run.Get(ctx, &final) }() // follows continue-as-new
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	last := ""
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				return final, fmt.Errorf("record backfill: %w", err)
+			}
+			fmt.Fprintln(out, final.Summary())
+			return final, nil
+		case <-ctx.Done():
+			fmt.Fprintln(out, "stopped following; the backfill carries on in Temporal")
+			return final, ctx.Err()
+		case <-tick.C:
+			p, err := RecordBackfillProgressOf(ctx, c, feedbackType)
+			if err != nil {
+				continue
+			}
+			if line := p.Summary(); line != last {
+				fmt.Fprintln(out, line)
+				last = line
+			}
+		}
+	}
+}
+
+// RecordBackfillProgressOf asks a feedback type's running (or last) record
+// backfill for its progress.
+func RecordBackfillProgressOf(ctx context.Context, c client.Client, feedbackType string) (workflows.RecordBackfillProgress, error) {
+	var p workflows.RecordBackfillProgress
+	v, err := c.QueryWorkflow(ctx, workflows.RecordBackfillWorkflowID(feedbackType), "", workflows.QueryProgress)
+	if err != nil {
+		return p, err
+	}
+	err = v.Get(&p)
+	return p, err
+}

@@ -79,6 +79,7 @@ func StartWorker(o WorkerOptions) (*Worker, error) {
 		d.Dedup = dedup.New(o.Redis, o.Config.Sync.DedupTTL, "")
 	}
 	acts.Audits = ahaClient
+	acts.Records = ahaClient
 	acts.Dispatcher = auditDispatcher{d: d, logger: o.Logger}
 	acts.AhaWriter = ahaClient
 	acts.Statuses = d
@@ -129,6 +130,7 @@ func Register(r worker.Registry, acts *activities.Activities) {
 	r.RegisterWorkflow(workflows.MacroWorkflow)
 	r.RegisterWorkflow(workflows.FeedbackWorkflow)
 	r.RegisterWorkflow(workflows.AuditParentWorkflow)
+	r.RegisterWorkflow(workflows.RecordBackfillWorkflow)
 	r.RegisterActivity(acts)
 }
 

@@ -25,7 +25,7 @@ import (
 // recordedTypes are the workflow types the replay test must cover: every one
 // the worker registers.
 var recordedTypes = []string{"AhaRecordWorkflow", "ReconcileWorkflow", "FeedbackWorkflow", "MacroWorkflow",
-	"AhaPeopleWorkflow", "UserDataWorkflow", "UserBackfillWorkflow", "AuditParentWorkflow"}
+	"AhaPeopleWorkflow", "UserDataWorkflow", "UserBackfillWorkflow", "AuditParentWorkflow", "RecordBackfillWorkflow"}
 
 // TestRecordHistories refreshes workflows/testdata/histories (the replay
 // test's input) from a real run of every workflow type: idea creates,
@@ -72,6 +72,8 @@ func TestRecordHistories(t *testing.T) {
 	require.NotEmpty(t, users)
 	require.NoError(t, aha.UpdateIdeaUser(users[0], map[string]any{"name": "Recorded Person"}))
 	require.NoError(t, app.BackfillUsers(ctx, e.stack.Client, e.stack.Env, time.Time{}, io.Discard))
+	_, err = app.BackfillRecords(ctx, e.stack.Client, e.stack.Env, "features", time.Time{}, io.Discard)
+	require.NoError(t, err)
 
 	run, err := e.stack.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: e.stack.Env.TaskQueue},
 		workflows.ReconcileWorkflow, workflows.ReconcileInput{AfterID: mark})

@@ -26,6 +26,34 @@ func (s *Server) committed(w http.ResponseWriter, r *http.Request, status int, b
 	return status, body
 }
 
+// listFeatures answers GET /api/v1/features: every feature, newest first,
+// paged (updated_since narrows it), as compact list items.
+func (s *Server) listFeatures(w http.ResponseWriter, r *http.Request) (int, any) {
+	q := r.URL.Query()
+	pg, pp, err := pageParams(q)
+	if err != nil {
+		return badQuery(err)
+	}
+	var since time.Time
+	if v := first(q, "updated_since"); v != "" {
+		if since, err = parseTime(v); err != nil {
+			return badQuery(fmt.Errorf("updated_since: %w", err))
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []map[string]any
+	for i := len(s.st.features.list) - 1; i >= 0; i-- {
+		rec := s.st.features.list[i]
+		if !since.IsZero() && rec.updated.Before(since) {
+			continue
+		}
+		out = append(out, project(rec.doc, featureListKeys))
+	}
+	items, pag := page(out, pg, pp)
+	return http.StatusOK, map[string]any{"features": items, "pagination": pag}
+}
+
 func (s *Server) listIdeas(w http.ResponseWriter, r *http.Request) (int, any) {
 	q := r.URL.Query()
 	pg, pp, err := pageParams(q)

@@ -263,6 +263,7 @@ func (s *Server) routes() http.Handler {
 	api("GET /api/v1/products/{product_id}/integrations/{integration_id}", s.getIntegration)
 	api("POST /api/v1/features/{feature_id}/integrations/{integration_id}/fields", s.postIntegrationFields(kindFeature))
 	// Features.
+	api("GET /api/v1/features", s.listFeatures)
 	api("GET /api/v1/features/{id}", s.getFeature)
 	api("PUT /api/v1/features/{id}", s.putFeature)
 	api("GET /api/v1/releases/{release_id}/features", s.listReleaseFeatures)
