@@ -16,7 +16,8 @@ import (
 // one, and stays there when its category changes.
 func TestIdeasRoutedByCategory(t *testing.T) {
 	cfg := configWith(t,
-		"    record_types: [idea]\n    # Centercode project key", "    record_types: [idea]\n    when: \"$.categories[?(@.name == 'Bug')]\"\n    # Centercode project key",
+		"    # The type chosen when the feedback is created stays with the record.\n",
+		"    # The type chosen when the feedback is created stays with the record.\n    when: \"$.categories[?(@.name == 'Bug')]\"\n",
 		"\n  features:\n", "\n  requests:\n    source_url: ${CC_REQUESTS_SOURCE_URL}\n    record_types: [idea]\n    external_reference: Aha Reference\n"+
 			"    elements:\n      Title: {path: $.name, required: true}\n      Aha Reference: {path: [$.reference_num, $.id], required: true}\n\n  features:\n")
 	e := startStack(t, func(o *devstack.Options) { o.ConfigPath = cfg })
