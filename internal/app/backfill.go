@@ -41,30 +41,38 @@ func BackfillUsers(ctx context.Context, c client.Client, env Env, since time.Tim
 		return fmt.Errorf("start the user backfill: %w", err)
 	}
 	fmt.Fprintf(out, "user backfill %s (run %s) started on task queue %s\n", run.GetID(), run.GetRunID(), env.TaskQueue)
-
-	done := make(chan error, 1)
 	var final workflows.BackfillProgress
-	go func() { done <- run.Get(ctx, &final) }() // follows continue-as-new
+	err = follow(ctx, run, &final, out, func() (string, error) {
+		p, err := BackfillProgressOf(ctx, c)
+		return p.Summary(), err
+	})
+	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("user backfill: %w", err)
+	}
+	if err == nil {
+		fmt.Fprintln(out, final.Summary())
+	}
+	return nil
+}
+
+// follow waits for a backfill run to complete (following continue-as-new)
+// into result, printing its progress line whenever it changes; when ctx ends
+// first it says the backfill carries on and returns ctx's error.
+func follow(ctx context.Context, run client.WorkflowRun, result any, out io.Writer, progress func() (string, error)) error {
+	done := make(chan error, 1)
+	go func() { done <- run.Get(ctx, result) }()
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
 	last := ""
 	for {
 		select {
 		case err := <-done:
-			if err != nil {
-				return fmt.Errorf("user backfill: %w", err)
-			}
-			fmt.Fprintln(out, final.Summary())
-			return nil
+			return err
 		case <-ctx.Done():
 			fmt.Fprintln(out, "stopped following; the backfill carries on in Temporal")
-			return nil
+			return ctx.Err()
 		case <-tick.C:
-			p, err := BackfillProgressOf(ctx, c)
-			if err != nil {
-				continue
-			}
-			if line := p.Summary(); line != last {
+			if line, err := progress(); err == nil && line != last {
 				fmt.Fprintln(out, line)
 				last = line
 			}
@@ -149,33 +157,17 @@ func BackfillRecords(ctx context.Context, c client.Client, env Env, feedbackType
 		return final, fmt.Errorf("start the record backfill: %w", err)
 	}
 	fmt.Fprintf(out, "record backfill %s (run %s) started on task queue %s\n", run.GetID(), run.GetRunID(), env.TaskQueue)
-	done := make(chan error, 1)
-	go func() { done <- run.Get(ctx, &final) }() // follows continue-as-new
-	tick := time.NewTicker(2 * time.Second)
-	defer tick.Stop()
-	last := ""
-	for {
-		select {
-		case err := <-done:
-			if err != nil {
-				return final, fmt.Errorf("record backfill: %w", err)
-			}
-			fmt.Fprintln(out, final.Summary())
-			return final, nil
-		case <-ctx.Done():
-			fmt.Fprintln(out, "stopped following; the backfill carries on in Temporal")
-			return final, ctx.Err()
-		case <-tick.C:
-			p, err := RecordBackfillProgressOf(ctx, c, feedbackType)
-			if err != nil {
-				continue
-			}
-			if line := p.Summary(); line != last {
-				fmt.Fprintln(out, line)
-				last = line
-			}
-		}
+	err = follow(ctx, run, &final, out, func() (string, error) {
+		p, err := RecordBackfillProgressOf(ctx, c, feedbackType)
+		return p.Summary(), err
+	})
+	switch {
+	case err == nil:
+		fmt.Fprintln(out, final.Summary())
+	case !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded):
+		err = fmt.Errorf("record backfill: %w", err)
 	}
+	return final, err
 }
 
 // RecordBackfillProgressOf asks a feedback type's running (or last) record

@@ -91,13 +91,23 @@ func (s *Server) getMe(w http.ResponseWriter, r *http.Request) (int, any) {
 	return http.StatusOK, map[string]any{"user": u}
 }
 
+// productAt is the product a path names (by id or prefix), or the 404 to answer.
+// Call with s.mu held.
+func (s *Server) productAt(r *http.Request, param string) (*product, int, any) {
+	p := s.st.productByKey[strings.ToUpper(r.PathValue(param))]
+	if p == nil {
+		return nil, http.StatusNotFound, errorBody("Product " + r.PathValue(param) + " not found")
+	}
+	return p, 0, nil
+}
+
 // GET /api/v1/products/{id}
 func (s *Server) getProduct(w http.ResponseWriter, r *http.Request) (int, any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.st.productByKey[strings.ToUpper(r.PathValue("id"))]
+	p, code, body := s.productAt(r, "id")
 	if p == nil {
-		return http.StatusNotFound, errorBody("Product " + r.PathValue("id") + " not found")
+		return code, body
 	}
 	return http.StatusOK, map[string]any{"product": s.productJSON(p)}
 }
@@ -106,9 +116,9 @@ func (s *Server) getProduct(w http.ResponseWriter, r *http.Request) (int, any) {
 func (s *Server) listWorkflows(w http.ResponseWriter, r *http.Request) (int, any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.st.productByKey[strings.ToUpper(r.PathValue("product_id"))]
+	p, code, body := s.productAt(r, "product_id")
 	if p == nil {
-		return http.StatusNotFound, errorBody("Product " + r.PathValue("product_id") + " not found")
+		return code, body
 	}
 	wf := func(id, name, typ string, sts []status) map[string]any {
 		out := []any{}

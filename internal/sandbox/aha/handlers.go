@@ -563,9 +563,9 @@ func typeMatches(kind, q string) bool {
 func (s *Server) listIntegrations(w http.ResponseWriter, r *http.Request) (int, any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.st.productByKey[strings.ToUpper(r.PathValue("product_id"))]
+	p, code, body := s.productAt(r, "product_id")
 	if p == nil {
-		return http.StatusNotFound, errorBody("Product " + r.PathValue("product_id") + " not found")
+		return code, body
 	}
 	out := []map[string]any{}
 	for _, in := range p.integrations {
@@ -577,9 +577,9 @@ func (s *Server) listIntegrations(w http.ResponseWriter, r *http.Request) (int, 
 func (s *Server) getIntegration(w http.ResponseWriter, r *http.Request) (int, any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.st.productByKey[strings.ToUpper(r.PathValue("product_id"))]
+	p, code, body := s.productAt(r, "product_id")
 	if p == nil {
-		return http.StatusNotFound, errorBody("Product " + r.PathValue("product_id") + " not found")
+		return code, body
 	}
 	in := s.st.integrationOf(p.id, r.PathValue("integration_id"))
 	if in == nil {
