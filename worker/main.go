@@ -41,25 +41,34 @@ func run(logger *slog.Logger) error {
 	}
 	defer conn.Close()
 	cfg, tc, rdb, m := conn.Config, conn.Temporal, conn.Redis, conn.Metrics
-	w, err := app.StartWorker(app.WorkerOptions{Env: env, Config: cfg, Temporal: tc, Redis: rdb, Logger: logger, Metrics: m})
-	if err != nil {
-		return err
-	}
 
+	// Health first: live while it waits for Temporal, ready once it answers.
 	health := &http.Server{Addr: env.WorkerHealthAddr, Handler: healthMux(tc, m.Handler()), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := health.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("health server", "error", err)
 		}
 	}()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = health.Shutdown(sctx)
+	}()
+	if err := app.WaitForTemporal(ctx, tc, logger); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before Temporal answered
+		}
+		return err
+	}
+	w, err := app.StartWorker(app.WorkerOptions{Env: env, Config: cfg, Temporal: tc, Redis: rdb, Logger: logger, Metrics: m})
+	if err != nil {
+		return err
+	}
 
 	app.ReloadOnSIGHUP(ctx, env, w.Activities.Configs, logger)
 	<-ctx.Done()
 	logger.Info("stopping: no new tasks, letting running activities finish", "timeout", env.ShutdownTimeout.String())
 	w.Stop()
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = health.Shutdown(sctx)
 	return nil
 }
 

@@ -23,10 +23,61 @@ import (
 // DialTemporal connects to Temporal using the SDK's environment conventions
 // (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TLS_*, TEMPORAL_API_KEY, and
 // the optional TOML profile), with Env's address and namespace as defaults.
+// It fails when the frontend does not answer (the CLI commands).
 func DialTemporal(ctx context.Context, env Env, logger *slog.Logger, metrics client.MetricsHandler) (client.Client, error) {
+	opts, err := temporalOptions(env, logger, metrics)
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.DialContext(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("connect to temporal at %s: %w", opts.HostPort, err)
+	}
+	return c, nil
+}
+
+// LazyTemporal is DialTemporal for the long-running processes: the client
+// connects on first use and reconnects by itself, so a worker or starter
+// started while the frontend is away (a restart, everything started at
+// once) comes up and waits for it instead of exiting.
+func LazyTemporal(env Env, logger *slog.Logger, metrics client.MetricsHandler) (client.Client, error) {
+	opts, err := temporalOptions(env, logger, metrics)
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.NewLazyClient(opts)
+	if err != nil {
+		return nil, fmt.Errorf("temporal client for %s: %w", opts.HostPort, err)
+	}
+	return c, nil
+}
+
+// WaitForTemporal returns once the frontend answers a health check, asking
+// again with backoff (0.2 s doubling to 5 s) and logging every miss, or
+// ctx's error when it ends first.
+func WaitForTemporal(ctx context.Context, c client.Client, logger *slog.Logger) error {
+	wait := 200 * time.Millisecond
+	for {
+		hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := c.CheckHealth(hctx, &client.CheckHealthRequest{})
+		cancel()
+		if err == nil {
+			return nil
+		}
+		logger.Warn("temporal frontend not answering; waiting for it", "retry_in", wait.String(), "error", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for temporal: %w", ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+func temporalOptions(env Env, logger *slog.Logger, metrics client.MetricsHandler) (client.Options, error) {
 	opts, err := envconfig.LoadDefaultClientOptions()
 	if err != nil {
-		return nil, fmt.Errorf("temporal client config: %w", err)
+		return opts, fmt.Errorf("temporal client config: %w", err)
 	}
 	if opts.HostPort == "" {
 		opts.HostPort = env.TemporalAddress
@@ -41,15 +92,11 @@ func DialTemporal(ctx context.Context, env Env, logger *slog.Logger, metrics cli
 	if env.PayloadKeys != "" {
 		c, err := codec.ParseKeys(env.PayloadKeys)
 		if err != nil {
-			return nil, fmt.Errorf("AHACC_PAYLOAD_KEYS: %w", err)
+			return opts, fmt.Errorf("AHACC_PAYLOAD_KEYS: %w", err)
 		}
 		opts.DataConverter = c.DataConverter()
 	}
-	c, err := client.DialContext(ctx, opts)
-	if err != nil {
-		return nil, fmt.Errorf("connect to temporal at %s: %w", opts.HostPort, err)
-	}
-	return c, nil
+	return opts, nil
 }
 
 // AhaLimiter is what the Aha! and Centercode clients wait on before each call.
@@ -119,15 +166,17 @@ type Conn struct {
 	Redis    *redis.Client
 }
 
-// Connect loads the config and connects to Temporal and Redis for a
-// component ("starter", "worker").
+// Connect loads the config and makes the Temporal and Redis clients for a
+// component ("starter", "worker"). Neither connects until first used (see
+// LazyTemporal, WaitForTemporal): a bad config fails here, an absent server
+// does not.
 func Connect(ctx context.Context, env Env, component string, logger *slog.Logger) (*Conn, error) {
 	cfg, err := LoadConfig(env)
 	if err != nil {
 		return nil, err
 	}
 	m := metrics.New(component)
-	tc, err := DialTemporal(ctx, env, logger, m.SDKHandler())
+	tc, err := LazyTemporal(env, logger, m.SDKHandler())
 	if err != nil {
 		return nil, err
 	}

@@ -52,6 +52,9 @@ type Options struct {
 	Worker func(*app.WorkerOptions)
 	// NoWorker skips the in-process worker (tests that run it as a separate process).
 	NoWorker bool
+	// TemporalClientAddr, when set, gives the address the worker and starter
+	// dial instead of the frontend's own (tests put a proxy there to cut it).
+	TemporalClientAddr func(frontend string) (string, error)
 }
 
 // FromEnv fills the addresses from AHACC_* variables.
@@ -174,11 +177,16 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	s.Env = app.EnvFrom(func(k string) string { v, _ := lookup(k); return v })
 	s.Env.HTTPAddr = httpAddr
 	s.Env.TemporalAddress = s.Temporal.Addr()
+	if o.TemporalClientAddr != nil {
+		if s.Env.TemporalAddress, err = o.TemporalClientAddr(s.Temporal.Addr()); err != nil {
+			return s, err
+		}
+	}
 	s.Env.Namespace = s.Temporal.Namespace()
 	s.Env.ConfigPath = o.ConfigPath
 
 	s.Metrics = metrics.New(metrics.ComponentDev)
-	if s.Client, err = client.DialContext(ctx, client.Options{HostPort: s.Temporal.Addr(), Namespace: s.Temporal.Namespace(),
+	if s.Client, err = client.DialContext(ctx, client.Options{HostPort: s.Env.TemporalAddress, Namespace: s.Temporal.Namespace(),
 		Logger: sdklog.NewStructuredLogger(o.Logger.With("component", "temporal-sdk")), MetricsHandler: s.Metrics.SDKHandler()}); err != nil {
 		return s, fmt.Errorf("temporal client: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.temporal.io/api/serviceerror"
+	"google.golang.org/grpc/codes"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
@@ -137,7 +138,7 @@ func (d *Dispatcher) handOff(ctx context.Context, source, id, wfID string, send 
 		timeout = 3 * time.Second
 	}
 	hctx, cancel := context.WithTimeout(ctx, timeout)
-	err := send(hctx)
+	err := sendWhileTime(hctx, send)
 	cancel()
 	if err != nil && temporal.IsWorkflowExecutionAlreadyStartedError(err) {
 		// The workflow layer recognised the run: a duplicate, and Temporal has it.
@@ -174,6 +175,35 @@ func (d *Dispatcher) handOff(ctx context.Context, source, id, wfID string, send 
 // search attribute the namespace lacks, say — are the deployment's to fix:
 // they stay unavailable (503, reconcile retries), so nothing is lost while
 // it is fixed.
+// sendWhileTime sends until Temporal answers or the hand-off's time is up.
+// The SDK gives each call half the time left in its context (room for a
+// retry of a lost call), so one call alone would refuse a delivery the
+// frontend, back a moment later, could still have taken. A repeat of a call
+// that did commit is harmless: workflows dedup by delivery key.
+func sendWhileTime(ctx context.Context, send func(context.Context) error) error {
+	for {
+		err := send(ctx)
+		if err == nil || !transientRPC(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// transientRPC: the frontend did not answer (unreachable, or the call's own
+// deadline passed); anything it did answer is final.
+func transientRPC(err error) bool {
+	switch serviceerror.ToStatus(err).Code() {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
+		return true
+	}
+	return errors.Is(err, context.DeadlineExceeded)
+}
+
 func refusedInput(err error) bool {
 	var invalid *serviceerror.InvalidArgument
 	if !errors.As(err, &invalid) {

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/mocks"
 
@@ -113,4 +114,44 @@ func TestCreateMacroRunsShareOneWorkflowID(t *testing.T) {
 	_, err := d.DispatchMacro(ctx, MacroRun{Macro: "comment-to-aha", FeedbackID: "1001", RunKey: "k3", Payload: []byte(`{}`)})
 	require.NoError(t, err)
 	require.Equal(t, []string{"macro:comment-to-aha:1001:k3"}, started, "other macros: one workflow per run")
+}
+
+// The SDK gives a call half the time left in its context (room for a retry
+// of a lost call), so a frontend back after that half would see a
+// Centercode delivery refused that could have waited (the invariant harness,
+// seed 138: a 3 s outage, a status change refused 5 s into its 10 s). The
+// hand-off sends again while its own time lasts; what Temporal refuses is
+// not sent again.
+func TestHandOffSendsAgainWithinItsTime(t *testing.T) {
+	d, tc, _ := testDispatcher(t)
+	d.Timeout = 2 * time.Second
+	start := time.Now()
+	tc.On("SignalWithStartWorkflow", mock.Anything, "cc:feedback:1004", workflows.SignalStatusChanged, mock.Anything, mock.Anything, mock.Anything, mock.Anything).
+		Run(func(mock.Arguments) { time.Sleep(time.Second) }). // the SDK's own deadline: half the hand-off's
+		Return(nil, serviceerror.NewDeadlineExceeded("context deadline exceeded")).Once()
+	tc.On("SignalWithStartWorkflow", mock.Anything, "cc:feedback:1004", workflows.SignalStatusChanged, mock.Anything, mock.Anything, mock.Anything, mock.Anything).
+		Return(nil, serviceerror.NewUnavailable("connection refused")).Once()
+	tc.On("SignalWithStartWorkflow", mock.Anything, "cc:feedback:1004", workflows.SignalStatusChanged, mock.Anything, mock.Anything, mock.Anything, mock.Anything).
+		Return(nil, nil).Once()
+	out, err := d.DispatchStatus(context.Background(), StatusEvent{FeedbackID: "1004", Change: workflows.StatusChange{Key: "k1", Status: "Will Fix"}})
+	require.NoError(t, err)
+	require.Equal(t, Accepted, out.Status)
+	tc.AssertNumberOfCalls(t, "SignalWithStartWorkflow", 3)
+	require.Less(t, time.Since(start), 2*time.Second)
+
+	// Refused input is not sent again.
+	tc.On("SignalWithStartWorkflow", mock.Anything, "cc:feedback:1005", workflows.SignalStatusChanged, mock.Anything, mock.Anything, mock.Anything, mock.Anything).
+		Return(nil, serviceerror.NewInvalidArgument("WorkflowId length exceeds limit.")).Once()
+	_, err = d.DispatchStatus(context.Background(), StatusEvent{FeedbackID: "1005", Change: workflows.StatusChange{Key: "k2", Status: "Will Fix"}})
+	require.ErrorIs(t, err, ErrInvalid)
+
+	// Nor past the hand-off's time: the answer is unavailable.
+	d.Timeout = 300 * time.Millisecond
+	tc.On("SignalWithStartWorkflow", mock.Anything, "cc:feedback:1006", workflows.SignalStatusChanged, mock.Anything, mock.Anything, mock.Anything, mock.Anything).
+		Run(func(args mock.Arguments) { <-args.Get(0).(context.Context).Done() }).
+		Return(nil, serviceerror.NewDeadlineExceeded("context deadline exceeded"))
+	start = time.Now()
+	_, err = d.DispatchStatus(context.Background(), StatusEvent{FeedbackID: "1006", Change: workflows.StatusChange{Key: "k3", Status: "Will Fix"}})
+	require.ErrorIs(t, err, ErrUnavailable)
+	require.Less(t, time.Since(start), time.Second)
 }

@@ -108,6 +108,9 @@ func startStack(t *testing.T, adjust func(*devstack.Options)) *e2eEnv {
 	e := &e2eEnv{t: t, rdb: rdb, env: map[string]string{"REDIS_URL": redisURL},
 		hc: &http.Client{Timeout: 15 * time.Second}}
 	e.logPath = filepath.Join(t.TempDir(), "ahacc.log")
+	if p := os.Getenv("AHACC_E2E_KEEPLOG"); p != "" { // keep the stack's whole log (replaying a seed)
+		e.logPath = p
+	}
 	logFile, err := os.Create(e.logPath)
 	require.NoError(t, err)
 	logger := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelInfo}))

@@ -22,6 +22,7 @@ import (
 
 // proc is an ahacc binary (worker or starter) running as a separate OS process.
 type proc struct {
+	name string
 	cmd  *exec.Cmd
 	addr string // its health/HTTP address
 	done chan error
@@ -64,7 +65,15 @@ func freeAddr(t *testing.T) string {
 // prints the tail of its log when the test fails.
 func startProc(t *testing.T, e *e2eEnv, bin, name string, extra ...string) *proc {
 	t.Helper()
-	p := &proc{done: make(chan error, 1), log: filepath.Join(t.TempDir(), name+".log")}
+	p := launchProc(t, e, bin, name, extra...)
+	p.waitReady(t, 30*time.Second)
+	return p
+}
+
+// launchProc is startProc without the wait.
+func launchProc(t *testing.T, e *e2eEnv, bin, name string, extra ...string) *proc {
+	t.Helper()
+	p := &proc{name: name, done: make(chan error, 1), log: filepath.Join(t.TempDir(), name+".log")}
 	env := append(workerEnv(t, e), extra...)
 	for _, kv := range env {
 		if v, ok := strings.CutPrefix(kv, "AHACC_HTTP_ADDR="); ok && strings.Contains(filepath.Base(bin), "starter") {
@@ -96,11 +105,18 @@ func startProc(t *testing.T, e *e2eEnv, bin, name string, extra ...string) *proc
 			}
 		}
 	})
+	return p
+}
+
+// waitReady waits until the process's /readyz answers 200; it fails the
+// test if the process exits first.
+func (p *proc) waitReady(t *testing.T, within time.Duration) {
+	t.Helper()
 	require.Eventually(t, func() bool {
 		select {
 		case err := <-p.done:
 			p.done <- err
-			t.Fatalf("%s exited: %v\n%s", name, err, readFile(t, p.log))
+			t.Fatalf("%s exited: %v\n%s", p.name, err, readFile(t, p.log))
 		default:
 		}
 		resp, err := http.Get("http://" + p.addr + "/readyz")
@@ -109,8 +125,7 @@ func startProc(t *testing.T, e *e2eEnv, bin, name string, extra ...string) *proc
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
-	}, 30*time.Second, 50*time.Millisecond, "%s ready", name)
-	return p
+	}, within, 50*time.Millisecond, "%s ready", p.name)
 }
 
 // kill sends SIGKILL and waits for the process to be gone.
@@ -169,7 +184,7 @@ func workerEnv(t *testing.T, e *e2eEnv) []string {
 	health := ln.Addr().String()
 	require.NoError(t, ln.Close())
 	return append(env,
-		"TEMPORAL_ADDRESS="+e.stack.Temporal.Addr(),
+		"TEMPORAL_ADDRESS="+e.stack.Env.TemporalAddress,
 		"TEMPORAL_NAMESPACE="+e.stack.Temporal.Namespace(),
 		"AHACC_TASK_QUEUE="+e.stack.Env.TaskQueue,
 		"AHACC_CONFIG="+e.config,
