@@ -37,7 +37,9 @@ func TestCentercodeWebhooksWaitOutShortTemporalOutage(t *testing.T) {
 		ids = append(ids, mustInt(t, ref.ID))
 	}
 
-	const outage = 3 * time.Second
+	// 4 s: the client reconnects 4.2-6.3 s after the cut (its backoff), past
+	// the half of the 10 s hand-off one SDK call gets.
+	const outage = 4 * time.Second
 	proxy.cut()
 	cutAt := time.Now()
 	time.AfterFunc(outage, proxy.restore)
