@@ -51,6 +51,25 @@ func (s *AhaRecordSuite) rename(at time.Duration, name, auditID string) {
 	}, at)
 }
 
+// firstSubmit makes the first submit answer res and err; later ones update
+// the feedback they name, or create newID.
+func (s *AhaRecordSuite) firstSubmit(res activities.SubmitResult, err error, newID string) {
+	first := true
+	s.submitFn = func(req activities.SubmitRequest) (activities.SubmitResult, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.submits = append(s.submits, req)
+		if first {
+			first = false
+			return res, err
+		}
+		if req.FeedbackID != "" {
+			return activities.SubmitResult{FeedbackID: req.FeedbackID}, nil
+		}
+		return activities.SubmitResult{FeedbackID: newID}, nil
+	}
+}
+
 // A create answered 2xx without an id is not created again by later syncs
 // of the unchanged record (the reviewer's scenario: 3 creates).
 func (s *AhaRecordSuite) TestCreateWithoutIDIsNotRepeated() {
@@ -74,17 +93,7 @@ func (s *AhaRecordSuite) TestCreateWithoutIDIsNotRepeated() {
 // After a create without an id, the next write looks the feedback up first
 // and updates what it finds.
 func (s *AhaRecordSuite) TestChangeAfterCreateWithoutIDLooksUpThenUpdates() {
-	first := true
-	s.submitFn = func(req activities.SubmitRequest) (activities.SubmitResult, error) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.submits = append(s.submits, req)
-		if first {
-			first = false
-			return activities.SubmitResult{IDUnknown: true}, nil
-		}
-		return activities.SubmitResult{FeedbackID: req.FeedbackID}, nil
-	}
+	s.firstSubmit(activities.SubmitResult{IDUnknown: true}, nil, "")
 	finds := s.onFind(func(req activities.FindFeedbackRequest) (activities.FindFeedbackResult, error) {
 		s.Equal("PRJ1-I-10", req.Reference)
 		return activities.FindFeedbackResult{FeedbackID: "4821"}, nil
@@ -107,17 +116,7 @@ func (s *AhaRecordSuite) TestChangeAfterCreateWithoutIDLooksUpThenUpdates() {
 // that reason instead of creating again; retry with {"create": true} (the
 // operator checked Centercode) creates.
 func (s *AhaRecordSuite) TestNoLookupParksInsteadOfCreatingAgain() {
-	first := true
-	s.submitFn = func(req activities.SubmitRequest) (activities.SubmitResult, error) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.submits = append(s.submits, req)
-		if first {
-			first = false
-			return activities.SubmitResult{IDUnknown: true}, nil
-		}
-		return activities.SubmitResult{FeedbackID: "4900"}, nil
-	}
+	s.firstSubmit(activities.SubmitResult{IDUnknown: true}, nil, "4900")
 	s.onFind(func(activities.FindFeedbackRequest) (activities.FindFeedbackResult, error) {
 		return activities.FindFeedbackResult{}, temporal.NewNonRetryableApplicationError("Centercode may have created bugs feedback for PRJ1-I-10 already …", activities.ErrTypeConfig, nil)
 	})
@@ -142,20 +141,8 @@ func (s *AhaRecordSuite) TestNoLookupParksInsteadOfCreatingAgain() {
 // A create that failed in a way that may have committed (the retries ran
 // out on 5xx answers) parks; the operator's retry looks up before creating.
 func (s *AhaRecordSuite) TestRetryAfterAmbiguousFailureLooksUpFirst() {
-	failing := true
-	s.submitFn = func(req activities.SubmitRequest) (activities.SubmitResult, error) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.submits = append(s.submits, req)
-		if failing {
-			failing = false
-			return activities.SubmitResult{}, temporal.NewNonRetryableApplicationError("create bugs feedback: 504 (may have committed)", activities.ErrTypeAmbiguous, nil)
-		}
-		if req.FeedbackID != "" {
-			return activities.SubmitResult{FeedbackID: req.FeedbackID}, nil
-		}
-		return activities.SubmitResult{FeedbackID: "5000"}, nil
-	}
+	s.firstSubmit(activities.SubmitResult{},
+		temporal.NewNonRetryableApplicationError("create bugs feedback: 504 (may have committed)", activities.ErrTypeAmbiguous, nil), "5000")
 	finds := s.onFind(func(activities.FindFeedbackRequest) (activities.FindFeedbackResult, error) {
 		return activities.FindFeedbackResult{FeedbackID: "4821"}, nil
 	})
@@ -177,17 +164,8 @@ func (s *AhaRecordSuite) TestRetryAfterAmbiguousFailureLooksUpFirst() {
 // A create Centercode refused (400) committed nothing: the retry creates
 // without a lookup.
 func (s *AhaRecordSuite) TestRetryAfterRejectedCreateNeedsNoLookup() {
-	failing := true
-	s.submitFn = func(req activities.SubmitRequest) (activities.SubmitResult, error) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.submits = append(s.submits, req)
-		if failing {
-			failing = false
-			return activities.SubmitResult{}, temporal.NewNonRetryableApplicationError("create bugs feedback: 400 unknown submitter", activities.ErrTypeRejected, nil)
-		}
-		return activities.SubmitResult{FeedbackID: "5000"}, nil
-	}
+	s.firstSubmit(activities.SubmitResult{},
+		temporal.NewNonRetryableApplicationError("create bugs feedback: 400 unknown submitter", activities.ErrTypeRejected, nil), "5000")
 	finds := s.onFind(func(activities.FindFeedbackRequest) (activities.FindFeedbackResult, error) {
 		return activities.FindFeedbackResult{}, nil
 	})
@@ -288,20 +266,7 @@ func (s *AhaRecordSuite) TestLookupUsesTheReferenceTheCreateSent() {
 		}
 		return activities.Mapped{FeedbackType: r.FeedbackType, Body: r.Record, Hash: "h-" + string(r.Record), Reference: ref}, nil
 	}
-	first := true
-	s.submitFn = func(r activities.SubmitRequest) (activities.SubmitResult, error) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.submits = append(s.submits, r)
-		if first {
-			first = false
-			return activities.SubmitResult{IDUnknown: true}, nil
-		}
-		if r.FeedbackID != "" {
-			return activities.SubmitResult{FeedbackID: r.FeedbackID}, nil
-		}
-		return activities.SubmitResult{FeedbackID: "9999"}, nil
-	}
+	s.firstSubmit(activities.SubmitResult{IDUnknown: true}, nil, "9999")
 	s.onFind(func(r activities.FindFeedbackRequest) (activities.FindFeedbackResult, error) {
 		if r.Reference == "PRJ1-I-10" {
 			return activities.FindFeedbackResult{FeedbackID: "4821"}, nil

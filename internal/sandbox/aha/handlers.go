@@ -30,15 +30,9 @@ func (s *Server) committed(w http.ResponseWriter, r *http.Request, status int, b
 // paged (updated_since narrows it), as compact list items.
 func (s *Server) listFeatures(w http.ResponseWriter, r *http.Request) (int, any) {
 	q := r.URL.Query()
-	pg, pp, err := pageParams(q)
+	pg, pp, since, err := listParams(q)
 	if err != nil {
 		return badQuery(err)
-	}
-	var since time.Time
-	if v := first(q, "updated_since"); v != "" {
-		if since, err = parseTime(v); err != nil {
-			return badQuery(fmt.Errorf("updated_since: %w", err))
-		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -56,15 +50,9 @@ func (s *Server) listFeatures(w http.ResponseWriter, r *http.Request) (int, any)
 
 func (s *Server) listIdeas(w http.ResponseWriter, r *http.Request) (int, any) {
 	q := r.URL.Query()
-	pg, pp, err := pageParams(q)
+	pg, pp, since, err := listParams(q)
 	if err != nil {
 		return badQuery(err)
-	}
-	var since time.Time
-	if v := first(q, "updated_since"); v != "" {
-		if since, err = parseTime(v); err != nil {
-			return badQuery(fmt.Errorf("updated_since: %w", err))
-		}
 	}
 	search := strings.ToLower(first(q, "q"))
 	s.mu.Lock()
@@ -345,18 +333,12 @@ func (s *Server) postComment(kind string) apiHandler {
 
 func (s *Server) listIdeaUsers(w http.ResponseWriter, r *http.Request) (int, any) {
 	q := r.URL.Query()
-	pg, pp, err := pageParams(q)
+	pg, pp, since, err := listParams(q)
 	if err != nil {
 		return badQuery(err)
 	}
 	email := strings.ToLower(first(q, "email"))
 	org := first(q, "idea_organization_id")
-	var since time.Time
-	if v := first(q, "updated_since"); v != "" {
-		if since, err = parseTime(v); err != nil {
-			return badQuery(fmt.Errorf("updated_since: %w", err))
-		}
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []map[string]any

@@ -219,6 +219,19 @@ func page[T any](items []T, pageNo, perPage int) ([]T, map[string]any) {
 	return out, map[string]any{"total_records": total, "total_pages": pages, "current_page": pageNo}
 }
 
+// listParams reads a list's paging and updated_since.
+func listParams(q map[string][]string) (pg, pp int, since time.Time, err error) {
+	if pg, pp, err = pageParams(q); err != nil {
+		return
+	}
+	if v := first(q, "updated_since"); v != "" {
+		if since, err = parseTime(v); err != nil {
+			err = fmt.Errorf("updated_since: %w", err)
+		}
+	}
+	return
+}
+
 func pageParams(q map[string][]string) (int, int, error) {
 	p, pp := 1, DefaultPerPage
 	if v := first(q, "page"); v != "" {
