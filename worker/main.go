@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -43,7 +44,8 @@ func run(logger *slog.Logger) error {
 	cfg, tc, rdb, m := conn.Config, conn.Temporal, conn.Redis, conn.Metrics
 
 	// Health first: live while it waits for Temporal, ready once it answers.
-	health := &http.Server{Addr: env.WorkerHealthAddr, Handler: healthMux(tc, m.Handler()), ReadHeaderTimeout: 5 * time.Second}
+	var polling atomic.Bool
+	health := &http.Server{Addr: env.WorkerHealthAddr, Handler: healthMux(tc, &polling, m.Handler()), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := health.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("health server", "error", err)
@@ -54,16 +56,31 @@ func run(logger *slog.Logger) error {
 		defer cancel()
 		_ = health.Shutdown(sctx)
 	}()
+	// A SIGHUP while it waits (its default would end the process) reloads
+	// the config it starts with.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	if err := app.WaitForTemporal(ctx, tc, logger); err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped before Temporal answered
 		}
 		return err
 	}
+	select {
+	case <-hup:
+		if next, err := app.LoadConfig(env); err != nil {
+			logger.Error("config reload rejected; starting with the config read at start", "error", err)
+		} else {
+			cfg = next
+		}
+	default:
+	}
 	w, err := app.StartWorker(app.WorkerOptions{Env: env, Config: cfg, Temporal: tc, Redis: rdb, Logger: logger, Metrics: m})
 	if err != nil {
 		return err
 	}
+	polling.Store(true)
 
 	app.ReloadOnSIGHUP(ctx, env, w.Activities.Configs, logger)
 	<-ctx.Done()
@@ -72,7 +89,7 @@ func run(logger *slog.Logger) error {
 	return nil
 }
 
-func healthMux(tc client.Client, metricsHandler http.Handler) *http.ServeMux {
+func healthMux(tc client.Client, polling *atomic.Bool, metricsHandler http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metricsHandler)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -88,6 +105,11 @@ func healthMux(tc client.Client, metricsHandler http.Handler) *http.ServeMux {
 			slog.Warn("readyz: temporal unreachable", "error", err)
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = w.Write([]byte(`{"status":"unavailable","temporal":"unreachable"}`))
+			return
+		}
+		if !polling.Load() { // Temporal answers; the worker is not polling yet
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"status":"starting","temporal":"ok"}`))
 			return
 		}
 		_, _ = w.Write([]byte(`{"status":"ready","temporal":"ok"}`))

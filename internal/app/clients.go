@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	sdklog "go.temporal.io/sdk/log"
+	"google.golang.org/grpc/codes"
 
 	"github.com/ahacc/ahacc/activities"
 	"github.com/ahacc/ahacc/internal/aha"
@@ -54,7 +56,8 @@ func LazyTemporal(env Env, logger *slog.Logger, metrics client.MetricsHandler) (
 
 // WaitForTemporal returns once the frontend answers a health check, asking
 // again with backoff (0.2 s doubling to 5 s) and logging every miss, or
-// ctx's error when it ends first.
+// ctx's error when it ends first. An answer no wait mends — credentials or
+// TLS refused, a wrong namespace — is returned at once, so the process exits.
 func WaitForTemporal(ctx context.Context, c client.Client, logger *slog.Logger) error {
 	wait := 200 * time.Millisecond
 	for {
@@ -63,6 +66,10 @@ func WaitForTemporal(ctx context.Context, c client.Client, logger *slog.Logger) 
 		cancel()
 		if err == nil {
 			return nil
+		}
+		switch serviceerror.ToStatus(err).Code() {
+		case codes.Unauthenticated, codes.PermissionDenied, codes.InvalidArgument, codes.NotFound:
+			return fmt.Errorf("temporal refused the connection: %w", err)
 		}
 		logger.Warn("temporal frontend not answering; waiting for it", "retry_in", wait.String(), "error", err)
 		select {

@@ -10,8 +10,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ahacc/ahacc/internal/dedup"
 	"github.com/ahacc/ahacc/workflows"
 )
+
+// MaxHandoffTimeout caps AHACC_CENTERCODE_HANDOFF_TIMEOUT below the life of
+// a delivery's Redis claim, so a copy arriving while the hand-off still runs
+// is told "in flight", never handed off a second time beside it.
+const MaxHandoffTimeout = dedup.PendingTTL - 5*time.Second
 
 // Env is the process configuration read from the environment. Secrets stay here
 // (and in the mapping config's expanded values); they are never passed to workflows.
@@ -90,7 +96,8 @@ func EnvFrom(getenv func(string) string) Env {
 	}
 	e.RateBudgetOff = strings.EqualFold(strings.TrimSpace(get("AHACC_RATE_BUDGET", "")), "off")
 	if d, err := time.ParseDuration(get("AHACC_CENTERCODE_HANDOFF_TIMEOUT", "")); err == nil && d > 0 {
-		e.CentercodeHandoffTimeout = d
+		// At most MaxHandoffTimeout: a delivery's Redis claim must outlive its hand-off.
+		e.CentercodeHandoffTimeout = min(d, MaxHandoffTimeout)
 	}
 	if d, err := time.ParseDuration(get("AHACC_SHUTDOWN_TIMEOUT", "")); err == nil && d > 0 {
 		e.ShutdownTimeout = d

@@ -8,11 +8,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/mocks"
 
+	"github.com/ahacc/ahacc/internal/dedup"
 	"github.com/ahacc/ahacc/mapping"
 )
 
@@ -44,4 +46,14 @@ func TestWebhookPerSourceRateLimit(t *testing.T) {
 	resp, err := st.HTTP.App().Test(httptest.NewRequest(http.MethodGet, "/healthz", nil))
 	require.NoError(t, err)
 	require.Equal(t, 200, resp.StatusCode)
+}
+
+// A Centercode hand-off may not outlive the delivery's Redis claim: a longer
+// AHACC_CENTERCODE_HANDOFF_TIMEOUT is capped below it.
+func TestCentercodeHandoffTimeoutStaysWithinTheClaim(t *testing.T) {
+	for v, want := range map[string]time.Duration{"": 10 * time.Second, "20s": 20 * time.Second, "45s": MaxHandoffTimeout} {
+		env := EnvFrom(func(k string) string { return map[string]string{"AHACC_CENTERCODE_HANDOFF_TIMEOUT": v}[k] })
+		require.Equal(t, want, env.CentercodeHandoffTimeout, v)
+	}
+	require.Less(t, MaxHandoffTimeout, dedup.PendingTTL)
 }

@@ -32,8 +32,9 @@ const (
 	stateDone    = "done"
 	// DefaultTTL is how long a delivery id is remembered (design: 7 days).
 	DefaultTTL = 7 * 24 * time.Hour
-	// pendingTTL bounds a claim whose owner died between claim and confirm.
-	pendingTTL = 30 * time.Second
+	// PendingTTL bounds a claim whose owner died between claim and confirm;
+	// a hand-off must end within it (see app.MaxHandoffTimeout).
+	PendingTTL = 30 * time.Second
 )
 
 // claimScript takes the key when nobody has it (SET NX) and otherwise says
@@ -69,7 +70,7 @@ func New(rdb redis.UniversalClient, ttl time.Duration, prefix string) *Store {
 // way, Done when it was handed over before (a duplicate).
 func (s *Store) Claim(ctx context.Context, source, id string) (state, owner string, err error) {
 	owner = statePending + newToken()
-	v, err := claimScript.Run(ctx, s.rdb, []string{s.key(source, id)}, owner, pendingTTL.Milliseconds()).Text()
+	v, err := claimScript.Run(ctx, s.rdb, []string{s.key(source, id)}, owner, PendingTTL.Milliseconds()).Text()
 	switch {
 	case err == redis.Nil:
 		return Claimed, owner, nil

@@ -51,7 +51,7 @@ func TestClaimConfirmRelease(t *testing.T) {
 	st, owner, err = s.Claim(ctx, "aha", "1")
 	require.NoError(t, err)
 	require.Equal(t, Claimed, st)
-	require.LessOrEqual(t, rdb.PTTL(ctx, prefix+"aha:1").Val(), pendingTTL, "a dead owner's claim expires")
+	require.LessOrEqual(t, rdb.PTTL(ctx, prefix+"aha:1").Val(), PendingTTL, "a dead owner's claim expires")
 
 	// Confirmed ids stay for the TTL and cannot be released by a late failure.
 	require.NoError(t, s.Confirm(ctx, "aha", "1"))

@@ -138,12 +138,15 @@ func (d *Dispatcher) handOff(ctx context.Context, source, id, wfID string, send 
 		timeout = 3 * time.Second
 	}
 	hctx, cancel := context.WithTimeout(ctx, timeout)
-	err := sendWhileTime(hctx, send)
+	repeated, err := sendWhileTime(hctx, send)
 	cancel()
 	if err != nil && temporal.IsWorkflowExecutionAlreadyStartedError(err) {
-		// The workflow layer recognised the run: a duplicate, and Temporal has it.
+		// The workflow layer recognised the run: Temporal has it — taken by
+		// an earlier, unanswered call of this hand-off, or a duplicate.
 		err = nil
-		out.Status = Duplicate
+		if !repeated {
+			out.Status = Duplicate
+		}
 	}
 	if err != nil {
 		if owner != "" {
@@ -170,40 +173,48 @@ func (d *Dispatcher) handOff(ctx context.Context, source, id, wfID string, send 
 	return out, nil
 }
 
-// refusedInput reports whether Temporal refused the event itself (an id it
-// cannot take), which no retry mends. Other InvalidArgument answers — a
-// search attribute the namespace lacks, say — are the deployment's to fix:
-// they stay unavailable (503, reconcile retries), so nothing is lost while
-// it is fixed.
 // sendWhileTime sends until Temporal answers or the hand-off's time is up.
 // The SDK gives each call half the time left in its context (room for a
 // retry of a lost call), so one call alone would refuse a delivery the
 // frontend, back a moment later, could still have taken. A repeat of a call
-// that did commit is harmless: workflows dedup by delivery key.
-func sendWhileTime(ctx context.Context, send func(context.Context) error) error {
-	for {
-		err := send(ctx)
+// that did commit is harmless: workflows dedup by delivery key. repeated
+// says a call went unanswered before the last (which may then find the
+// event already taken: by that earlier call).
+func sendWhileTime(ctx context.Context, send func(context.Context) error) (repeated bool, err error) {
+	for n := 0; ; n++ {
+		err = send(ctx)
 		if err == nil || !transientRPC(err) {
-			return err
+			return n > 0, err
 		}
 		select {
 		case <-ctx.Done():
-			return err
+			return n > 0, err
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
 
 // transientRPC: the frontend did not answer (unreachable, or the call's own
-// deadline passed); anything it did answer is final.
+// deadline passed) or said it is busy; anything else it answered is final.
 func transientRPC(err error) bool {
+	var busy *serviceerror.ResourceExhausted
+	if errors.As(err, &busy) {
+		// The server's own limits carry a cause; a message too large for
+		// the client (no cause) never fits.
+		return busy.Cause != enumspb.RESOURCE_EXHAUSTED_CAUSE_UNSPECIFIED
+	}
 	switch serviceerror.ToStatus(err).Code() {
-	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
+	case codes.Unavailable, codes.DeadlineExceeded:
 		return true
 	}
 	return errors.Is(err, context.DeadlineExceeded)
 }
 
+// refusedInput reports whether Temporal refused the event itself (an id it
+// cannot take), which no retry mends. Other InvalidArgument answers — a
+// search attribute the namespace lacks, say — are the deployment's to fix:
+// they stay unavailable (503, reconcile retries), so nothing is lost while
+// it is fixed.
 func refusedInput(err error) bool {
 	var invalid *serviceerror.InvalidArgument
 	if !errors.As(err, &invalid) {

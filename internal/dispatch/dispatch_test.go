@@ -155,3 +155,36 @@ func TestHandOffSendsAgainWithinItsTime(t *testing.T) {
 	require.ErrorIs(t, err, ErrUnavailable)
 	require.Less(t, time.Since(start), time.Second)
 }
+
+// A busy server (ResourceExhausted with a cause) is asked again within the
+// hand-off's time; a message too large (no cause) is not. A start whose
+// first call went unanswered and whose repeat finds the run started was
+// taken by that first call: accepted, not a duplicate.
+func TestHandOffBusyAndTakenByAnUnansweredCall(t *testing.T) {
+	d, tc, _ := testDispatcher(t)
+	d.Timeout = 2 * time.Second
+	run := func(fid string) (Outcome, error) {
+		return d.DispatchMacro(context.Background(), MacroRun{Macro: "comment-to-aha", FeedbackID: fid, RunKey: "k", Payload: []byte(`{}`)})
+	}
+	tc.On("ExecuteWorkflow", mock.Anything, mock.MatchedBy(func(o client.StartWorkflowOptions) bool { return o.ID == "macro:comment-to-aha:1:k" }), mock.Anything, mock.Anything).
+		Return(nil, serviceerror.NewResourceExhausted(enumspb.RESOURCE_EXHAUSTED_CAUSE_BUSY_WORKFLOW, "busy")).Once()
+	tc.On("ExecuteWorkflow", mock.Anything, mock.MatchedBy(func(o client.StartWorkflowOptions) bool { return o.ID == "macro:comment-to-aha:1:k" }), mock.Anything, mock.Anything).
+		Return(nil, nil).Once()
+	out, err := run("1")
+	require.NoError(t, err)
+	require.Equal(t, Accepted, out.Status)
+
+	tc.On("ExecuteWorkflow", mock.Anything, mock.MatchedBy(func(o client.StartWorkflowOptions) bool { return o.ID == "macro:comment-to-aha:2:k" }), mock.Anything, mock.Anything).
+		Return(nil, serviceerror.NewResourceExhausted(enumspb.RESOURCE_EXHAUSTED_CAUSE_UNSPECIFIED, "grpc: message larger than max")).Once()
+	_, err = run("2")
+	require.ErrorIs(t, err, ErrUnavailable)
+
+	tc.On("ExecuteWorkflow", mock.Anything, mock.MatchedBy(func(o client.StartWorkflowOptions) bool { return o.ID == "macro:comment-to-aha:3:k" }), mock.Anything, mock.Anything).
+		Return(nil, serviceerror.NewDeadlineExceeded("context deadline exceeded")).Once()
+	tc.On("ExecuteWorkflow", mock.Anything, mock.MatchedBy(func(o client.StartWorkflowOptions) bool { return o.ID == "macro:comment-to-aha:3:k" }), mock.Anything, mock.Anything).
+		Return(nil, serviceerror.NewWorkflowExecutionAlreadyStarted("started", "", "")).Once()
+	out, err = run("3")
+	require.NoError(t, err)
+	require.Equal(t, Accepted, out.Status, "taken by the unanswered first call")
+	tc.AssertNumberOfCalls(t, "ExecuteWorkflow", 5)
+}

@@ -89,18 +89,22 @@ func TestProcessesWaitForTemporalAtStart(t *testing.T) {
 		}
 	})
 	proxy.cut()
-	const outage = 3 * time.Second
+	const outage = 5 * time.Second
 	restored := time.Now().Add(outage)
 	time.AfterFunc(outage, proxy.restore)
 	s := launchProc(t, e, starterBin, "starter-1", "AHACC_HTTP_ADDR="+freeAddr(t))
 	w := launchProc(t, e, workerBin, "worker-1")
-	time.Sleep(outage / 2)
-	for _, p := range []*proc{s, w} { // up, not ready
-		resp, err := http.Get("http://" + p.addr + "/readyz")
-		if assert.NoError(t, err, "%s answers while it waits", p.name) {
-			resp.Body.Close()
-			assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "%s not ready", p.name)
+	for _, p := range []*proc{s, w} { // up (it answers), not ready, while the frontend is away
+		code := 0
+		for code == 0 && time.Until(restored) > 500*time.Millisecond {
+			if resp, err := http.Get("http://" + p.addr + "/readyz"); err == nil {
+				resp.Body.Close()
+				code = resp.StatusCode
+			} else {
+				time.Sleep(50 * time.Millisecond)
+			}
 		}
+		assert.Equal(t, http.StatusServiceUnavailable, code, "%s answers /readyz 503 while it waits", p.name)
 	}
 	s.waitReady(t, 30*time.Second)
 	w.waitReady(t, 30*time.Second)
