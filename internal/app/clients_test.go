@@ -36,3 +36,21 @@ func TestWaitForTemporal(t *testing.T) {
 	defer cancel()
 	require.ErrorIs(t, WaitForTemporal(ctx, tc, quiet), context.DeadlineExceeded)
 }
+
+// againUntilDone tries again until it succeeds, or stops when told.
+func TestAgainUntilDone(t *testing.T) {
+	n := 0
+	againUntilDone(make(chan struct{}), time.Millisecond, 4*time.Millisecond, func() error {
+		if n++; n < 4 {
+			return context.DeadlineExceeded
+		}
+		return nil
+	})
+	require.Equal(t, 4, n)
+
+	done := make(chan struct{})
+	close(done)
+	n = 0
+	againUntilDone(done, time.Hour, time.Hour, func() error { n++; return context.DeadlineExceeded })
+	require.Zero(t, n, "stopped before trying")
+}

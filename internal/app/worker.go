@@ -101,14 +101,23 @@ func StartWorker(o WorkerOptions) (*Worker, error) {
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start worker on task queue %q: %w", o.Env.TaskQueue, err)
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := EnsureReconcileSchedule(sctx, o.Temporal, o.Env.TaskQueue, o.Config.Sync.ReconcileEvery); err != nil {
-		// Not fatal: webhooks still flow; the operator sees this line.
-		o.Logger.Error("reconcile schedule not ensured", "error", err)
-	}
 	o.Logger.Info("worker polling", "task_queue", o.Env.TaskQueue, "config_hash", o.Config.ShortHash())
 	wk := &Worker{w: w, Activities: acts, done: make(chan struct{})}
+	// The reconcile run is what recovers undelivered webhooks: its schedule
+	// is ensured now, or tried again until it is (not fatal meanwhile:
+	// webhooks still flow).
+	ensure := func() error {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err := EnsureReconcileSchedule(sctx, o.Temporal, o.Env.TaskQueue, o.Config.Sync.ReconcileEvery)
+		if err != nil {
+			o.Logger.Error("reconcile schedule not ensured; trying again", "error", err)
+		}
+		return err
+	}
+	if ensure() != nil {
+		go againUntilDone(wk.done, 30*time.Second, 5*time.Minute, ensure)
+	}
 	if o.Metrics != nil {
 		every := o.ParkedCountEvery
 		if every <= 0 {
@@ -117,6 +126,21 @@ func StartWorker(o WorkerOptions) (*Worker, error) {
 		go wk.countParked(o.Temporal, o.Metrics, o.Logger, every)
 	}
 	return wk, nil
+}
+
+// againUntilDone waits, then calls try, until it succeeds or done closes;
+// the wait starts at first and doubles up to most.
+func againUntilDone(done <-chan struct{}, first, most time.Duration, try func() error) {
+	for wait := first; ; wait = min(2*wait, most) {
+		select {
+		case <-done:
+			return
+		case <-time.After(wait):
+		}
+		if try() == nil {
+			return
+		}
+	}
 }
 
 // Register adds every ahacc workflow and the activities to a registry (the
