@@ -11,6 +11,7 @@
 //	starter upgrade                          after a deploy: running record and feedback workflows continue on the new code
 //	starter doctor                           check the config and environment against Aha!, Centercode, Temporal and Redis
 //	starter healthcheck                      exit 0 when /healthz answers (container probe)
+//	starter setup-temporal [--retention 72h] register the namespace and ahacc's search attributes (idempotent)
 package main
 
 import (
@@ -63,13 +64,15 @@ func main() {
 		err = healthcheck(env)
 	case "doctor":
 		os.Exit(doctor(env, logger))
+	case "setup-temporal":
+		err = setupTemporal(args, env, logger)
 	case "replay", "parked", "retry-parked", "backfill-users", "backfill-records", "upgrade":
 		err = operate(cmd, args, env, logger)
 	case "help", "-h", "--help":
-		fmt.Println("usage: starter [serve|doctor|check-mapping|centercode-setup|replay|parked|retry-parked|backfill-users|upgrade|healthcheck] [flags]")
+		fmt.Println("usage: starter [serve|doctor|check-mapping|centercode-setup|replay|parked|retry-parked|backfill-users|backfill-records|upgrade|setup-temporal|healthcheck] [flags]")
 		return
 	default:
-		err = fmt.Errorf("unknown command %q (serve, doctor, check-mapping, centercode-setup, replay, parked, retry-parked, backfill-users, upgrade, healthcheck)", cmd)
+		err = fmt.Errorf("unknown command %q (serve, doctor, check-mapping, centercode-setup, replay, parked, retry-parked, backfill-users, backfill-records, upgrade, setup-temporal, healthcheck)", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starter:", err)
@@ -116,6 +119,33 @@ func serve(env app.Env, logger *slog.Logger) error {
 	sctx, cancel := context.WithTimeout(context.Background(), env.ShutdownTimeout)
 	defer cancel()
 	return st.HTTP.Shutdown(sctx)
+}
+
+// setupTemporal registers the namespace (TEMPORAL_NAMESPACE) and ahacc's
+// search attributes on the cluster at TEMPORAL_ADDRESS, waiting for it to
+// answer; it needs no ahacc.yaml. Compose, Kubernetes and the cluster tests run it.
+func setupTemporal(args []string, env app.Env, logger *slog.Logger) error {
+	fs := flag.NewFlagSet("setup-temporal", flag.ContinueOnError)
+	retention := fs.Duration("retention", app.DefaultNamespaceRetention, "how long closed runs are kept (a namespace registered now)")
+	wait := fs.Duration("wait", 5*time.Minute, "how long to wait for the cluster to answer")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *wait)
+	defer cancel()
+	tc, err := app.LazyTemporal(env, logger, nil)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	if err := app.WaitForTemporal(ctx, tc, logger); err != nil {
+		return err
+	}
+	done, err := app.SetupTemporal(ctx, tc, env.Namespace, *retention, logger)
+	for _, line := range done {
+		fmt.Println(line)
+	}
+	return err
 }
 
 func healthcheck(env app.Env) error {

@@ -1,0 +1,109 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/ahacc/ahacc/workflows"
+)
+
+// DefaultNamespaceRetention is how long Temporal keeps a closed run's history
+// in a namespace `starter setup-temporal` registers.
+const DefaultNamespaceRetention = 72 * time.Hour
+
+// SetupTemporal makes a Temporal cluster ready for ahacc: the namespace exists
+// (registered with retention when absent) and every search attribute ahacc
+// writes is registered as Keyword. Idempotent; it asks again (1 s apart) while
+// the cluster is still starting, until ctx ends. It is the one registration
+// path: `starter setup-temporal` (compose, Kubernetes, the cluster tests) and
+// the dev stack on PostgreSQL both call it. It returns what it did, in words.
+func SetupTemporal(ctx context.Context, c client.Client, namespace string, retention time.Duration, logger *slog.Logger) ([]string, error) {
+	var done []string
+	for {
+		var err error
+		done, err = setupTemporalOnce(ctx, c, namespace, retention)
+		if err == nil {
+			return done, nil
+		}
+		logger.Warn("temporal not ready for setup yet; asking again", "namespace", namespace, "error", err)
+		select {
+		case <-ctx.Done():
+			return done, fmt.Errorf("set up namespace %s: %w (last: %v)", namespace, ctx.Err(), err)
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func setupTemporalOnce(ctx context.Context, c client.Client, namespace string, retention time.Duration) ([]string, error) {
+	var done []string
+	ws := c.WorkflowService()
+	_, err := ws.DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: namespace})
+	var nf *serviceerror.NamespaceNotFound
+	switch {
+	case errors.As(err, &nf):
+		_, err = ws.RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
+			Namespace:                        namespace,
+			WorkflowExecutionRetentionPeriod: durationpb.New(retention),
+			Description:                      "ahacc: Aha! ↔ Centercode sync",
+		})
+		var exists *serviceerror.NamespaceAlreadyExists
+		if err != nil && !errors.As(err, &exists) {
+			return done, fmt.Errorf("register namespace: %w", err)
+		}
+		done = append(done, fmt.Sprintf("namespace %s: registered (retention %s)", namespace, retention))
+	case err != nil:
+		return done, fmt.Errorf("describe namespace: %w", err)
+	default:
+		done = append(done, fmt.Sprintf("namespace %s: present", namespace))
+	}
+	ops := c.OperatorService()
+	// A namespace just registered reaches the other frontends' caches a few
+	// seconds later: until then this answers NotFound and the caller asks again.
+	have, err := ops.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return done, fmt.Errorf("list search attributes: %w", err)
+	}
+	missing := map[string]enumspb.IndexedValueType{}
+	for _, name := range workflows.SearchAttributeNames {
+		if _, ok := have.GetCustomAttributes()[name]; !ok {
+			missing[name] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
+		}
+	}
+	if len(missing) > 0 {
+		_, err = ops.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: namespace, SearchAttributes: missing})
+		var exists *serviceerror.AlreadyExists
+		if err != nil && !errors.As(err, &exists) {
+			return done, fmt.Errorf("add search attributes: %w", err)
+		}
+	}
+	for _, name := range workflows.SearchAttributeNames {
+		state := "present"
+		if _, ok := missing[name]; ok {
+			state = "registered"
+		}
+		done = append(done, fmt.Sprintf("search attribute %s (Keyword): %s", name, state))
+	}
+	// Confirm: every attribute is listed now.
+	have, err = ops.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return done, fmt.Errorf("list search attributes: %w", err)
+	}
+	for _, name := range workflows.SearchAttributeNames {
+		if _, ok := have.GetCustomAttributes()[name]; !ok {
+			return done, fmt.Errorf("search attribute %s not listed after registering it", name)
+		}
+	}
+	slices.Sort(done[1:])
+	return done, nil
+}
