@@ -37,6 +37,10 @@ type Options struct {
 	// Ephemeral set keeps everything in memory.
 	DataDir   string
 	Ephemeral bool
+	// TemporalDB (AHACC_TEMPORAL_DB) puts the embedded Temporal on PostgreSQL
+	// (postgres://user[:password]@host[:port]/database) instead of the SQLite
+	// file in DataDir; schema created on first start.
+	TemporalDB string
 	// Addresses (host:port). Defaults: Temporal 127.0.0.1:7233, UI
 	// 127.0.0.1:8233 ("off" disables), starter 127.0.0.1:8080, simulators 127.0.0.1:8081/8082.
 	TemporalAddr, UIAddr, HTTPAddr, AhaSimAddr, CCSimAddr string
@@ -66,6 +70,7 @@ func FromEnv(o Options) Options {
 		return def
 	}
 	o.DataDir = get("AHACC_DATA_DIR", ".data")
+	o.TemporalDB = os.Getenv("AHACC_TEMPORAL_DB")
 	o.TemporalAddr = get("AHACC_TEMPORAL_ADDR", "127.0.0.1:7233")
 	o.UIAddr = get("AHACC_UI_ADDR", "127.0.0.1:8233")
 	o.HTTPAddr = get("AHACC_HTTP_ADDR", "127.0.0.1:8080")
@@ -119,7 +124,10 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	}()
 
 	// Temporal (+ UI).
-	topts := TemporalOptions{Addr: o.TemporalAddr, UIAddr: o.UIAddr, Logger: o.Logger}
+	topts := TemporalOptions{Addr: o.TemporalAddr, UIAddr: o.UIAddr, Logger: o.Logger, DBURL: o.TemporalDB}
+	if o.TemporalDB != "" {
+		o.Logger.Info("temporal on PostgreSQL", "db", redactURL(o.TemporalDB))
+	}
 	if !o.Ephemeral {
 		if o.DataDir == "" {
 			o.DataDir = ".data"
@@ -127,7 +135,9 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
 			return s, fmt.Errorf("data dir: %w", err)
 		}
-		topts.DBFile = filepath.Join(o.DataDir, "temporal.db")
+		if o.TemporalDB == "" {
+			topts.DBFile = filepath.Join(o.DataDir, "temporal.db")
+		}
 		topts.LogFile = filepath.Join(o.DataDir, "temporal-server.log")
 	}
 	if s.Temporal, err = StartTemporal(ctx, topts); err != nil {
@@ -393,7 +403,9 @@ func (s *Stack) Banner() string {
 	if s.Temporal.UIURL() != "" {
 		w("  Temporal Web UI     %s", s.Temporal.UIURL())
 	}
-	if s.opts.Ephemeral {
+	if s.opts.TemporalDB != "" {
+		w("  Temporal data       PostgreSQL %s (+ _visibility)", redactURL(s.opts.TemporalDB))
+	} else if s.opts.Ephemeral {
 		w("  Temporal data       in memory (nothing kept)")
 	} else {
 		w("  Temporal data       %s", filepath.Join(s.opts.DataDir, "temporal.db"))

@@ -20,7 +20,6 @@ import (
 	uiconfig "github.com/temporalio/ui-server/v2/server/config"
 	uiserveroptions "github.com/temporalio/ui-server/v2/server/server_options"
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/server/common/authorization"
 	"go.temporal.io/server/common/cluster"
@@ -33,6 +32,7 @@ import (
 	sqliteschema "go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
 
+	"github.com/ahacc/ahacc/internal/app"
 	"github.com/ahacc/ahacc/workflows"
 )
 
@@ -44,6 +44,11 @@ type TemporalOptions struct {
 	UIAddr string
 	// DBFile is the SQLite file; empty means in memory (nothing kept).
 	DBFile string
+	// DBURL, when set (AHACC_TEMPORAL_DB), puts Temporal on PostgreSQL instead:
+	// postgres://user[:password]@host[:port]/database, visibility in
+	// database_visibility; both are created and their schema brought up to
+	// date on start.
+	DBURL string
 	// Namespace to create (default "default").
 	Namespace string
 	// LogLevel of the server's own logs (default "warn").
@@ -118,13 +123,13 @@ func StartTemporal(ctx context.Context, o TemporalOptions) (*Temporal, error) {
 	if err != nil {
 		return nil, err
 	}
-	conf, err := serverConfig(host, port, httpPort, o)
-	if err != nil {
-		return nil, err
-	}
 	var logger log.Logger = log.NewNoopLogger()
 	if o.LogFile != "" {
 		logger = log.NewZapLogger(log.BuildZapLogger(log.Config{Level: o.LogLevel, OutputFile: o.LogFile}))
+	}
+	conf, err := serverConfig(host, port, httpPort, o, logger)
+	if err != nil {
+		return nil, err
 	}
 	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
 	if err != nil {
@@ -164,7 +169,7 @@ func StartTemporal(ctx context.Context, o TemporalOptions) (*Temporal, error) {
 		return nil, fmt.Errorf("start temporal server: %w", err)
 	}
 	t := &Temporal{server: srv, addr: net.JoinHostPort(host, strconv.Itoa(port)), namespace: o.Namespace}
-	if err := t.registerSearchAttributes(ctx); err != nil {
+	if err := t.setUp(ctx, o.Logger); err != nil {
 		t.Stop()
 		return nil, err
 	}
@@ -188,47 +193,37 @@ func (t *Temporal) Stop() {
 	}
 }
 
-func serverConfig(host string, port, httpPort int, o TemporalOptions) (*config.Config, error) {
-	sqlConf := &config.SQL{PluginName: sqliteplugin.PluginName, ConnectAttributes: map[string]string{}}
-	if o.DBFile == "" {
-		sqlConf.ConnectAttributes["mode"] = "memory"
-		sqlConf.ConnectAttributes["cache"] = "shared"
-		sqlConf.DatabaseName = fmt.Sprintf("ahacc-%d", time.Now().UnixNano())
-	} else {
-		if err := os.MkdirAll(filepath.Dir(o.DBFile), 0o755); err != nil {
-			return nil, fmt.Errorf("data dir: %w", err)
-		}
-		sqlConf.ConnectAttributes["mode"] = "rwc"
-		// WAL lets readers (visibility queries, the UI) run beside the single writer.
-		sqlConf.ConnectAttributes["journal_mode"] = "wal"
-		sqlConf.ConnectAttributes["synchronous"] = "normal"
-		sqlConf.ConnectAttributes["busy_timeout"] = "10000"
-		// One connection: SQLite has one writer, and more connections only
-		// trade throughput for SQLITE_BUSY retries inside the server.
-		sqlConf.MaxConns = o.SQLiteConns
-		sqlConf.MaxIdleConns = o.SQLiteConns
-		sqlConf.DatabaseName = o.DBFile
-		if _, err := os.Stat(o.DBFile); errors.Is(err, os.ErrNotExist) {
-			if err := sqliteschema.SetupSchema(sqlConf); err != nil {
-				return nil, fmt.Errorf("set up sqlite schema: %w", err)
-			}
-		}
-	}
-	ns, err := sqliteschema.NewNamespaceConfig("active", o.Namespace, false, SearchAttributes())
-	if err != nil {
-		return nil, fmt.Errorf("namespace config: %w", err)
-	}
-	if err := sqliteschema.CreateNamespaces(sqlConf, ns); err != nil {
-		return nil, fmt.Errorf("create namespace: %w", err)
-	}
-
+func serverConfig(host string, port, httpPort int, o TemporalOptions, logger log.Logger) (*config.Config, error) {
 	var conf config.Config
+	if o.DBURL != "" {
+		def, vis, err := postgresStores(o.DBURL)
+		if err != nil {
+			return nil, err
+		}
+		if err := setUpPostgres(def, "postgresql/v12/temporal", logger); err != nil {
+			return nil, err
+		}
+		if err := setUpPostgres(vis, "postgresql/v12/visibility", logger); err != nil {
+			return nil, err
+		}
+		conf.Persistence.DefaultStore = "postgres-default"
+		conf.Persistence.VisibilityStore = "postgres-visibility"
+		// Fixed for a database's life: the count the server's own template uses.
+		conf.Persistence.NumHistoryShards = 4
+		conf.Persistence.DataStores = map[string]config.DataStore{"postgres-default": {SQL: def}, "postgres-visibility": {SQL: vis}}
+		// The namespace is registered through the frontend once it serves (setUp).
+	} else {
+		sqlConf, err := sqliteStore(o)
+		if err != nil {
+			return nil, err
+		}
+		conf.Persistence.DefaultStore = "sqlite-default"
+		conf.Persistence.VisibilityStore = "sqlite-default"
+		conf.Persistence.NumHistoryShards = 1
+		conf.Persistence.DataStores = map[string]config.DataStore{"sqlite-default": {SQL: sqlConf}}
+	}
 	conf.Global.Membership.MaxJoinDuration = 30 * time.Second
 	conf.Global.Membership.BroadcastAddress = host
-	conf.Persistence.DefaultStore = "sqlite-default"
-	conf.Persistence.VisibilityStore = "sqlite-default"
-	conf.Persistence.NumHistoryShards = 1
-	conf.Persistence.DataStores = map[string]config.DataStore{"sqlite-default": {SQL: sqlConf}}
 	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	conf.ClusterMetadata = &cluster.Config{
 		FailoverVersionIncrement: 10,
@@ -269,35 +264,58 @@ func serverConfig(host string, port, httpPort int, o TemporalOptions) (*config.C
 	return &conf, nil
 }
 
-// registerSearchAttributes adds any of ahacc's search attributes the namespace
-// lacks. A database created by an older ahacc gains the new ones on start.
-func (t *Temporal) registerSearchAttributes(ctx context.Context) error {
+// sqliteStore is the SQLite store (a file, or memory), schema and namespace
+// created when new.
+func sqliteStore(o TemporalOptions) (*config.SQL, error) {
+	sqlConf := &config.SQL{PluginName: sqliteplugin.PluginName, ConnectAttributes: map[string]string{}}
+	if o.DBFile == "" {
+		sqlConf.ConnectAttributes["mode"] = "memory"
+		sqlConf.ConnectAttributes["cache"] = "shared"
+		sqlConf.DatabaseName = fmt.Sprintf("ahacc-%d", time.Now().UnixNano())
+	} else {
+		if err := os.MkdirAll(filepath.Dir(o.DBFile), 0o755); err != nil {
+			return nil, fmt.Errorf("data dir: %w", err)
+		}
+		sqlConf.ConnectAttributes["mode"] = "rwc"
+		// WAL lets readers (visibility queries, the UI) run beside the single writer.
+		sqlConf.ConnectAttributes["journal_mode"] = "wal"
+		sqlConf.ConnectAttributes["synchronous"] = "normal"
+		sqlConf.ConnectAttributes["busy_timeout"] = "10000"
+		// One connection: SQLite has one writer, and more connections only
+		// trade throughput for SQLITE_BUSY retries inside the server.
+		sqlConf.MaxConns = o.SQLiteConns
+		sqlConf.MaxIdleConns = o.SQLiteConns
+		sqlConf.DatabaseName = o.DBFile
+		if _, err := os.Stat(o.DBFile); errors.Is(err, os.ErrNotExist) {
+			if err := sqliteschema.SetupSchema(sqlConf); err != nil {
+				return nil, fmt.Errorf("set up sqlite schema: %w", err)
+			}
+		}
+	}
+	ns, err := sqliteschema.NewNamespaceConfig("active", o.Namespace, false, SearchAttributes())
+	if err != nil {
+		return nil, fmt.Errorf("namespace config: %w", err)
+	}
+	if err := sqliteschema.CreateNamespaces(sqlConf, ns); err != nil {
+		return nil, fmt.Errorf("create namespace: %w", err)
+	}
+	return sqlConf, nil
+}
+
+// setUp registers the namespace (on PostgreSQL; SQLite has it from its
+// schema step) and any of ahacc's search attributes it lacks, so a database
+// created by an older ahacc gains the new ones on start: the path
+// `starter setup-temporal` takes on a real cluster.
+func (t *Temporal) setUp(ctx context.Context, logger *slog.Logger) error {
 	c, err := dialWithRetry(ctx, t.addr, t.namespace)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	ops := c.OperatorService()
-	have, err := ops.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: t.namespace})
-	if err != nil {
-		return fmt.Errorf("list search attributes: %w", err)
-	}
-	missing := map[string]enumspb.IndexedValueType{}
-	for name, typ := range SearchAttributes() {
-		if _, ok := have.GetCustomAttributes()[name]; !ok {
-			missing[name] = typ
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	_, err = ops.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
-		Namespace: t.namespace, SearchAttributes: missing,
-	})
-	if err != nil {
-		return fmt.Errorf("add search attributes: %w", err)
-	}
-	return nil
+	sctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	_, err = app.SetupTemporal(sctx, c, t.namespace, app.DefaultNamespaceRetention, logger)
+	return err
 }
 
 func (t *Temporal) startUI(o TemporalOptions) error {

@@ -2,9 +2,15 @@ package devstack
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -59,5 +65,94 @@ func TestTemporalKeepsHistoryAcrossRestarts(t *testing.T) {
 	require.NoError(t, err)
 	for _, name := range workflows.SearchAttributeNames {
 		require.Contains(t, sas.CustomAttributes, name)
+	}
+}
+
+// testPostgres is a fresh database URL on the PostgreSQL the tests use
+// (AHACC_TEST_POSTGRES, default postgres://postgres@127.0.0.1:5432; CI starts
+// it), dropped with its _visibility twin at cleanup.
+func testPostgres(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv("AHACC_TEST_POSTGRES")
+	if base == "" {
+		base = "postgres://postgres@127.0.0.1:5432"
+	}
+	u, err := url.Parse(base)
+	require.NoError(t, err)
+	conn, err := net.DialTimeout("tcp", u.Host, 2*time.Second)
+	if err != nil {
+		t.Skipf("no PostgreSQL answers at %s (set AHACC_TEST_POSTGRES; CI starts one): %v", u.Host, err)
+	}
+	conn.Close()
+	db := fmt.Sprintf("ahacc_test_%d", time.Now().UnixNano())
+	u.Path = "/" + db
+	t.Cleanup(func() {
+		for _, name := range []string{db, db + "_visibility"} {
+			out, err := exec.Command("psql", "-qh", u.Hostname(), "-p", u.Port(), "-U", u.User.Username(), "-d", "postgres",
+				"-c", fmt.Sprintf(`DROP DATABASE IF EXISTS "%s" WITH (FORCE)`, name)).CombinedOutput()
+			if err != nil {
+				t.Logf("drop %s: %v %s", name, err, out)
+			}
+		}
+	})
+	return u.String()
+}
+
+// TestTemporalOnPostgresKeepsHistoryAcrossRestarts is the SQLite test above on
+// PostgreSQL (AHACC_TEMPORAL_DB): a fresh database gets its schema and the
+// namespace on first start, and a second start finds the run and the search
+// attributes.
+func TestTemporalOnPostgresKeepsHistoryAcrossRestarts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Temporal twice")
+	}
+	ctx := context.Background()
+	opts := TemporalOptions{Addr: "127.0.0.1:0", UIAddr: "off", DBURL: testPostgres(t)}
+	ts, err := StartTemporal(ctx, opts)
+	require.NoError(t, err)
+	c, err := client.Dial(client.Options{HostPort: ts.Addr(), Logger: quietSDKLogger()})
+	require.NoError(t, err)
+	w := worker.New(c, "q", worker.Options{})
+	w.RegisterWorkflow(hello)
+	require.NoError(t, w.Start())
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "wf-persist", TaskQueue: "q"}, hello, "ahacc")
+	require.NoError(t, err)
+	var got string
+	require.NoError(t, run.Get(ctx, &got))
+	w.Stop()
+	c.Close()
+	ts.Stop()
+
+	ts, err = StartTemporal(ctx, opts)
+	require.NoError(t, err)
+	defer ts.Stop()
+	c, err = client.Dial(client.Options{HostPort: ts.Addr(), Logger: quietSDKLogger()})
+	require.NoError(t, err)
+	defer c.Close()
+	desc, err := c.DescribeWorkflowExecution(ctx, "wf-persist", "")
+	require.NoError(t, err)
+	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, desc.WorkflowExecutionInfo.Status)
+	sas, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: "default"})
+	require.NoError(t, err)
+	for _, name := range workflows.SearchAttributeNames {
+		require.Contains(t, sas.CustomAttributes, name)
+	}
+}
+
+func TestPostgresURL(t *testing.T) {
+	def, vis, err := postgresStores("postgres://ahacc:s3cret@db.internal:6543/tmp")
+	require.NoError(t, err)
+	require.Equal(t, "db.internal:6543", def.ConnectAddr)
+	require.Equal(t, "tmp", def.DatabaseName)
+	require.Equal(t, "tmp_visibility", vis.DatabaseName)
+	require.Equal(t, "s3cret", vis.Password)
+	def, _, err = postgresStores("postgresql://postgres@127.0.0.1")
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1:5432", def.ConnectAddr)
+	require.Equal(t, "temporal", def.DatabaseName)
+	for _, bad := range []string{"mysql://x@h/db", "postgres:///db", "postgres://u:pw@h/db?sslmode=require", "postgres://u:pw@h/db?search_path=x"} {
+		_, _, err := postgresStores(bad)
+		require.Error(t, err, bad)
+		require.NotContains(t, err.Error(), "pw@", "the password stays out of the message")
 	}
 }
