@@ -27,6 +27,10 @@ import (
 	"time"
 )
 
+// Enabled reports whether the cluster tests run (make test-cluster sets
+// AHACC_TEST_CLUSTER=1); they need PostgreSQL and minutes.
+func Enabled() bool { return os.Getenv("AHACC_TEST_CLUSTER") == "1" }
+
 // Services are the server's services, one process each, in start order.
 var Services = []string{"history", "matching", "frontend", "worker"}
 

@@ -21,10 +21,6 @@ import (
 	"github.com/ahacc/ahacc/workflows"
 )
 
-// Enabled reports whether the cluster tests run (make test-cluster sets
-// AHACC_TEST_CLUSTER=1); they need PostgreSQL and minutes.
-func Enabled() bool { return os.Getenv("AHACC_TEST_CLUSTER") == "1" }
-
 func repo() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..")

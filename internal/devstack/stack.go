@@ -56,6 +56,13 @@ type Options struct {
 	Worker func(*app.WorkerOptions)
 	// NoWorker skips the in-process worker (tests that run it as a separate process).
 	NoWorker bool
+	// TemporalFrontend, when set, is an existing Temporal (host:port, namespace
+	// "default", already set up): no embedded server is started (the cluster tests).
+	TemporalFrontend string
+	// PublicURL is where the simulators post webhooks and what the banner
+	// shows: a load balancer in front of several starters. Default: the
+	// in-process starter's own URL.
+	PublicURL string
 	// TemporalClientAddr, when set, gives the address the worker and starter
 	// dial instead of the frontend's own (tests put a proxy there to cut it).
 	TemporalClientAddr func(frontend string) (string, error)
@@ -140,7 +147,9 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		}
 		topts.LogFile = filepath.Join(o.DataDir, "temporal-server.log")
 	}
-	if s.Temporal, err = StartTemporal(ctx, topts); err != nil {
+	if o.TemporalFrontend != "" {
+		s.Temporal = &Temporal{addr: o.TemporalFrontend, namespace: "default"}
+	} else if s.Temporal, err = StartTemporal(ctx, topts); err != nil {
 		return s, err
 	}
 	s.stops = append(s.stops, s.Temporal.Stop)
@@ -161,6 +170,9 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	}
 	httpAddr := net.JoinHostPort(httpHost, fmt.Sprint(httpPort))
 	s.HTTPURL = "http://" + httpAddr
+	if o.PublicURL != "" {
+		s.HTTPURL = strings.TrimRight(o.PublicURL, "/")
+	}
 
 	// Learn the config's shape (feedback types, elements) before its
 	// ${VARS} can be filled with the simulators' URLs.
@@ -233,7 +245,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		_ = s.Starter.HTTP.Shutdown(sctx)
 		<-s.httpDone
 	})
-	if err := waitHTTP(ctx, s.HTTPURL+"/healthz", 10*time.Second); err != nil {
+	if err := waitHTTP(ctx, "http://"+httpAddr+"/healthz", 10*time.Second); err != nil {
 		return s, err
 	}
 	return s, nil

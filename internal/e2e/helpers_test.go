@@ -127,6 +127,7 @@ func startStack(t *testing.T, adjust func(*devstack.Options)) *e2eEnv {
 	if adjust != nil {
 		adjust(&o)
 	}
+	onCluster(t, &o)
 	e.config = o.ConfigPath
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -408,6 +409,7 @@ func centercodeCounts(sim *ccsim.Server) ccCounts {
 type answerCounts struct {
 	mu                                        sync.Mutex
 	Accepted, Duplicate, Ignored, Other, Fail int
+	InFlight                                  int // 409: another copy was being handed over
 	Codes                                     map[int]int
 }
 
@@ -429,6 +431,8 @@ func (a *answerCounts) add(ans answer, err error) {
 		a.Duplicate++
 	case ans.Code == http.StatusAccepted && ans.Status == "ignored":
 		a.Ignored++
+	case ans.Code == http.StatusConflict:
+		a.InFlight++
 	default:
 		a.Other++
 	}
@@ -446,8 +450,8 @@ func (a *answerCounts) String() string {
 	for _, c := range codes {
 		parts = append(parts, fmt.Sprintf("%d×%d", a.Codes[c], c))
 	}
-	return fmt.Sprintf("accepted=%d duplicate=%d ignored=%d other=%d failed=%d (%s)",
-		a.Accepted, a.Duplicate, a.Ignored, a.Other, a.Fail, strings.Join(parts, " "))
+	return fmt.Sprintf("accepted=%d duplicate=%d in-flight=%d ignored=%d other=%d failed=%d (%s)",
+		a.Accepted, a.Duplicate, a.InFlight, a.Ignored, a.Other, a.Fail, strings.Join(parts, " "))
 }
 
 // ahaClient reads records from the Aha! simulator (for the expected content).

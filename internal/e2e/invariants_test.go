@@ -227,30 +227,8 @@ func harnessConfig(t *testing.T) string {
 		"    Won't Fix: status-to-aha\n", "    Fixed: status-to-aha\n")
 }
 
-var workerBin struct {
-	once sync.Once
-	path string
-	err  error
-}
-
 // sharedWorkerBin builds the worker once for every seed of the run.
-func sharedWorkerBin(t *testing.T) string {
-	workerBin.once.Do(func() {
-		dir, err := os.MkdirTemp("", "ahacc-harness-")
-		if err != nil {
-			workerBin.err = err
-			return
-		}
-		workerBin.path = dir + "/worker"
-		cmd := exec.Command("go", "build", "-o", workerBin.path, "./worker")
-		cmd.Dir = repoFile()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			workerBin.err = fmt.Errorf("go build ./worker: %v\n%s", err, out)
-		}
-	})
-	require.NoError(t, workerBin.err)
-	return workerBin.path
-}
+func sharedWorkerBin(t *testing.T) string { return sharedBin(t, "./worker") }
 
 func runSeed(t *testing.T, seed int64) {
 	r := &run{t: t, seed: seed, rng: rand.New(rand.NewSource(seed)), deleted: map[string]bool{}, p0: map[string]bool{},

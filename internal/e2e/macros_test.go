@@ -58,13 +58,15 @@ func mcStart(t *testing.T) *mcStack {
 	m.logger = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	s, err := devstack.Start(ctx, devstack.Options{
+	opts := devstack.Options{
 		Ephemeral: true, UIAddr: "off", ConfigPath: exampleConfig(), NoWorker: true, Logger: m.logger,
 		LookupEnv: func(k string) (string, bool) { v, ok := m.env[k]; return v, ok },
 		// Aha!'s 20/s (the per-minute window off, to keep the test short).
 		AhaSim: func(o *ahasim.Options) { o.RatePerSecond, o.RatePerMinute = 20, -1 },
 		CCSim:  func(c *ccsim.Config) { c.DuplicateMacroDelivery = true },
-	})
+	}
+	onCluster(t, &opts)
+	s, err := devstack.Start(ctx, opts)
 	require.NoError(t, err, "start the dev stack")
 	m.s = s
 	t.Cleanup(func() {

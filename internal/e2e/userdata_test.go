@@ -109,7 +109,7 @@ func udStart(t *testing.T, r udRates) *udEnv {
 	vars := map[string]string{"REDIS_URL": redisURL}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	s, err := devstack.Start(ctx, devstack.Options{
+	opts := devstack.Options{
 		Ephemeral: true, UIAddr: "off", ConfigPath: udConfigFile(t, r), NoWorker: true, Logger: logger,
 		LookupEnv: func(k string) (string, bool) { v, ok := vars[k]; return v, ok },
 		AhaSim: func(o *ahasim.Options) {
@@ -124,7 +124,9 @@ func udStart(t *testing.T, r udRates) *udEnv {
 				c.RateLimit = ccsim.RateLimit{PerSecond: r.CCPerSecond, PerMinute: r.CCPerMinute}
 			}
 		},
-	})
+	}
+	onCluster(t, &opts)
+	s, err := devstack.Start(ctx, opts)
 	require.NoError(t, err, "start the dev stack")
 	e.stack, e.cfg, e.aha, e.cc = s, s.Config, s.AhaSim, s.CCSim
 	e.group = e.cfg.UserData.DataGroup

@@ -1,0 +1,227 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ahacc/ahacc/internal/cluster"
+	"github.com/ahacc/ahacc/internal/devstack"
+)
+
+var bins struct {
+	mu    sync.Mutex
+	paths map[string]string
+}
+
+// sharedBin builds an ahacc binary (./worker, ./starter) once per test run.
+// A failed build is not remembered: the next caller builds again.
+func sharedBin(t *testing.T, pkg string) string {
+	t.Helper()
+	bins.mu.Lock()
+	defer bins.mu.Unlock()
+	if p, ok := bins.paths[pkg]; ok {
+		return p
+	}
+	dir, err := os.MkdirTemp("", "ahacc-bin-")
+	require.NoError(t, err)
+	out := filepath.Join(dir, filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = repoFile()
+	b, err := cmd.CombinedOutput()
+	require.NoError(t, err, "go build %s:\n%s", pkg, b)
+	if bins.paths == nil {
+		bins.paths = map[string]string{}
+	}
+	bins.paths[pkg] = out
+	return out
+}
+
+// startCluster starts Temporal as it is deployed (internal/cluster: four
+// server processes on fresh PostgreSQL databases) for one test.
+func startCluster(t *testing.T) *cluster.Cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	c, err := cluster.Start(ctx, cluster.Options{Repo: repoFile(), Dir: t.TempDir(), Starter: sharedBin(t, "./starter"), Logf: t.Logf})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("temporal cluster logs:\n%s", c.LogTail(20))
+		}
+		c.Stop()
+	})
+	return c
+}
+
+// onCluster points a stack's options at a fresh cluster when the cluster
+// tests run (make test-cluster); otherwise the stack embeds Temporal.
+func onCluster(t *testing.T, o *devstack.Options) {
+	if cluster.Enabled() && o.TemporalFrontend == "" {
+		o.TemporalFrontend = startCluster(t).Frontend
+	}
+}
+
+// balancer is a round-robin HTTP load balancer in front of the starters,
+// behaving as the one docker/caddy configures: a starter that refuses the
+// connection is skipped and the request goes to the next; one that dies
+// with the request in flight leaves the sender a 502, as a real proxy does.
+type balancer struct {
+	srv      *httptest.Server
+	mu       sync.Mutex
+	backends []*url.URL
+	next     atomic.Uint64
+	refused  atomic.Int64
+	served   sync.Map // backend host → *atomic.Int64 (requests answered by it)
+}
+
+// servedBy is how many requests the starter at addr answered.
+func (b *balancer) servedBy(addr string) int64 {
+	if v, ok := b.served.Load(addr); ok {
+		return v.(*atomic.Int64).Load()
+	}
+	return 0
+}
+
+func newBalancer(t *testing.T) *balancer {
+	b := &balancer{}
+	b.srv = httptest.NewServer(http.HandlerFunc(b.serve))
+	t.Cleanup(b.srv.Close)
+	return b
+}
+
+func (b *balancer) set(addrs ...string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.backends = nil
+	for _, a := range addrs {
+		b.backends = append(b.backends, &url.URL{Scheme: "http", Host: a})
+	}
+}
+
+func (b *balancer) serve(w http.ResponseWriter, r *http.Request) {
+	b.mu.Lock()
+	backends := append([]*url.URL(nil), b.backends...)
+	b.mu.Unlock()
+	if len(backends) == 0 {
+		http.Error(w, "no starter", http.StatusServiceUnavailable)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 10<<20))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	start := int(b.next.Add(1))
+	for i := range backends {
+		target := backends[(start+i)%len(backends)]
+		refused := false
+		proxy := &httputil.ReverseProxy{
+			Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target); pr.Out.Host = pr.In.Host },
+			ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+				if errors.Is(err, syscall.ECONNREFUSED) {
+					refused = true
+					return
+				}
+				http.Error(w, "starter: "+err.Error(), http.StatusBadGateway)
+			},
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		proxy.ServeHTTP(w, r)
+		if !refused {
+			v, _ := b.served.LoadOrStore(target.Host, new(atomic.Int64))
+			v.(*atomic.Int64).Add(1)
+			return
+		}
+		b.refused.Add(1)
+	}
+	http.Error(w, "every starter refused the connection", http.StatusBadGateway)
+}
+
+// clusterRig is ahacc as deployed: two starter and two worker processes from
+// the binaries, configured only through their environment, on the cluster,
+// behind the balancer.
+type clusterRig struct {
+	e        *e2eEnv
+	c        *cluster.Cluster
+	lb       *balancer
+	starters []*proc
+	workers  []*proc
+}
+
+// startClusterRig brings up the cluster, the stack's simulators (its own
+// starter idle, no in-process worker), two workers and two starters.
+func startClusterRig(t *testing.T, adjust func(*devstack.Options)) *clusterRig {
+	t.Helper()
+	if !cluster.Enabled() {
+		t.Skip("cluster tests: make test-cluster (AHACC_TEST_CLUSTER=1; PostgreSQL at 127.0.0.1:5432)")
+	}
+	r := &clusterRig{c: startCluster(t), lb: newBalancer(t)}
+	r.e = startStack(t, func(o *devstack.Options) {
+		o.TemporalFrontend = r.c.Frontend
+		o.PublicURL = r.lb.srv.URL
+		o.NoWorker = true
+		if adjust != nil {
+			adjust(o)
+		}
+	})
+	for i := range 2 {
+		r.workers = append(r.workers, r.startWorker(t, i+1))
+	}
+	var addrs []string
+	for i := range 2 {
+		p := r.startStarter(t, i+1)
+		r.starters = append(r.starters, p)
+		addrs = append(addrs, p.addr)
+	}
+	r.lb.set(addrs...)
+	return r
+}
+
+func (r *clusterRig) startWorker(t *testing.T, n int) *proc {
+	return startProc(t, r.e, sharedBin(t, "./worker"), fmt.Sprintf("worker-%d", n))
+}
+
+func (r *clusterRig) startStarter(t *testing.T, n int) *proc {
+	return startProc(t, r.e, sharedBin(t, "./starter"), fmt.Sprintf("starter-%d", n),
+		"AHACC_HTTP_ADDR="+freeAddr(t), "AHACC_SHUTDOWN_TIMEOUT=5s")
+}
+
+// restartStarter replaces starter i (after a kill) on the same address.
+func (r *clusterRig) restartStarter(t *testing.T, i int) {
+	old := r.starters[i]
+	p := startProc(t, r.e, sharedBin(t, "./starter"), fmt.Sprintf("starter-%d-again", i+1),
+		"AHACC_HTTP_ADDR="+old.addr, "AHACC_SHUTDOWN_TIMEOUT=5s")
+	r.starters[i] = p
+}
+
+// TestClusterBurst is the burst of issue 4 (500 deliveries for 100 ideas, 30%
+// re-posted, 20% of far-side calls failing, Aha!'s 429s) as deployed: Temporal
+// as four processes on PostgreSQL, deliveries spread over two starter
+// processes by the balancer, two worker processes. Same assertions as on
+// the embedded stack.
+func TestClusterBurst(t *testing.T) {
+	r := startClusterRig(t, func(o *devstack.Options) { o.ConfigPath = burstConfig(t) })
+	b := runBurst(t, r.e, burstHooks{})
+	verifyBurst(t, b, 180*time.Second, false)
+	for _, s := range r.starters {
+		require.Positive(t, r.lb.servedBy(s.addr), "%s took deliveries", s.name)
+		t.Logf("%s answered %d requests", s.name, r.lb.servedBy(s.addr))
+	}
+}
