@@ -67,6 +67,8 @@ type Cluster struct {
 	procs    map[string]*exec.Cmd
 	exited   map[string]chan error
 	server   string // temporal-server binary
+	restarts int
+	stopped  bool
 }
 
 // Start builds the binaries if needed, creates and updates the databases,
@@ -184,6 +186,9 @@ func (c *Cluster) DBName() string { return c.o.DBName }
 func (c *Cluster) StartService(svc string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.stopped {
+		return fmt.Errorf("cluster stopped")
+	}
 	if _, running := c.procs[svc]; running {
 		return fmt.Errorf("temporal %s is running", svc)
 	}
@@ -200,9 +205,45 @@ func (c *Cluster) StartService(svc string) error {
 		return fmt.Errorf("start temporal %s: %w", svc, err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait(); logf.Close() }()
 	c.procs[svc], c.exited[svc] = cmd, done
+	go func() {
+		err := cmd.Wait()
+		logf.Close()
+		done <- err
+		c.supervise(svc, cmd, err)
+	}()
 	return nil
+}
+
+// supervise starts a service again when it exited by itself (not through
+// Kill or Stop), 1 s later, as compose's restart: unless-stopped and a
+// Kubernetes Deployment do: a history service that starts while PostgreSQL
+// is down exits ("schema version compatibility check failed") and is
+// expected to be started again.
+func (c *Cluster) supervise(svc string, cmd *exec.Cmd, err error) {
+	c.mu.Lock()
+	ours := c.procs[svc] == cmd
+	if ours {
+		delete(c.procs, svc)
+		delete(c.exited, svc)
+		c.restarts++
+	}
+	c.mu.Unlock()
+	if !ours {
+		return
+	}
+	c.o.Logf("temporal %s exited by itself (%v); starting it again in 1 s", svc, err)
+	time.Sleep(time.Second)
+	if err := c.StartService(svc); err != nil {
+		c.o.Logf("temporal %s: %v", svc, err)
+	}
+}
+
+// Restarts is how many times the supervisor started a service that exited by itself.
+func (c *Cluster) Restarts() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.restarts
 }
 
 // Kill SIGKILLs one service and waits for it to exit.
@@ -237,6 +278,9 @@ func (c *Cluster) signal(svc string, sig syscall.Signal, wait time.Duration) {
 // Stop stops every service (SIGTERM, then SIGKILL after 10 s) and drops the
 // databases.
 func (c *Cluster) Stop() {
+	c.mu.Lock()
+	c.stopped = true
+	c.mu.Unlock()
 	var wg sync.WaitGroup
 	for i := len(Services) - 1; i >= 0; i-- {
 		wg.Add(1)

@@ -225,3 +225,57 @@ func TestClusterBurst(t *testing.T) {
 		t.Logf("%s answered %d requests", s.name, r.lb.servedBy(s.addr))
 	}
 }
+
+// TestClusterBurstFaults is the burst with the deployment's processes dying
+// in its second half (issue 14 item 4), one after another: a starter
+// SIGKILLed with deliveries in flight (back on its address 2 s later; the
+// balancer sends the meantime's deliveries to the other one), a worker
+// SIGKILLed (a new one started), Temporal's history service SIGKILLed and
+// restarted, and PostgreSQL stopped for 3 s. A delivery refused meanwhile (5xx, or no
+// answer) was never acknowledged; reconcile brings it in. Then the same
+// checks: every routed audit reached its workflow, one feedback per idea
+// with the idea's final content.
+func TestClusterBurstFaults(t *testing.T) {
+	r := startClusterRig(t, func(o *devstack.Options) { o.ConfigPath = burstConfig(t) })
+	var faults sync.WaitGroup
+	b := runBurst(t, r.e, burstHooks{midBurst: func(b *burst) {
+		b.refusals = true
+		faults.Add(1)
+		go func() {
+			defer faults.Done()
+			at := func(what string) { t.Logf("%s at %s into the burst", what, time.Since(b.start).Round(time.Millisecond)) }
+			// First, while the simulator still has a backlog of deliveries and
+			// the first wave of re-posts is in flight: starter-1 SIGKILLed and
+			// down for 2 s. What it was handling gets a 502 or no answer (never
+			// a 2xx for something not handed over); the balancer skips it.
+			r.starters[0].kill(t)
+			at("starter-1 SIGKILLed")
+			time.Sleep(2 * time.Second)
+			r.restartStarter(t, 0)
+			at("starter-1 back")
+			r.workers[0].kill(t)
+			at("worker-1 SIGKILLed")
+			r.workers[0] = r.startWorker(t, 3)
+			require.NoError(t, r.c.Restart("history"))
+			at("temporal history SIGKILLed and restarted")
+			// PostgreSQL down for 3 s.
+			out, err := exec.Command("pg_ctlcluster", "15", "main", "stop", "-m", "fast").CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			at("PostgreSQL stopped")
+			time.Sleep(3 * time.Second)
+			out, err = exec.Command("pg_ctlcluster", "15", "main", "start").CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			at("PostgreSQL restarted")
+		}()
+	}})
+	faults.Wait()
+	q := verifyBurst(t, b, 240*time.Second, false)
+	codes := map[int]int{}
+	for _, d := range r.e.stack.AhaSim.Deliveries() {
+		if !d.Suppressed && inBurst(d.AuditID, b.mark) {
+			codes[d.Status]++
+		}
+	}
+	t.Logf("simulator deliveries by answer: %v; re-posts: %s; balancer skipped %d refused connections; %d duplicates dropped by the workflows' seen-id sets; Temporal services restarted by the supervisor: %d",
+		codes, b.posted.String(), r.lb.refused.Load(), q.Duplicates, r.c.Restarts())
+}
