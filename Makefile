@@ -9,7 +9,7 @@ PKGS        := ./...
 SHELL       := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: run test test-short test-e2e soak fuzz bench lint build docker-build docker-up docker-down clean
+.PHONY: run test test-short test-e2e test-cluster soak fuzz bench lint build build-temporal docker-build docker-up docker-down clean
 
 ## run: the whole stack on one machine (embedded Temporal + UI, Redis, simulators, worker, starter)
 run:
@@ -23,6 +23,19 @@ test:
 ## test-short: unit tests only (skips the end-to-end tests that start Temporal)
 test-short:
 	$(GO) test -count=1 -short $(PKGS)
+
+## test-cluster: ahacc as deployed — Temporal's frontend, history, matching and worker
+## services as separate processes (built from the pinned module) on fresh PostgreSQL
+## databases, two starter and two worker processes behind a load balancer — running the
+## burst (with processes killed and PostgreSQL stopped), macros with status rules, user
+## data with backfill and the invariant harness's fixed seeds. Needs PostgreSQL
+## (PGHOST 127.0.0.1:5432, user postgres) and Redis.
+CLUSTER_TESTS := ^(TestCluster.*|TestInvariants|TestMacrosWillFixPushesOneIdeaPerItem|TestFromAhaStatusSetsCentercodeWithoutEcho|TestUserDataBackfill1000)$$
+test-cluster: build-temporal
+	AHACC_TEST_CLUSTER=1 $(GO) test -count=1 -timeout 15m -run '^TestCluster' -v ./internal/cluster/
+	AHACC_TEST_CLUSTER=1 AHACC_SEEDS=2 $(GO) test -count=1 -timeout 15m -run '$(CLUSTER_TESTS)' -v ./internal/e2e/ > .cluster-test.log 2>&1; \
+	  rc=$$?; grep -E '^(---|\s+---|ok|FAIL|panic)|cluster_test.go:|burst summary|Error:|Messages:' .cluster-test.log; \
+	  echo "full log: .cluster-test.log"; exit $$rc
 
 ## test-e2e: the browser test against the dev stack's Web UI (needs Debian's chromium; CHROMIUM_PATH overrides)
 test-e2e:
@@ -69,6 +82,12 @@ lint:
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ ./worker ./starter ./internal/devstack/cmd/ahacc-dev
 
+## build-temporal: the Temporal server and its SQL schema tool, from the module go.mod pins
+## (go.mod's tool directives), into bin/temporal-server and bin/temporal-sql-tool
+build-temporal:
+	$(GO) build -o bin/temporal-server go.temporal.io/server/cmd/server
+	$(GO) build -o bin/temporal-sql-tool go.temporal.io/server/cmd/tools/sql
+
 docker-build:
 	$(COMPOSE) build
 
@@ -79,4 +98,4 @@ docker-down:
 	$(COMPOSE) down
 
 clean:
-	rm -rf bin .data .bench-*.txt .soak.log
+	rm -rf bin .data .bench-*.txt .soak.log .cluster-test.log

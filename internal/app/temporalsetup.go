@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/ahacc/ahacc/workflows"
@@ -30,9 +31,20 @@ const DefaultNamespaceRetention = 72 * time.Hour
 // the dev stack on PostgreSQL both call it. It returns what it did, in words.
 func SetupTemporal(ctx context.Context, c client.Client, namespace string, retention time.Duration, logger *slog.Logger) ([]string, error) {
 	var done []string
+	changed := false
 	for {
 		var err error
-		done, err = setupTemporalOnce(ctx, c, namespace, retention)
+		var ch bool
+		done, ch, err = setupTemporalOnce(ctx, c, namespace, retention)
+		changed = changed || ch
+		if err == nil && changed {
+			// What this run registered reaches each service's namespace cache
+			// within its refresh interval (10 s by default); until then a start
+			// that sets the attributes is refused. Wait until one is taken.
+			if err = probeSearchAttributes(ctx, c); err == nil {
+				done = append(done, "search attributes: usable (a probe workflow started with them, then terminated)")
+			}
+		}
 		if err == nil {
 			return done, nil
 		}
@@ -45,10 +57,9 @@ func SetupTemporal(ctx context.Context, c client.Client, namespace string, reten
 	}
 }
 
-func setupTemporalOnce(ctx context.Context, c client.Client, namespace string, retention time.Duration) ([]string, error) {
-	var done []string
+func setupTemporalOnce(ctx context.Context, c client.Client, namespace string, retention time.Duration) (done []string, changed bool, err error) {
 	ws := c.WorkflowService()
-	_, err := ws.DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: namespace})
+	_, err = ws.DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: namespace})
 	var nf *serviceerror.NamespaceNotFound
 	switch {
 	case errors.As(err, &nf):
@@ -59,11 +70,12 @@ func setupTemporalOnce(ctx context.Context, c client.Client, namespace string, r
 		})
 		var exists *serviceerror.NamespaceAlreadyExists
 		if err != nil && !errors.As(err, &exists) {
-			return done, fmt.Errorf("register namespace: %w", err)
+			return done, changed, fmt.Errorf("register namespace: %w", err)
 		}
+		changed = true
 		done = append(done, fmt.Sprintf("namespace %s: registered (retention %s)", namespace, retention))
 	case err != nil:
-		return done, fmt.Errorf("describe namespace: %w", err)
+		return done, changed, fmt.Errorf("describe namespace: %w", err)
 	default:
 		done = append(done, fmt.Sprintf("namespace %s: present", namespace))
 	}
@@ -72,7 +84,7 @@ func setupTemporalOnce(ctx context.Context, c client.Client, namespace string, r
 	// seconds later: until then this answers NotFound and the caller asks again.
 	have, err := ops.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
 	if err != nil {
-		return done, fmt.Errorf("list search attributes: %w", err)
+		return done, changed, fmt.Errorf("list search attributes: %w", err)
 	}
 	missing := map[string]enumspb.IndexedValueType{}
 	for _, name := range workflows.SearchAttributeNames {
@@ -84,8 +96,9 @@ func setupTemporalOnce(ctx context.Context, c client.Client, namespace string, r
 		_, err = ops.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: namespace, SearchAttributes: missing})
 		var exists *serviceerror.AlreadyExists
 		if err != nil && !errors.As(err, &exists) {
-			return done, fmt.Errorf("add search attributes: %w", err)
+			return done, changed, fmt.Errorf("add search attributes: %w", err)
 		}
+		changed = true
 	}
 	for _, name := range workflows.SearchAttributeNames {
 		state := "present"
@@ -97,13 +110,34 @@ func setupTemporalOnce(ctx context.Context, c client.Client, namespace string, r
 	// Confirm: every attribute is listed now.
 	have, err = ops.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
 	if err != nil {
-		return done, fmt.Errorf("list search attributes: %w", err)
+		return done, changed, fmt.Errorf("list search attributes: %w", err)
 	}
 	for _, name := range workflows.SearchAttributeNames {
 		if _, ok := have.GetCustomAttributes()[name]; !ok {
-			return done, fmt.Errorf("search attribute %s not listed after registering it", name)
+			return done, changed, fmt.Errorf("search attribute %s not listed after registering it", name)
 		}
 	}
 	slices.Sort(done[1:])
-	return done, nil
+	return done, changed, nil
+}
+
+// probeSearchAttributes starts a workflow that sets every ahacc search
+// attribute (on a task queue no worker polls) and terminates it at once: the
+// start is refused ("no mapping defined for search attribute") until the
+// services' namespace caches have the new attributes.
+func probeSearchAttributes(ctx context.Context, c client.Client) error {
+	var sas []temporal.SearchAttributeUpdate
+	for _, name := range workflows.SearchAttributeNames {
+		sas = append(sas, temporal.NewSearchAttributeKeyKeyword(name).ValueSet("setup-probe"))
+	}
+	id := fmt.Sprintf("ahacc-setup-probe-%d", time.Now().UnixNano())
+	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: "ahacc-setup-probe",
+		TypedSearchAttributes: temporal.NewSearchAttributes(sas...)}, "AhaccSetupProbe")
+	if err != nil {
+		return fmt.Errorf("probe start with the search attributes: %w", err)
+	}
+	if err := c.TerminateWorkflow(ctx, id, "", "ahacc setup-temporal: probe done"); err != nil {
+		return fmt.Errorf("terminate the probe workflow %s: %w", id, err)
+	}
+	return nil
 }
