@@ -243,7 +243,9 @@ func TestClusterBurstFaults(t *testing.T) {
 		faults.Add(1)
 		go func() {
 			defer faults.Done()
-			at := func(what string) { t.Logf("%s at %s into the burst", what, time.Since(b.start).Round(time.Millisecond)) }
+			at := func(what string) {
+				t.Logf("%s at %s into the burst", what, time.Since(b.start).Round(time.Millisecond))
+			}
 			// First, while the simulator still has a backlog of deliveries and
 			// the first wave of re-posts is in flight: starter-1 SIGKILLed and
 			// down for 2 s. What it was handling gets a 502 or no answer (never
