@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -73,7 +72,8 @@ func envOf(t *testing.T, s types.ServiceConfig) map[string]string {
 func TestComposeServices(t *testing.T) {
 	p := mustLoad(t)
 	assert.Equal(t, "ahacc", p.Name)
-	want := []string{"postgresql", "temporal", "temporal-search-attributes", "temporal-ui", "redis", "worker", "starter"}
+	want := []string{"postgresql", "temporal-schema", "temporal", "temporal-history", "temporal-matching", "temporal-worker",
+		"temporal-setup", "temporal-ui", "redis", "worker", "starter"}
 	got := p.ServiceNames()
 	slices.Sort(want)
 	slices.Sort(got)
@@ -104,8 +104,9 @@ func TestComposePorts(t *testing.T) {
 			assert.Equal(t, tc.hostIP, ports[0].HostIP)
 		})
 	}
-	// Only those three reach the host; PostgreSQL, Redis and workers stay internal.
-	for _, name := range []string{"postgresql", "redis", "worker", "temporal-search-attributes"} {
+	// Only those three reach the host; PostgreSQL, Redis, workers and Temporal's
+	// internal services stay internal.
+	for _, name := range []string{"postgresql", "redis", "worker", "temporal-schema", "temporal-history", "temporal-matching", "temporal-worker", "temporal-setup"} {
 		assert.Emptyf(t, service(t, p, name).Ports, "%s must not publish a host port", name)
 	}
 }
@@ -236,7 +237,7 @@ func TestComposeSecretsStayWithTheirServices(t *testing.T) {
 	p, err := loadCompose(t, example)
 	require.NoError(t, err)
 	owners := map[string][]string{
-		"POSTGRES_PASSWORD": {"postgresql", "temporal"},
+		"POSTGRES_PASSWORD": {"postgresql", "temporal-schema", "temporal", "temporal-history", "temporal-matching", "temporal-worker"},
 	}
 	for _, v := range appEnv {
 		if !v.secret {
@@ -313,18 +314,22 @@ func TestComposeDependsOn(t *testing.T) {
 		service string
 		deps    map[string]string
 	}{
-		{"temporal", map[string]string{"postgresql": types.ServiceConditionHealthy}},
-		{"temporal-search-attributes", map[string]string{"temporal": types.ServiceConditionHealthy}},
+		{"temporal-schema", map[string]string{"postgresql": types.ServiceConditionHealthy}},
+		{"temporal", map[string]string{"temporal-schema": types.ServiceConditionCompletedSuccessfully}},
+		{"temporal-history", map[string]string{"temporal-schema": types.ServiceConditionCompletedSuccessfully}},
+		{"temporal-matching", map[string]string{"temporal-schema": types.ServiceConditionCompletedSuccessfully}},
+		{"temporal-worker", map[string]string{"temporal-schema": types.ServiceConditionCompletedSuccessfully}},
+		{"temporal-setup", map[string]string{"temporal": types.ServiceConditionHealthy}},
 		{"temporal-ui", map[string]string{"temporal": types.ServiceConditionHealthy}},
 		{"worker", map[string]string{
-			"temporal":                   types.ServiceConditionHealthy,
-			"redis":                      types.ServiceConditionHealthy,
-			"temporal-search-attributes": types.ServiceConditionCompletedSuccessfully,
+			"temporal":       types.ServiceConditionHealthy,
+			"redis":          types.ServiceConditionHealthy,
+			"temporal-setup": types.ServiceConditionCompletedSuccessfully,
 		}},
 		{"starter", map[string]string{
-			"temporal":                   types.ServiceConditionHealthy,
-			"redis":                      types.ServiceConditionHealthy,
-			"temporal-search-attributes": types.ServiceConditionCompletedSuccessfully,
+			"temporal":       types.ServiceConditionHealthy,
+			"redis":          types.ServiceConditionHealthy,
+			"temporal-setup": types.ServiceConditionCompletedSuccessfully,
 		}},
 	}
 	for _, tc := range tests {
@@ -348,7 +353,7 @@ func TestComposeHealthchecks(t *testing.T) {
 		want    []string // test must contain these, in order
 	}{
 		{"postgresql", []string{"CMD-SHELL", "pg_isready -U temporal"}},
-		{"temporal", []string{"CMD", "temporal", "operator", "namespace", "describe", "--namespace", "default", "--address", "127.0.0.1:7233"}},
+		{"temporal", []string{"CMD", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/7233"}},
 		{"redis", []string{"CMD", "redis-cli", "ping"}},
 		{"starter", []string{"CMD", "/usr/local/bin/starter", "healthcheck"}},
 	}
@@ -364,7 +369,7 @@ func TestComposeHealthchecks(t *testing.T) {
 		})
 	}
 	// The temporal healthcheck dials 127.0.0.1, which only answers when the server
-	// binds all interfaces (auto-setup binds the container IP otherwise).
+	// binds all interfaces.
 	assert.Equal(t, "0.0.0.0", envOf(t, service(t, p, "temporal"))["BIND_ON_IP"])
 	// The starter healthcheck runs the binary the starter image installs.
 	df := parseDockerfile(t, "Dockerfile")
@@ -373,16 +378,34 @@ func TestComposeHealthchecks(t *testing.T) {
 
 func TestComposeTemporal(t *testing.T) {
 	p := mustLoad(t)
-	tmp := service(t, p, "temporal")
-	assert.True(t, strings.HasPrefix(tmp.Image, "temporalio/auto-setup:"), tmp.Image)
-	env := envOf(t, tmp)
-	assert.Equal(t, "postgres12", env["DB"])
-	assert.Equal(t, "postgresql", env["POSTGRES_SEEDS"])
-	assert.Equal(t, "5432", env["DB_PORT"])
-	assert.Equal(t, envOf(t, service(t, p, "postgresql"))["POSTGRES_USER"], env["POSTGRES_USER"])
-	assert.Equal(t, envOf(t, service(t, p, "postgresql"))["POSTGRES_PASSWORD"], env["POSTGRES_PWD"])
-	assert.Equal(t, envOf(t, service(t, p, "worker"))["TEMPORAL_NAMESPACE"], env["DEFAULT_NAMESPACE"])
-	assert.Equal(t, "true", env["SKIP_ADD_CUSTOM_SEARCH_ATTRIBUTES"])
+	pgEnv := envOf(t, service(t, p, "postgresql"))
+	for _, name := range []string{"temporal-schema", "temporal", "temporal-history", "temporal-matching", "temporal-worker"} {
+		env := envOf(t, service(t, p, name))
+		assert.Equal(t, "postgres12", env["DB"], name)
+		assert.Equal(t, "postgresql", env["POSTGRES_SEEDS"], name)
+		assert.Equal(t, "5432", env["DB_PORT"], name)
+		assert.Equal(t, pgEnv["POSTGRES_USER"], env["POSTGRES_USER"], name)
+		assert.Equal(t, pgEnv["POSTGRES_PASSWORD"], env["POSTGRES_PWD"], name)
+	}
+	// One service per container, from the image built of go.mod's server.
+	for svc, name := range map[string]string{"frontend": "temporal", "history": "temporal-history", "matching": "temporal-matching", "worker": "temporal-worker"} {
+		s := service(t, p, name)
+		assert.Equal(t, svc, envOf(t, s)["SERVICES"], name)
+		assert.True(t, strings.HasPrefix(s.Image, "ahacc/temporal-server:"), s.Image)
+		require.NotNil(t, s.Build, name)
+		assert.Equal(t, "temporal-server", s.Build.Target, name)
+		assert.Equal(t, "unless-stopped", s.Restart, "%s: a service that exits (e.g. started while PostgreSQL is down) is started again", name)
+	}
+	schema := service(t, p, "temporal-schema")
+	require.NotNil(t, schema.Build)
+	assert.Equal(t, "temporal-tools", schema.Build.Target)
+	assert.Equal(t, "no", schema.Restart)
+
+	setup := service(t, p, "temporal-setup")
+	assert.Equal(t, types.ShellCommand{"setup-temporal", "--retention", "72h"}, setup.Command)
+	assert.True(t, strings.HasPrefix(setup.Image, "ahacc/starter:"), setup.Image)
+	assert.Equal(t, envOf(t, service(t, p, "worker"))["TEMPORAL_NAMESPACE"], envOf(t, setup)["TEMPORAL_NAMESPACE"])
+	assert.Equal(t, "no", setup.Restart, "a one-shot job; completed_successfully is what the app waits for")
 
 	pg := service(t, p, "postgresql")
 	require.Len(t, pg.Volumes, 1)
@@ -405,33 +428,6 @@ func TestComposeUI(t *testing.T) {
 	for _, k := range []string{"TEMPORAL_DISABLE_WRITE_ACTIONS", "TEMPORAL_WORKFLOW_SIGNAL_DISABLED", "TEMPORAL_WORKFLOW_RESET_DISABLED", "TEMPORAL_WORKFLOW_TERMINATE_DISABLED"} {
 		assert.Equalf(t, "false", env[k], "%s", k)
 	}
-}
-
-func TestComposeSearchAttributeInit(t *testing.T) {
-	p := mustLoad(t)
-	s := service(t, p, "temporal-search-attributes")
-	assert.True(t, strings.HasPrefix(s.Image, "temporalio/admin-tools:"), s.Image)
-	assert.Equal(t, "no", s.Restart, "a one-shot job; completed_successfully is what the app waits for")
-	env := envOf(t, s)
-	assert.Equal(t, "temporal:7233", env["TEMPORAL_ADDRESS"])
-	assert.Equal(t, envOf(t, service(t, p, "worker"))["TEMPORAL_NAMESPACE"], env["TEMPORAL_NAMESPACE"])
-	assert.ElementsMatch(t, searchAttributes, strings.Fields(env["AHACC_SEARCH_ATTRIBUTES"]))
-
-	// The script it runs is the one in docker/temporal, mounted read-only.
-	require.Len(t, s.Volumes, 1)
-	script, err := filepath.Abs(filepath.Join("temporal", "register-search-attributes.sh"))
-	require.NoError(t, err)
-	assert.Equal(t, script, s.Volumes[0].Source)
-	assert.True(t, s.Volumes[0].ReadOnly)
-	assert.Equal(t, types.ShellCommand{"/bin/sh"}, s.Entrypoint)
-	assert.Equal(t, types.ShellCommand{s.Volumes[0].Target}, s.Command)
-
-	// The script's own default list agrees (used when run by hand, e.g. on Kubernetes).
-	b, err := os.ReadFile(script)
-	require.NoError(t, err)
-	m := regexp.MustCompile(`AHACC_SEARCH_ATTRIBUTES:=([^}]*)}`).FindSubmatch(b)
-	require.NotNil(t, m)
-	assert.ElementsMatch(t, searchAttributes, strings.Fields(string(m[1])))
 }
 
 // TestComposeEnvExampleDocumentsEveryVariable: every ${VAR} the compose files

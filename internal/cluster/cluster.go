@@ -31,6 +31,25 @@ import (
 // AHACC_TEST_CLUSTER=1); they need PostgreSQL and minutes.
 func Enabled() bool { return os.Getenv("AHACC_TEST_CLUSTER") == "1" }
 
+// What docker/ runs too (docker's TestComposeMatchesTheTestedCluster reads these):
+const (
+	// ServerPackage and SQLToolPackage are built from the version go.mod pins.
+	ServerPackage  = "go.temporal.io/server/cmd/server"
+	SQLToolPackage = "go.temporal.io/server/cmd/tools/sql"
+	// SchemaScript creates and updates the databases.
+	SchemaScript = "docker/temporal/setup-postgres.sh"
+	// DynamicConfig is the server's dynamic config file.
+	DynamicConfig = "docker/temporal/dynamicconfig.yaml"
+	// SetupCommand is the starter subcommand that registers the namespace and
+	// the search attributes.
+	SetupCommand = "setup-temporal"
+)
+
+// ServerEnv names the server environment variables (its embedded config
+// template's) the cluster sets besides the *_PORT ones.
+var ServerEnv = []string{"DB", "POSTGRES_SEEDS", "DB_PORT", "POSTGRES_USER", "POSTGRES_PWD", "DBNAME", "VISIBILITY_DBNAME",
+	"BIND_ON_IP", "TEMPORAL_BROADCAST_ADDRESS", "NUM_HISTORY_SHARDS", "DYNAMIC_CONFIG_FILE_PATH", "PUBLIC_FRONTEND_ADDRESS", "LOG_LEVEL"}
+
 // Services are the server's services, one process each, in start order.
 var Services = []string{"history", "matching", "frontend", "worker"}
 
@@ -111,14 +130,14 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	bin := filepath.Join(o.Repo, "bin")
 	c.server = filepath.Join(bin, "temporal-server")
 	for pkg, out := range map[string]string{
-		"go.temporal.io/server/cmd/server":    c.server,
-		"go.temporal.io/server/cmd/tools/sql": filepath.Join(bin, "temporal-sql-tool"),
+		ServerPackage:  c.server,
+		SQLToolPackage: filepath.Join(bin, "temporal-sql-tool"),
 	} {
 		if err := goBuild(ctx, o.Repo, pkg, out); err != nil {
 			return c, err
 		}
 	}
-	dyn, err := os.ReadFile(filepath.Join(o.Repo, "docker", "temporal", "dynamicconfig.yaml"))
+	dyn, err := os.ReadFile(filepath.Join(o.Repo, DynamicConfig))
 	if err != nil {
 		return c, err
 	}
@@ -134,22 +153,11 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 		}
 	}
 	c.Frontend = net.JoinHostPort("127.0.0.1", strconv.Itoa(c.ports["FRONTEND_GRPC"]))
-	c.env = []string{
-		"DB=postgres12", "POSTGRES_SEEDS=" + o.PGHost, "DB_PORT=" + o.PGPort, "POSTGRES_USER=" + o.PGUser,
-		"POSTGRES_PWD=" + o.PGPassword, "DBNAME=" + o.DBName, "VISIBILITY_DBNAME=" + o.DBName + "_visibility",
-		"BIND_ON_IP=127.0.0.1", "TEMPORAL_BROADCAST_ADDRESS=127.0.0.1",
-		"NUM_HISTORY_SHARDS=" + strconv.Itoa(o.HistoryShards),
-		"DYNAMIC_CONFIG_FILE_PATH=" + dynPath,
-		"PUBLIC_FRONTEND_ADDRESS=" + c.Frontend,
-		"LOG_LEVEL=warn",
-	}
-	for name, p := range c.ports {
-		c.env = append(c.env, name+"_PORT="+strconv.Itoa(p))
-	}
+	c.env = c.serverEnv(dynPath)
 
 	// Schema: the script compose runs, with the tool built above.
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, "sh", filepath.Join(o.Repo, "docker", "temporal", "setup-postgres.sh"))
+	cmd := exec.CommandContext(ctx, "sh", filepath.Join(o.Repo, SchemaScript))
 	cmd.Env = append(os.Environ(), c.env...)
 	cmd.Env = append(cmd.Env, "TEMPORAL_SQL_TOOL="+filepath.Join(bin, "temporal-sql-tool"))
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -166,7 +174,7 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	// Namespace and search attributes: the command compose runs.
 	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	cmd = exec.CommandContext(sctx, o.Starter, "setup-temporal", "--wait", "2m")
+	cmd = exec.CommandContext(sctx, o.Starter, SetupCommand, "--wait", "2m")
 	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+c.Frontend, "TEMPORAL_NAMESPACE="+o.Namespace)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return c, fmt.Errorf("starter setup-temporal: %w\n%s\n%s", err, out, c.LogTail(40))
@@ -174,6 +182,25 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	o.Logf("temporal cluster (%s) up and namespace %s set up in %s; frontend %s", strings.Join(Services, ", "),
 		o.Namespace, time.Since(start).Round(time.Millisecond), c.Frontend)
 	return c, nil
+}
+
+// serverEnv is the server processes' environment: database, addresses,
+// shards, dynamic config and every port (ServerEnv names the rest).
+func (c *Cluster) serverEnv(dynPath string) []string {
+	o := c.o
+	env := []string{
+		"DB=postgres12", "POSTGRES_SEEDS=" + o.PGHost, "DB_PORT=" + o.PGPort, "POSTGRES_USER=" + o.PGUser,
+		"POSTGRES_PWD=" + o.PGPassword, "DBNAME=" + o.DBName, "VISIBILITY_DBNAME=" + o.DBName + "_visibility",
+		"BIND_ON_IP=127.0.0.1", "TEMPORAL_BROADCAST_ADDRESS=127.0.0.1",
+		"NUM_HISTORY_SHARDS=" + strconv.Itoa(o.HistoryShards),
+		"DYNAMIC_CONFIG_FILE_PATH=" + dynPath,
+		"PUBLIC_FRONTEND_ADDRESS=" + net.JoinHostPort("127.0.0.1", strconv.Itoa(c.ports["FRONTEND_GRPC"])),
+		"LOG_LEVEL=warn",
+	}
+	for name, p := range c.ports {
+		env = append(env, name+"_PORT="+strconv.Itoa(p))
+	}
+	return env
 }
 
 // Env is the server's environment (database, ports): what compose sets too.

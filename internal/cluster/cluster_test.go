@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,4 +89,19 @@ func TestClusterOnPostgreSQL(t *testing.T) {
 	require.NoError(t, err, "%s", out)
 	require.Contains(t, string(out), "namespace default: present")
 	require.NotContains(t, string(out), "registered")
+}
+
+// TestServerEnvIsWhatTheClusterSets keeps ServerEnv (what docker/'s drift test
+// compares compose with) equal to what Start really sets.
+func TestServerEnvIsWhatTheClusterSets(t *testing.T) {
+	c := &Cluster{o: Options{PGHost: "h", PGPort: "1", PGUser: "u", DBName: "d", HistoryShards: 4}, ports: map[string]int{"FRONTEND_GRPC": 1}}
+	c.env = c.serverEnv("dyn.yaml")
+	var names []string
+	for _, kv := range c.env {
+		k, _, _ := strings.Cut(kv, "=")
+		if !strings.HasSuffix(k, "_PORT") || k == "DB_PORT" {
+			names = append(names, k)
+		}
+	}
+	require.ElementsMatch(t, ServerEnv, names)
 }
