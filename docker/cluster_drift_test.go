@@ -79,3 +79,25 @@ func TestComposeMatchesTheTestedCluster(t *testing.T) {
 	assert.Contains(t, string(entry), "TEMPORAL_BROADCAST_ADDRESS")
 	assert.Contains(t, string(entry), `start --service "$SERVICES"`)
 }
+
+// TestK8sMatchesTheTestedCluster: the Kubernetes base registers the namespace
+// and search attributes with the cluster's command, and its Temporal (the
+// Helm chart) runs the server version go.mod pins.
+func TestK8sMatchesTheTestedCluster(t *testing.T) {
+	m := loadManifests(t)
+	job, ok := m.jobs["ahacc-temporal-setup"]
+	require.True(t, ok, "the base lists the setup Job")
+	c := job.Spec.Template.Spec.Containers[0]
+	assert.Equal(t, "ahacc/starter", c.Image)
+	assert.Equal(t, cluster.SetupCommand, c.Args[0])
+	require.Len(t, c.EnvFrom, 1)
+	assert.Equal(t, "ahacc-env", c.EnvFrom[0].ConfigMapRef.Name, "the Temporal address and namespace the worker and starter use")
+
+	gomod, err := os.ReadFile(filepath.Join(repoRoot(t), "go.mod"))
+	require.NoError(t, err)
+	v := regexp.MustCompile(`(?m)^\s+go\.temporal\.io/server v(\S+)$`).FindSubmatch(gomod)
+	require.NotNil(t, v)
+	readme, err := os.ReadFile(filepath.Join(repoRoot(t), "docker", "k8s", "README.md"))
+	require.NoError(t, err)
+	assert.Contains(t, string(readme), "--set server.image.tag="+string(v[1])+" ", "the Helm chart runs the server go.mod pins")
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -62,13 +63,14 @@ type manifests struct {
 	services    map[string]corev1.Service
 	hpas        []autoscalingv2.HorizontalPodAutoscaler
 	pdbs        []policyv1.PodDisruptionBudget
+	jobs        map[string]batchv1.Job
 }
 
 // loadManifests parses kustomization.yaml and every resource it lists into the
 // Kubernetes API types, rejecting unknown fields.
 func loadManifests(t *testing.T) manifests {
 	t.Helper()
-	m := manifests{deployments: map[string]appsv1.Deployment{}, services: map[string]corev1.Service{}}
+	m := manifests{deployments: map[string]appsv1.Deployment{}, services: map[string]corev1.Service{}, jobs: map[string]batchv1.Job{}}
 	b, err := os.ReadFile(filepath.Join(k8sDir, "kustomization.yaml"))
 	require.NoError(t, err)
 	require.NoError(t, sigsyaml.UnmarshalStrict(b, &m.kust), "kustomization.yaml")
@@ -107,6 +109,10 @@ func loadManifests(t *testing.T) manifests {
 				var o policyv1.PodDisruptionBudget
 				strict(&o)
 				m.pdbs = append(m.pdbs, o)
+			case "batch/v1/Job":
+				var o batchv1.Job
+				strict(&o)
+				m.jobs[o.Name] = o
 			default:
 				t.Fatalf("%s: unexpected apiVersion/kind %s/%s", res, tm.APIVersion, tm.Kind)
 			}
