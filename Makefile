@@ -9,7 +9,7 @@ PKGS        := ./...
 SHELL       := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: run test test-short test-e2e test-cluster soak fuzz bench lint build build-temporal docker-build docker-up docker-down clean
+.PHONY: run test test-short test-e2e test-cluster soak fuzz bench bench-cluster lint build build-temporal docker-build docker-up docker-down clean
 
 ## run: the whole stack on one machine (embedded Temporal + UI, Redis, simulators, worker, starter)
 run:
@@ -71,6 +71,16 @@ bench:
 	$(GO) run ./internal/bench/cmd/ahacc-bench -only fiber-noop,webhook-duplicate -c 8 | tee -a .bench-load.txt
 	AHACC_BENCH_MACROS=$(BENCH_MACROS) $(GO) test -count=1 -timeout 60m -run '^TestMacroRateBudgetBench$$' -v ./internal/e2e/ | grep -E 'BENCH|^(---|ok|FAIL)' | tee .bench-macros.txt
 	AHACC_BENCH_BACKFILL=$(BENCH_BACKFILL) $(GO) test -count=1 -timeout 60m -run '^TestUserDataBackfillBench$$' -v ./internal/e2e/ | grep -E 'BENCH|^(---|ok|FAIL)' | tee .bench-backfill.txt
+
+## bench-cluster: fresh-webhook throughput and new-idea → feedback latency on the embedded
+## SQLite stack and on Temporal as deployed (internal/cluster on PostgreSQL) with 4 and
+## 16 history shards, each against its own raw SignalWithStart ceiling, with CPU seconds
+## per process (what binds); figures go to BENCHMARKS.md
+BENCH_CLUSTER_ONLY ?= temporal-signal-with-start,webhook-fresh,e2e-latency-10rps
+bench-cluster: build-temporal
+	$(GO) run ./internal/bench/cmd/ahacc-bench -only $(BENCH_CLUSTER_ONLY) | tee .bench-cluster.txt
+	$(GO) run ./internal/bench/cmd/ahacc-bench -only $(BENCH_CLUSTER_ONLY) -cluster -shards 4 | tee -a .bench-cluster.txt
+	$(GO) run ./internal/bench/cmd/ahacc-bench -only $(BENCH_CLUSTER_ONLY) -cluster -shards 16 | tee -a .bench-cluster.txt
 
 ## lint: go vet + staticcheck + workflowcheck (no non-deterministic call reachable from a workflow)
 lint:

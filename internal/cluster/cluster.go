@@ -266,6 +266,17 @@ func (c *Cluster) supervise(svc string, cmd *exec.Cmd, err error) {
 	}
 }
 
+// Pids are the running services' process ids.
+func (c *Cluster) Pids() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]int{}
+	for svc, cmd := range c.procs {
+		out[svc] = cmd.Process.Pid
+	}
+	return out
+}
+
 // Restarts is how many times the supervisor started a service that exited by itself.
 func (c *Cluster) Restarts() int {
 	c.mu.Lock()

@@ -15,12 +15,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -33,6 +37,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ahacc/ahacc/internal/bench"
+	"github.com/ahacc/ahacc/internal/cluster"
 	"github.com/ahacc/ahacc/internal/devstack"
 	ahasim "github.com/ahacc/ahacc/internal/sandbox/aha"
 )
@@ -44,6 +49,8 @@ func main() {
 	redisURL := flag.String("redis", envOr("REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis for the dedup layer and the SET NX baseline")
 	config := flag.String("config", "examples/ahacc.yaml", "ahacc config")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	onCluster := flag.Bool("cluster", false, "run Temporal as deployed (internal/cluster: four server processes on fresh PostgreSQL databases at 127.0.0.1:5432) instead of the embedded SQLite server")
+	shards := flag.Int("shards", 4, "with -cluster: numHistoryShards")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -54,7 +61,7 @@ func main() {
 		_ = pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*n, *conc, *only, *redisURL, *config); err != nil {
+	if err := run(*n, *conc, *only, *redisURL, *config, *onCluster, *shards); err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "ahacc-bench:", err)
 		os.Exit(1)
@@ -93,7 +100,7 @@ var scenarios = []scenario{
 	{"coalescing-100-updates", "", coalescing},
 }
 
-func run(n, c int, only, redisURL, config string) error {
+func run(n, c int, only, redisURL, config string, onCluster bool, shards int) error {
 	ctx := context.Background()
 	want := map[string]bool{}
 	for _, s := range strings.Split(only, ",") {
@@ -127,8 +134,21 @@ func run(n, c int, only, redisURL, config string) error {
 	// One load generator on loopback is one "source": the per-source webhook
 	// limit (a guard against a misbehaving sender) is off for the bench.
 	env := map[string]string{"REDIS_URL": redisURL, "AHACC_WEBHOOK_RATE_PER_MINUTE": "0"}
+	frontend, engine := "", "embedded Temporal (SQLite file, WAL)"
+	var cpu func() map[string]float64 // CPU seconds by process group, for what binds
+	if onCluster {
+		c, err := startCluster(ctx, dir, shards)
+		if err != nil {
+			return err
+		}
+		defer c.Stop()
+		cpu = func() map[string]float64 { return cpuSeconds(c.Pids()) }
+		frontend = c.Frontend
+		engine = fmt.Sprintf("Temporal cluster (frontend, history, matching, worker processes; PostgreSQL; %d history shards)", shards)
+	}
+	fmt.Fprintf(os.Stderr, "engine: %s\n", engine)
 	stack, err := devstack.Start(ctx, devstack.Options{
-		DataDir: dir, UIAddr: "off", ConfigPath: benchConfig,
+		DataDir: dir, UIAddr: "off", ConfigPath: benchConfig, TemporalFrontend: frontend,
 		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 		AhaSim:    func(o *ahasim.Options) { o.RatePerSecond, o.RatePerMinute = -1, -1 },
@@ -151,6 +171,12 @@ func run(n, c int, only, redisURL, config string) error {
 
 	var results []bench.Result
 	baselines := map[string]string{}
+	start := time.Now()
+	var cpu0 map[string]float64
+	if cpu == nil {
+		cpu = func() map[string]float64 { return cpuSeconds(nil) }
+	}
+	cpu0 = cpu()
 	for _, s := range scenarios {
 		if len(want) > 0 && !want[s.name] {
 			continue
@@ -171,8 +197,19 @@ func run(n, c int, only, redisURL, config string) error {
 			return err
 		}
 	}
-	fmt.Printf("ahacc-bench %s, %s/%s, %d CPUs, %s, -n %d -c %d\n\n", time.Now().UTC().Format(time.RFC3339),
-		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), n, c)
+	fmt.Printf("ahacc-bench %s, %s/%s, %d CPUs, %s, -n %d -c %d; %s\n\n", time.Now().UTC().Format(time.RFC3339),
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), n, c, engine)
+	wall := time.Since(start).Seconds()
+	cpu1 := cpu()
+	var parts []string
+	var total float64
+	for _, k := range slices.Sorted(maps.Keys(cpu1)) {
+		d := cpu1[k] - cpu0[k]
+		total += d
+		parts = append(parts, fmt.Sprintf("%s %.1f s", k, d))
+	}
+	fmt.Printf("CPU over the scenarios (%.1f s wall, %d cores = %.1f core-s): %s; total %.1f core-s (%.0f%%)\n\n",
+		wall, runtime.NumCPU(), wall*float64(runtime.NumCPU()), strings.Join(parts, ", "), total, 100*total/(wall*float64(runtime.NumCPU())))
 	fmt.Print(bench.Markdown(results, baselines))
 	fmt.Println()
 	for _, r := range results {
@@ -451,4 +488,58 @@ func coalescing(ctx context.Context, env *benchEnv, _ int) (bench.Result, error)
 		r.Errors = 1
 	}
 	return r, nil
+}
+
+// startCluster runs Temporal as deployed for -cluster; the starter binary it
+// needs for `setup-temporal` is built into dir.
+func startCluster(ctx context.Context, dir string, shards int) (*cluster.Cluster, error) {
+	repo, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	starter := filepath.Join(dir, "starter")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", starter, "./starter").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go build ./starter: %w\n%s", err, out)
+	}
+	return cluster.Start(ctx, cluster.Options{Repo: repo, Dir: filepath.Join(dir, "cluster"), Starter: starter, HistoryShards: shards,
+		Logf: func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }})
+}
+
+// cpuSeconds reads user+system CPU seconds from /proc: this process (ahacc:
+// stack, worker, starter, simulators, load generator), each Temporal service
+// in pids, and every PostgreSQL process together.
+func cpuSeconds(pids map[string]int) map[string]float64 {
+	out := map[string]float64{"ahacc+load (this process)": procCPU(os.Getpid())}
+	for svc, pid := range pids {
+		out["temporal "+svc] = procCPU(pid)
+	}
+	if pids != nil {
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			if comm, err := os.ReadFile(filepath.Join("/proc", e.Name(), "comm")); err == nil && strings.TrimSpace(string(comm)) == "postgres" {
+				out["postgresql"] += procCPU(pid)
+			}
+		}
+	}
+	return out
+}
+
+// procCPU is a process's utime+stime in seconds (USER_HZ 100), 0 when gone.
+func procCPU(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100
 }
