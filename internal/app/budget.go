@@ -34,6 +34,7 @@ func Budgets(cfg *mapping.Config, rdb *redis.Client, m *metrics.Metrics, logger 
 		uc = rdb
 	}
 	mk := func(name string, r mapping.Rate) AhaLimiter {
+		m.RateBudget(name)
 		b := ratelimit.New(uc, name, r.PerSecond, r.PerMinute, ratelimit.WithLogger(logger),
 			ratelimit.WithOnWait(func(d time.Duration) { m.RateWait(name, d) }),
 			ratelimit.WithOnPush(func(d time.Duration) { m.RatePush(name, d) }))

@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
 
 	"github.com/ahacc/ahacc/internal/app"
 	"github.com/ahacc/ahacc/internal/devstack"
+	"github.com/ahacc/ahacc/workflows"
 )
 
 // scrape sums every sample of each metric family (histograms by _count).
@@ -108,4 +110,15 @@ func TestMetricsAfterTheFeedbackFlow(t *testing.T) {
 	t.Logf("webhooks %v, dedup hits %v, hand-offs %v, outbound %v, budget waits %v, parked %v",
 		m["ahacc_webhooks_total"], m["ahacc_dedup_hits_total"], m["ahacc_handoff_seconds_count"],
 		m["ahacc_outbound_requests_total"], m["ahacc_rate_budget_waits_total"], m["ahacc_parked_records"])
+
+	// A reconcile run completes (what the "reconcile not running" alert counts);
+	// then every alert and dashboard expression names only what /metrics has.
+	rr, err := stack.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: stack.Env.TaskQueue},
+		workflows.ReconcileWorkflow, workflows.ReconcileInput{})
+	require.NoError(t, err)
+	require.NoError(t, rr.Get(ctx, nil))
+	require.Eventually(t, func() bool {
+		return len(scrapeSeries(t, stack.HTTPURL+"/metrics")["temporal_workflow_completed"]) > 0
+	}, 10*time.Second, 100*time.Millisecond, "the SDK reports the completed reconcile run")
+	checkObservability(t, scrapeSeries(t, stack.HTTPURL+"/metrics"))
 }

@@ -291,6 +291,18 @@ func (m *Metrics) Outbound(target string, status int, err error, d time.Duration
 	m.outboundSeconds.WithLabelValues(t).Observe(d.Seconds())
 }
 
+// RateBudget starts the named budget's wait and push counters at zero, so
+// its series exist (dashboards, rate() alerts) before the first wait or push.
+func (m *Metrics) RateBudget(budget string) {
+	if m == nil {
+		return
+	}
+	b := safeLabel(budget)
+	m.rateWaits.WithLabelValues(b)
+	m.ratePushes.WithLabelValues(b)
+	m.ratePushSeconds.WithLabelValues(b)
+}
+
 // RateWait records one wait of d for a slot in the named rate budget.
 func (m *Metrics) RateWait(budget string, d time.Duration) {
 	if m == nil {
