@@ -45,11 +45,16 @@ func TestClusterOnPostgreSQL(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	starter := filepath.Join(t.TempDir(), "starter")
-	build := exec.Command("go", "build", "-o", starter, "./starter")
-	build.Dir = repo()
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	starter := filepath.Join(os.Getenv("AHACC_BIN_DIR"), "starter") // make build's, under make test-cluster
+	var out []byte
+	var err error
+	if os.Getenv("AHACC_BIN_DIR") == "" {
+		starter = filepath.Join(t.TempDir(), "starter")
+		build := exec.Command("go", "build", "-o", starter, "./starter")
+		build.Dir = repo()
+		out, err = build.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+	}
 	c, err := Start(ctx, Options{Repo: repo(), Dir: t.TempDir(), Starter: starter, Logf: t.Logf})
 	require.NoError(t, err)
 	t.Cleanup(c.Stop)

@@ -30,10 +30,16 @@ var bins struct {
 	paths map[string]string
 }
 
-// sharedBin builds an ahacc binary (./worker, ./starter) once per test run.
-// A failed build is not remembered: the next caller builds again.
+// sharedBin builds an ahacc binary (./worker, ./starter) once per test run,
+// or takes make build's from AHACC_BIN_DIR (make test-cluster sets it). A
+// failed build is not remembered: the next caller builds again.
 func sharedBin(t *testing.T, pkg string) string {
 	t.Helper()
+	if dir := os.Getenv("AHACC_BIN_DIR"); dir != "" {
+		p := filepath.Join(dir, filepath.Base(pkg))
+		require.FileExists(t, p, "AHACC_BIN_DIR (make build)")
+		return p
+	}
 	bins.mu.Lock()
 	defer bins.mu.Unlock()
 	if p, ok := bins.paths[pkg]; ok {
