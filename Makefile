@@ -31,7 +31,8 @@ test-short:
 ## data with backfill and the invariant harness's fixed seeds. Needs PostgreSQL
 ## (PGHOST 127.0.0.1:5432, user postgres) and Redis.
 CLUSTER_TESTS := ^(TestCluster.*|TestInvariants|TestMacrosWillFixPushesOneIdeaPerItem|TestFromAhaStatusSetsCentercodeWithoutEcho|TestUserDataBackfill1000)$$
-test-cluster: build build-temporal
+test-cluster: build-temporal
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ ./worker ./starter   # make build's worker and starter
 	AHACC_TEST_CLUSTER=1 AHACC_BIN_DIR=$(CURDIR)/bin $(GO) test -count=1 -timeout 15m -run '^TestCluster' -v ./internal/cluster/
 	AHACC_TEST_CLUSTER=1 AHACC_BIN_DIR=$(CURDIR)/bin AHACC_SEEDS=2 $(GO) test -count=1 -timeout 15m -run '$(CLUSTER_TESTS)' -v ./internal/e2e/ > .cluster-test.log 2>&1; \
 	  rc=$$?; grep -E '^(---|\s+---|ok|FAIL|panic)|cluster_test.go:|burst summary|Error:|Messages:' .cluster-test.log; \
