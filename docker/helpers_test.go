@@ -15,10 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// searchAttributes are the Temporal custom search attributes (Keyword) ahacc writes
-// (shared names in notes/CONVENTIONS.md; issue 7 item 1).
-var searchAttributes = []string{"AhaReference", "AhaRecordType", "CentercodeFeedbackID", "SyncState", "Macro", "ConfigHash"}
-
 // appEnv is every environment variable the worker and the starter read, which of
 // the two needs it, whether it is a secret, and whether it may be empty (the
 // ${VAR:-default} references of ahacc.yaml).

@@ -34,6 +34,18 @@ func resolveAddr(addr string) (string, int, error) {
 	return host, port, nil
 }
 
+// listenTCP binds addr (host:port; an empty host is 127.0.0.1, port 0 a free one).
+func listenTCP(addr string) (net.Listener, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return net.Listen("tcp", net.JoinHostPort(host, port))
+}
+
 // freePort asks the kernel for a free TCP port on host.
 func freePort(host string) (int, error) {
 	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -162,13 +161,16 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	s.stops = append(s.stops, s.Redis.Stop)
 	s.Vars["REDIS_URL"] = s.Redis.URL
 
-	// The starter's address is needed before it listens: the Aha! simulator
-	// posts webhooks to it.
-	httpHost, httpPort, err := resolveAddr(o.HTTPAddr)
+	// The starter's address is needed before it serves (the Aha! simulator
+	// posts webhooks to it), so its socket is bound now and kept: a port
+	// picked free and bound later can be taken meanwhile (a seed of the
+	// invariant harness failed with "address already in use" that way).
+	httpLn, err := listenTCP(o.HTTPAddr)
 	if err != nil {
-		return s, fmt.Errorf("starter address: %w", err)
+		return s, fmt.Errorf("starter address %s: %w", o.HTTPAddr, err)
 	}
-	httpAddr := net.JoinHostPort(httpHost, fmt.Sprint(httpPort))
+	s.stops = append(s.stops, func() { _ = httpLn.Close() })
+	httpAddr := httpLn.Addr().String()
 	s.HTTPURL = "http://" + httpAddr
 	if o.PublicURL != "" {
 		s.HTTPURL = strings.TrimRight(o.PublicURL, "/")
@@ -233,12 +235,8 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	s.Starter = app.NewStarter(app.StarterOptions{Env: s.Env, Config: func() *mapping.Config { return cfg },
 		Temporal: s.Client, Redis: rdb, Logger: o.Logger, Metrics: s.Metrics,
 		Extra: func(a *fiber.App) { httpapi.MountMetrics(a, s.Metrics.Handler()) }})
-	ln, err := net.Listen("tcp", httpAddr)
-	if err != nil {
-		return s, fmt.Errorf("starter address %s: %w", httpAddr, err)
-	}
 	s.httpDone = make(chan error, 1)
-	go func() { s.httpDone <- s.Starter.HTTP.App().Listener(ln) }()
+	go func() { s.httpDone <- s.Starter.HTTP.App().Listener(httpLn) }()
 	s.stops = append(s.stops, func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
