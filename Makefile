@@ -75,13 +75,14 @@ bench:
 
 ## bench-cluster: fresh-webhook throughput and new-idea → feedback latency on the embedded
 ## SQLite stack and on Temporal as deployed (internal/cluster on PostgreSQL) with 4 and
-## 16 history shards, each against its own raw SignalWithStart ceiling, with CPU seconds
-## per process (what binds); figures go to BENCHMARKS.md
+## 16 history shards and with 2 workers, each against its own raw SignalWithStart ceiling,
+## with CPU seconds per process (what binds); figures go to BENCHMARKS.md
 BENCH_CLUSTER_ONLY ?= temporal-signal-with-start,webhook-fresh,e2e-latency-10rps
 bench-cluster: build-temporal
 	$(GO) run ./internal/bench/cmd/ahacc-bench -only $(BENCH_CLUSTER_ONLY) | tee .bench-cluster.txt
 	$(GO) run ./internal/bench/cmd/ahacc-bench -only $(BENCH_CLUSTER_ONLY) -cluster -shards 4 | tee -a .bench-cluster.txt
 	$(GO) run ./internal/bench/cmd/ahacc-bench -only $(BENCH_CLUSTER_ONLY) -cluster -shards 16 | tee -a .bench-cluster.txt
+	$(GO) run ./internal/bench/cmd/ahacc-bench -only $(BENCH_CLUSTER_ONLY) -cluster -shards 4 -workers 2 | tee -a .bench-cluster.txt
 
 ## lint: go vet + staticcheck + workflowcheck (no non-deterministic call reachable from a workflow)
 lint:

@@ -33,9 +33,11 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/ahacc/ahacc/internal/app"
 	"github.com/ahacc/ahacc/internal/bench"
 	"github.com/ahacc/ahacc/internal/cluster"
 	"github.com/ahacc/ahacc/internal/devstack"
@@ -51,6 +53,7 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	onCluster := flag.Bool("cluster", false, "run Temporal as deployed (internal/cluster: four server processes on fresh PostgreSQL databases at 127.0.0.1:5432) instead of the embedded SQLite server")
 	shards := flag.Int("shards", 4, "with -cluster: numHistoryShards")
+	workers := flag.Int("workers", 1, "ahacc workers polling the task queue (in this process, each with its own Temporal client)")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -61,7 +64,7 @@ func main() {
 		_ = pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*n, *conc, *only, *redisURL, *config, *onCluster, *shards); err != nil {
+	if err := run(*n, *conc, *only, *redisURL, *config, *onCluster, *shards, *workers); err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "ahacc-bench:", err)
 		os.Exit(1)
@@ -100,7 +103,7 @@ var scenarios = []scenario{
 	{"coalescing-100-updates", "", coalescing},
 }
 
-func run(n, c int, only, redisURL, config string, onCluster bool, shards int) error {
+func run(n, c int, only, redisURL, config string, onCluster bool, shards, workers int) error {
 	ctx := context.Background()
 	want := map[string]bool{}
 	for _, s := range strings.Split(only, ",") {
@@ -146,7 +149,6 @@ func run(n, c int, only, redisURL, config string, onCluster bool, shards int) er
 		frontend = c.Frontend
 		engine = fmt.Sprintf("Temporal cluster (frontend, history, matching, worker processes; PostgreSQL; %d history shards)", shards)
 	}
-	fmt.Fprintf(os.Stderr, "engine: %s\n", engine)
 	stack, err := devstack.Start(ctx, devstack.Options{
 		DataDir: dir, UIAddr: "off", ConfigPath: benchConfig, TemporalFrontend: frontend,
 		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
@@ -157,6 +159,28 @@ func run(n, c int, only, redisURL, config string, onCluster bool, shards int) er
 		return err
 	}
 	defer stack.Stop()
+	// More ahacc workers: each its own client (connection) and pollers, as a
+	// second process would have; they share this process's CPU.
+	for i := 1; i < workers; i++ {
+		tc, err := client.DialContext(ctx, client.Options{HostPort: stack.Env.TemporalAddress, Namespace: stack.Env.Namespace,
+			Logger: sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))})
+		if err != nil {
+			return err
+		}
+		defer tc.Close()
+		rdb, err := app.NewRedis(ctx, stack.Redis.URL)
+		if err != nil {
+			return err
+		}
+		defer rdb.Close()
+		w, err := app.StartWorker(app.WorkerOptions{Env: stack.Env, Config: stack.Config, Temporal: tc, Redis: rdb,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			return err
+		}
+		defer w.Stop()
+	}
+	engine += fmt.Sprintf(", %d ahacc worker(s)", workers)
 	// Baseline workflows run on their own task queue with their own worker.
 	w := worker.New(stack.Client, "bench", worker.Options{MaxConcurrentWorkflowTaskPollers: 8})
 	w.RegisterWorkflow(Trivial)
