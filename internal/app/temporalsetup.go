@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -14,6 +15,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/ahacc/ahacc/workflows"
@@ -32,11 +34,17 @@ const DefaultNamespaceRetention = 72 * time.Hour
 func SetupTemporal(ctx context.Context, c client.Client, namespace string, retention time.Duration, logger *slog.Logger) ([]string, error) {
 	var done []string
 	changed := false
+	registered := map[string]string{} // what an earlier pass registered, by subject
 	for {
 		var err error
 		var ch bool
 		done, ch, err = setupTemporalOnce(ctx, c, namespace, retention)
 		changed = changed || ch
+		done = keepRegistered(done, registered)
+		if err != nil && permanent(err) {
+			return done, fmt.Errorf("set up namespace %s: %w", namespace, err)
+		}
+		// (A refused probe is InvalidArgument too, but asking again mends it.)
 		if err == nil && changed {
 			// What this run registered reaches each service's namespace cache
 			// within its refresh interval (10 s by default); until then a start
@@ -55,6 +63,21 @@ func SetupTemporal(ctx context.Context, c client.Client, namespace string, reten
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// keepRegistered reports what an earlier pass registered as registered, not
+// as "present" (a pass that registered the namespace and then met a cache not
+// yet showing it is asked again, and then finds it present).
+func keepRegistered(done []string, registered map[string]string) []string {
+	for i, line := range done {
+		subject, state, _ := strings.Cut(line, ": ")
+		if strings.HasPrefix(state, "registered") {
+			registered[subject] = line
+		} else if earlier, ok := registered[subject]; ok {
+			done[i] = earlier
+		}
+	}
+	return done
 }
 
 func setupTemporalOnce(ctx context.Context, c client.Client, namespace string, retention time.Duration) (done []string, changed bool, err error) {
@@ -88,8 +111,12 @@ func setupTemporalOnce(ctx context.Context, c client.Client, namespace string, r
 	}
 	missing := map[string]enumspb.IndexedValueType{}
 	for _, name := range workflows.SearchAttributeNames {
-		if _, ok := have.GetCustomAttributes()[name]; !ok {
+		typ, ok := have.GetCustomAttributes()[name]
+		switch {
+		case !ok:
 			missing[name] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
+		case typ != enumspb.INDEXED_VALUE_TYPE_KEYWORD:
+			return done, changed, errWrongType{name: name, typ: typ}
 		}
 	}
 	if len(missing) > 0 {
@@ -124,7 +151,8 @@ func setupTemporalOnce(ctx context.Context, c client.Client, namespace string, r
 // probeSearchAttributes starts a workflow that sets every ahacc search
 // attribute (on a task queue no worker polls) and terminates it at once: the
 // start is refused ("no mapping defined for search attribute") until the
-// services' namespace caches have the new attributes.
+// services' namespace caches have the new attributes. The probe times out
+// by itself after a minute should the terminate never happen.
 func probeSearchAttributes(ctx context.Context, c client.Client) error {
 	var sas []temporal.SearchAttributeUpdate
 	for _, name := range workflows.SearchAttributeNames {
@@ -132,12 +160,39 @@ func probeSearchAttributes(ctx context.Context, c client.Client) error {
 	}
 	id := fmt.Sprintf("ahacc-setup-probe-%d", time.Now().UnixNano())
 	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: "ahacc-setup-probe",
-		TypedSearchAttributes: temporal.NewSearchAttributes(sas...)}, "AhaccSetupProbe")
+		WorkflowExecutionTimeout: time.Minute, TypedSearchAttributes: temporal.NewSearchAttributes(sas...)}, "AhaccSetupProbe")
 	if err != nil {
 		return fmt.Errorf("probe start with the search attributes: %w", err)
 	}
-	if err := c.TerminateWorkflow(ctx, id, "", "ahacc setup-temporal: probe done"); err != nil {
-		return fmt.Errorf("terminate the probe workflow %s: %w", id, err)
+	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := c.TerminateWorkflow(tctx, id, "", "ahacc setup-temporal: probe done"); err != nil {
+		return fmt.Errorf("terminate the probe workflow %s (it times out in a minute): %w", id, err)
 	}
 	return nil
+}
+
+// errWrongType: an attribute ahacc writes exists with another type; only an
+// operator can mend that (Temporal cannot change a type in place).
+type errWrongType struct {
+	name string
+	typ  enumspb.IndexedValueType
+}
+
+func (e errWrongType) Error() string {
+	return fmt.Sprintf("search attribute %s exists as %s; ahacc writes it as Keyword: remove it (temporal operator search-attribute remove) or use another namespace", e.name, e.typ)
+}
+
+// permanent reports an answer asking again will not change: a wrong type,
+// or Temporal refusing the request or the caller.
+func permanent(err error) bool {
+	var wt errWrongType
+	if errors.As(err, &wt) {
+		return true
+	}
+	switch serviceerror.ToStatus(err).Code() {
+	case codes.InvalidArgument, codes.PermissionDenied, codes.Unauthenticated:
+		return true
+	}
+	return false
 }

@@ -3,22 +3,28 @@ package devstack
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/ahacc/ahacc/internal/app"
 	"github.com/ahacc/ahacc/workflows"
 )
 
@@ -155,4 +161,48 @@ func TestPostgresURL(t *testing.T) {
 		require.Error(t, err, bad)
 		require.NotContains(t, err.Error(), "pw@", "the password stays out of the message")
 	}
+}
+
+// TestSetupTemporalOnAnotherNamespace registers a namespace and the search
+// attributes through the frontend (the path starter setup-temporal takes),
+// idempotently, and fails at once, naming the fix, when an attribute exists
+// with another type.
+func TestSetupTemporalOnAnotherNamespace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Temporal")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ts, err := StartTemporal(ctx, TemporalOptions{Addr: "127.0.0.1:0", UIAddr: "off"})
+	require.NoError(t, err)
+	defer ts.Stop()
+	dial := func(ns string) client.Client {
+		c, err := client.Dial(client.Options{HostPort: ts.Addr(), Namespace: ns, Logger: quietSDKLogger()})
+		require.NoError(t, err)
+		t.Cleanup(c.Close)
+		return c
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	done, err := app.SetupTemporal(ctx, dial("ahacc-b"), "ahacc-b", time.Hour, logger)
+	require.NoError(t, err)
+	require.Contains(t, done, "namespace ahacc-b: registered (retention 1h0m0s)")
+	require.Contains(t, done, "search attributes: usable (a probe workflow started with them, then terminated)")
+	done, err = app.SetupTemporal(ctx, dial("ahacc-b"), "ahacc-b", time.Hour, logger)
+	require.NoError(t, err)
+	require.Contains(t, done, "namespace ahacc-b: present")
+	require.NotContains(t, strings.Join(done, "\n"), "probe", "nothing changed: no probe")
+
+	c := dial("ahacc-c")
+	_, err = c.WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{Namespace: "ahacc-c",
+		WorkflowExecutionRetentionPeriod: durationpb.New(time.Hour)})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		_, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: "ahacc-c",
+			SearchAttributes: map[string]enumspb.IndexedValueType{"Macro": enumspb.INDEXED_VALUE_TYPE_TEXT}})
+		return err == nil
+	}, 30*time.Second, 200*time.Millisecond)
+	start := time.Now()
+	_, err = app.SetupTemporal(ctx, c, "ahacc-c", time.Hour, logger)
+	require.ErrorContains(t, err, "search attribute Macro exists as Text; ahacc writes it as Keyword")
+	require.Less(t, time.Since(start), 10*time.Second, "a wrong type is not asked again for minutes")
 }

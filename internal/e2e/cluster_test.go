@@ -13,12 +13,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ahacc/ahacc/internal/cluster"
@@ -243,6 +245,12 @@ func TestClusterBurst(t *testing.T) {
 // with the idea's final content.
 func TestClusterBurstFaults(t *testing.T) {
 	r := startClusterRig(t, func(o *devstack.Options) { o.ConfigPath = burstConfig(t) })
+	// PostgreSQL is the machine's: whatever happens below, it is started again.
+	t.Cleanup(func() {
+		if out, err := pgCtl("start"); err != nil && !strings.Contains(string(out), "already running") {
+			t.Logf("starting PostgreSQL again: %v %s", err, out)
+		}
+	})
 	var faults sync.WaitGroup
 	b := runBurst(t, r.e, burstHooks{midBurst: func(b *burst) {
 		b.refusals = true
@@ -264,15 +272,21 @@ func TestClusterBurstFaults(t *testing.T) {
 			r.workers[0].kill(t)
 			at("worker-1 SIGKILLed")
 			r.workers[0] = r.startWorker(t, 3)
-			require.NoError(t, r.c.Restart("history"))
+			if !assert.NoError(t, r.c.Restart("history")) {
+				return
+			}
 			at("temporal history SIGKILLed and restarted")
 			// PostgreSQL down for 3 s.
-			out, err := exec.Command("pg_ctlcluster", "15", "main", "stop", "-m", "fast").CombinedOutput()
-			require.NoError(t, err, "%s", out)
+			out, err := pgCtl("stop", "-m", "fast")
+			if !assert.NoError(t, err, "%s", out) {
+				return
+			}
 			at("PostgreSQL stopped")
 			time.Sleep(3 * time.Second)
-			out, err = exec.Command("pg_ctlcluster", "15", "main", "start").CombinedOutput()
-			require.NoError(t, err, "%s", out)
+			out, err = pgCtl("start")
+			if !assert.NoError(t, err, "%s", out) {
+				return
+			}
 			at("PostgreSQL restarted")
 		}()
 	}})
@@ -286,4 +300,14 @@ func TestClusterBurstFaults(t *testing.T) {
 	}
 	t.Logf("simulator deliveries by answer: %v; re-posts: %s; balancer skipped %d refused connections; %d duplicates dropped by the workflows' seen-id sets; Temporal services restarted by the supervisor: %d",
 		codes, b.posted.String(), r.lb.refused.Load(), q.Duplicates, r.c.Restarts())
+}
+
+// pgCtl runs pg_ctlcluster on the machine's PostgreSQL cluster
+// (AHACC_PG_CLUSTER, default "15 main": Debian's PostgreSQL 15).
+func pgCtl(action string, args ...string) ([]byte, error) {
+	cl := strings.Fields(os.Getenv("AHACC_PG_CLUSTER"))
+	if len(cl) != 2 {
+		cl = []string{"15", "main"}
+	}
+	return exec.Command("pg_ctlcluster", append(append(cl, action), args...)...).CombinedOutput()
 }
