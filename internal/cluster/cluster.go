@@ -48,7 +48,8 @@ const (
 // ServerEnv names the server environment variables (its embedded config
 // template's) the cluster sets besides the *_PORT ones.
 var ServerEnv = []string{"DB", "POSTGRES_SEEDS", "DB_PORT", "POSTGRES_USER", "POSTGRES_PWD", "DBNAME", "VISIBILITY_DBNAME",
-	"BIND_ON_IP", "TEMPORAL_BROADCAST_ADDRESS", "NUM_HISTORY_SHARDS", "DYNAMIC_CONFIG_FILE_PATH", "PUBLIC_FRONTEND_ADDRESS", "LOG_LEVEL"}
+	"BIND_ON_IP", "TEMPORAL_BROADCAST_ADDRESS", "NUM_HISTORY_SHARDS", "DYNAMIC_CONFIG_FILE_PATH", "PUBLIC_FRONTEND_ADDRESS", "LOG_LEVEL",
+	"SQL_MAX_CONNS", "SQL_MAX_IDLE_CONNS", "SQL_VIS_MAX_CONNS", "SQL_VIS_MAX_IDLE_CONNS"}
 
 // Services are the server's services, one process each, in start order.
 var Services = []string{"history", "matching", "frontend", "worker"}
@@ -88,6 +89,8 @@ type Cluster struct {
 	server   string // temporal-server binary
 	restarts int
 	stopped  bool
+	fresh    bool           // the databases were made for this cluster: Stop drops them
+	sup      sync.WaitGroup // process waiters and their supervisors
 }
 
 // Start builds the binaries if needed, creates and updates the databases,
@@ -102,7 +105,8 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	if o.PGUser == "" {
 		o.PGUser = "postgres"
 	}
-	if o.DBName == "" {
+	fresh := o.DBName == ""
+	if fresh {
 		b := make([]byte, 4)
 		_, _ = rand.Read(b)
 		o.DBName = "ahacc_" + hex.EncodeToString(b)
@@ -119,7 +123,7 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, err
 	}
-	c = &Cluster{o: o, procs: map[string]*exec.Cmd{}, exited: map[string]chan error{}, ports: map[string]int{}}
+	c = &Cluster{o: o, fresh: fresh, procs: map[string]*exec.Cmd{}, exited: map[string]chan error{}, ports: map[string]int{}}
 	defer func() {
 		if err != nil {
 			c.Stop()
@@ -146,8 +150,7 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 		return c, err
 	}
 	for _, name := range []string{"FRONTEND_GRPC", "FRONTEND_HTTP", "FRONTEND_MEMBERSHIP", "HISTORY_GRPC", "HISTORY_MEMBERSHIP",
-		"MATCHING_GRPC", "MATCHING_MEMBERSHIP", "WORKER_GRPC", "WORKER_MEMBERSHIP", "INTERNAL_FRONTEND_GRPC",
-		"INTERNAL_FRONTEND_HTTP", "INTERNAL_FRONTEND_MEMBERSHIP"} {
+		"MATCHING_GRPC", "MATCHING_MEMBERSHIP", "WORKER_GRPC", "WORKER_MEMBERSHIP"} {
 		if c.ports[name], err = FreePort(); err != nil {
 			return c, err
 		}
@@ -158,7 +161,7 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	// Schema: the script compose runs, with the tool built above.
 	start := time.Now()
 	cmd := exec.CommandContext(ctx, "sh", filepath.Join(o.Repo, SchemaScript))
-	cmd.Env = append(os.Environ(), c.env...)
+	cmd.Env = append(baseEnv(), c.env...)
 	cmd.Env = append(cmd.Env, "TEMPORAL_SQL_TOOL="+filepath.Join(bin, "temporal-sql-tool"))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return c, fmt.Errorf("setup-postgres.sh: %w\n%s", err, out)
@@ -175,7 +178,8 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	cmd = exec.CommandContext(sctx, o.Starter, SetupCommand, "--wait", "2m")
-	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+c.Frontend, "TEMPORAL_NAMESPACE="+o.Namespace)
+	cmd.Env = append(baseEnv(), "TEMPORAL_ADDRESS="+c.Frontend, "TEMPORAL_NAMESPACE="+o.Namespace,
+		"HOME="+o.Dir) // no ~/.config/temporalio profile of the caller's
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return c, fmt.Errorf("starter setup-temporal: %w\n%s\n%s", err, out, c.LogTail(40))
 	}
@@ -196,6 +200,9 @@ func (c *Cluster) serverEnv(dynPath string) []string {
 		"DYNAMIC_CONFIG_FILE_PATH=" + dynPath,
 		"PUBLIC_FRONTEND_ADDRESS=" + net.JoinHostPort("127.0.0.1", strconv.Itoa(c.ports["FRONTEND_GRPC"])),
 		"LOG_LEVEL=warn",
+		// Four processes × (10 + 5) connections stays under PostgreSQL's
+		// default max_connections of 100 (the template's 20 + 10 would not).
+		"SQL_MAX_CONNS=10", "SQL_MAX_IDLE_CONNS=10", "SQL_VIS_MAX_CONNS=5", "SQL_VIS_MAX_IDLE_CONNS=5",
 	}
 	for name, p := range c.ports {
 		env = append(env, name+"_PORT="+strconv.Itoa(p))
@@ -224,16 +231,20 @@ func (c *Cluster) StartService(svc string) error {
 		return err
 	}
 	cmd := exec.Command(c.server, "--allow-no-auth", "start", "--service", svc)
-	cmd.Env = append(os.Environ(), c.env...)
+	cmd.Env = append(baseEnv(), c.env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group; killed with this process, even when a test
+	// times out or a Ctrl-C skips Stop.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return fmt.Errorf("start temporal %s: %w", svc, err)
 	}
 	done := make(chan error, 1)
 	c.procs[svc], c.exited[svc] = cmd, done
+	c.sup.Add(1)
 	go func() {
+		defer c.sup.Done()
 		err := cmd.Wait()
 		logf.Close()
 		done <- err
@@ -249,7 +260,7 @@ func (c *Cluster) StartService(svc string) error {
 // expected to be started again.
 func (c *Cluster) supervise(svc string, cmd *exec.Cmd, err error) {
 	c.mu.Lock()
-	ours := c.procs[svc] == cmd
+	ours := c.procs[svc] == cmd && !c.stopped
 	if ours {
 		delete(c.procs, svc)
 		delete(c.exited, svc)
@@ -261,9 +272,8 @@ func (c *Cluster) supervise(svc string, cmd *exec.Cmd, err error) {
 	}
 	c.o.Logf("temporal %s exited by itself (%v); starting it again in 1 s", svc, err)
 	time.Sleep(time.Second)
-	if err := c.StartService(svc); err != nil {
-		c.o.Logf("temporal %s: %v", svc, err)
-	}
+	_ = c.StartService(svc) // refused once Stop began; Stop waits for this goroutine
+
 }
 
 // Pids are the running services' process ids.
@@ -325,6 +335,10 @@ func (c *Cluster) Stop() {
 		go func(svc string) { defer wg.Done(); c.signal(svc, syscall.SIGTERM, 10*time.Second) }(Services[i])
 	}
 	wg.Wait()
+	c.sup.Wait()
+	if !c.fresh {
+		return
+	}
 	for _, db := range []string{c.o.DBName, c.o.DBName + "_visibility"} {
 		cmd := exec.Command("psql", "-qh", c.o.PGHost, "-p", c.o.PGPort, "-U", c.o.PGUser, "-d", "postgres",
 			"-c", fmt.Sprintf(`DROP DATABASE IF EXISTS "%s" WITH (FORCE)`, db))
@@ -351,6 +365,19 @@ func (c *Cluster) LogTail(n int) string {
 		fmt.Fprintf(&b, "--- temporal %s (last %d lines)\n%s\n", svc, len(lines), strings.Join(lines, "\n"))
 	}
 	return b.String()
+}
+
+// baseEnv is the little of this process's environment a child needs (PATH,
+// HOME, TMPDIR): nothing the server's template or the SDK would read from the
+// caller's shell (SQL_TLS_ENABLED, TEMPORAL_AUTH_*, a Temporal profile).
+func baseEnv() []string {
+	var env []string
+	for _, k := range []string{"PATH", "HOME", "TMPDIR", "LANG"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
 }
 
 func goBuild(ctx context.Context, repo, pkg, out string) error {
