@@ -195,18 +195,18 @@ func run(n, c int, only, redisURL, config string, onCluster bool, shards, worker
 
 	var results []bench.Result
 	baselines := map[string]string{}
-	start := time.Now()
-	var cpu0 map[string]float64
 	if cpu == nil {
 		cpu = func() map[string]float64 { return cpuSeconds(nil) }
 	}
-	cpu0 = cpu()
+	var cpuLines []string
 	for _, s := range scenarios {
 		if len(want) > 0 && !want[s.name] {
 			continue
 		}
 		fmt.Fprintf(os.Stderr, "running %s ...\n", s.name)
+		before, t0 := cpu(), time.Now()
 		r, err := s.run(ctx, be, n)
+		cpuLines = append(cpuLines, cpuLine(s.name, time.Since(t0), before, cpu()))
 		if err != nil {
 			fmt.Print(bench.Markdown(results, baselines))
 			return fmt.Errorf("%s: %w", s.name, err)
@@ -223,17 +223,11 @@ func run(n, c int, only, redisURL, config string, onCluster bool, shards, worker
 	}
 	fmt.Printf("ahacc-bench %s, %s/%s, %d CPUs, %s, -n %d -c %d; %s\n\n", time.Now().UTC().Format(time.RFC3339),
 		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), n, c, engine)
-	wall := time.Since(start).Seconds()
-	cpu1 := cpu()
-	var parts []string
-	var total float64
-	for _, k := range slices.Sorted(maps.Keys(cpu1)) {
-		d := cpu1[k] - cpu0[k]
-		total += d
-		parts = append(parts, fmt.Sprintf("%s %.1f s", k, d))
+	fmt.Println("CPU while each scenario ran (user+system seconds from /proc; what binds):")
+	for _, l := range cpuLines {
+		fmt.Println("- " + l)
 	}
-	fmt.Printf("CPU over the scenarios (%.1f s wall, %d cores = %.1f core-s): %s; total %.1f core-s (%.0f%%)\n\n",
-		wall, runtime.NumCPU(), wall*float64(runtime.NumCPU()), strings.Join(parts, ", "), total, 100*total/(wall*float64(runtime.NumCPU())))
+	fmt.Println()
 	fmt.Print(bench.Markdown(results, baselines))
 	fmt.Println()
 	for _, r := range results {
@@ -566,4 +560,16 @@ func procCPU(pid int) float64 {
 	ut, _ := strconv.ParseFloat(f[11], 64)
 	st, _ := strconv.ParseFloat(f[12], 64)
 	return (ut + st) / 100
+}
+
+// cpuLine says how busy each process was over one scenario, as cores used.
+func cpuLine(name string, wall time.Duration, before, after map[string]float64) string {
+	var parts []string
+	var total float64
+	for _, k := range slices.Sorted(maps.Keys(after)) {
+		d := after[k] - before[k]
+		total += d
+		parts = append(parts, fmt.Sprintf("%s %.2f", k, d/wall.Seconds()))
+	}
+	return fmt.Sprintf("%s (%.1f s): cores used — %s; total %.2f of %d", name, wall.Seconds(), strings.Join(parts, ", "), total/wall.Seconds(), runtime.NumCPU())
 }
