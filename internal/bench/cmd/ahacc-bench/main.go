@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -27,6 +28,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -64,7 +66,11 @@ func main() {
 		_ = pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*n, *conc, *only, *redisURL, *config, *onCluster, *shards, *workers); err != nil {
+	// Ctrl-C or SIGTERM ends the scenario under way and runs the deferred
+	// stops, so no cluster process or database is left behind.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *n, *conc, *only, *redisURL, *config, *onCluster, *shards, *workers); err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "ahacc-bench:", err)
 		os.Exit(1)
@@ -103,8 +109,7 @@ var scenarios = []scenario{
 	{"coalescing-100-updates", "", coalescing},
 }
 
-func run(n, c int, only, redisURL, config string, onCluster bool, shards, workers int) error {
-	ctx := context.Background()
+func run(ctx context.Context, n, c int, only, redisURL, config string, onCluster bool, shards, workers int) error {
 	want := map[string]bool{}
 	for _, s := range strings.Split(only, ",") {
 		if s = strings.TrimSpace(s); s != "" {
