@@ -390,7 +390,9 @@ func goBuild(ctx context.Context, repo, pkg, out string) error {
 }
 
 // FreePort is a loopback port below Linux's ephemeral range (32768–60999), so
-// no outgoing connection takes it between this check and the child's bind.
+// no outgoing connection takes it between this check and the child's bind (a
+// port from ":0", released, was once reused as a connection's source port
+// before a starter bound it: "address already in use").
 func FreePort() (int, error) {
 	for range 200 {
 		n, _ := rand.Int(rand.Reader, big.NewInt(12000))

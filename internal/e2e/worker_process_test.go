@@ -2,12 +2,12 @@ package e2e
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ahacc/ahacc/internal/cluster"
 	"github.com/ahacc/ahacc/internal/devstack"
 )
 
@@ -41,23 +42,12 @@ func buildBin(t *testing.T, pkg string) string {
 	return bin
 }
 
-// freeAddr is a loopback address a child process can listen on. It is picked
-// below Linux's ephemeral range (32768–60999): a port the kernel handed out
-// with ":0" and was then released could be reused as the source port of any
-// outgoing connection before the child binds it (a starter once failed with
-// "address already in use" that way).
+// freeAddr is a loopback address a child process can listen on, picked
+// below Linux's ephemeral range (cluster.FreePort says why).
 func freeAddr(t *testing.T) string {
-	for range 100 {
-		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000))
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			continue
-		}
-		require.NoError(t, ln.Close())
-		return addr
-	}
-	t.Fatal("no free port in 20000-31999")
-	return ""
+	p, err := cluster.FreePort()
+	require.NoError(t, err)
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
 }
 
 // startProc runs bin with the stack's environment plus extra and waits until
