@@ -339,16 +339,26 @@ func (c *Cluster) Stop() {
 	if !c.fresh {
 		return
 	}
-	for _, db := range []string{c.o.DBName, c.o.DBName + "_visibility"} {
-		cmd := exec.Command("psql", "-qh", c.o.PGHost, "-p", c.o.PGPort, "-U", c.o.PGUser, "-d", "postgres",
-			"-c", fmt.Sprintf(`DROP DATABASE IF EXISTS "%s" WITH (FORCE)`, db))
-		if c.o.PGPassword != "" {
-			cmd.Env = append(os.Environ(), "PGPASSWORD="+c.o.PGPassword)
+	if err := DropDatabases(c.o.PGHost, c.o.PGPort, c.o.PGUser, c.o.PGPassword, c.o.DBName); err != nil {
+		c.o.Logf("%v", err)
+	}
+}
+
+// DropDatabases drops db and db_visibility (Temporal's two) with psql, even
+// while something is still connected to them.
+func DropDatabases(host, port, user, password, db string) error {
+	var errs []error
+	for _, name := range []string{db, db + "_visibility"} {
+		cmd := exec.Command("psql", "-qh", host, "-p", port, "-U", user, "-d", "postgres",
+			"-c", fmt.Sprintf(`DROP DATABASE IF EXISTS "%s" WITH (FORCE)`, name))
+		if password != "" {
+			cmd.Env = append(os.Environ(), "PGPASSWORD="+password)
 		}
 		if out, err := cmd.CombinedOutput(); err != nil {
-			c.o.Logf("drop database %s: %v %s", db, err, out)
+			errs = append(errs, fmt.Errorf("drop database %s: %w %s", name, err, out))
 		}
 	}
+	return errors.Join(errs...)
 }
 
 func (c *Cluster) logPath(svc string) string { return filepath.Join(c.o.Dir, "temporal-"+svc+".log") }

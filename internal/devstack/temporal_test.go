@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,6 +24,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/ahacc/ahacc/internal/app"
+	"github.com/ahacc/ahacc/internal/cluster"
 	"github.com/ahacc/ahacc/workflows"
 )
 
@@ -100,12 +100,9 @@ func testPostgres(t *testing.T) string {
 	db := fmt.Sprintf("ahacc_test_%d", time.Now().UnixNano())
 	u.Path = "/" + db
 	t.Cleanup(func() {
-		for _, name := range []string{db, db + "_visibility"} {
-			out, err := exec.Command("psql", "-qh", u.Hostname(), "-p", u.Port(), "-U", u.User.Username(), "-d", "postgres",
-				"-c", fmt.Sprintf(`DROP DATABASE IF EXISTS "%s" WITH (FORCE)`, name)).CombinedOutput()
-			if err != nil {
-				t.Logf("drop %s: %v %s", name, err, out)
-			}
+		pw, _ := u.User.Password()
+		if err := cluster.DropDatabases(u.Hostname(), u.Port(), u.User.Username(), pw, db); err != nil {
+			t.Log(err)
 		}
 	})
 	return u.String()
