@@ -210,12 +210,6 @@ func (c *Cluster) serverEnv(dynPath string) []string {
 	return env
 }
 
-// Env is the server's environment (database, ports): what compose sets too.
-func (c *Cluster) Env() []string { return append([]string(nil), c.env...) }
-
-// DBName is the default store's database.
-func (c *Cluster) DBName() string { return c.o.DBName }
-
 // StartService starts one service process (again, after Kill).
 func (c *Cluster) StartService(svc string) error {
 	c.mu.Lock()
