@@ -63,6 +63,17 @@ type Activities struct {
 	AhaWriter AhaWriter
 	// Statuses tells FeedbackWorkflows about statuses ahacc sets itself (nil: no echo guard).
 	Statuses StatusExpecter
+	// Writes remembers which workflow steps' listener writes reached
+	// Centercode (nil: every attempt writes; see PostUserData).
+	Writes WriteLedger
+}
+
+// WriteLedger is a claim / confirm / release store of far-side writes by id
+// (dedup.Store on Redis, under its own prefix).
+type WriteLedger interface {
+	Claim(ctx context.Context, source, id string) (state, owner string, err error)
+	Confirm(ctx context.Context, source, id string) error
+	Release(ctx context.Context, source, id, owner string) error
 }
 
 // ConfigStore holds the current mapping config, safe for concurrent use. It is

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ahacc/ahacc/internal/aha"
 	"github.com/ahacc/ahacc/internal/centercode"
+	"github.com/ahacc/ahacc/internal/dedup"
 	"github.com/ahacc/ahacc/mapping"
 )
 
@@ -105,16 +106,63 @@ func (a *Activities) MapUserData(ctx context.Context, req MapUserDataRequest) (U
 // centercodeUserKey is the body key naming the target user.
 const centercodeUserKey = mapping.UserKey
 
+// ErrTypeWriteInFlight: another attempt of the same write step holds its
+// ledger claim (a task run again while the first still runs); retried.
+const ErrTypeWriteInFlight = "WriteInFlight"
+
+// ledgerSource names user-data writes in the write ledger.
+const ledgerSource = "userdata"
+
 // PostUserData sends a mapped body to the configured user-data listener. A
 // 404 naming the email (Centercode has no such user) is skipped with a reason
 // or parks the person, per user_data.on_unknown_user; 403 and the other
 // permanent answers park with the far side's words; 429/5xx retry.
+//
+// It runs as a local activity, which Temporal runs again when the workflow
+// task around it is lost; Centercode appends what a listener receives, so
+// the write ledger (Redis) keeps one write per workflow step: claimed before,
+// confirmed after, released on failure. Without Redis every attempt writes.
 func (a *Activities) PostUserData(ctx context.Context, req PostUserDataRequest) (PostUserDataResult, error) {
 	cfg := a.config()
 	ud := cfg.UserData
 	if ud == nil {
 		return PostUserDataResult{}, temporal.NewNonRetryableApplicationError("the current config has no user_data section", ErrTypeConfig, nil)
 	}
+	id, owner := "", ""
+	if a.Writes != nil && req.Step > 0 {
+		we := activity.GetInfo(ctx).WorkflowExecution
+		id = fmt.Sprintf("%s:%s:%d", we.ID, we.RunID, req.Step)
+		state, o, err := a.Writes.Claim(ctx, ledgerSource, id)
+		switch {
+		case err != nil: // the write matters more than its ledger
+			a.Logger.Warn("write ledger unavailable; writing without it", "email", req.Email, "error", err)
+			id = ""
+		case state == dedup.Done:
+			a.Logger.Info("user data already written by an earlier run of this step", "email", req.Email, "step", req.Step)
+			return PostUserDataResult{}, nil
+		case state == dedup.InFlight:
+			return PostUserDataResult{}, temporal.NewApplicationError("another attempt of this write is under way", ErrTypeWriteInFlight)
+		default:
+			owner = o
+		}
+	}
+	res, err := a.postUserData(ctx, ud, req)
+	if id != "" {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err == nil && !res.UnknownUser {
+			err2 := a.Writes.Confirm(lctx, ledgerSource, id)
+			if err2 != nil {
+				a.Logger.Warn("write ledger not confirmed; a rerun of this step would write again", "email", req.Email, "error", err2)
+			}
+		} else if err2 := a.Writes.Release(lctx, ledgerSource, id, owner); err2 != nil {
+			a.Logger.Warn("write ledger claim not released; it expires by itself", "email", req.Email, "error", err2)
+		}
+	}
+	return res, err
+}
+
+func (a *Activities) postUserData(ctx context.Context, ud *mapping.UserData, req PostUserDataRequest) (PostUserDataResult, error) {
 	err := a.Centercode.PostListener(ctx, ud.ListenerURL.Value(), req.Body)
 	if err == nil {
 		return PostUserDataResult{}, nil

@@ -1,16 +1,25 @@
 package activities
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ahacc/ahacc/internal/centercode"
+	"github.com/ahacc/ahacc/internal/dedup"
 )
 
 // Only the documented unknown-user answer (404 naming the email element,
@@ -47,4 +56,96 @@ func TestUserDataListener404(t *testing.T) {
 			assert.Contains(t, ae.Message(), "404")
 		})
 	}
+}
+
+// The write ledger keeps one listener write per workflow step however often
+// the step runs: a rerun after a confirmed write writes nothing; a failed
+// attempt releases its claim so the retry writes; an attempt that finds the
+// step claimed by another still running retries instead of writing; without
+// the ledger (no Redis, or an old history's step 0) every attempt writes.
+func TestPostUserDataWriteLedger(t *testing.T) {
+	var posts atomic.Int64
+	answer := atomic.Int64{} // status code of the next answer (0: 200)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		posts.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		switch code := int(answer.Swap(0)); code {
+		case 0:
+			_, _ = w.Write([]byte(`{"ok":true}`))
+		case http.StatusNotFound:
+			w.WriteHeader(code)
+			_, _ = w.Write([]byte(`{"error":"not_found","message":"no user with this email","element":"email"}`))
+		default:
+			w.WriteHeader(code)
+			_, _ = w.Write([]byte(`{"error":"unavailable"}`))
+		}
+	}))
+	defer srv.Close()
+	rdb := ledgerRedis(t)
+	prefix := fmt.Sprintf("ahacc:test:written:%d:", time.Now().UnixNano())
+	ledger := dedup.New(rdb, time.Minute, prefix, dedup.PendingFor(time.Minute))
+	cfg := mcConfig(t, map[string]string{"CC_USER_DATA_LISTENER_URL": srv.URL + "/l?apiKey=k"})
+	acts := New(cfg, nil, centercode.New(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	acts.Writes = ledger
+	env := mcEnv(acts)
+	post := func(step int) error {
+		_, err := env.ExecuteActivity(acts.PostUserData, PostUserDataRequest{Email: "ada@example.com", Body: []byte(`{"email":"ada@example.com"}`), Step: step})
+		return err
+	}
+
+	require.NoError(t, post(1))
+	require.NoError(t, post(1), "the step run again")
+	assert.EqualValues(t, 1, posts.Load(), "one write for step 1")
+	keys, err := rdb.Keys(context.Background(), prefix+"*").Result()
+	require.NoError(t, err)
+	require.Len(t, keys, 1)
+	stepKey := strings.TrimSuffix(strings.TrimPrefix(keys[0], prefix+"userdata:"), ":1") // workflow id:run id
+
+	require.NoError(t, post(2))
+	assert.EqualValues(t, 2, posts.Load(), "a new step writes")
+
+	answer.Store(http.StatusServiceUnavailable)
+	require.Error(t, post(3))
+	require.NoError(t, post(3), "the retry after a failed attempt")
+	require.NoError(t, post(3))
+	assert.EqualValues(t, 4, posts.Load(), "step 3: a failed and a written attempt, then nothing")
+
+	answer.Store(http.StatusNotFound) // unknown user: nothing stored, nothing confirmed
+	require.NoError(t, post(4))
+	require.NoError(t, post(4))
+	assert.EqualValues(t, 6, posts.Load(), "an unknown user's step is asked again")
+
+	st, _, err := ledger.Claim(context.Background(), "userdata", stepKey+":5")
+	require.NoError(t, err)
+	require.Equal(t, dedup.Claimed, st)
+	ae := appErr(t, post(5))
+	assert.Equal(t, ErrTypeWriteInFlight, ae.Type())
+	assert.False(t, ae.NonRetryable(), "retried until the other attempt ends or its claim expires")
+	assert.EqualValues(t, 6, posts.Load(), "no write while another attempt holds the step")
+
+	require.NoError(t, post(0))
+	require.NoError(t, post(0))
+	assert.EqualValues(t, 8, posts.Load(), "step 0 (histories from before the ledger): no ledger")
+
+	acts.Writes = dedup.New(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1}), time.Minute, prefix)
+	require.NoError(t, post(6), "Redis down: the write still goes")
+	assert.EqualValues(t, 9, posts.Load())
+}
+
+// ledgerRedis is the real Redis CI starts (REDIS_TEST_URL, default
+// 127.0.0.1:6379); skipped, saying so, when none answers.
+func ledgerRedis(t *testing.T) *redis.Client {
+	t.Helper()
+	url := os.Getenv("REDIS_TEST_URL")
+	if url == "" {
+		url = "redis://127.0.0.1:6379/0"
+	}
+	opt, err := redis.ParseURL(url)
+	require.NoError(t, err)
+	rdb := redis.NewClient(opt)
+	if err := rdb.Ping(context.Background()).Err(); err != nil {
+		t.Skipf("no Redis at %s (CI starts one): %v", url, err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
 }

@@ -119,6 +119,9 @@ type UserDataBody struct {
 type PostUserDataRequest struct {
 	Email string `json:"email"`
 	Body  []byte `json:"body"`
+	// Step numbers the person's syncs within a workflow run; with the run it
+	// names this write in the write ledger (0: no ledger, every attempt writes).
+	Step int `json:"step,omitempty"`
 }
 
 // PostUserDataResult says what the listener did.

@@ -281,7 +281,7 @@ func (s *person) syncOnce(ctx workflow.Context) error {
 	// shared Centercode budget like an activity and retries the same way.
 	var res activities.PostUserDataResult
 	if err := workflow.ExecuteLocalActivity(s.writeOpts(ctx, "write user data for "+s.Email), a.PostUserData,
-		activities.PostUserDataRequest{Email: body.Email, Body: body.Body}).Get(ctx, &res); err != nil {
+		activities.PostUserDataRequest{Email: body.Email, Body: body.Body, Step: s.Syncs}).Get(ctx, &res); err != nil {
 		s.NeedFetch = true
 		return err
 	}

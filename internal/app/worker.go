@@ -39,6 +39,8 @@ type WorkerOptions struct {
 	ParkedCountEvery time.Duration
 	// StopTimeout lets running activities finish on shutdown (default Env.ShutdownTimeout).
 	StopTimeout time.Duration
+	// Interceptors run after ahacc's own (tracing; tests that inject faults).
+	Interceptors []interceptor.WorkerInterceptor
 }
 
 // Worker is a started ahacc worker.
@@ -77,6 +79,8 @@ func StartWorker(o WorkerOptions) (*Worker, error) {
 	d := &dispatch.Dispatcher{Temporal: o.Temporal, TaskQueue: o.Env.TaskQueue, Config: acts.Configs.Load, Logger: o.Logger}
 	if o.Redis != nil {
 		d.Dedup = dedup.New(o.Redis, o.Config.Sync.DedupTTL, "")
+		// A claim outlives the write's 2-minute start-to-close bound.
+		acts.Writes = dedup.New(o.Redis, o.Config.Sync.DedupTTL, "ahacc:written:", dedup.PendingFor(3*time.Minute))
 	}
 	acts.Audits = ahaClient
 	acts.Records = ahaClient
@@ -92,7 +96,7 @@ func StartWorker(o WorkerOptions) (*Worker, error) {
 		MaxConcurrentActivityExecutionSize: o.Env.MaxActivities,
 		// Activities with a heartbeat timeout heartbeat every 5 s, so a dead
 		// worker's activities move on within the timeout (20 s for ahacc's).
-		Interceptors: []interceptor.WorkerInterceptor{&heartbeatInterceptor{every: 5 * time.Second}},
+		Interceptors: append([]interceptor.WorkerInterceptor{&heartbeatInterceptor{every: 5 * time.Second}}, o.Interceptors...),
 		// Fail the workflow task (not the workflow) on a panic, so a fixed
 		// worker can carry on; the UI shows the stuck task.
 		WorkflowPanicPolicy: worker.BlockWorkflow,

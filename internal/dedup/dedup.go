@@ -49,20 +49,32 @@ var releaseScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] th
 
 // Store claims and confirms delivery ids in Redis.
 type Store struct {
-	rdb    redis.UniversalClient
-	prefix string
-	ttl    time.Duration
+	rdb     redis.UniversalClient
+	prefix  string
+	ttl     time.Duration
+	pending time.Duration
 }
 
+// Option adjusts a Store.
+type Option func(*Store)
+
+// PendingFor bounds a pending claim by d instead of PendingTTL: the longest
+// the claimed work can take, so a dead owner's claim frees itself.
+func PendingFor(d time.Duration) Option { return func(s *Store) { s.pending = d } }
+
 // New returns a Store; keys are "<prefix><source>:<id>" (prefix default "ahacc:seen:").
-func New(rdb redis.UniversalClient, ttl time.Duration, prefix string) *Store {
+func New(rdb redis.UniversalClient, ttl time.Duration, prefix string, opts ...Option) *Store {
 	if ttl <= 0 {
 		ttl = DefaultTTL
 	}
 	if prefix == "" {
 		prefix = "ahacc:seen:"
 	}
-	return &Store{rdb: rdb, prefix: prefix, ttl: ttl}
+	s := &Store{rdb: rdb, prefix: prefix, ttl: ttl, pending: PendingTTL}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Claim marks a delivery as in flight for this caller: Claimed with the
@@ -70,7 +82,7 @@ func New(rdb redis.UniversalClient, ttl time.Duration, prefix string) *Store {
 // way, Done when it was handed over before (a duplicate).
 func (s *Store) Claim(ctx context.Context, source, id string) (state, owner string, err error) {
 	owner = statePending + newToken()
-	v, err := claimScript.Run(ctx, s.rdb, []string{s.key(source, id)}, owner, PendingTTL.Milliseconds()).Text()
+	v, err := claimScript.Run(ctx, s.rdb, []string{s.key(source, id)}, owner, s.pending.Milliseconds()).Text()
 	switch {
 	case err == redis.Nil:
 		return Claimed, owner, nil

@@ -76,3 +76,18 @@ func TestUnreachableRedisErrors(t *testing.T) {
 	require.Error(t, err)
 	require.Error(t, s.Ping(context.Background()))
 }
+
+// PendingFor bounds a dead owner's claim by the given time, not PendingTTL.
+func TestPendingFor(t *testing.T) {
+	ctx := context.Background()
+	rdb := testRedis(t)
+	prefix := fmt.Sprintf("ahacc:test:%d:", time.Now().UnixNano())
+	s := New(rdb, time.Minute, prefix, PendingFor(3*time.Minute))
+	st, _, err := s.Claim(ctx, "userdata", "1")
+	require.NoError(t, err)
+	require.Equal(t, Claimed, st)
+	ttl, err := rdb.PTTL(ctx, prefix+"userdata:1").Result()
+	require.NoError(t, err)
+	require.Greater(t, ttl, PendingTTL, "the claim lives longer than the default")
+	require.LessOrEqual(t, ttl, 3*time.Minute)
+}

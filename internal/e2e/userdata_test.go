@@ -48,6 +48,8 @@ type udRates struct {
 	CCSimLimit bool
 	// NoSeed starts the Aha! simulator empty (benchmarks count every call).
 	NoSeed bool
+	// Worker adjusts the test's worker (fault-injecting interceptors).
+	Worker func(*app.WorkerOptions)
 }
 
 // udEnv is one running stack with its own worker.
@@ -139,8 +141,12 @@ func udStart(t *testing.T, r udRates) *udEnv {
 	// The worker, as the worker binary builds it, plus the shared budgets.
 	ahaBudget := ratelimit.New(rdb, "aha:"+e.cfg.Aha.Account, e.cfg.Aha.Rate.PerSecond, e.cfg.Aha.Rate.PerMinute)
 	ccBudget := ratelimit.New(rdb, "centercode:test", e.cfg.Centercode.Rate.PerSecond, e.cfg.Centercode.Rate.PerMinute)
-	e.worker, err = app.StartWorker(app.WorkerOptions{Env: s.Env, Config: e.cfg, Temporal: s.Client, Redis: rdb, Logger: logger,
-		Clients: app.ClientOptions{AhaLimiter: ahaBudget, CentercodeLimiter: ccBudget}})
+	wo := app.WorkerOptions{Env: s.Env, Config: e.cfg, Temporal: s.Client, Redis: rdb, Logger: logger,
+		Clients: app.ClientOptions{AhaLimiter: ahaBudget, CentercodeLimiter: ccBudget}}
+	if r.Worker != nil {
+		r.Worker(&wo)
+	}
+	e.worker, err = app.StartWorker(wo)
 	require.NoError(t, err)
 	t.Cleanup(e.worker.Stop)
 	e.ccRate = ccBudget
