@@ -27,13 +27,10 @@ test-short:
 ## test-cluster: ahacc as deployed — Temporal's frontend, history, matching and worker
 ## services as separate processes (built from the pinned module) on fresh PostgreSQL
 ## databases, two starter and two worker processes behind a load balancer — running the
-## burst (with processes killed and PostgreSQL stopped), macros with status rules and the
-## invariant harness's fixed seeds. Needs PostgreSQL
-## (PGHOST 127.0.0.1:5432, user postgres) and Redis.
-## TestUserDataBackfill1000 is not in the list yet: on the cluster it wrote one of 1,000
-## people twice in 1 of 3 runs (a write repeated after a lost workflow task, issue 14 note);
-## `make test-cluster CLUSTER_TESTS='^TestUserDataBackfill1000$$'` runs it there.
-CLUSTER_TESTS ?= ^(TestCluster.*|TestInvariants|TestMacrosWillFixPushesOneIdeaPerItem|TestFromAhaStatusSetsCentercodeWithoutEcho)$$
+## burst (with processes killed and PostgreSQL stopped), macros with status rules, the
+## 1,000-person user-data backfill and the invariant harness's fixed seeds. Needs
+## PostgreSQL (PGHOST 127.0.0.1:5432, user postgres) and Redis.
+CLUSTER_TESTS ?= ^(TestCluster.*|TestInvariants|TestMacrosWillFixPushesOneIdeaPerItem|TestFromAhaStatusSetsCentercodeWithoutEcho|TestUserDataBackfill1000)$$
 test-cluster: build-temporal
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ ./worker ./starter   # make build's worker and starter
 	AHACC_TEST_CLUSTER=1 AHACC_BIN_DIR=$(CURDIR)/bin $(GO) test -count=1 -timeout 15m -run '^TestCluster' -v ./internal/cluster/
