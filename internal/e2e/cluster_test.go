@@ -22,9 +22,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
 
 	"github.com/ahacc/ahacc/internal/cluster"
 	"github.com/ahacc/ahacc/internal/devstack"
+	ahasim "github.com/ahacc/ahacc/internal/sandbox/aha"
+	"github.com/ahacc/ahacc/workflows"
 )
 
 var bins struct {
@@ -310,4 +313,109 @@ func pgCtl(action string, args ...string) ([]byte, error) {
 		cl = []string{"15", "main"}
 	}
 	return exec.Command("pg_ctlcluster", append(append(cl, action), args...)...).CombinedOutput()
+}
+
+// TestClusterPostgresOutage is PostgreSQL away for longer than a hand-off may
+// wait (issue 14 item 4): ideas created meanwhile are delivered to the
+// starters, which answer 503 (try again) within the hand-off timeout instead
+// of acknowledging what Temporal could not store; once PostgreSQL is back,
+// deliveries are accepted again, and reconcile brings in what was refused:
+// one feedback per idea, none twice.
+func TestClusterPostgresOutage(t *testing.T) {
+	r := startClusterRig(t, nil)
+	t.Cleanup(func() {
+		if out, err := pgCtl("start"); err != nil && !strings.Contains(string(out), "already running") {
+			t.Logf("starting PostgreSQL again: %v %s", err, out)
+		}
+	})
+	aha, cc := r.e.stack.AhaSim, r.e.stack.CCSim
+	mark := aha.LastAuditID()
+	var ideas []ahasim.RecordInfo
+	create := func(what string) ahasim.RecordInfo {
+		info, err := aha.CreateIdea("PRJ1", map[string]any{"name": fmt.Sprintf("Outage idea %d (%s)", len(ideas), what)})
+		require.NoError(t, err)
+		ideas = append(ideas, info)
+		return info
+	}
+	answerOf := func(id string) (ahasim.Delivery, bool) {
+		for _, d := range aha.Deliveries() {
+			if d.AuditID == id {
+				return d, true
+			}
+		}
+		return ahasim.Delivery{}, false
+	}
+	lastAudit := func() string { return aha.LastAuditID() }
+	waitAnswered := func(id string, within time.Duration) ahasim.Delivery {
+		deadline := time.Now().Add(within)
+		for {
+			if d, ok := answerOf(id); ok {
+				return d
+			}
+			require.True(t, time.Now().Before(deadline), "audit %s not delivered within %s", id, within)
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+
+	// Before: one idea through, end to end.
+	create("before")
+	r.e.waitQuiet(1, false, 60*time.Second)
+
+	out, err := pgCtl("stop", "-m", "fast")
+	require.NoError(t, err, "%s", out)
+	down := time.Now()
+	var during []ahasim.Delivery
+	for range 3 {
+		create("while PostgreSQL is down")
+		d := waitAnswered(lastAudit(), 30*time.Second)
+		during = append(during, d)
+		t.Logf("delivery while PostgreSQL is down: %d after %s", d.Status, d.Duration.Round(time.Millisecond))
+	}
+	out, err = pgCtl("start")
+	require.NoError(t, err, "%s", out)
+	up := time.Now()
+	t.Logf("PostgreSQL down for %s", up.Sub(down).Round(time.Millisecond))
+	for _, d := range during {
+		assert.Equal(t, http.StatusServiceUnavailable, d.Status, "refused, not acknowledged, while PostgreSQL is down: %+v", d)
+		assert.Less(t, d.Duration, 5*time.Second, "answered within Aha!'s 5 s")
+	}
+
+	// After: ideas until one is accepted again.
+	var recovered time.Duration
+	for {
+		create("after")
+		d := waitAnswered(lastAudit(), 30*time.Second)
+		if d.Status == http.StatusAccepted || d.Status == http.StatusOK {
+			recovered = d.At.Add(d.Duration).Sub(up)
+			break
+		}
+		t.Logf("delivery %s after PostgreSQL started: %d", time.Since(up).Round(time.Millisecond), d.Status)
+		require.Less(t, time.Since(up), 2*time.Minute, "no delivery accepted within 2 minutes of PostgreSQL's start")
+		time.Sleep(time.Second)
+	}
+	t.Logf("first delivery accepted %s after PostgreSQL started", recovered.Round(time.Millisecond))
+
+	// Reconcile brings in what was refused, and only that.
+	refused := 0
+	for _, d := range aha.Deliveries() {
+		if inBurst(d.AuditID, mark) && d.Status != http.StatusOK && d.Status != http.StatusAccepted {
+			refused++
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rr, err := r.e.stack.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: r.e.stack.Env.TaskQueue},
+		workflows.ReconcileWorkflow, workflows.ReconcileInput{AfterID: mark})
+	require.NoError(t, err)
+	var rs workflows.ReconcileState
+	require.NoError(t, rr.Get(ctx, &rs), "reconcile")
+	t.Logf("reconcile: %d audits read, %d handed over; %d deliveries refused", rs.Audits, rs.Accepted, refused)
+	assert.GreaterOrEqual(t, rs.Accepted, len(during), "the refused deliveries handed over by reconcile")
+	assert.LessOrEqual(t, rs.Accepted, refused, "reconcile handed over an audit whose delivery was answered 2xx")
+
+	r.e.waitQuiet(len(ideas), false, 120*time.Second)
+	byRef := feedbackByRef(cc)
+	for _, info := range ideas {
+		assert.Len(t, byRef[info.ReferenceNum], 1, "feedback for %s", info.ReferenceNum)
+	}
 }
