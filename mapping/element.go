@@ -54,7 +54,7 @@ var indexedName = regexp.MustCompile(`^\$\[\s*(?:'([^']+)'|"([^"]+)")\s*\]\[\s*(
 
 // compileMapper compiles the elements mapping at path.
 func compileMapper(d *decoder, n *node, path, ctx string, mode targetMode) *Mapper {
-	m := &Mapper{context: ctx, need: &need{}}
+	m := &Mapper{context: ctx}
 	extra := []string(nil)
 	if strings.HasPrefix(path, "user_data") {
 		extra = []string{"label"}
@@ -70,9 +70,6 @@ func compileMapper(d *decoder, n *node, path, ctx string, mode targetMode) *Mapp
 			continue
 		}
 		m.elements = append(m.elements, el)
-		for _, p := range el.allPaths() {
-			m.need.addPath(p)
-		}
 	}
 	m.checkTargets(d, keys, path)
 	return m
@@ -145,7 +142,6 @@ func (m *Mapper) addImplicit(d *decoder, name string, paths []string, kind strin
 			continue
 		}
 		el.paths = append(el.paths, p)
-		m.need.addPath(p)
 	}
 	el.pathList = pathList(el.paths)
 	if name == "" {

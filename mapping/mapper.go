@@ -13,7 +13,6 @@ import (
 type Mapper struct {
 	context    string
 	elements   []*element
-	need       *need
 	refElement string   // element whose value is Result.Reference
 	refEl      *element // implicit reference outside the body (macro feedback id)
 	require    []string // top-level record fields that must be present (macros)
@@ -59,7 +58,7 @@ func (m *Mapper) Context() string { return m.context }
 // Map parses a JSON record and maps it. On a *ValidationError the partial
 // Result is still returned (for dry runs and logs); it must not be sent.
 func (m *Mapper) Map(record []byte) (*Result, error) {
-	root, err := parseJSON(record, m.need)
+	root, err := parseRecord(record)
 	if err != nil {
 		return nil, &ValidationError{Context: m.context, Problems: []ElementProblem{{Code: CodeInvalidRecord,
 			Message: fmt.Sprintf("record is not valid JSON (%s): %v", m.context, err)}}}
