@@ -46,7 +46,7 @@ func (h *AhaWebhook) Mount(app *fiber.App) {
 func (h *AhaWebhook) notFound(c *fiber.Ctx) error {
 	h.Metrics.Webhook("aha", "unauthorized")
 	logger(c).Warn("aha webhook without a token", "remote_addr", c.IP())
-	return sendJSON(c, fiber.StatusNotFound, "error", "not found", "status", "error")
+	return c.Status(fiber.StatusNotFound).JSON(fiber.Map{"error": "not found", "status": "error"})
 }
 
 func (h *AhaWebhook) handle(c *fiber.Ctx) error {
@@ -58,11 +58,11 @@ func (h *AhaWebhook) handle(c *fiber.Ctx) error {
 	if err != nil {
 		h.Metrics.Webhook("aha", "bad_request")
 		logger(c).Info("aha webhook rejected", "remote_addr", c.IP(), "error", err)
-		return sendJSON(c, fiber.StatusBadRequest, "error", err.Error(), "status", "error")
+		return c.Status(fiber.StatusBadRequest).JSON(fiber.Map{"error": err.Error(), "status": "error"})
 	}
 	if p.Event != "" && p.Event != "audit" {
 		h.Metrics.Webhook("aha", "ignored")
-		return sendJSON(c, fiber.StatusAccepted, "reason", "event "+p.Event+" is not an audit", "status", dispatch.Ignored)
+		return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"reason": "event "+p.Event+" is not an audit", "status": dispatch.Ignored})
 	}
 	out, err := h.Dispatcher.Dispatch(c.UserContext(), &p.Audit, "webhook")
 	if err != nil {
@@ -75,12 +75,12 @@ func (h *AhaWebhook) handle(c *fiber.Ctx) error {
 	switch out.Status {
 	case dispatch.Duplicate:
 		h.Metrics.DedupHit("aha")
-		return sendJSON(c, fiber.StatusOK, "status", out.Status, "workflow_id", out.WorkflowID)
+		return c.Status(fiber.StatusOK).JSON(fiber.Map{"status": out.Status, "workflow_id": out.WorkflowID})
 	case dispatch.Ignored:
-		return sendJSON(c, fiber.StatusAccepted, "reason", out.Reason, "status", out.Status)
+		return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"reason": out.Reason, "status": out.Status})
 	}
 	h.Metrics.ObserveHandoff("aha", time.Since(start))
-	return sendJSON(c, fiber.StatusAccepted, "status", out.Status, "workflow_id", out.WorkflowID)
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": out.Status, "workflow_id": out.WorkflowID})
 }
 
 // refuse answers a hand-off that did not happen: 409 + Retry-After while
@@ -106,7 +106,7 @@ func refuse(c *fiber.Ctx, m Metrics, source string, err error, logKV ...any) err
 		logger(c).Warn(source+" webhook hand-off did not happen", append(logKV, "error", err)...)
 		c.Set(fiber.HeaderRetryAfter, "5")
 	}
-	return sendJSON(c, code, "error", msg, "status", status)
+	return c.Status(code).JSON(fiber.Map{"error": msg, "status": status})
 }
 
 // tokenOK compares in constant time against every configured token (several
