@@ -62,7 +62,7 @@ func (h *AhaWebhook) handle(c *fiber.Ctx) error {
 	}
 	if p.Event != "" && p.Event != "audit" {
 		h.Metrics.Webhook("aha", "ignored")
-		return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"reason": "event "+p.Event+" is not an audit", "status": dispatch.Ignored})
+		return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"reason": "event " + p.Event + " is not an audit", "status": dispatch.Ignored})
 	}
 	out, err := h.Dispatcher.Dispatch(c.UserContext(), &p.Audit, "webhook")
 	if err != nil {
