@@ -19,6 +19,7 @@ import (
 
 	"github.com/ahacc/ahacc/internal/aha"
 	"github.com/ahacc/ahacc/internal/centercode"
+	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/internal/dedup"
 	"github.com/ahacc/ahacc/mapping"
 )
@@ -51,7 +52,7 @@ func (a *Activities) HydratePerson(ctx context.Context, req HydratePersonRequest
 	if err != nil {
 		return PersonRecord{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, nil)
 	}
-	email := NormalizeEmail(req.Email)
+	email := contract.NormalizeEmail(req.Email)
 	start := time.Now()
 	users, _, err := p.ListIdeaUsers(ctx, 1, 20, url.Values{"email": {email}})
 	if err != nil {
@@ -59,7 +60,7 @@ func (a *Activities) HydratePerson(ctx context.Context, req HydratePersonRequest
 	}
 	var u *aha.IdeaUser
 	for i := range users {
-		if NormalizeEmail(users[i].Email) == email {
+		if contract.NormalizeEmail(users[i].Email) == email {
 			u = &users[i]
 			break
 		}
@@ -202,9 +203,9 @@ func (a *Activities) ResolvePeople(ctx context.Context, req ResolvePeopleRequest
 		return ResolvePeopleResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, nil)
 	}
 	var res ResolvePeopleResult
-	ev := PersonEvent{AuditIDs: req.AuditIDs, Kind: req.Kind, AhaID: req.AhaID, Hydrate: true, Source: req.Source}
+	ev := contract.PersonEvent{AuditIDs: req.AuditIDs, Kind: req.Kind, AhaID: req.AhaID, Hydrate: true, Source: req.Source}
 	hydrate := func(email string) error {
-		if email = NormalizeEmail(email); email == "" {
+		if email = contract.NormalizeEmail(email); email == "" {
 			return nil
 		}
 		for _, e := range res.Emails {
@@ -312,13 +313,13 @@ func (a *Activities) fanOutOrganization(ctx context.Context, p PeopleAPI, req Re
 			if u.Email == "" || !inOrg(u, req.AhaID) {
 				continue
 			}
-			ev := PersonEvent{AuditIDs: req.AuditIDs, Kind: req.Kind, AhaID: req.AhaID, IdeaUserID: u.ID.String(), Source: "fanout"}
+			ev := contract.PersonEvent{AuditIDs: req.AuditIDs, Kind: req.Kind, AhaID: req.AhaID, IdeaUserID: u.ID.String(), Source: "fanout"}
 			if res.Gone {
 				ev.Hydrate = true // the organization is gone: read each person afresh
 			} else {
 				snap, at, err := buildPerson(ctx, u, orgs, portalUsers, start)
 				if err != nil {
-					return res, Classify("read organizations and portal users for "+NormalizeEmail(u.Email), err)
+					return res, Classify("read organizations and portal users for "+contract.NormalizeEmail(u.Email), err)
 				}
 				ev.Snapshot, ev.FetchedAt = snap, at
 			}
@@ -330,7 +331,7 @@ func (a *Activities) fanOutOrganization(ctx context.Context, p PeopleAPI, req Re
 		for _, s := range batch {
 			res.People++
 			if len(res.Emails) < 20 {
-				res.Emails = append(res.Emails, NormalizeEmail(s.email))
+				res.Emails = append(res.Emails, contract.NormalizeEmail(s.email))
 			}
 		}
 		Checkpoint(ctx, page)
@@ -409,9 +410,9 @@ func (a *Activities) BackfillUsersPage(ctx context.Context, req BackfillPageRequ
 	for _, u := range people {
 		snap, at, err := buildPerson(ctx, u, orgs, portalUsers, start)
 		if err != nil {
-			return res, Classify("read organizations and portal users for "+NormalizeEmail(u.Email), err)
+			return res, Classify("read organizations and portal users for "+contract.NormalizeEmail(u.Email), err)
 		}
-		batch = append(batch, personSignal{email: u.Email, ev: PersonEvent{Kind: "backfill", AhaID: u.ID.String(),
+		batch = append(batch, personSignal{email: u.Email, ev: contract.PersonEvent{Kind: "backfill", AhaID: u.ID.String(),
 			IdeaUserID: u.ID.String(), Snapshot: snap, FetchedAt: at, Source: "backfill"}})
 	}
 	res.AhaCalls += orgs.calls
@@ -427,7 +428,7 @@ func (a *Activities) BackfillUsersPage(ctx context.Context, req BackfillPageRequ
 
 type personSignal struct {
 	email string
-	ev    PersonEvent
+	ev    contract.PersonEvent
 }
 
 // personPacer spaces the people a backfill or an organization fan-out
@@ -500,21 +501,21 @@ func signalMany(ctx context.Context, batch []personSignal, p pace) error {
 // signalPerson signals-with-start a person's UserDataWorkflow on this
 // activity's task queue, with the Temporal client the worker runs with (so
 // no client or address travels in activity inputs).
-func signalPerson(ctx context.Context, email string, ev PersonEvent) error {
-	email = NormalizeEmail(email)
-	id := UserDataWorkflowID(email)
+func signalPerson(ctx context.Context, email string, ev contract.PersonEvent) error {
+	email = contract.NormalizeEmail(email)
+	id := contract.UserDataWorkflowID(email)
 	c := activity.GetClient(ctx)
-	_, err := c.SignalWithStartWorkflow(ctx, id, SignalPersonEvent, ev, client.StartWorkflowOptions{
+	_, err := c.SignalWithStartWorkflow(ctx, id, contract.SignalPersonEvent, ev, client.StartWorkflowOptions{
 		ID:                    id,
 		TaskQueue:             activity.GetInfo(ctx).TaskQueue,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		StaticSummary:         "Aha! person " + email + " → Centercode user data",
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			temporal.NewSearchAttributeKeyKeyword(saAhaRecordType).ValueSet(mapping.KindIdeaUser),
-			temporal.NewSearchAttributeKeyKeyword(saAhaReference).ValueSet(email),
-			temporal.NewSearchAttributeKeyKeyword(saSyncState).ValueSet(stateSyncing),
+			temporal.NewSearchAttributeKeyKeyword(contract.SAAhaRecordType).ValueSet(mapping.KindIdeaUser),
+			temporal.NewSearchAttributeKeyKeyword(contract.SAAhaReference).ValueSet(email),
+			temporal.NewSearchAttributeKeyKeyword(contract.SASyncState).ValueSet(contract.StateSyncing),
 		),
-	}, UserDataWorkflowType, UserDataStart{Email: email})
+	}, contract.UserDataWorkflowType, contract.UserDataStart{Email: email})
 	if err != nil {
 		return temporal.NewApplicationError(fmt.Sprintf("signal %s: %v", id, err), ErrTypeTransient)
 	}

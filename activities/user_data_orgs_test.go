@@ -22,6 +22,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/ahacc/ahacc/internal/aha"
+	"github.com/ahacc/ahacc/internal/contract"
 	ahasim "github.com/ahacc/ahacc/internal/sandbox/aha"
 	"github.com/ahacc/ahacc/mapping"
 )
@@ -31,13 +32,13 @@ import (
 type signalRecorder struct {
 	client.Client
 	mu  sync.Mutex
-	evs map[string]PersonEvent // by email
+	evs map[string]contract.PersonEvent // by email
 }
 
 func (r *signalRecorder) SignalWithStartWorkflow(_ context.Context, _ string, _ string, arg any, _ client.StartWorkflowOptions, _ any, args ...any) (client.WorkflowRun, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.evs[args[0].(UserDataStart).Email] = arg.(PersonEvent)
+	r.evs[args[0].(contract.UserDataStart).Email] = arg.(contract.PersonEvent)
 	return nil, nil
 }
 
@@ -89,7 +90,7 @@ type backfillFixture struct {
 
 func newBackfillFixture(t *testing.T, sim *ahasim.Server, ahaURL string) *backfillFixture {
 	t.Helper()
-	f := &backfillFixture{peopleFixture: newPeopleFixture(t, ahasim.Options{NoSeed: true}), rec: &signalRecorder{evs: map[string]PersonEvent{}}, log: &bytes.Buffer{}}
+	f := &backfillFixture{peopleFixture: newPeopleFixture(t, ahasim.Options{NoSeed: true}), rec: &signalRecorder{evs: map[string]contract.PersonEvent{}}, log: &bytes.Buffer{}}
 	f.sim = sim
 	if ahaURL == "" {
 		ahaURL = sim.URL()
@@ -250,7 +251,7 @@ func TestBackfillListedOrganizationsKeepTheirReadTime(t *testing.T) {
 		at = e.at
 		assert.True(t, !at.Before(usersAt) && !at.After(listAt), "read at %s: after the users (%s), before the list call reached Aha! (%s)", at, usersAt, listAt)
 	}
-	f.rec.evs = map[string]PersonEvent{}
+	f.rec.evs = map[string]contract.PersonEvent{}
 	page2 := time.Now()
 	_, n = f.page(t, 2)
 	assert.Equal(t, 1, n, "the users only: organizations cached")
@@ -308,7 +309,7 @@ func TestBackfillFallsBackWhenFieldsIgnored(t *testing.T) {
 			f.people.Orgs.mu.Lock()
 			f.people.Orgs.m = map[string]cachedOrg{}
 			f.people.Orgs.mu.Unlock()
-			f.rec.evs = map[string]PersonEvent{}
+			f.rec.evs = map[string]contract.PersonEvent{}
 			res, n = f.page(t, 2)
 			assert.Equal(t, 1+10, n)
 			assert.Equal(t, n, res.AhaCalls)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ahacc/ahacc/internal/aha"
+	"github.com/ahacc/ahacc/internal/contract"
 )
 
 // PeopleAPI is what the user-data activities need from Aha!: idea users (by
@@ -323,7 +324,7 @@ func buildPerson(ctx context.Context, u aha.IdeaUser, orgs *orgReader, portals p
 	}
 	doc["idea_organizations"] = full
 	if portals != nil {
-		pus, at, err := portals(ctx, NormalizeEmail(u.Email))
+		pus, at, err := portals(ctx, contract.NormalizeEmail(u.Email))
 		if err != nil {
 			return nil, time.Time{}, err
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ahacc/ahacc/internal/aha"
+	"github.com/ahacc/ahacc/internal/contract"
 )
 
 // Portal users live under an idea portal, and neither a portal-user audit nor
@@ -240,7 +241,7 @@ func (r *portalReader) byEmail(ctx context.Context, email string) ([]portalUser,
 			return nil, time.Time{}, fmt.Errorf("list portal users of idea portal %s: %w", p.ID.String(), err)
 		}
 		for _, u := range users {
-			if NormalizeEmail(u.Email) == email {
+			if contract.NormalizeEmail(u.Email) == email {
 				out = append(out, portalUser{portalID: p.ID.String(), user: u})
 			}
 		}
@@ -285,7 +286,7 @@ func (r *portalReader) indexed(ctx context.Context, email string) ([]portalUser,
 				return nil, time.Time{}, fmt.Errorf("list portal users of idea portal %s (page %d): %w", p.ID.String(), page, err)
 			}
 			for _, u := range users {
-				if e := NormalizeEmail(u.Email); e != "" {
+				if e := contract.NormalizeEmail(u.Email); e != "" {
 					ix[e] = append(ix[e], portalUser{portalID: p.ID.String(), user: u})
 				}
 			}

@@ -1,71 +1,9 @@
 package activities
 
-import (
-	"strings"
-	"time"
-)
+import "time"
 
-// Names of the user-data workflows. They live here, not in workflows/, because
-// the people activities start and signal those workflows themselves (from the
-// resolver and the backfill) and workflows/ imports this package; workflows/
-// re-exports them.
-const (
-	// UserDataWorkflowType is the registered name of workflows.UserDataWorkflow.
-	UserDataWorkflowType = "UserDataWorkflow"
-	// SignalPersonEvent carries one PersonEvent to a person's UserDataWorkflow.
-	SignalPersonEvent = "person-event"
-	// UserDataWorkflowPrefix starts every person's workflow id: user:<email>.
-	UserDataWorkflowPrefix = "user:"
-	// BackfillPerPage is the page size of /api/v1/idea_users reads (Aha!'s maximum).
-	BackfillPerPage = 200
-)
-
-// Search attribute names used when an activity starts a person's workflow
-// (the same strings as workflows.SA*; repeated to avoid an import cycle).
-const (
-	saSyncState     = "SyncState"
-	saAhaRecordType = "AhaRecordType"
-	saAhaReference  = "AhaReference"
-	stateSyncing    = "Syncing"
-)
-
-// NormalizeEmail is the person key: the email lower-cased and trimmed.
-func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
-
-// UserDataWorkflowID is the id of a person's workflow: user:<normalised email>.
-func UserDataWorkflowID(email string) string { return UserDataWorkflowPrefix + NormalizeEmail(email) }
-
-// UserDataStart is the start input the activities give a person's workflow;
-// it has the JSON shape of workflows.UserDataInput (without carried state).
-type UserDataStart struct {
-	Email string `json:"email"`
-}
-
-// PersonEvent tells a person's workflow that something about them changed.
-// It carries either nothing to trust (Hydrate: read Aha! afresh before
-// mapping) or a point-in-time snapshot read from list pages (backfill and
-// organization fan-out), stamped with when it was read so an older snapshot
-// never overwrites newer data.
-type PersonEvent struct {
-	// AuditIDs are the Aha! audits this event stands for (dedup); empty for
-	// backfill and fan-out events.
-	AuditIDs []string `json:"audit_ids,omitempty"`
-	// Kind is the Aha! record kind that changed: idea_user, portal_user,
-	// idea_organization, or "backfill".
-	Kind string `json:"kind"`
-	// AhaID is the id of the Aha! record that changed.
-	AhaID string `json:"aha_id,omitempty"`
-	// IdeaUserID is the person's idea user id when known.
-	IdeaUserID string `json:"idea_user_id,omitempty"`
-	// Hydrate asks the workflow to read the person from Aha! before mapping.
-	Hydrate bool `json:"hydrate,omitempty"`
-	// Snapshot is the hydrated person (see PersonRecord.JSON), when the
-	// sender read it already; FetchedAt is when its oldest part was read.
-	Snapshot  []byte    `json:"snapshot,omitempty"`
-	FetchedAt time.Time `json:"fetched_at,omitempty"`
-	// Source is webhook, reconcile, replay, fanout or backfill.
-	Source string `json:"source"`
-}
+// BackfillPerPage is the page size of /api/v1/idea_users reads (Aha!'s maximum).
+const BackfillPerPage = 200
 
 // UserDataRoutes is the worker's current user-data configuration, as much as
 // a person's workflow needs to decide (no URLs).

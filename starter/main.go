@@ -34,10 +34,10 @@ import (
 	"github.com/ahacc/ahacc/internal/app"
 	"github.com/ahacc/ahacc/internal/cli/ccsetup"
 	"github.com/ahacc/ahacc/internal/cli/checkmapping"
+	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/internal/httpapi"
 	"github.com/ahacc/ahacc/internal/metrics"
 	"github.com/ahacc/ahacc/mapping"
-	"github.com/ahacc/ahacc/workflows"
 )
 
 func main() {
@@ -236,9 +236,9 @@ func operate(cmd string, args []string, env app.Env, logger *slog.Logger) error 
 	case "backfill-users":
 		switch {
 		case *pause:
-			return app.SignalBackfill(ctx, tc, workflows.SignalPause)
+			return app.SignalBackfill(ctx, tc, contract.SignalPause)
 		case *resume:
-			return app.SignalBackfill(ctx, tc, workflows.SignalResume)
+			return app.SignalBackfill(ctx, tc, contract.SignalResume)
 		case *status:
 			p, err := app.BackfillProgressOf(ctx, tc)
 			if err != nil {

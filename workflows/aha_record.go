@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ahacc/ahacc/activities"
+	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/mapping"
 )
 
@@ -42,7 +43,7 @@ func AhaRecordWorkflow(ctx workflow.Context, in AhaRecordInput) error {
 	if in.Carried != nil {
 		s.State = *in.Carried
 	} else {
-		s.State = State{Kind: in.Kind, AhaID: in.AhaID, SyncState: StateSyncing}
+		s.State = State{Kind: in.Kind, AhaID: in.AhaID, SyncState: contract.StateSyncing}
 	}
 	s.seen = make(map[string]bool, len(s.Seen))
 	for _, id := range s.Seen {
@@ -55,13 +56,13 @@ func AhaRecordWorkflow(ctx workflow.Context, in AhaRecordInput) error {
 	// Version 3: a record found deleted (404, and a destroy in Aha!'s
 	// history) is handled as its destroy audit would be.
 	s.version = workflow.GetVersion(ctx, "record-maybe-created", workflow.DefaultVersion, 3)
-	if err := workflow.SetQueryHandler(ctx, QueryState, func() (State, error) { return s.State, nil }); err != nil {
+	if err := workflow.SetQueryHandler(ctx, contract.QueryState, func() (State, error) { return s.State, nil }); err != nil {
 		return err
 	}
-	events := workflow.GetSignalChannel(ctx, SignalAhaEvent)
-	retries := workflow.GetSignalChannel(ctx, SignalRetry)
-	skips := workflow.GetSignalChannel(ctx, SignalSkip)
-	s.upgrades = workflow.GetSignalChannel(ctx, SignalUpgrade)
+	events := workflow.GetSignalChannel(ctx, contract.SignalAhaEvent)
+	retries := workflow.GetSignalChannel(ctx, contract.SignalRetry)
+	skips := workflow.GetSignalChannel(ctx, contract.SignalSkip)
+	s.upgrades = workflow.GetSignalChannel(ctx, contract.SignalUpgrade)
 	s.updateDetails(ctx)
 
 	startEvents := s.Events + s.Duplicates
@@ -69,7 +70,7 @@ func AhaRecordWorkflow(ctx workflow.Context, in AhaRecordInput) error {
 		// Take everything already delivered before deciding what to do.
 		s.drain(ctx, events, retries, skips)
 
-		parked := s.SyncState == StateParked
+		parked := s.SyncState == contract.StateParked
 		if s.Pending && !parked {
 			wait := time.Duration(0)
 			if !s.LastSync.IsZero() {
@@ -77,7 +78,7 @@ func AhaRecordWorkflow(ctx workflow.Context, in AhaRecordInput) error {
 			}
 			if wait <= 0 {
 				s.sync(ctx)
-				if s.version >= 1 && s.Destroyed && s.SyncState == StateSynced {
+				if s.version >= 1 && s.Destroyed && s.SyncState == contract.StateSynced {
 					// Deleted in Aha! and on_destroy applied: nothing is left
 					// to do. Later events of this id start a new run.
 					s.drain(ctx, events, retries, skips)
@@ -92,7 +93,7 @@ func AhaRecordWorkflow(ctx workflow.Context, in AhaRecordInput) error {
 		}
 		if s.upgrade || s.Events+s.Duplicates-startEvents >= eventsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			s.drain(ctx, events, retries, skips)
-			if s.Pending && s.SyncState != StateParked {
+			if s.Pending && s.SyncState != contract.StateParked {
 				continue // sync first; never hand over unsynced work silently
 			}
 			carried := s.State
@@ -111,7 +112,7 @@ type entity struct {
 	seen    map[string]bool
 	routes  *activities.Routes
 	version workflow.Version
-	// upgrades carries SignalUpgrade; upgrade is set once one came.
+	// upgrades carries contract.SignalUpgrade; upgrade is set once one came.
 	upgrades workflow.ReceiveChannel
 	upgrade  bool
 }
@@ -126,12 +127,12 @@ func (s *entity) debounce() time.Duration {
 // drain handles every signal already buffered, without blocking.
 func (s *entity) drain(ctx workflow.Context, events, retries, skips workflow.ReceiveChannel) {
 	for {
-		var ev AhaEvent
+		var ev contract.AhaEvent
 		if events.ReceiveAsync(&ev) {
 			s.onEvent(ev)
 			continue
 		}
-		var rr RetryRequest
+		var rr contract.RetryRequest
 		if retries.ReceiveAsync(&rr) {
 			s.onRetry(ctx, rr)
 			continue
@@ -157,12 +158,12 @@ func (s *entity) waitFor(ctx workflow.Context, d time.Duration, events, retries,
 		sel.AddFuture(workflow.NewTimer(tctx, d), func(workflow.Future) {})
 	}
 	sel.AddReceive(events, func(c workflow.ReceiveChannel, _ bool) {
-		var ev AhaEvent
+		var ev contract.AhaEvent
 		c.Receive(ctx, &ev)
 		s.onEvent(ev)
 	})
 	sel.AddReceive(retries, func(c workflow.ReceiveChannel, _ bool) {
-		var rr RetryRequest
+		var rr contract.RetryRequest
 		c.Receive(ctx, &rr)
 		s.onRetry(ctx, rr)
 	})
@@ -180,7 +181,7 @@ func (s *entity) waitFor(ctx workflow.Context, d time.Duration, events, retries,
 }
 
 // onEvent dedups an audit and marks the record pending.
-func (s *entity) onEvent(ev AhaEvent) {
+func (s *entity) onEvent(ev contract.AhaEvent) {
 	if ev.AuditID != "" {
 		if s.seen[ev.AuditID] {
 			s.Duplicates++
@@ -197,23 +198,23 @@ func (s *entity) onEvent(ev AhaEvent) {
 	if s.Destroyed {
 		return // the record is gone; late events change nothing
 	}
-	if s.version >= 2 && s.SyncState == StateParked && s.ParkedOnContent {
+	if s.version >= 2 && s.SyncState == contract.StateParked && s.ParkedOnContent {
 		// Parked on a value the mapping refused: this change may fix it.
-		s.SyncState, s.ParkedReason, s.ParkedOnContent = StateSyncing, "", false
+		s.SyncState, s.ParkedReason, s.ParkedOnContent = contract.StateSyncing, "", false
 	}
 	if ev.Action == "destroy" {
 		s.Destroyed = true
-		if s.SyncState == StateParked {
+		if s.SyncState == contract.StateParked {
 			// The record is gone: whatever parked it (often the 404 of a
 			// fetch racing the deletion) no longer matters; apply on_destroy.
-			s.SyncState, s.ParkedReason = StateSyncing, ""
+			s.SyncState, s.ParkedReason = contract.StateSyncing, ""
 			s.LastSync = time.Time{}
 		}
 	}
 	s.Pending = true
 }
 
-func (s *entity) onRetry(ctx workflow.Context, rr RetryRequest) {
+func (s *entity) onRetry(ctx workflow.Context, rr contract.RetryRequest) {
 	workflow.GetLogger(ctx).Info("retry requested", "parked_reason", s.ParkedReason, "create", rr.Create)
 	s.ParkedOnContent = false
 	if rr.Create {
@@ -224,19 +225,19 @@ func (s *entity) onRetry(ctx workflow.Context, rr RetryRequest) {
 		}
 	}
 	s.ParkedReason = ""
-	s.SyncState = StateSyncing
+	s.SyncState = contract.StateSyncing
 	s.Pending = true
 	s.LastSync = time.Time{} // sync at once
 	s.upsert(ctx)
 }
 
 func (s *entity) onSkip(ctx workflow.Context) {
-	if s.SyncState != StateParked {
+	if s.SyncState != contract.StateParked {
 		return
 	}
 	workflow.GetLogger(ctx).Info("skip requested", "parked_reason", s.ParkedReason)
 	s.ParkedReason, s.ParkedOnContent = "", false
-	s.SyncState = StateSkipped
+	s.SyncState = contract.StateSkipped
 	s.Pending = false
 	s.upsert(ctx)
 }
@@ -245,15 +246,15 @@ func (s *entity) onSkip(ctx workflow.Context) {
 func (s *entity) sync(ctx workflow.Context) {
 	s.Pending = false
 	s.Syncs++
-	s.SyncState = StateSyncing
+	s.SyncState = contract.StateSyncing
 	err := s.syncOnce(ctx)
 	s.LastSync = workflow.Now(ctx)
 	switch {
 	case err == nil:
-		s.SyncState = StateSynced
+		s.SyncState = contract.StateSynced
 		s.ParkedReason, s.ParkedOnContent = "", false
 	default:
-		s.SyncState = StateParked
+		s.SyncState = contract.StateParked
 		s.ParkedReason = reason(err)
 		var appErr *temporal.ApplicationError
 		s.ParkedOnContent = s.version >= 2 && errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeMapping
@@ -530,20 +531,20 @@ func (s *entity) label() string {
 // upsert publishes state to search attributes and the UI's current details.
 func (s *entity) upsert(ctx workflow.Context) {
 	updates := []temporal.SearchAttributeUpdate{
-		KeySyncState.ValueSet(s.SyncState),
-		KeyAhaRecordType.ValueSet(s.Kind),
+		contract.KeySyncState.ValueSet(s.SyncState),
+		contract.KeyAhaRecordType.ValueSet(s.Kind),
 	}
 	if s.Reference != "" {
-		updates = append(updates, KeyAhaReference.ValueSet(s.Reference))
+		updates = append(updates, contract.KeyAhaReference.ValueSet(s.Reference))
 	}
 	for _, l := range s.Links {
 		if l.FeedbackID != "" {
-			updates = append(updates, KeyCentercodeFeedbackID.ValueSet(l.FeedbackID))
+			updates = append(updates, contract.KeyCentercodeFeedbackID.ValueSet(l.FeedbackID))
 			break
 		}
 	}
 	if s.ConfigHash != "" {
-		updates = append(updates, KeyConfigHash.ValueSet(s.ConfigHash))
+		updates = append(updates, contract.KeyConfigHash.ValueSet(s.ConfigHash))
 	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
 		workflow.GetLogger(ctx).Warn("upsert search attributes failed", "error", err)

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ahacc/ahacc/activities"
+	"github.com/ahacc/ahacc/internal/contract"
 )
 
 // creates counts the submits that created (no feedback id).
@@ -47,7 +48,7 @@ func (s *AhaRecordSuite) rename(at time.Duration, name, auditID string) {
 		s.mu.Lock()
 		s.name = name
 		s.mu.Unlock()
-		s.env.SignalWorkflow(SignalAhaEvent, AhaEvent{AuditID: auditID, Action: "update"})
+		s.env.SignalWorkflow(contract.SignalAhaEvent, contract.AhaEvent{AuditID: auditID, Action: "update"})
 	}, at)
 }
 
@@ -79,9 +80,9 @@ func (s *AhaRecordSuite) TestCreateWithoutIDIsNotRepeated() {
 		s.submits = append(s.submits, req)
 		return activities.SubmitResult{IDUnknown: true}, nil
 	}
-	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
-	s.signal(10*time.Second, AhaEvent{AuditID: "2", Action: "update"})
-	s.signal(20*time.Second, AhaEvent{AuditID: "3", Action: "update"})
+	s.signal(time.Millisecond, contract.AhaEvent{AuditID: "1", Action: "create"})
+	s.signal(10*time.Second, contract.AhaEvent{AuditID: "2", Action: "update"})
+	s.signal(20*time.Second, contract.AhaEvent{AuditID: "3", Action: "update"})
 	s.end(30*time.Second, func() {
 		s.Equal(1, s.creates(), "one create; the unchanged record writes nothing more")
 		st := s.query()
@@ -98,7 +99,7 @@ func (s *AhaRecordSuite) TestChangeAfterCreateWithoutIDLooksUpThenUpdates() {
 		s.Equal("PRJ1-I-10", req.Reference)
 		return activities.FindFeedbackResult{FeedbackID: "4821"}, nil
 	})
-	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.signal(time.Millisecond, contract.AhaEvent{AuditID: "1", Action: "create"})
 	s.rename(10*time.Second, "v2", "2")
 	s.end(30*time.Second, func() {
 		s.Equal(1, *finds)
@@ -120,18 +121,18 @@ func (s *AhaRecordSuite) TestNoLookupParksInsteadOfCreatingAgain() {
 	s.onFind(func(activities.FindFeedbackRequest) (activities.FindFeedbackResult, error) {
 		return activities.FindFeedbackResult{}, temporal.NewNonRetryableApplicationError("Centercode may have created bugs feedback for PRJ1-I-10 already …", activities.ErrTypeConfig, nil)
 	})
-	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.signal(time.Millisecond, contract.AhaEvent{AuditID: "1", Action: "create"})
 	s.rename(10*time.Second, "v2", "2")
 	s.env.RegisterDelayedCallback(func() {
 		st := s.query()
-		s.Equal(StateParked, st.SyncState)
+		s.Equal(contract.StateParked, st.SyncState)
 		s.Contains(st.ParkedReason, "may have created")
 		s.Equal(1, s.creates(), "not created again")
-		s.env.SignalWorkflow(SignalRetry, RetryRequest{Create: true})
+		s.env.SignalWorkflow(contract.SignalRetry, contract.RetryRequest{Create: true})
 	}, 20*time.Second)
 	s.end(40*time.Second, func() {
 		st := s.query()
-		s.Equal(StateSynced, st.SyncState)
+		s.Equal(contract.StateSynced, st.SyncState)
 		s.Equal(2, s.creates(), "the operator's retry with create: true created")
 		s.Equal("4900", st.Links[0].FeedbackID)
 	})
@@ -146,14 +147,14 @@ func (s *AhaRecordSuite) TestRetryAfterAmbiguousFailureLooksUpFirst() {
 	finds := s.onFind(func(activities.FindFeedbackRequest) (activities.FindFeedbackResult, error) {
 		return activities.FindFeedbackResult{FeedbackID: "4821"}, nil
 	})
-	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.signal(time.Millisecond, contract.AhaEvent{AuditID: "1", Action: "create"})
 	s.env.RegisterDelayedCallback(func() {
-		s.Equal(StateParked, s.query().SyncState)
-		s.env.SignalWorkflow(SignalRetry, nil)
+		s.Equal(contract.StateParked, s.query().SyncState)
+		s.env.SignalWorkflow(contract.SignalRetry, nil)
 	}, 10*time.Second)
 	s.end(30*time.Second, func() {
 		st := s.query()
-		s.Equal(StateSynced, st.SyncState)
+		s.Equal(contract.StateSynced, st.SyncState)
 		s.Equal(1, *finds)
 		s.Equal(1, s.creates(), "adopted, not created again")
 		s.Equal("4821", st.Links[0].FeedbackID)
@@ -169,10 +170,10 @@ func (s *AhaRecordSuite) TestRetryAfterRejectedCreateNeedsNoLookup() {
 	finds := s.onFind(func(activities.FindFeedbackRequest) (activities.FindFeedbackResult, error) {
 		return activities.FindFeedbackResult{}, nil
 	})
-	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
-	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(SignalRetry, nil) }, 10*time.Second)
+	s.signal(time.Millisecond, contract.AhaEvent{AuditID: "1", Action: "create"})
+	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(contract.SignalRetry, nil) }, 10*time.Second)
 	s.end(30*time.Second, func() {
-		s.Equal(StateSynced, s.query().SyncState)
+		s.Equal(contract.StateSynced, s.query().SyncState)
 		s.Zero(*finds)
 		s.Equal(2, s.creates())
 	})
@@ -185,8 +186,8 @@ func (s *AhaRecordSuite) TestDestroyedRecordCompletes() {
 	var destroyed int
 	s.env.OnActivity(a.NotifyDestroyed, mock.Anything, mock.Anything).Return(
 		func(context.Context, activities.DestroyRequest) error { destroyed++; return nil })
-	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
-	s.signal(10*time.Second, AhaEvent{AuditID: "2", Action: "destroy"})
+	s.signal(time.Millisecond, contract.AhaEvent{AuditID: "1", Action: "create"})
+	s.signal(10*time.Second, contract.AhaEvent{AuditID: "2", Action: "destroy"})
 	s.env.ExecuteWorkflow(AhaRecordWorkflow, AhaRecordInput{Kind: "idea", AhaID: "6776"})
 	s.True(s.env.IsWorkflowCompleted())
 	s.NoError(s.env.GetWorkflowError(), "completed, not cancelled or continued")
@@ -204,17 +205,17 @@ func (s *AhaRecordSuite) TestContentParkRetriesOnTheNextChange() {
 		}
 		return activities.Mapped{FeedbackType: req.FeedbackType, Body: req.Record, Hash: "h-" + string(req.Record), Reference: "PRJ1-I-10"}, nil
 	}
-	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.signal(time.Millisecond, contract.AhaEvent{AuditID: "1", Action: "create"})
 	s.env.RegisterDelayedCallback(func() {
 		st := s.query()
-		s.Equal(StateParked, st.SyncState)
+		s.Equal(contract.StateParked, st.SyncState)
 		s.True(st.ParkedOnContent)
 		bad = false // the admin sets a severity the mapping knows
-		s.env.SignalWorkflow(SignalAhaEvent, AhaEvent{AuditID: "2", Action: "update"})
+		s.env.SignalWorkflow(contract.SignalAhaEvent, contract.AhaEvent{AuditID: "2", Action: "update"})
 	}, 10*time.Second)
 	s.end(30*time.Second, func() {
 		st := s.query()
-		s.Equal(StateSynced, st.SyncState)
+		s.Equal(contract.StateSynced, st.SyncState)
 		s.Equal(1, s.creates())
 	})
 	s.run()
@@ -224,11 +225,11 @@ func (s *AhaRecordSuite) TestFarSideParkWaitsForTheOperator() {
 	s.fetchFn = func(activities.FetchRequest) (activities.Record, error) {
 		return activities.Record{}, temporal.NewNonRetryableApplicationError("fetch Aha! idea 6776: 403 Forbidden", activities.ErrTypePermanent, nil)
 	}
-	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
-	s.signal(10*time.Second, AhaEvent{AuditID: "2", Action: "update"})
+	s.signal(time.Millisecond, contract.AhaEvent{AuditID: "1", Action: "create"})
+	s.signal(10*time.Second, contract.AhaEvent{AuditID: "2", Action: "update"})
 	s.end(30*time.Second, func() {
 		st := s.query()
-		s.Equal(StateParked, st.SyncState)
+		s.Equal(contract.StateParked, st.SyncState)
 		s.False(st.ParkedOnContent)
 		s.Equal(1, st.Syncs, "no sync until an operator sends retry")
 	})
@@ -242,12 +243,12 @@ func (s *AhaRecordSuite) TestGoneRecordIsHandledAsDeleted() {
 	var destroyed int
 	s.env.OnActivity(a.NotifyDestroyed, mock.Anything, mock.Anything).Return(
 		func(context.Context, activities.DestroyRequest) error { destroyed++; return nil }).Maybe()
-	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.signal(time.Millisecond, contract.AhaEvent{AuditID: "1", Action: "create"})
 	s.env.RegisterDelayedCallback(func() {
 		s.fetchFn = func(activities.FetchRequest) (activities.Record, error) {
 			return activities.Record{}, temporal.NewNonRetryableApplicationError("Aha! idea 6776 was deleted", activities.ErrTypeGone, nil)
 		}
-		s.env.SignalWorkflow(SignalAhaEvent, AhaEvent{AuditID: "2", Action: "update"})
+		s.env.SignalWorkflow(contract.SignalAhaEvent, contract.AhaEvent{AuditID: "2", Action: "update"})
 	}, 10*time.Second)
 	s.env.ExecuteWorkflow(AhaRecordWorkflow, AhaRecordInput{Kind: "idea", AhaID: "6776"})
 	s.True(s.env.IsWorkflowCompleted())
@@ -273,7 +274,7 @@ func (s *AhaRecordSuite) TestLookupUsesTheReferenceTheCreateSent() {
 		}
 		return activities.FindFeedbackResult{}, nil
 	})
-	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.signal(time.Millisecond, contract.AhaEvent{AuditID: "1", Action: "create"})
 	s.rename(10*time.Second, "moved", "2")
 	s.end(30*time.Second, func() {
 		s.Equal(1, s.creates())
@@ -292,8 +293,8 @@ func TestUpgradeContinuesAsNew(t *testing.T) {
 	env.OnActivity(a.FetchAhaRecord, mock.Anything, mock.Anything).Return(activities.Record{Reference: "PRJ1-I-1", JSON: []byte(`{}`)}, nil)
 	env.OnActivity(a.MapRecord, mock.Anything, mock.Anything).Return(activities.Mapped{Hash: "h"}, nil)
 	env.OnActivity(a.SubmitFeedback, mock.Anything, mock.Anything).Return(activities.SubmitResult{FeedbackID: "9"}, nil)
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalAhaEvent, AhaEvent{AuditID: "1", Action: "create"}) }, time.Millisecond)
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalUpgrade, nil) }, time.Minute)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(contract.SignalAhaEvent, contract.AhaEvent{AuditID: "1", Action: "create"}) }, time.Millisecond)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(contract.SignalUpgrade, nil) }, time.Minute)
 	env.ExecuteWorkflow(AhaRecordWorkflow, AhaRecordInput{Kind: "idea", AhaID: "1"})
 	require.True(t, env.IsWorkflowCompleted())
 	var can *workflow.ContinueAsNewError
@@ -304,7 +305,7 @@ func TestUpgradeContinuesAsNew(t *testing.T) {
 
 	env = ts.NewTestWorkflowEnvironment()
 	env.RegisterActivity(&activities.Activities{})
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalUpgrade, nil) }, time.Minute)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(contract.SignalUpgrade, nil) }, time.Minute)
 	env.ExecuteWorkflow(FeedbackWorkflow, FeedbackInput{FeedbackID: "7"})
 	require.True(t, env.IsWorkflowCompleted())
 	require.ErrorAs(t, env.GetWorkflowError(), &can)
@@ -324,7 +325,7 @@ func (s *AhaRecordSuite) TestRoutedByContentAndStays() {
 			}
 			return activities.RouteChoice{FeedbackType: "bugs", Why: "category Bug"}, nil
 		})
-	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.signal(time.Millisecond, contract.AhaEvent{AuditID: "1", Action: "create"})
 	s.rename(10*time.Second, "now a bug", "2")
 	s.end(30*time.Second, func() {
 		st := s.query()
@@ -342,10 +343,10 @@ func (s *AhaRecordSuite) TestRoutedByContentAndStays() {
 func (s *AhaRecordSuite) TestRoutedNowhere() {
 	s.routes = activities.Routes{FeedbackTypes: []string{"bugs"}, ByContent: true, Debounce: 2 * time.Second}
 	s.env.OnActivity(a.RouteRecord, mock.Anything, mock.Anything).Return(activities.RouteChoice{Why: "no feedback type fed by idea records has a when: that matches"}, nil)
-	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.signal(time.Millisecond, contract.AhaEvent{AuditID: "1", Action: "create"})
 	s.end(10*time.Second, func() {
 		st := s.query()
-		s.Equal(StateSynced, st.SyncState)
+		s.Equal(contract.StateSynced, st.SyncState)
 		s.Empty(st.Links)
 		s.Empty(s.submits)
 		s.Contains(st.Summary(), "no feedback type fed by idea records has a when: that matches")

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ahacc/ahacc/activities"
+	"github.com/ahacc/ahacc/internal/contract"
 )
 
 type AhaRecordSuite struct {
@@ -75,12 +76,12 @@ func (s *AhaRecordSuite) SetupTest() {
 		}).Maybe()
 }
 
-func (s *AhaRecordSuite) signal(at time.Duration, ev AhaEvent) {
-	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(SignalAhaEvent, ev) }, at)
+func (s *AhaRecordSuite) signal(at time.Duration, ev contract.AhaEvent) {
+	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(contract.SignalAhaEvent, ev) }, at)
 }
 
 func (s *AhaRecordSuite) query() State {
-	v, err := s.env.QueryWorkflow(QueryState)
+	v, err := s.env.QueryWorkflow(contract.QueryState)
 	s.Require().NoError(err)
 	var st State
 	s.Require().NoError(v.Get(&st))
@@ -101,10 +102,10 @@ func (s *AhaRecordSuite) run() {
 }
 
 func (s *AhaRecordSuite) TestFirstEventSyncsAtOnceAndCreates() {
-	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.signal(time.Millisecond, contract.AhaEvent{AuditID: "1", Action: "create"})
 	s.end(500*time.Millisecond, func() {
 		st := s.query()
-		s.Equal(StateSynced, st.SyncState)
+		s.Equal(contract.StateSynced, st.SyncState)
 		s.Equal("PRJ1-I-10", st.Reference)
 		s.Require().Len(st.Links, 1)
 		s.Equal("4821", st.Links[0].FeedbackID)
@@ -117,7 +118,7 @@ func (s *AhaRecordSuite) TestFirstEventSyncsAtOnceAndCreates() {
 }
 
 func (s *AhaRecordSuite) TestBurstCoalescesIntoOneFollowUpAndUpdates() {
-	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.signal(time.Millisecond, contract.AhaEvent{AuditID: "1", Action: "create"})
 	// 100 updates within the next second: they coalesce into one follow-up sync.
 	for i := 0; i < 100; i++ {
 		i := i
@@ -125,7 +126,7 @@ func (s *AhaRecordSuite) TestBurstCoalescesIntoOneFollowUpAndUpdates() {
 			s.mu.Lock()
 			s.name = fmt.Sprintf("v%d", i+2)
 			s.mu.Unlock()
-			s.env.SignalWorkflow(SignalAhaEvent, AhaEvent{AuditID: fmt.Sprint(100 + i), Action: "update"})
+			s.env.SignalWorkflow(contract.SignalAhaEvent, contract.AhaEvent{AuditID: fmt.Sprint(100 + i), Action: "update"})
 		}, 10*time.Millisecond+time.Duration(i)*9*time.Millisecond)
 	}
 	s.end(10*time.Second, func() {
@@ -141,8 +142,8 @@ func (s *AhaRecordSuite) TestBurstCoalescesIntoOneFollowUpAndUpdates() {
 }
 
 func (s *AhaRecordSuite) TestUnchangedBodySkipsWrite() {
-	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
-	s.signal(5*time.Second, AhaEvent{AuditID: "2", Action: "update"})
+	s.signal(time.Millisecond, contract.AhaEvent{AuditID: "1", Action: "create"})
+	s.signal(5*time.Second, contract.AhaEvent{AuditID: "2", Action: "update"})
 	s.end(20*time.Second, func() {
 		s.Equal(2, s.fetches)
 		s.Len(s.submits, 1, "same hash: no second write")
@@ -151,8 +152,8 @@ func (s *AhaRecordSuite) TestUnchangedBodySkipsWrite() {
 }
 
 func (s *AhaRecordSuite) TestDuplicateAuditIgnored() {
-	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
-	s.signal(5*time.Second, AhaEvent{AuditID: "1", Action: "create"})
+	s.signal(time.Millisecond, contract.AhaEvent{AuditID: "1", Action: "create"})
+	s.signal(5*time.Second, contract.AhaEvent{AuditID: "1", Action: "create"})
 	s.end(20*time.Second, func() {
 		st := s.query()
 		s.Equal(1, st.Duplicates)
@@ -175,21 +176,21 @@ func (s *AhaRecordSuite) TestPermanentErrorParksThenRetrySyncs() {
 		}
 		return activities.Mapped{FeedbackType: "bugs", Body: req.Record, Hash: "h", Reference: "PRJ1-I-10"}, nil
 	}
-	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.signal(time.Millisecond, contract.AhaEvent{AuditID: "1", Action: "create"})
 	s.env.RegisterDelayedCallback(func() {
 		st := s.query()
-		s.Equal(StateParked, st.SyncState)
+		s.Equal(contract.StateParked, st.SyncState)
 		s.Contains(st.ParkedReason, `"P0" is not one of`)
 		s.Contains(st.Summary(), "parked")
 		s.Empty(s.submits)
 		mu.Lock()
 		fail = false
 		mu.Unlock()
-		s.env.SignalWorkflow(SignalRetry, nil)
+		s.env.SignalWorkflow(contract.SignalRetry, nil)
 	}, time.Hour)
 	s.end(2*time.Hour, func() {
 		st := s.query()
-		s.Equal(StateSynced, st.SyncState)
+		s.Equal(contract.StateSynced, st.SyncState)
 		s.Empty(st.ParkedReason)
 		s.Len(s.submits, 1)
 	})
@@ -200,14 +201,14 @@ func (s *AhaRecordSuite) TestParkedRecordSkip() {
 	s.fetchFn = func(activities.FetchRequest) (activities.Record, error) {
 		return activities.Record{}, temporal.NewNonRetryableApplicationError("fetch Aha! idea 6776: 403 Forbidden", activities.ErrTypePermanent, nil)
 	}
-	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.signal(time.Millisecond, contract.AhaEvent{AuditID: "1", Action: "create"})
 	s.env.RegisterDelayedCallback(func() {
-		s.Equal(StateParked, s.query().SyncState)
-		s.env.SignalWorkflow(SignalSkip, nil)
+		s.Equal(contract.StateParked, s.query().SyncState)
+		s.env.SignalWorkflow(contract.SignalSkip, nil)
 	}, time.Minute)
 	s.end(2*time.Minute, func() {
 		st := s.query()
-		s.Equal(StateSkipped, st.SyncState)
+		s.Equal(contract.StateSkipped, st.SyncState)
 		s.False(st.Pending)
 		s.Empty(s.submits)
 	})
@@ -223,10 +224,10 @@ func (s *AhaRecordSuite) TestTransientErrorsRetryThenSucceed() {
 		}
 		return activities.SubmitResult{FeedbackID: "77"}, nil
 	}
-	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.signal(time.Millisecond, contract.AhaEvent{AuditID: "1", Action: "create"})
 	s.end(time.Hour, func() {
 		st := s.query()
-		s.Equal(StateSynced, st.SyncState)
+		s.Equal(contract.StateSynced, st.SyncState)
 		s.Equal(4, calls)
 		s.Equal("77", st.Links[0].FeedbackID)
 	})
@@ -240,9 +241,9 @@ func (s *AhaRecordSuite) TestDestroyNotifiesLinkedFeedbackOnce() {
 			destroyed = append(destroyed, req)
 			return nil
 		})
-	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
-	s.signal(10*time.Second, AhaEvent{AuditID: "2", Action: "destroy"})
-	s.signal(20*time.Second, AhaEvent{AuditID: "3", Action: "update"})
+	s.signal(time.Millisecond, contract.AhaEvent{AuditID: "1", Action: "create"})
+	s.signal(10*time.Second, contract.AhaEvent{AuditID: "2", Action: "destroy"})
+	s.signal(20*time.Second, contract.AhaEvent{AuditID: "3", Action: "update"})
 	s.end(time.Minute, func() {
 		st := s.query()
 		s.True(st.Destroyed)
@@ -256,12 +257,12 @@ func (s *AhaRecordSuite) TestDestroyNotifiesLinkedFeedbackOnce() {
 func TestSeenSetIsBounded(t *testing.T) {
 	e := &entity{seen: map[string]bool{}}
 	for i := 0; i < SeenLimit+500; i++ {
-		e.onEvent(AhaEvent{AuditID: fmt.Sprint(i), Action: "update"})
+		e.onEvent(contract.AhaEvent{AuditID: fmt.Sprint(i), Action: "update"})
 	}
 	require.Len(t, e.Seen, SeenLimit)
 	require.Len(t, e.seen, SeenLimit)
 	require.Equal(t, "500", e.Seen[0])
-	e.onEvent(AhaEvent{AuditID: fmt.Sprint(SeenLimit + 499), Action: "update"})
+	e.onEvent(contract.AhaEvent{AuditID: fmt.Sprint(SeenLimit + 499), Action: "update"})
 	require.Equal(t, 1, e.Duplicates)
 }
 
@@ -280,7 +281,7 @@ func TestContinueAsNewCarriesStateAndSeenIDs(t *testing.T) {
 	for i := 0; i < eventsPerRun+5; i++ {
 		i := i
 		env.RegisterDelayedCallback(func() {
-			env.SignalWorkflow(SignalAhaEvent, AhaEvent{AuditID: fmt.Sprint(i), Action: "update"})
+			env.SignalWorkflow(contract.SignalAhaEvent, contract.AhaEvent{AuditID: fmt.Sprint(i), Action: "update"})
 		}, time.Duration(i+1)*time.Millisecond)
 	}
 	env.ExecuteWorkflow(AhaRecordWorkflow, AhaRecordInput{Kind: "idea", AhaID: "1"})
@@ -304,13 +305,13 @@ func (s *AhaRecordSuite) TestOwnRecordIsAdoptedNotCreated() {
 		return activities.Record{Kind: req.Kind, AhaID: req.AhaID, Reference: "PRJ1-I-99", JSON: []byte(fmt.Sprintf(`{"name":%q}`, s.name)),
 			LinkedFeedbackID: "555"}, nil
 	}
-	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.signal(time.Millisecond, contract.AhaEvent{AuditID: "1", Action: "create"})
 	// A later real change in Aha! does update the linked feedback.
 	s.env.RegisterDelayedCallback(func() {
 		s.mu.Lock()
 		s.name = "changed in Aha!"
 		s.mu.Unlock()
-		s.env.SignalWorkflow(SignalAhaEvent, AhaEvent{AuditID: "2", Action: "update"})
+		s.env.SignalWorkflow(contract.SignalAhaEvent, contract.AhaEvent{AuditID: "2", Action: "update"})
 	}, time.Minute)
 	s.end(2*time.Minute, func() {
 		st := s.query()
@@ -329,21 +330,21 @@ func (s *AhaRecordSuite) TestDestroyUnparksARecordParkedOn404() {
 			destroyed = append(destroyed, req)
 			return nil
 		})
-	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.signal(time.Millisecond, contract.AhaEvent{AuditID: "1", Action: "create"})
 	s.env.RegisterDelayedCallback(func() {
 		s.fetchFn = func(activities.FetchRequest) (activities.Record, error) {
 			return activities.Record{}, temporal.NewNonRetryableApplicationError("fetch Aha! idea 6776: 404 Not Found", activities.ErrTypeNotFound, nil)
 		}
-		s.env.SignalWorkflow(SignalAhaEvent, AhaEvent{AuditID: "2", Action: "update"})
+		s.env.SignalWorkflow(contract.SignalAhaEvent, contract.AhaEvent{AuditID: "2", Action: "update"})
 	}, 10*time.Second)
 	s.env.RegisterDelayedCallback(func() {
-		s.Equal(StateParked, s.query().SyncState, "the fetch after the deletion parks")
-		s.env.SignalWorkflow(SignalAhaEvent, AhaEvent{AuditID: "3", Action: "destroy"})
+		s.Equal(contract.StateParked, s.query().SyncState, "the fetch after the deletion parks")
+		s.env.SignalWorkflow(contract.SignalAhaEvent, contract.AhaEvent{AuditID: "3", Action: "destroy"})
 	}, 30*time.Second)
 	s.end(time.Minute, func() {
 		st := s.query()
 		s.True(st.Destroyed)
-		s.Equal(StateSynced, st.SyncState)
+		s.Equal(contract.StateSynced, st.SyncState)
 		s.Require().Len(destroyed, 1, "on_destroy applied once")
 		s.Equal("4821", destroyed[0].FeedbackID)
 	})
@@ -361,12 +362,12 @@ func (s *AhaRecordSuite) TestFromAhaStatusSetOnceThroughTheListener() {
 		return activities.Mapped{FeedbackType: req.FeedbackType, Body: req.Record, Hash: "h-" + string(req.Record),
 			Reference: "PRJ1-I-10", CentercodeStatus: "Fixed"}, nil
 	}
-	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.signal(time.Millisecond, contract.AhaEvent{AuditID: "1", Action: "create"})
 	s.env.RegisterDelayedCallback(func() {
 		s.mu.Lock()
 		s.name = "v2"
 		s.mu.Unlock()
-		s.env.SignalWorkflow(SignalAhaEvent, AhaEvent{AuditID: "2", Action: "update"})
+		s.env.SignalWorkflow(contract.SignalAhaEvent, contract.AhaEvent{AuditID: "2", Action: "update"})
 	}, 10*time.Second)
 	s.end(time.Minute, func() {
 		st := s.query()
@@ -384,9 +385,9 @@ func (s *AhaRecordSuite) TestFromAhaStatusSetOnceThroughTheListener() {
 func (s *AhaRecordSuite) TestCallsRetryAsTheConfigSays() {
 	s.routes.RetryFor, s.routes.RetryMaxInterval = 3*time.Hour, 7*time.Second
 	seen := recordActivityOptions(s.env)
-	s.signal(time.Millisecond, AhaEvent{AuditID: "1", Action: "create"})
+	s.signal(time.Millisecond, contract.AhaEvent{AuditID: "1", Action: "create"})
 	s.end(500*time.Millisecond, func() {
-		s.Equal(StateSynced, s.query().SyncState)
+		s.Equal(contract.StateSynced, s.query().SyncState)
 		for _, name := range []string{"FetchAhaRecord", "SubmitFeedback"} {
 			o, ok := seen.get(name)
 			s.Require().True(ok, name)

@@ -6,6 +6,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ahacc/ahacc/activities"
+	"github.com/ahacc/ahacc/internal/contract"
 )
 
 // AuditParentInput is a child audit (a description edit on a note, a vote,
@@ -14,11 +15,8 @@ type AuditParentInput struct {
 	Kind      string `json:"kind"`      // idea or feature
 	Reference string `json:"reference"` // e.g. PRJ1-I-2
 	// Event is what the parent's AhaRecordWorkflow receives for it.
-	Event AhaEvent `json:"event"`
+	Event contract.AhaEvent `json:"event"`
 }
-
-// AuditParentWorkflowID is the id of the run that routes one child audit.
-func AuditParentWorkflowID(auditID string) string { return "aha:parent-of:" + auditID }
 
 // AuditParentWorkflow hands a child audit to its parent record's
 // AhaRecordWorkflow, which then re-reads the record (Description, Votes and

@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ahacc/ahacc/activities"
+	"github.com/ahacc/ahacc/internal/contract"
 )
 
 // DefaultBackfillPagesPerRun is how many pages one run of the backfill reads
@@ -38,11 +39,11 @@ func UserBackfillWorkflow(ctx workflow.Context, in UserBackfillInput) (BackfillP
 		p = BackfillProgress{Since: in.Since, NextPage: 1, StartedAt: workflow.Now(ctx)}
 	}
 	p.Runs++
-	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (BackfillProgress, error) { return p, nil }); err != nil {
+	if err := workflow.SetQueryHandler(ctx, contract.QueryProgress, func() (BackfillProgress, error) { return p, nil }); err != nil {
 		return p, err
 	}
-	pauses := workflow.GetSignalChannel(ctx, SignalPause)
-	resumes := workflow.GetSignalChannel(ctx, SignalResume)
+	pauses := workflow.GetSignalChannel(ctx, contract.SignalPause)
+	resumes := workflow.GetSignalChannel(ctx, contract.SignalResume)
 	details := func() { workflow.SetCurrentDetails(ctx, p.Summary()) }
 	// Pause and resume are applied in the order they were sent.
 	control := func() {

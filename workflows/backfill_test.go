@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ahacc/ahacc/activities"
+	"github.com/ahacc/ahacc/internal/contract"
 )
 
 // backfillPages fakes /api/v1/idea_users with total users, 200 a page.
@@ -87,12 +88,12 @@ func TestBackfillPauseAndResume(t *testing.T) {
 	env := udBackfillEnv(t, b)
 	var paused BackfillProgress
 	// Pause before the first page; look while paused; resume an hour later.
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPause, nil) }, 0)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(contract.SignalPause, nil) }, 0)
 	env.RegisterDelayedCallback(func() {
-		v, err := env.QueryWorkflow(QueryProgress)
+		v, err := env.QueryWorkflow(contract.QueryProgress)
 		require.NoError(t, err)
 		require.NoError(t, v.Get(&paused))
-		env.SignalWorkflow(SignalResume, nil)
+		env.SignalWorkflow(contract.SignalResume, nil)
 	}, time.Hour)
 	start := env.Now()
 	env.ExecuteWorkflow(UserBackfillWorkflow, UserBackfillInput{})
@@ -152,7 +153,7 @@ func TestAhaPeopleResolverCoalescesAndRemembersEmail(t *testing.T) {
 		})
 	send := func(at time.Duration, id string) {
 		env.RegisterDelayedCallback(func() {
-			env.SignalWorkflow(SignalAhaEvent, AhaEvent{AuditID: id, Action: "update", Source: "webhook"})
+			env.SignalWorkflow(contract.SignalAhaEvent, contract.AhaEvent{AuditID: id, Action: "update", Source: "webhook"})
 		}, at)
 	}
 	send(0, "a1")

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ahacc/ahacc/activities"
+	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/mapping"
 )
 
@@ -65,15 +66,15 @@ func FeedbackWorkflow(ctx workflow.Context, in FeedbackInput) error {
 	for _, k := range f.Seen {
 		f.seen[k] = true
 	}
-	if err := workflow.SetQueryHandler(ctx, QueryState, func() (FeedbackState, error) { return f.FeedbackState, nil }); err != nil {
+	if err := workflow.SetQueryHandler(ctx, contract.QueryState, func() (FeedbackState, error) { return f.FeedbackState, nil }); err != nil {
 		return err
 	}
-	changes := workflow.GetSignalChannel(ctx, SignalStatusChanged)
-	runs := workflow.GetSignalChannel(ctx, SignalRunMacro)
-	expects := workflow.GetSignalChannel(ctx, SignalExpectStatus)
-	upgrades := workflow.GetSignalChannel(ctx, SignalUpgrade)
+	changes := workflow.GetSignalChannel(ctx, contract.SignalStatusChanged)
+	runs := workflow.GetSignalChannel(ctx, contract.SignalRunMacro)
+	expects := workflow.GetSignalChannel(ctx, contract.SignalExpectStatus)
+	upgrades := workflow.GetSignalChannel(ctx, contract.SignalUpgrade)
 	upgrade := false
-	if err := workflow.UpsertTypedSearchAttributes(ctx, KeyCentercodeFeedbackID.ValueSet(f.FeedbackID)); err != nil {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, contract.KeyCentercodeFeedbackID.ValueSet(f.FeedbackID)); err != nil {
 		workflow.GetLogger(ctx).Warn("upsert search attributes failed", "error", err)
 	}
 	workflow.SetCurrentDetails(ctx, f.Summary())
@@ -112,19 +113,19 @@ type feedbackEntity struct {
 func (f *feedbackEntity) drain(ctx workflow.Context, expects, changes, runs workflow.ReceiveChannel) int {
 	n := 0
 	for {
-		var ex ExpectStatus
+		var ex contract.ExpectStatus
 		if expects.ReceiveAsync(&ex) {
 			f.onExpect(ctx, ex)
 			n++
 			continue
 		}
-		var ch StatusChange
+		var ch contract.StatusChange
 		if changes.ReceiveAsync(&ch) {
 			f.onChange(ctx, ch)
 			n++
 			continue
 		}
-		var rm RunMacro
+		var rm contract.RunMacro
 		if runs.ReceiveAsync(&rm) {
 			f.onRunMacro(ctx, rm)
 			n++
@@ -134,7 +135,7 @@ func (f *feedbackEntity) drain(ctx workflow.Context, expects, changes, runs work
 	}
 }
 
-func (f *feedbackEntity) onExpect(ctx workflow.Context, ex ExpectStatus) {
+func (f *feedbackEntity) onExpect(ctx workflow.Context, ex contract.ExpectStatus) {
 	st := strings.TrimSpace(ex.Status)
 	if st == "" {
 		return
@@ -221,7 +222,7 @@ func (f *feedbackEntity) remember(key string) bool {
 }
 
 // onChange applies one status change: dedup, echo check, transition, rules.
-func (f *feedbackEntity) onChange(ctx workflow.Context, ch StatusChange) {
+func (f *feedbackEntity) onChange(ctx workflow.Context, ch contract.StatusChange) {
 	log := workflow.GetLogger(ctx)
 	if !f.remember(ch.Key) {
 		f.Duplicates++
@@ -266,7 +267,7 @@ func (f *feedbackEntity) onChange(ctx workflow.Context, ch StatusChange) {
 		}
 		if f.version == workflow.DefaultVersion {
 			f.Fired[fired]++
-			f.startMacro(ctx, r.Macro, key, TriggerStatus, status, f.payload(nil), "")
+			f.startMacro(ctx, r.Macro, key, contract.TriggerStatus, status, f.payload(nil), "")
 			continue
 		}
 		creates := ""
@@ -274,14 +275,14 @@ func (f *feedbackEntity) onChange(ctx workflow.Context, ch StatusChange) {
 			creates = r.Creates
 		}
 		// Counted once started: a start that failed runs on the next transition.
-		if f.startMacro(ctx, r.Macro, key, TriggerStatus, status, f.payload(nil), creates) {
+		if f.startMacro(ctx, r.Macro, key, contract.TriggerStatus, status, f.payload(nil), creates) {
 			f.Fired[fired]++
 		}
 	}
 }
 
 // onRunMacro runs one macro at an operator's request.
-func (f *feedbackEntity) onRunMacro(ctx workflow.Context, rm RunMacro) {
+func (f *feedbackEntity) onRunMacro(ctx workflow.Context, rm contract.RunMacro) {
 	if strings.TrimSpace(rm.Macro) == "" {
 		workflow.GetLogger(ctx).Warn("run-macro without a macro name ignored")
 		return
@@ -305,7 +306,7 @@ func (f *feedbackEntity) onRunMacro(ctx workflow.Context, rm RunMacro) {
 		}
 		creates = info.Creates
 	}
-	f.startMacro(ctx, rm.Macro, key, TriggerOperator, f.Status, f.payload(rm.Payload), creates)
+	f.startMacro(ctx, rm.Macro, key, contract.TriggerOperator, f.Status, f.payload(rm.Payload), creates)
 	workflow.SetCurrentDetails(ctx, f.Summary())
 }
 
@@ -331,10 +332,10 @@ func (f *feedbackEntity) payload(p json.RawMessage) json.RawMessage {
 // continue-as-new.
 func (f *feedbackEntity) startMacro(ctx workflow.Context, macro, key, trigger, status string, payload json.RawMessage, creates string) bool {
 	f.Seq++
-	id := MacroWorkflowID(macro, f.FeedbackID, key)
+	id := contract.MacroWorkflowID(macro, f.FeedbackID, key)
 	reuse := enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE
 	if creates != "" {
-		id, reuse = CreateMacroWorkflowID(creates, f.FeedbackID), enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
+		id, reuse = contract.CreateMacroWorkflowID(creates, f.FeedbackID), enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
 	}
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:            id,
@@ -342,9 +343,9 @@ func (f *feedbackEntity) startMacro(ctx workflow.Context, macro, key, trigger, s
 		WorkflowIDReusePolicy: reuse,
 		StaticSummary:         fmt.Sprintf("macro %s on Centercode feedback %s (%s)", macro, f.FeedbackID, trigger),
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			KeyMacro.ValueSet(macro),
-			KeyCentercodeFeedbackID.ValueSet(f.FeedbackID),
-			KeySyncState.ValueSet(StateSyncing),
+			contract.KeyMacro.ValueSet(macro),
+			contract.KeyCentercodeFeedbackID.ValueSet(f.FeedbackID),
+			contract.KeySyncState.ValueSet(contract.StateSyncing),
 		),
 	})
 	fut := workflow.ExecuteChildWorkflow(cctx, MacroWorkflow, MacroInput{
@@ -356,8 +357,8 @@ func (f *feedbackEntity) startMacro(ctx workflow.Context, macro, key, trigger, s
 		case temporal.IsWorkflowExecutionAlreadyStartedError(err) && creates != "":
 			// A run for this feedback is in flight: hand it this run, which
 			// it runs after its own.
-			req := MacroRunRequest{RunKey: key, Trigger: trigger, Payload: payload}
-			if err := workflow.SignalExternalWorkflow(ctx, id, "", SignalRunAgain, req).Get(ctx, nil); err != nil {
+			req := contract.MacroRunRequest{RunKey: key, Trigger: trigger, Payload: payload}
+			if err := workflow.SignalExternalWorkflow(ctx, id, "", contract.SignalRunAgain, req).Get(ctx, nil); err != nil {
 				workflow.GetLogger(ctx).Error("macro run not handed to the run in flight", "workflow_id", id, "error", err)
 				return false
 			}

@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ahacc/ahacc/activities"
+	"github.com/ahacc/ahacc/internal/contract"
 )
 
 type FeedbackSuite struct {
@@ -58,7 +59,7 @@ func (s *FeedbackSuite) SetupTest() {
 			s.runs = append(s.runs, in)
 			s.ids = append(s.ids, workflow.GetInfo(ctx).WorkflowExecution.ID)
 			s.mu.Unlock()
-			return MacroState{Macro: in.Macro, SyncState: StateSynced}, nil
+			return MacroState{Macro: in.Macro, SyncState: contract.StateSynced}, nil
 		}).Maybe()
 }
 
@@ -69,12 +70,12 @@ func (s *FeedbackSuite) send(name string, arg any) {
 }
 
 func (s *FeedbackSuite) change(key, status string) {
-	s.send(SignalStatusChanged, StatusChange{Key: key, Status: status,
+	s.send(contract.SignalStatusChanged, contract.StatusChange{Key: key, Status: status,
 		Payload: json.RawMessage(fmt.Sprintf(`{"feedbackId":1001,"status":%q,"title":"Crash"}`, status))})
 }
 
 func (s *FeedbackSuite) query() FeedbackState {
-	v, err := s.env.QueryWorkflow(QueryState)
+	v, err := s.env.QueryWorkflow(contract.QueryState)
 	s.Require().NoError(err)
 	var st FeedbackState
 	s.Require().NoError(v.Get(&st))
@@ -115,7 +116,7 @@ func (s *FeedbackSuite) TestOncePerTransitionAndOnlyFirstWithoutEveryTime() {
 		s.Equal("Will Fix", st.Status)
 		s.Equal(map[string]int{"will fix|push-to-aha": 1}, st.Fired)
 		s.Require().Len(st.Runs, 1)
-		s.Equal(TriggerStatus, st.Runs[0].Trigger)
+		s.Equal(contract.TriggerStatus, st.Runs[0].Trigger)
 	})
 	s.Equal("1001", s.runs[0].FeedbackID)
 	s.Contains(string(s.runs[0].Payload), `"title":"Crash"`, "the macro maps the status webhook's body")
@@ -136,13 +137,13 @@ func (s *FeedbackSuite) TestEveryTimeRunsOnEachTransition() {
 
 func (s *FeedbackSuite) TestRunMacroSignal() {
 	s.change("run-1", "In Review") // no rule: only remembered
-	s.send(SignalRunMacro, RunMacro{Macro: "comment-to-aha"})
-	s.send(SignalRunMacro, RunMacro{Macro: "push-to-aha", Key: "op-a"})
-	s.send(SignalRunMacro, RunMacro{Macro: "push-to-aha", Key: "op-a"}) // same key: once
+	s.send(contract.SignalRunMacro, contract.RunMacro{Macro: "comment-to-aha"})
+	s.send(contract.SignalRunMacro, contract.RunMacro{Macro: "push-to-aha", Key: "op-a"})
+	s.send(contract.SignalRunMacro, contract.RunMacro{Macro: "push-to-aha", Key: "op-a"}) // same key: once
 	s.end(func(st FeedbackState) {
 		s.Equal([]string{"comment-to-aha@op1", "push-to-aha@op-a"}, s.macros())
 		s.Equal(1, st.Duplicates)
-		s.Equal(TriggerOperator, s.runs[0].Trigger)
+		s.Equal(contract.TriggerOperator, s.runs[0].Trigger)
 		s.Contains(string(s.runs[0].Payload), `"status":"In Review"`, "operator runs map the last status body")
 	})
 }
@@ -150,7 +151,7 @@ func (s *FeedbackSuite) TestRunMacroSignal() {
 // A status ahacc set itself (announced with expect-status) comes back as a
 // status-changed webhook: recognised, no macro. A later real change does fire.
 func (s *FeedbackSuite) TestOwnStatusChangeIsNotAnEcho() {
-	s.send(SignalExpectStatus, ExpectStatus{Status: "Will Fix"})
+	s.send(contract.SignalExpectStatus, contract.ExpectStatus{Status: "Will Fix"})
 	s.change("run-1", "will fix")
 	s.change("run-2", "New")
 	s.change("run-3", "Will Fix")
@@ -181,7 +182,7 @@ func TestFeedbackContinuesAsNewWithState(t *testing.T) {
 	for i, st := range []string{"Will Fix", "New", "Will Fix", "New", "Will Fix"} {
 		i, st := i, st
 		env.RegisterDelayedCallback(func() {
-			env.SignalWorkflow(SignalStatusChanged, StatusChange{Key: fmt.Sprint("k", i), Status: st})
+			env.SignalWorkflow(contract.SignalStatusChanged, contract.StatusChange{Key: fmt.Sprint("k", i), Status: st})
 		}, time.Duration(i+1)*time.Second)
 	}
 	env.ExecuteWorkflow(FeedbackWorkflow, FeedbackInput{FeedbackID: "7"})
@@ -204,8 +205,8 @@ func (s *FeedbackSuite) wait(d time.Duration) { s.at += d }
 // echo comes back. The leftover must not swallow a person's later change
 // into that status (one expectation per status).
 func (s *FeedbackSuite) TestRepeatedExpectationIsOne() {
-	s.send(SignalExpectStatus, ExpectStatus{Status: "Will Fix"}) // attempt 1 (listener 503)
-	s.send(SignalExpectStatus, ExpectStatus{Status: "Will Fix"}) // attempt 2 (listener 200)
+	s.send(contract.SignalExpectStatus, contract.ExpectStatus{Status: "Will Fix"}) // attempt 1 (listener 503)
+	s.send(contract.SignalExpectStatus, contract.ExpectStatus{Status: "Will Fix"}) // attempt 2 (listener 200)
 	s.change("echo-1", "Will Fix")
 	s.change("human-1", "New")
 	s.change("human-2", "Will Fix")
@@ -219,7 +220,7 @@ func (s *FeedbackSuite) TestRepeatedExpectationIsOne() {
 // An expectation whose echo never comes (the listener failed for good)
 // expires: a person's change into that status after the window is real.
 func (s *FeedbackSuite) TestExpectationExpires() {
-	s.send(SignalExpectStatus, ExpectStatus{Status: "Will Fix", For: 10 * time.Minute})
+	s.send(contract.SignalExpectStatus, contract.ExpectStatus{Status: "Will Fix", For: 10 * time.Minute})
 	s.wait(10 * time.Minute)
 	s.change("human-1", "Will Fix")
 	s.end(func(st FeedbackState) {
@@ -234,7 +235,7 @@ func (s *FeedbackSuite) TestExpectationExpires() {
 func (s *FeedbackSuite) TestNoExpectationForTheCurrentStatus() {
 	s.rules["fixed"] = []activities.RuleAction{{Macro: "status-to-aha", EveryTime: true}}
 	s.change("human-1", "Fixed")
-	s.send(SignalExpectStatus, ExpectStatus{Status: "fixed"}) // from Aha!, already Fixed here
+	s.send(contract.SignalExpectStatus, contract.ExpectStatus{Status: "fixed"}) // from Aha!, already Fixed here
 	s.change("human-2", "New")
 	s.change("human-3", "Fixed")
 	s.end(func(st FeedbackState) {
@@ -309,8 +310,8 @@ func (s *FeedbackSuite) TestCreateMacroRunsShareOneID() {
 	s.change("run-1", "Will Fix")
 	s.change("run-2", "New")
 	s.change("run-3", "Will Fix")
-	s.send(SignalRunMacro, RunMacro{Macro: "push-to-aha", Key: "op-a"})
-	s.send(SignalRunMacro, RunMacro{Macro: "comment-to-aha", Key: "op-b"})
+	s.send(contract.SignalRunMacro, contract.RunMacro{Macro: "push-to-aha", Key: "op-a"})
+	s.send(contract.SignalRunMacro, contract.RunMacro{Macro: "comment-to-aha", Key: "op-b"})
 	s.end(func(st FeedbackState) {
 		s.Equal([]string{"push-to-aha@run-1", "push-to-aha@run-3", "push-to-aha@op-a", "comment-to-aha@op-b"}, s.macros())
 		s.Equal([]string{"macro:create_idea:1001", "macro:create_idea:1001", "macro:create_idea:1001", "macro:comment-to-aha:1001:op-b"}, s.ids)

@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ahacc/ahacc/activities"
+	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/mapping"
 )
 
@@ -20,27 +21,27 @@ import (
 // re-planned with the config of that moment) or skip.
 func MacroWorkflow(ctx workflow.Context, in MacroInput) (MacroState, error) {
 	r := &macroRun{in: in, MacroState: MacroState{
-		Macro: in.Macro, FeedbackID: in.FeedbackID, RunKey: in.RunKey, Trigger: in.Trigger, SyncState: StateSyncing,
+		Macro: in.Macro, FeedbackID: in.FeedbackID, RunKey: in.RunKey, Trigger: in.Trigger, SyncState: contract.StateSyncing,
 	}}
-	if err := workflow.SetQueryHandler(ctx, QueryState, func() (MacroState, error) { return r.MacroState, nil }); err != nil {
+	if err := workflow.SetQueryHandler(ctx, contract.QueryState, func() (MacroState, error) { return r.MacroState, nil }); err != nil {
 		return r.MacroState, err
 	}
 	// Version 1: features are stamped as ideas are, and only a record found
 	// by its stamp counts as stamped.
 	r.version = workflow.GetVersion(ctx, "macro-stamp-features", workflow.DefaultVersion, 1)
-	retries := workflow.GetSignalChannel(ctx, SignalRetry)
-	skips := workflow.GetSignalChannel(ctx, SignalSkip)
+	retries := workflow.GetSignalChannel(ctx, contract.SignalRetry)
+	skips := workflow.GetSignalChannel(ctx, contract.SignalSkip)
 	// A create macro's later runs for this feedback arrive here while it
-	// runs (see CreateMacroWorkflowID): each is run after this one, with its
+	// runs (see contract.CreateMacroWorkflowID): each is run after this one, with its
 	// own body; one arriving while parked replaces the body and retries.
-	again := workflow.GetSignalChannel(ctx, SignalRunAgain)
+	again := workflow.GetSignalChannel(ctx, contract.SignalRunAgain)
 	r.runKeys = map[string]bool{in.RunKey: true}
 	r.upsert(ctx)
 	for {
 		r.Attempts++
 		err := r.runOnce(ctx)
 		if err == nil {
-			r.SyncState, r.ParkedReason = StateSynced, ""
+			r.SyncState, r.ParkedReason = contract.StateSynced, ""
 			r.upsert(ctx)
 			r.drain(ctx, retries, skips)
 			if next, ok := r.nextRun(again); ok {
@@ -49,7 +50,7 @@ func MacroWorkflow(ctx workflow.Context, in MacroInput) (MacroState, error) {
 			}
 			return r.MacroState, nil
 		}
-		r.SyncState, r.ParkedReason = StateParked, reason(err)
+		r.SyncState, r.ParkedReason = contract.StateParked, reason(err)
 		workflow.GetLogger(ctx).Warn("macro run parked", "macro", r.Macro, "feedback_id", r.FeedbackID, "reason", r.ParkedReason)
 		r.upsert(ctx)
 
@@ -58,14 +59,14 @@ func MacroWorkflow(ctx workflow.Context, in MacroInput) (MacroState, error) {
 		// signals sent before parking are meaningless, so drop them first.
 		r.drain(ctx, retries, skips)
 		skip, rerun := false, false
-		var next MacroRunRequest
+		var next contract.MacroRunRequest
 		for !skip && !rerun {
 			sel := workflow.NewSelector(ctx)
 			retried := false
 			sel.AddReceive(retries, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); retried = true })
 			sel.AddReceive(skips, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); skip = true })
 			sel.AddReceive(again, func(c workflow.ReceiveChannel, _ bool) {
-				var req MacroRunRequest
+				var req contract.MacroRunRequest
 				c.Receive(ctx, &req)
 				if r.fresh(req) {
 					next, rerun = req, true
@@ -78,7 +79,7 @@ func MacroWorkflow(ctx workflow.Context, in MacroInput) (MacroState, error) {
 		}
 		if skip {
 			workflow.GetLogger(ctx).Info("skip requested", "parked_reason", r.ParkedReason)
-			r.SyncState, r.ParkedReason = StateSkipped, ""
+			r.SyncState, r.ParkedReason = contract.StateSkipped, ""
 			r.upsert(ctx)
 			r.drain(ctx, retries, skips)
 			if next, ok := r.nextRun(again); ok {
@@ -94,13 +95,13 @@ func MacroWorkflow(ctx workflow.Context, in MacroInput) (MacroState, error) {
 		}
 		workflow.GetLogger(ctx).Info("retry requested", "parked_reason", r.ParkedReason)
 		r.Retries++
-		r.SyncState, r.ParkedReason = StateSyncing, ""
+		r.SyncState, r.ParkedReason = contract.StateSyncing, ""
 		r.upsert(ctx)
 	}
 }
 
 // fresh reports (and remembers) whether a run request is new to this run.
-func (r *macroRun) fresh(req MacroRunRequest) bool {
+func (r *macroRun) fresh(req contract.MacroRunRequest) bool {
 	if req.RunKey == "" || r.runKeys[req.RunKey] {
 		return false
 	}
@@ -110,11 +111,11 @@ func (r *macroRun) fresh(req MacroRunRequest) bool {
 
 // nextRun takes the latest new run request already delivered, if any (the
 // latest body stands for the ones before it).
-func (r *macroRun) nextRun(again workflow.ReceiveChannel) (MacroRunRequest, bool) {
-	var next MacroRunRequest
+func (r *macroRun) nextRun(again workflow.ReceiveChannel) (contract.MacroRunRequest, bool) {
+	var next contract.MacroRunRequest
 	found := false
 	for {
-		var req MacroRunRequest
+		var req contract.MacroRunRequest
 		if !again.ReceiveAsync(&req) {
 			return next, found
 		}
@@ -127,12 +128,12 @@ func (r *macroRun) nextRun(again workflow.ReceiveChannel) (MacroRunRequest, bool
 // rerun starts the steps again for a later run with its body: it plans and
 // pushes anew (the feedback is linked by now: on_linked applies) and writes
 // the link back again.
-func (r *macroRun) rerun(ctx workflow.Context, req MacroRunRequest) {
+func (r *macroRun) rerun(ctx workflow.Context, req contract.MacroRunRequest) {
 	r.in.Payload, r.RunKey, r.Trigger = req.Payload, req.RunKey, req.Trigger
 	r.Pushed, r.WrittenBack, r.WriteBack = false, false, ""
 	r.FirstPush = time.Time{}
 	r.Runs++
-	r.SyncState, r.ParkedReason = StateSyncing, ""
+	r.SyncState, r.ParkedReason = contract.StateSyncing, ""
 	r.upsert(ctx)
 }
 
@@ -224,17 +225,17 @@ func (r *macroRun) callOpts(ctx workflow.Context, summary string) workflow.Conte
 // upsert publishes state to search attributes and the UI's current details.
 func (r *macroRun) upsert(ctx workflow.Context) {
 	updates := []temporal.SearchAttributeUpdate{
-		KeySyncState.ValueSet(r.SyncState),
-		KeyMacro.ValueSet(r.Macro),
+		contract.KeySyncState.ValueSet(r.SyncState),
+		contract.KeyMacro.ValueSet(r.Macro),
 	}
 	if r.FeedbackID != "" {
-		updates = append(updates, KeyCentercodeFeedbackID.ValueSet(r.FeedbackID))
+		updates = append(updates, contract.KeyCentercodeFeedbackID.ValueSet(r.FeedbackID))
 	}
 	if r.AhaReference != "" {
-		updates = append(updates, KeyAhaReference.ValueSet(r.AhaReference))
+		updates = append(updates, contract.KeyAhaReference.ValueSet(r.AhaReference))
 	}
 	if r.ConfigHash != "" {
-		updates = append(updates, KeyConfigHash.ValueSet(r.ConfigHash))
+		updates = append(updates, contract.KeyConfigHash.ValueSet(r.ConfigHash))
 	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
 		workflow.GetLogger(ctx).Warn("upsert search attributes failed", "error", err)

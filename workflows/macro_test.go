@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/ahacc/ahacc/activities"
+	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/mapping"
 )
 
@@ -77,12 +78,12 @@ func (s *MacroSuite) SetupTest() {
 }
 
 func (s *MacroSuite) input() MacroInput {
-	return MacroInput{Macro: "push-to-aha", FeedbackID: "1001", RunKey: "run-1", Trigger: TriggerWebhook,
+	return MacroInput{Macro: "push-to-aha", FeedbackID: "1001", RunKey: "run-1", Trigger: contract.TriggerWebhook,
 		Payload: json.RawMessage(`{"feedbackId":1001,"title":"Crash on save"}`)}
 }
 
 func (s *MacroSuite) query() MacroState {
-	v, err := s.env.QueryWorkflow(QueryState)
+	v, err := s.env.QueryWorkflow(contract.QueryState)
 	s.Require().NoError(err)
 	var st MacroState
 	s.Require().NoError(v.Get(&st))
@@ -100,7 +101,7 @@ func (s *MacroSuite) result() MacroState {
 func (s *MacroSuite) TestCreateStampsAndWritesBack() {
 	s.env.ExecuteWorkflow(MacroWorkflow, s.input())
 	st := s.result()
-	s.Equal(StateSynced, st.SyncState)
+	s.Equal(contract.StateSynced, st.SyncState)
 	s.Equal("PRJ1-I-12", st.AhaReference)
 	s.True(st.Pushed && st.Stamped && st.WrittenBack)
 	s.Require().Len(s.pushes, 1)
@@ -128,7 +129,7 @@ func (s *MacroSuite) TestCommentWritesNothingBack() {
 		return activities.PushResult{Kind: "idea", ID: "PRJ1-I-12", Reference: "PRJ1-I-12"}, nil
 	}
 	s.env.ExecuteWorkflow(MacroWorkflow, s.input())
-	s.Equal(StateSynced, s.result().SyncState)
+	s.Equal(contract.StateSynced, s.result().SyncState)
 	s.Empty(s.stamps)
 	s.Empty(s.writeBacks)
 }
@@ -147,15 +148,15 @@ func (s *MacroSuite) TestPermanentErrorParksThenRetryCompletes() {
 	}
 	s.env.RegisterDelayedCallback(func() {
 		st := s.query()
-		s.Equal(StateParked, st.SyncState)
+		s.Equal(contract.StateParked, st.SyncState)
 		s.Contains(st.ParkedReason, "403 Forbidden: Access denied")
 		s.Len(s.pushes, 1, "a permanent error is not retried by the activity")
 		denied = false
-		s.env.SignalWorkflow(SignalRetry, nil)
+		s.env.SignalWorkflow(contract.SignalRetry, nil)
 	}, time.Minute)
 	s.env.ExecuteWorkflow(MacroWorkflow, s.input())
 	st := s.result()
-	s.Equal(StateSynced, st.SyncState)
+	s.Equal(contract.StateSynced, st.SyncState)
 	s.Equal(1, st.Retries)
 	s.Require().Len(s.pushes, 2)
 	s.True(s.pushes[1].LookupFirst, "the retry looks the idea up before creating")
@@ -173,13 +174,13 @@ func (s *MacroSuite) TestRetryResumesAfterTheLastStepDone() {
 		return nil
 	}
 	s.env.RegisterDelayedCallback(func() {
-		s.Equal(StateParked, s.query().SyncState)
+		s.Equal(contract.StateParked, s.query().SyncState)
 		fail = false
-		s.env.SignalWorkflow(SignalRetry, nil)
+		s.env.SignalWorkflow(contract.SignalRetry, nil)
 	}, time.Minute)
 	s.env.ExecuteWorkflow(MacroWorkflow, s.input())
 	st := s.result()
-	s.Equal(StateSynced, st.SyncState)
+	s.Equal(contract.StateSynced, st.SyncState)
 	s.Len(s.pushes, 1, "the idea is created once")
 	s.Equal(1, s.plans)
 	s.Len(s.stamps, 2)
@@ -191,13 +192,13 @@ func (s *MacroSuite) TestParkedRunSkip() {
 	}
 	s.env.RegisterDelayedCallback(func() {
 		st := s.query()
-		s.Equal(StateParked, st.SyncState)
+		s.Equal(contract.StateParked, st.SyncState)
 		s.Contains(st.ParkedReason, `the body has no "title"`)
-		s.env.SignalWorkflow(SignalSkip, nil)
+		s.env.SignalWorkflow(contract.SignalSkip, nil)
 	}, time.Minute)
 	s.env.ExecuteWorkflow(MacroWorkflow, s.input())
 	st := s.result()
-	s.Equal(StateSkipped, st.SyncState)
+	s.Equal(contract.StateSkipped, st.SyncState)
 	s.Empty(s.pushes)
 }
 
@@ -220,14 +221,14 @@ func (s *MacroSuite) TestTransientErrorsRetryWithServerDelay() {
 	}
 	s.env.ExecuteWorkflow(MacroWorkflow, s.input())
 	st := s.result()
-	s.Equal(StateSynced, st.SyncState)
+	s.Equal(contract.StateSynced, st.SyncState)
 	s.Equal(3, calls)
 	s.Require().Len(times, 3)
 	s.GreaterOrEqual(times[1].Sub(times[0]), 30*time.Second, "NextRetryDelay honoured")
 }
 
 func (s *MacroSuite) TestSearchAttributesAndID() {
-	s.Equal("macro:push-to-aha:1001:run-1", MacroWorkflowID("push-to-aha", "1001", "run-1"))
+	s.Equal("macro:push-to-aha:1001:run-1", contract.MacroWorkflowID("push-to-aha", "1001", "run-1"))
 	var last temporal.SearchAttributes
 	s.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
 		last = args.Get(0).(temporal.SearchAttributes)
@@ -235,7 +236,7 @@ func (s *MacroSuite) TestSearchAttributesAndID() {
 	s.env.ExecuteWorkflow(MacroWorkflow, s.input())
 	s.result()
 	for key, want := range map[temporal.SearchAttributeKeyKeyword]string{
-		KeyMacro: "push-to-aha", KeyCentercodeFeedbackID: "1001", KeySyncState: StateSynced, KeyAhaReference: "PRJ1-I-12",
+		contract.KeyMacro: "push-to-aha", contract.KeyCentercodeFeedbackID: "1001", contract.KeySyncState: contract.StateSynced, contract.KeyAhaReference: "PRJ1-I-12",
 	} {
 		v, ok := last.GetKeyword(key)
 		s.True(ok, key.GetName())
@@ -265,7 +266,7 @@ func (s *MacroSuite) TestCallsRetryAsTheConfigSays() {
 			}
 			seen := recordActivityOptions(s.env)
 			s.env.ExecuteWorkflow(MacroWorkflow, s.input())
-			s.Equal(StateSynced, s.result().SyncState)
+			s.Equal(contract.StateSynced, s.result().SyncState)
 			for _, name := range []string{"PushToAha", "StampAhaRecord", "WriteBackLink"} {
 				o, ok := seen.get(name)
 				s.Require().True(ok, name)
@@ -285,7 +286,7 @@ func (s *MacroSuite) TestAdoptedTwinIsStamped() {
 		return activities.PushResult{Kind: "idea", ID: "6776", Reference: "PRJ1-I-12", Adopted: true}, nil
 	}
 	s.env.ExecuteWorkflow(MacroWorkflow, s.input())
-	s.Equal(StateSynced, s.result().SyncState)
+	s.Equal(contract.StateSynced, s.result().SyncState)
 	s.Equal([]activities.StampRequest{{IdeaID: "6776", FeedbackID: "1001", Kind: "idea"}}, s.stamps)
 }
 
@@ -300,7 +301,7 @@ func (s *MacroSuite) TestCreatedFeatureIsStamped() {
 		return activities.PushResult{Kind: "feature", ID: "7001", Reference: "PRJ1-12", Created: true}, nil
 	}
 	s.env.ExecuteWorkflow(MacroWorkflow, s.input())
-	s.Equal(StateSynced, s.result().SyncState)
+	s.Equal(contract.StateSynced, s.result().SyncState)
 	s.Equal([]activities.StampRequest{{IdeaID: "7001", FeedbackID: "1001", Kind: "feature"}}, s.stamps)
 	s.Len(s.writeBacks, 1)
 }
@@ -319,17 +320,17 @@ func (s *MacroSuite) TestLaterRunIsRunAfterThisOne() {
 	s.pushFn = func(ctx context.Context, req activities.PushRequest) (activities.PushResult, error) {
 		if first {
 			first = false
-			later := MacroRunRequest{RunKey: "run-2", Trigger: TriggerWebhook, Payload: json.RawMessage(`{"title":"later"}`)}
-			s.env.SignalWorkflow(SignalRunAgain, later)
-			s.env.SignalWorkflow(SignalRunAgain, later) // its redelivery
-			s.env.SignalWorkflow(SignalRunAgain, MacroRunRequest{RunKey: "run-1"})
+			later := contract.MacroRunRequest{RunKey: "run-2", Trigger: contract.TriggerWebhook, Payload: json.RawMessage(`{"title":"later"}`)}
+			s.env.SignalWorkflow(contract.SignalRunAgain, later)
+			s.env.SignalWorkflow(contract.SignalRunAgain, later) // its redelivery
+			s.env.SignalWorkflow(contract.SignalRunAgain, contract.MacroRunRequest{RunKey: "run-1"})
 			return activities.PushResult{Kind: "idea", ID: "6776", Reference: "PRJ1-I-12", Created: true}, nil
 		}
 		return activities.PushResult{Kind: "idea", ID: "6776", Reference: "PRJ1-I-12", Adopted: true, Stamped: true, Linked: "updated"}, nil
 	}
 	s.env.ExecuteWorkflow(MacroWorkflow, s.input())
 	st := s.result()
-	s.Equal(StateSynced, st.SyncState)
+	s.Equal(contract.StateSynced, st.SyncState)
 	s.Equal([]string{`{"feedbackId":1001,"title":"Crash on save"}`, `{"title":"later"}`}, plans)
 	s.Equal("run-2", st.RunKey)
 	s.Equal(1, st.Runs)
@@ -350,12 +351,12 @@ func (s *MacroSuite) TestLaterRunRetriesAParkedRun() {
 	in := s.input()
 	in.Payload = json.RawMessage(`{"title":""}`)
 	s.env.RegisterDelayedCallback(func() {
-		s.Equal(StateParked, s.query().SyncState)
-		s.env.SignalWorkflow(SignalRunAgain, MacroRunRequest{RunKey: "run-2", Trigger: TriggerWebhook, Payload: json.RawMessage(`{"title":"fixed"}`)})
+		s.Equal(contract.StateParked, s.query().SyncState)
+		s.env.SignalWorkflow(contract.SignalRunAgain, contract.MacroRunRequest{RunKey: "run-2", Trigger: contract.TriggerWebhook, Payload: json.RawMessage(`{"title":"fixed"}`)})
 	}, time.Minute)
 	s.env.ExecuteWorkflow(MacroWorkflow, in)
 	st := s.result()
-	s.Equal(StateSynced, st.SyncState)
+	s.Equal(contract.StateSynced, st.SyncState)
 	s.Equal("run-2", st.RunKey)
 	s.Len(s.pushes, 1)
 }

@@ -7,36 +7,6 @@ import (
 	"time"
 )
 
-// Signals of the FeedbackWorkflow (sent by the starter, or by an operator from
-// the Temporal Web UI).
-const (
-	// SignalStatusChanged carries one Centercode status change (StatusChange).
-	SignalStatusChanged = "status-changed"
-	// SignalRunMacro runs one macro on the feedback now (RunMacro).
-	SignalRunMacro = "run-macro"
-	// SignalExpectStatus announces a status ahacc is about to set itself
-	// (ExpectStatus); the matching status-changed is its echo and fires nothing.
-	SignalExpectStatus = "expect-status"
-	// SignalRunAgain hands a create macro's run in flight a later run for the
-	// same feedback (MacroRunRequest).
-	SignalRunAgain = "run-again"
-)
-
-// MacroRunRequest is a later run of a create macro for a feedback whose run
-// is in flight.
-type MacroRunRequest struct {
-	RunKey  string          `json:"run_key"`
-	Trigger string          `json:"trigger"`
-	Payload json.RawMessage `json:"payload"`
-}
-
-// Macro run triggers.
-const (
-	TriggerWebhook  = "webhook"  // a Centercode webhook macro called the starter
-	TriggerStatus   = "status"   // a status rule fired it (child of FeedbackWorkflow)
-	TriggerOperator = "operator" // run-macro signal
-)
-
 // MacroInput starts a MacroWorkflow.
 type MacroInput struct {
 	Macro      string `json:"macro"`
@@ -92,52 +62,6 @@ func (s *MacroState) Summary() string {
 		line += " — " + s.ParkedReason
 	}
 	return line
-}
-
-// MacroWorkflowID is the deterministic id of one macro run.
-func MacroWorkflowID(macro, feedbackID, runKey string) string {
-	return fmt.Sprintf("macro:%s:%s:%s", macro, feedbackID, runKey)
-}
-
-// CreateMacroWorkflowID is the id of the runs that create an Aha! record of
-// one kind for one feedback (macro:<action>:<feedback id>, e.g.
-// macro:create_idea:1001): one runs at a time, whichever create macro it is,
-// so two runs (a person's click and the Will Fix rule) cannot both look for
-// the feedback's stamp, find none and each create an idea. A run started
-// while another is in flight is handed to it (run-again) and runs after it;
-// a later one reuses the id and finds the stamp.
-func CreateMacroWorkflowID(action, feedbackID string) string {
-	return fmt.Sprintf("macro:%s:%s", action, feedbackID)
-}
-
-// StatusChange is one Centercode status change of a feedback item.
-type StatusChange struct {
-	// Key identifies the delivery (Centercode's run key, or a hash of the body).
-	Key       string    `json:"key"`
-	OldStatus string    `json:"old_status,omitempty"`
-	Status    string    `json:"status"`
-	At        time.Time `json:"at,omitempty"`
-	// Payload is the webhook body; macros fired by the change map it.
-	Payload json.RawMessage `json:"payload,omitempty"`
-	// Source is "webhook" or "operator".
-	Source string `json:"source,omitempty"`
-}
-
-// RunMacro asks a FeedbackWorkflow to run one macro now.
-type RunMacro struct {
-	Macro string `json:"macro"`
-	// Key makes the run idempotent (optional; a sequence number otherwise).
-	Key string `json:"key,omitempty"`
-	// Payload overrides the last status-change body (optional).
-	Payload json.RawMessage `json:"payload,omitempty"`
-}
-
-// ExpectStatus announces a Centercode status ahacc is about to set.
-type ExpectStatus struct {
-	Status string `json:"status"`
-	// For is how long its echo is waited for (sync.echo_window; zero:
-	// DefaultEchoWindow). A person's change into the status after that is real.
-	For time.Duration `json:"for,omitempty"`
 }
 
 // Expectation is a status ahacc set whose webhook has not come back yet.
@@ -201,9 +125,4 @@ func (s *FeedbackState) Summary() string {
 		line += " (last " + s.Runs[n-1].Macro + ")"
 	}
 	return line
-}
-
-// FeedbackWorkflowID is the deterministic id of a feedback item's entity workflow.
-func FeedbackWorkflowID(feedbackID string) string {
-	return "cc:feedback:" + feedbackID
 }

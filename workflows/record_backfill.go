@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ahacc/ahacc/activities"
+	"github.com/ahacc/ahacc/internal/contract"
 )
 
 // RecordBackfillInput starts (or continues) a RecordBackfillWorkflow.
@@ -53,9 +54,6 @@ func (p *RecordBackfillProgress) Summary() string {
 		p.FeedbackType, strings.Join(p.Kinds, ", "), state, p.Signalled, p.Pages, p.TotalPages)
 }
 
-// RecordBackfillWorkflowID is the id of a feedback type's record backfill.
-func RecordBackfillWorkflowID(feedbackType string) string { return "backfill:records:" + feedbackType }
-
 // RecordBackfillWorkflow brings the Aha! records that exist into Centercode:
 // it pages the records of each kind a feedback type is fed by (200 a page,
 // only those updated since Since when set) and hands each to its record's
@@ -82,7 +80,7 @@ func RecordBackfillWorkflow(ctx workflow.Context, in RecordBackfillInput) (Recor
 		p.Kinds = kinds.Kinds
 	}
 	p.Runs++
-	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (RecordBackfillProgress, error) { return p, nil }); err != nil {
+	if err := workflow.SetQueryHandler(ctx, contract.QueryProgress, func() (RecordBackfillProgress, error) { return p, nil }); err != nil {
 		return p, err
 	}
 	details := func() { workflow.SetCurrentDetails(ctx, p.Summary()) }

@@ -5,48 +5,6 @@ import (
 	"time"
 )
 
-// Signal and query names shared by the worker, the starter and operators (who
-// send them from the Temporal Web UI).
-const (
-	// SignalAhaEvent carries one Aha! activity-webhook (or reconciled) audit.
-	SignalAhaEvent = "aha-event"
-	// SignalRetry re-hydrates and re-maps a parked record with the current config.
-	SignalRetry = "retry"
-	// SignalSkip drops the parked change; the next Aha! event syncs again.
-	SignalSkip = "skip"
-	// QueryState answers the entity's State.
-	QueryState = "state"
-	// SignalUpgrade asks a long-lived entity workflow to continue as new at
-	// its next quiet moment, so the code a deploy brought (behind
-	// workflow.GetVersion, which a run decides once) applies to it too.
-	SignalUpgrade = "upgrade"
-)
-
-// AhaEvent is one Aha! audit routed to a record's entity workflow. It holds no
-// secrets and no record content: the workflow hydrates the record itself.
-type AhaEvent struct {
-	AuditID       string    `json:"audit_id"`
-	Action        string    `json:"action"` // create, update, destroy
-	AuditableType string    `json:"auditable_type"`
-	CreatedAt     time.Time `json:"created_at"`
-	// Fields names the changed fields (values are not needed: we hydrate).
-	Fields []string `json:"fields,omitempty"`
-	// Source is "webhook", "reconcile" or "replay".
-	Source string `json:"source"`
-}
-
-// RetryRequest is the optional input of the retry signal (an empty signal
-// retries as it is).
-type RetryRequest struct {
-	// Create: the operator looked in Centercode and found no feedback for the
-	// record, so a create that may have committed did not: create again
-	// without looking up (only needed where no lookup is configured).
-	Create bool `json:"create,omitempty"`
-	// FeedbackType limits Create to one feedback type (empty: every type
-	// the parked reason names a possible create for).
-	FeedbackType string `json:"feedback_type,omitempty"`
-}
-
 // AhaRecordInput starts (or continues) an AhaRecordWorkflow.
 type AhaRecordInput struct {
 	Kind  string `json:"kind"`   // idea, feature, ...
@@ -150,9 +108,4 @@ func (s *State) Summary() string {
 		line += " (deleted in Aha!)"
 	}
 	return line
-}
-
-// AhaRecordWorkflowID is the deterministic id of a record's entity workflow.
-func AhaRecordWorkflowID(kind, ahaID string) string {
-	return "aha:" + kind + ":" + ahaID
 }

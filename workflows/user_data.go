@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ahacc/ahacc/activities"
+	"github.com/ahacc/ahacc/internal/contract"
 )
 
 // personEventsPerRun caps events handled in one run of a person's workflow
@@ -27,29 +28,29 @@ const personSeenLimit = 500
 // skipped (counted) or parks, per user_data.on_unknown_user; permanent errors
 // (403, …) park until an operator sends retry or skip.
 func UserDataWorkflow(ctx workflow.Context, in UserDataInput) error {
-	email := activities.NormalizeEmail(in.Email)
+	email := contract.NormalizeEmail(in.Email)
 	s := &person{}
 	if in.Carried != nil {
 		s.UserDataState = *in.Carried
 	} else {
-		s.UserDataState = UserDataState{Email: email, Reference: email, Kind: KindPerson, SyncState: StateSyncing, InAha: true}
+		s.UserDataState = UserDataState{Email: email, Reference: email, Kind: contract.KindPerson, SyncState: contract.StateSyncing, InAha: true}
 	}
 	s.seen = make(map[string]bool, len(s.Seen))
 	for _, id := range s.Seen {
 		s.seen[id] = true
 	}
-	if err := workflow.SetQueryHandler(ctx, QueryState, func() (UserDataState, error) { return s.UserDataState, nil }); err != nil {
+	if err := workflow.SetQueryHandler(ctx, contract.QueryState, func() (UserDataState, error) { return s.UserDataState, nil }); err != nil {
 		return err
 	}
-	events := workflow.GetSignalChannel(ctx, SignalPersonEvent)
-	retries := workflow.GetSignalChannel(ctx, SignalRetry)
-	skips := workflow.GetSignalChannel(ctx, SignalSkip)
+	events := workflow.GetSignalChannel(ctx, contract.SignalPersonEvent)
+	retries := workflow.GetSignalChannel(ctx, contract.SignalRetry)
+	skips := workflow.GetSignalChannel(ctx, contract.SignalSkip)
 	s.updateDetails(ctx)
 
 	startEvents := s.Events + s.Duplicates
 	for {
 		s.drain(ctx, events, retries, skips)
-		if s.Pending && s.SyncState != StateParked {
+		if s.Pending && s.SyncState != contract.StateParked {
 			wait := time.Duration(0)
 			if !s.LastSync.IsZero() {
 				wait = s.LastSync.Add(s.debounce()).Sub(workflow.Now(ctx))
@@ -63,7 +64,7 @@ func UserDataWorkflow(ctx workflow.Context, in UserDataInput) error {
 		}
 		if s.Events+s.Duplicates-startEvents >= personEventsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			s.drain(ctx, events, retries, skips)
-			if s.Pending && s.SyncState != StateParked {
+			if s.Pending && s.SyncState != contract.StateParked {
 				continue
 			}
 			carried := s.UserDataState
@@ -89,7 +90,7 @@ func (s *person) debounce() time.Duration {
 
 func (s *person) drain(ctx workflow.Context, events, retries, skips workflow.ReceiveChannel) {
 	for {
-		var ev activities.PersonEvent
+		var ev contract.PersonEvent
 		if events.ReceiveAsync(&ev) {
 			s.onEvent(ev)
 			continue
@@ -114,7 +115,7 @@ func (s *person) waitFor(ctx workflow.Context, d time.Duration, events, retries,
 		sel.AddFuture(workflow.NewTimer(tctx, d), func(workflow.Future) {})
 	}
 	sel.AddReceive(events, func(c workflow.ReceiveChannel, _ bool) {
-		var ev activities.PersonEvent
+		var ev contract.PersonEvent
 		c.Receive(ctx, &ev)
 		s.onEvent(ev)
 	})
@@ -133,7 +134,7 @@ func (s *person) waitFor(ctx workflow.Context, d time.Duration, events, retries,
 // Aha! afresh (Hydrate), or apply a snapshot newer than anything applied or
 // pending. An older one is never applied (a backfill page read before a live
 // change can never overwrite it); it turns into a fresh read instead.
-func (s *person) onEvent(ev activities.PersonEvent) {
+func (s *person) onEvent(ev contract.PersonEvent) {
 	if len(ev.AuditIDs) > 0 {
 		fresh := false
 		for _, id := range ev.AuditIDs {
@@ -181,20 +182,20 @@ func (s *person) onEvent(ev activities.PersonEvent) {
 func (s *person) onRetry(ctx workflow.Context) {
 	workflow.GetLogger(ctx).Info("retry requested", "parked_reason", s.ParkedReason)
 	s.ParkedReason = ""
-	s.SyncState = StateSyncing
+	s.SyncState = contract.StateSyncing
 	s.Pending, s.NeedFetch = true, true
 	s.LastSync = time.Time{}
 	s.upsert(ctx)
 }
 
 func (s *person) onSkip(ctx workflow.Context) {
-	if s.SyncState != StateParked {
+	if s.SyncState != contract.StateParked {
 		return
 	}
 	workflow.GetLogger(ctx).Info("skip requested", "parked_reason", s.ParkedReason)
 	s.SkippedReason = "skipped by an operator: " + s.ParkedReason
 	s.ParkedReason = ""
-	s.SyncState = StateSkipped
+	s.SyncState = contract.StateSkipped
 	s.Pending, s.NeedFetch, s.Snapshot = false, false, nil
 	s.upsert(ctx)
 }
@@ -202,17 +203,17 @@ func (s *person) onSkip(ctx workflow.Context) {
 func (s *person) sync(ctx workflow.Context) {
 	s.Pending = false
 	s.Syncs++
-	s.SyncState = StateSyncing
+	s.SyncState = contract.StateSyncing
 	s.SkippedReason = ""
 	err := s.syncOnce(ctx)
 	s.LastSync = workflow.Now(ctx)
 	switch {
 	case err != nil:
-		s.SyncState = StateParked
+		s.SyncState = contract.StateParked
 		s.ParkedReason = reason(err)
 		workflow.GetLogger(ctx).Warn("person parked", "email", s.Email, "reason", s.ParkedReason)
-	case s.SyncState == StateSyncing:
-		s.SyncState = StateSynced
+	case s.SyncState == contract.StateSyncing:
+		s.SyncState = contract.StateSynced
 		s.ParkedReason = ""
 	}
 	s.upsert(ctx)
@@ -287,7 +288,7 @@ func (s *person) syncOnce(ctx workflow.Context) error {
 	}
 	if res.UnknownUser {
 		s.UnknownSkips++
-		s.SyncState = StateSkipped
+		s.SyncState = contract.StateSkipped
 		s.SkippedReason = res.Reason
 		workflow.GetLogger(ctx).Info("user data skipped", "email", s.Email, "reason", "unknown_user", "detail", res.Reason)
 		workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"reason": "unknown_user"}).Counter("ahacc_user_data_skipped").Inc(1)
@@ -332,12 +333,12 @@ func (s *person) retrying() retrying {
 
 func (s *person) upsert(ctx workflow.Context) {
 	updates := []temporal.SearchAttributeUpdate{
-		KeySyncState.ValueSet(s.SyncState),
-		KeyAhaRecordType.ValueSet(KindPerson),
-		KeyAhaReference.ValueSet(s.Email),
+		contract.KeySyncState.ValueSet(s.SyncState),
+		contract.KeyAhaRecordType.ValueSet(contract.KindPerson),
+		contract.KeyAhaReference.ValueSet(s.Email),
 	}
 	if s.ConfigHash != "" {
-		updates = append(updates, KeyConfigHash.ValueSet(s.ConfigHash))
+		updates = append(updates, contract.KeyConfigHash.ValueSet(s.ConfigHash))
 	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
 		workflow.GetLogger(ctx).Warn("upsert search attributes failed", "error", err)

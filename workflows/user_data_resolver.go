@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ahacc/ahacc/activities"
+	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/mapping"
 )
 
@@ -37,24 +38,24 @@ func AhaPeopleWorkflow(ctx workflow.Context, in AhaPeopleInput) error {
 	if in.Carried != nil {
 		r.AhaPeopleState = *in.Carried
 	} else {
-		r.AhaPeopleState = AhaPeopleState{Kind: in.Kind, AhaID: in.AhaID, Reference: in.AhaID, SyncState: StateSyncing}
+		r.AhaPeopleState = AhaPeopleState{Kind: in.Kind, AhaID: in.AhaID, Reference: in.AhaID, SyncState: contract.StateSyncing}
 	}
 	r.seen = make(map[string]bool, len(r.Seen))
 	for _, id := range r.Seen {
 		r.seen[id] = true
 	}
-	if err := workflow.SetQueryHandler(ctx, QueryState, func() (AhaPeopleState, error) { return r.AhaPeopleState, nil }); err != nil {
+	if err := workflow.SetQueryHandler(ctx, contract.QueryState, func() (AhaPeopleState, error) { return r.AhaPeopleState, nil }); err != nil {
 		return err
 	}
-	events := workflow.GetSignalChannel(ctx, SignalAhaEvent)
-	retries := workflow.GetSignalChannel(ctx, SignalRetry)
-	skips := workflow.GetSignalChannel(ctx, SignalSkip)
+	events := workflow.GetSignalChannel(ctx, contract.SignalAhaEvent)
+	retries := workflow.GetSignalChannel(ctx, contract.SignalRetry)
+	skips := workflow.GetSignalChannel(ctx, contract.SignalSkip)
 	r.updateDetails(ctx)
 
 	startEvents := r.Events + r.Duplicates
 	for {
 		r.drain(ctx, events, retries, skips)
-		if r.Pending && r.SyncState != StateParked {
+		if r.Pending && r.SyncState != contract.StateParked {
 			wait := time.Duration(0)
 			if !r.LastRun.IsZero() {
 				wait = r.LastRun.Add(r.debounce).Sub(workflow.Now(ctx))
@@ -70,7 +71,7 @@ func AhaPeopleWorkflow(ctx workflow.Context, in AhaPeopleInput) error {
 			carried := r.AhaPeopleState
 			return workflow.NewContinueAsNewError(ctx, AhaPeopleWorkflow, AhaPeopleInput{Kind: in.Kind, AhaID: in.AhaID, Carried: &carried})
 		}
-		if r.SyncState == StateParked {
+		if r.SyncState == contract.StateParked {
 			r.waitFor(ctx, 0, events, retries, skips) // an operator decides
 			continue
 		}
@@ -93,7 +94,7 @@ type resolver struct {
 
 func (r *resolver) drain(ctx workflow.Context, events, retries, skips workflow.ReceiveChannel) {
 	for {
-		var ev AhaEvent
+		var ev contract.AhaEvent
 		if events.ReceiveAsync(&ev) {
 			r.onEvent(ev)
 			continue
@@ -120,7 +121,7 @@ func (r *resolver) waitFor(ctx workflow.Context, d time.Duration, events, retrie
 		sel.AddFuture(workflow.NewTimer(tctx, d), func(workflow.Future) { got = false })
 	}
 	sel.AddReceive(events, func(c workflow.ReceiveChannel, _ bool) {
-		var ev AhaEvent
+		var ev contract.AhaEvent
 		c.Receive(ctx, &ev)
 		r.onEvent(ev)
 	})
@@ -136,7 +137,7 @@ func (r *resolver) waitFor(ctx workflow.Context, d time.Duration, events, retrie
 	return got
 }
 
-func (r *resolver) onEvent(ev AhaEvent) {
+func (r *resolver) onEvent(ev contract.AhaEvent) {
 	if ev.AuditID != "" {
 		if r.seen[ev.AuditID] {
 			r.Duplicates++
@@ -162,18 +163,18 @@ func (r *resolver) onEvent(ev AhaEvent) {
 
 func (r *resolver) onRetry(ctx workflow.Context) {
 	r.ParkedReason = ""
-	r.SyncState = StateSyncing
+	r.SyncState = contract.StateSyncing
 	r.Pending = true
 	r.LastRun = time.Time{}
 	r.updateDetails(ctx)
 }
 
 func (r *resolver) onSkip(ctx workflow.Context) {
-	if r.SyncState != StateParked {
+	if r.SyncState != contract.StateParked {
 		return
 	}
 	r.ParkedReason = ""
-	r.SyncState = StateSkipped
+	r.SyncState = contract.StateSkipped
 	r.Pending = false
 	r.Unresolved = nil
 	r.upsert(ctx)
@@ -185,11 +186,11 @@ func (r *resolver) resolve(ctx workflow.Context) {
 	err := r.resolveOnce(ctx)
 	r.LastRun = workflow.Now(ctx)
 	if err != nil {
-		r.SyncState = StateParked
+		r.SyncState = contract.StateParked
 		r.ParkedReason = reason(err)
 		workflow.GetLogger(ctx).Warn("people record parked", "kind", r.Kind, "aha_id", r.AhaID, "reason", r.ParkedReason)
 	} else {
-		r.SyncState = StateSynced
+		r.SyncState = contract.StateSynced
 		r.ParkedReason = ""
 	}
 	r.upsert(ctx)
@@ -238,9 +239,9 @@ func (r *resolver) resolveOnce(ctx workflow.Context) error {
 
 func (r *resolver) upsert(ctx workflow.Context) {
 	if err := workflow.UpsertTypedSearchAttributes(ctx,
-		KeySyncState.ValueSet(r.SyncState),
-		KeyAhaRecordType.ValueSet(r.Kind),
-		KeyAhaReference.ValueSet(r.AhaID),
+		contract.KeySyncState.ValueSet(r.SyncState),
+		contract.KeyAhaRecordType.ValueSet(r.Kind),
+		contract.KeyAhaReference.ValueSet(r.AhaID),
 	); err != nil {
 		workflow.GetLogger(ctx).Warn("upsert search attributes failed", "error", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/ahacc/ahacc/activities"
+	"github.com/ahacc/ahacc/internal/contract"
 )
 
 // While a resolver is parked, a busy record's audits keep coming: what it
@@ -38,20 +39,20 @@ func TestParkedResolverKeepsABoundedAuditList(t *testing.T) {
 	for i := 0; i < n; i++ {
 		i := i
 		env.RegisterDelayedCallback(func() {
-			env.SignalWorkflow(SignalAhaEvent, AhaEvent{AuditID: fmt.Sprint(i), Action: "update"})
+			env.SignalWorkflow(contract.SignalAhaEvent, contract.AhaEvent{AuditID: fmt.Sprint(i), Action: "update"})
 		}, time.Duration(i+1)*time.Millisecond)
 	}
 	var parked AhaPeopleState
 	env.RegisterDelayedCallback(func() {
-		v, err := env.QueryWorkflow(QueryState)
+		v, err := env.QueryWorkflow(contract.QueryState)
 		require.NoError(t, err)
 		require.NoError(t, v.Get(&parked))
 		fail = false
-		env.SignalWorkflow(SignalRetry, nil)
+		env.SignalWorkflow(contract.SignalRetry, nil)
 	}, time.Minute)
 	env.ExecuteWorkflow(AhaPeopleWorkflow, AhaPeopleInput{Kind: "idea_user", AhaID: "42"})
 	require.True(t, env.IsWorkflowCompleted())
-	require.Equal(t, StateParked, parked.SyncState)
+	require.Equal(t, contract.StateParked, parked.SyncState)
 	require.LessOrEqual(t, len(parked.Unresolved), unresolvedLimit, "bounded while parked")
 	last := got[len(got)-1]
 	require.LessOrEqual(t, len(last), unresolvedLimit)

@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ahacc/ahacc/activities"
+	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/mapping"
 )
 
@@ -103,19 +104,19 @@ func (s *UserDataSuite) setRecord(b []byte) {
 	s.record = b
 }
 
-func (s *UserDataSuite) signal(at time.Duration, ev activities.PersonEvent) {
-	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(SignalPersonEvent, ev) }, at)
+func (s *UserDataSuite) signal(at time.Duration, ev contract.PersonEvent) {
+	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(contract.SignalPersonEvent, ev) }, at)
 }
 
 func (s *UserDataSuite) hydrate(at time.Duration, auditID string) {
-	s.signal(at, activities.PersonEvent{AuditIDs: []string{auditID}, Kind: "idea_user", AhaID: "1", Hydrate: true, Source: "webhook"})
+	s.signal(at, contract.PersonEvent{AuditIDs: []string{auditID}, Kind: "idea_user", AhaID: "1", Hydrate: true, Source: "webhook"})
 }
 
 // run starts the workflow, lets the callbacks play, and returns its state.
 func (s *UserDataSuite) run(until time.Duration) UserDataState {
 	var st UserDataState
 	s.env.RegisterDelayedCallback(func() {
-		v, err := s.env.QueryWorkflow(QueryState)
+		v, err := s.env.QueryWorkflow(contract.QueryState)
 		s.Require().NoError(err)
 		s.Require().NoError(v.Get(&st))
 		s.env.CancelWorkflow()
@@ -137,7 +138,7 @@ func (s *UserDataSuite) TestCoalescesABurstIntoLeadingAndOneTrailingWrite() {
 	s.Len(s.posts, 2)
 	s.Equal("Ada Lovelace", s.posts[0]["aha_name"])
 	s.Equal("Ada v5", s.posts[1]["aha_name"], "the trailing sync reads Aha!'s final state")
-	s.Equal(StateSynced, st.SyncState)
+	s.Equal(contract.StateSynced, st.SyncState)
 	s.Equal(5, st.Events)
 }
 
@@ -198,7 +199,7 @@ func (s *UserDataSuite) TestUnknownCentercodeUserIsSkippedAndCounted() {
 	s.hydrate(0, "a1")
 	s.hydrate(10*time.Second, "a2")
 	st := s.run(time.Minute)
-	s.Equal(StateSkipped, st.SyncState)
+	s.Equal(contract.StateSkipped, st.SyncState)
 	s.Equal(2, st.UnknownSkips, "not remembered as written: every change tries again")
 	s.Empty(st.LastHash)
 	s.Contains(st.SkippedReason, "no user ada@example.com")
@@ -212,7 +213,7 @@ func (s *UserDataSuite) TestUnknownUserParksWhenConfigured() {
 	}
 	s.hydrate(0, "a1")
 	st := s.run(time.Minute)
-	s.Equal(StateParked, st.SyncState)
+	s.Equal(contract.StateParked, st.SyncState)
 	s.Contains(st.ParkedReason, "on_unknown_user is park")
 }
 
@@ -230,16 +231,16 @@ func (s *UserDataSuite) TestForbiddenParksWithReasonAndRetryHeals() {
 	s.hydrate(5*time.Second, "a2") // parked: waits for the operator
 	var parked UserDataState
 	s.env.RegisterDelayedCallback(func() {
-		v, err := s.env.QueryWorkflow(QueryState)
+		v, err := s.env.QueryWorkflow(contract.QueryState)
 		s.Require().NoError(err)
 		s.Require().NoError(v.Get(&parked))
-		s.env.SignalWorkflow(SignalRetry, nil)
+		s.env.SignalWorkflow(contract.SignalRetry, nil)
 	}, 10*time.Second)
 	st := s.run(time.Minute)
-	s.Equal(StateParked, parked.SyncState)
+	s.Equal(contract.StateParked, parked.SyncState)
 	s.Contains(parked.ParkedReason, "403 Forbidden")
 	s.Equal(1, parked.Syncs, "no sync while parked")
-	s.Equal(StateSynced, st.SyncState)
+	s.Equal(contract.StateSynced, st.SyncState)
 	s.Empty(st.ParkedReason)
 	s.Len(s.posts, 1)
 	s.Equal(2, s.hydrates, "retry reads Aha! afresh")
@@ -248,8 +249,8 @@ func (s *UserDataSuite) TestForbiddenParksWithReasonAndRetryHeals() {
 func (s *UserDataSuite) TestOlderSnapshotNeverOverwritesNewerData() {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	s.record = udPerson("New Name", "Acme", "1.0") // what Aha! holds
-	s.signal(0, activities.PersonEvent{Kind: "backfill", Snapshot: udPerson("New Name", "Acme", "1.0"), FetchedAt: t0.Add(time.Minute), Source: "backfill"})
-	s.signal(10*time.Second, activities.PersonEvent{Kind: "backfill", Snapshot: udPerson("Old Name", "Acme", "1.0"), FetchedAt: t0, Source: "backfill"})
+	s.signal(0, contract.PersonEvent{Kind: "backfill", Snapshot: udPerson("New Name", "Acme", "1.0"), FetchedAt: t0.Add(time.Minute), Source: "backfill"})
+	s.signal(10*time.Second, contract.PersonEvent{Kind: "backfill", Snapshot: udPerson("Old Name", "Acme", "1.0"), FetchedAt: t0, Source: "backfill"})
 	st := s.run(time.Minute)
 	s.Equal(1, st.Stale)
 	s.Equal(1, s.hydrates, "the stale snapshot is not applied: Aha! is read afresh")
@@ -262,9 +263,9 @@ func (s *UserDataSuite) TestOlderSnapshotNeverOverwritesNewerData() {
 // read part of it holds news: it must reach Centercode through a fresh read.
 func (s *UserDataSuite) TestStaleLookingSnapshotWithNewsIsReadAfresh() {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s.signal(0, activities.PersonEvent{Kind: "backfill", Snapshot: udPerson("Ada Lovelace", "Acme", "1.0"), FetchedAt: t0.Add(time.Minute), Source: "backfill"})
+	s.signal(0, contract.PersonEvent{Kind: "backfill", Snapshot: udPerson("Ada Lovelace", "Acme", "1.0"), FetchedAt: t0.Add(time.Minute), Source: "backfill"})
 	s.env.RegisterDelayedCallback(func() { s.record = udPerson("Ada Lovelace", "Acme", "2.0") }, 5*time.Second)
-	s.signal(10*time.Second, activities.PersonEvent{Kind: "idea_organization", Snapshot: udPerson("Ada Lovelace", "Acme", "2.0"), FetchedAt: t0, Source: "fanout"})
+	s.signal(10*time.Second, contract.PersonEvent{Kind: "idea_organization", Snapshot: udPerson("Ada Lovelace", "Acme", "2.0"), FetchedAt: t0, Source: "fanout"})
 	st := s.run(time.Minute)
 	s.Equal(1, st.Stale)
 	s.Equal(1, s.hydrates)

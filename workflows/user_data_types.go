@@ -5,32 +5,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ahacc/ahacc/activities"
+	"github.com/ahacc/ahacc/internal/contract"
 )
-
-// User-data names shared with the activities (which start and signal these
-// workflows), the starter and operators.
-const (
-	// SignalPersonEvent carries an activities.PersonEvent to a UserDataWorkflow.
-	SignalPersonEvent = activities.SignalPersonEvent
-	// SignalPause pauses a UserBackfillWorkflow after the page in flight.
-	SignalPause = "pause"
-	// SignalResume resumes a paused UserBackfillWorkflow.
-	SignalResume = "resume"
-	// QueryProgress answers a UserBackfillWorkflow's BackfillProgress.
-	QueryProgress = "progress"
-	// UserBackfillWorkflowID is the id of the (single) user backfill.
-	UserBackfillWorkflowID = "backfill:users"
-	// KindPerson is the AhaRecordType search attribute of a person's workflow.
-	KindPerson = "idea_user"
-)
-
-// UserDataWorkflowID is the id of a person's workflow: user:<normalised email>.
-func UserDataWorkflowID(email string) string { return activities.UserDataWorkflowID(email) }
-
-// AhaPeopleWorkflowID is the id of the resolver of one Aha! people record:
-// aha:<kind>:<aha id>, like the feedback records' entity workflows.
-func AhaPeopleWorkflowID(kind, ahaID string) string { return AhaRecordWorkflowID(kind, ahaID) }
 
 // UserDataInput starts (or continues) a person's UserDataWorkflow.
 type UserDataInput struct {
@@ -91,7 +67,7 @@ func (s *UserDataState) Summary() string {
 	switch {
 	case s.ParkedReason != "":
 		line += " — " + s.ParkedReason
-	case s.SyncState == StateSkipped && s.SkippedReason != "":
+	case s.SyncState == contract.StateSkipped && s.SkippedReason != "":
 		line += " — " + s.SkippedReason
 	}
 	if !s.InAha && s.Syncs > 0 {

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/ahacc/ahacc/activities"
+	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/workflows"
 )
 
@@ -30,12 +31,12 @@ func BackfillUsers(ctx context.Context, c client.Client, env Env, since time.Tim
 		summary += " (updated since " + since.UTC().Format(time.RFC3339) + ")"
 	}
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       workflows.UserBackfillWorkflowID,
+		ID:                       contract.UserBackfillWorkflowID,
 		TaskQueue:                env.TaskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		StaticSummary:            summary,
-		TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.KeyAhaRecordType.ValueSet("backfill")),
+		TypedSearchAttributes:    temporal.NewSearchAttributes(contract.KeyAhaRecordType.ValueSet("backfill")),
 	}, workflows.UserBackfillWorkflow, in)
 	if err != nil {
 		return fmt.Errorf("start the user backfill: %w", err)
@@ -83,7 +84,7 @@ func follow(ctx context.Context, run client.WorkflowRun, result any, out io.Writ
 // BackfillProgressOf asks the running (or last) user backfill for its progress.
 func BackfillProgressOf(ctx context.Context, c client.Client) (workflows.BackfillProgress, error) {
 	var p workflows.BackfillProgress
-	v, err := c.QueryWorkflow(ctx, workflows.UserBackfillWorkflowID, "", workflows.QueryProgress)
+	v, err := c.QueryWorkflow(ctx, contract.UserBackfillWorkflowID, "", contract.QueryProgress)
 	if err != nil {
 		return p, err
 	}
@@ -91,13 +92,13 @@ func BackfillProgressOf(ctx context.Context, c client.Client) (workflows.Backfil
 	return p, err
 }
 
-// SignalBackfill pauses (workflows.SignalPause) or resumes
-// (workflows.SignalResume) the running user backfill.
+// SignalBackfill pauses (contract.SignalPause) or resumes
+// (contract.SignalResume) the running user backfill.
 func SignalBackfill(ctx context.Context, c client.Client, signal string) error {
-	if signal != workflows.SignalPause && signal != workflows.SignalResume {
-		return fmt.Errorf("backfill signal must be %q or %q", workflows.SignalPause, workflows.SignalResume)
+	if signal != contract.SignalPause && signal != contract.SignalResume {
+		return fmt.Errorf("backfill signal must be %q or %q", contract.SignalPause, contract.SignalResume)
 	}
-	err := c.SignalWorkflow(ctx, workflows.UserBackfillWorkflowID, "", signal, nil)
+	err := c.SignalWorkflow(ctx, contract.UserBackfillWorkflowID, "", signal, nil)
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
 		return errors.New("no user backfill is running")
@@ -144,14 +145,14 @@ func BackfillRecords(ctx context.Context, c client.Client, env Env, feedbackType
 	if !since.IsZero() {
 		summary += " (updated since " + since.UTC().Format(time.RFC3339) + ")"
 	}
-	id := workflows.RecordBackfillWorkflowID(feedbackType)
+	id := contract.RecordBackfillWorkflowID(feedbackType)
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       id,
 		TaskQueue:                env.TaskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		StaticSummary:            summary,
-		TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.KeyAhaRecordType.ValueSet("backfill")),
+		TypedSearchAttributes:    temporal.NewSearchAttributes(contract.KeyAhaRecordType.ValueSet("backfill")),
 	}, workflows.RecordBackfillWorkflow, workflows.RecordBackfillInput{FeedbackType: feedbackType, Since: since})
 	if err != nil {
 		return final, fmt.Errorf("start the record backfill: %w", err)
@@ -174,7 +175,7 @@ func BackfillRecords(ctx context.Context, c client.Client, env Env, feedbackType
 // backfill for its progress.
 func RecordBackfillProgressOf(ctx context.Context, c client.Client, feedbackType string) (workflows.RecordBackfillProgress, error) {
 	var p workflows.RecordBackfillProgress
-	v, err := c.QueryWorkflow(ctx, workflows.RecordBackfillWorkflowID(feedbackType), "", workflows.QueryProgress)
+	v, err := c.QueryWorkflow(ctx, contract.RecordBackfillWorkflowID(feedbackType), "", contract.QueryProgress)
 	if err != nil {
 		return p, err
 	}

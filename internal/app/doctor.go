@@ -20,8 +20,8 @@ import (
 
 	"github.com/ahacc/ahacc/internal/aha"
 	"github.com/ahacc/ahacc/internal/centercode"
+	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/mapping"
-	"github.com/ahacc/ahacc/workflows"
 )
 
 // Check is one line of starter doctor's checklist.
@@ -319,7 +319,7 @@ func (d *Doctor) temporal(ctx context.Context) []Check {
 	if err != nil {
 		return append(out, Check{Area: area, What: "search attributes", Detail: short(err), Fix: "the key or role may not allow reading them; ask the cluster's admin"})
 	}
-	for _, name := range workflows.SearchAttributeNames {
+	for _, name := range contract.SearchAttributeNames {
 		_, ok := resp.GetCustomAttributes()[name]
 		c := Check{Area: area, What: "search attribute " + name, OK: ok}
 		if !ok {

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/internal/dedup"
-	"github.com/ahacc/ahacc/workflows"
 )
 
 // MaxHandoffTimeout caps AHACC_CENTERCODE_HANDOFF_TIMEOUT below the life of
@@ -75,7 +75,7 @@ func EnvFrom(getenv func(string) string) Env {
 		WorkerHealthAddr:         get("AHACC_WORKER_HEALTH_ADDR", "127.0.0.1:9090"),
 		TemporalAddress:          get("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
 		Namespace:                get("TEMPORAL_NAMESPACE", "default"),
-		TaskQueue:                get("AHACC_TASK_QUEUE", workflows.DefaultTaskQueue),
+		TaskQueue:                get("AHACC_TASK_QUEUE", contract.DefaultTaskQueue),
 		RedisURL:                 get("REDIS_URL", ""),
 		AhaTokens:                splitList(getenv("AHACC_AHA_WEBHOOK_TOKEN")),
 		CentercodeTokens:         splitList(getenv("AHACC_CENTERCODE_WEBHOOK_TOKEN")),

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/ahacc/ahacc/internal/aha"
+	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/internal/dispatch"
 	"github.com/ahacc/ahacc/mapping"
 	"github.com/ahacc/ahacc/workflows"
@@ -26,7 +27,7 @@ type ParkedRecord struct {
 // ListParked finds parked records through visibility (SyncState="Parked") and
 // asks each for its reason through the `state` query.
 func ListParked(ctx context.Context, c client.Client, extraQuery string) ([]ParkedRecord, error) {
-	q := fmt.Sprintf(`%s = %q AND ExecutionStatus = "Running"`, workflows.SASyncState, workflows.StateParked)
+	q := fmt.Sprintf(`%s = %q AND ExecutionStatus = "Running"`, contract.SASyncState, contract.StateParked)
 	if extraQuery != "" {
 		q += " AND " + extraQuery
 	}
@@ -39,7 +40,7 @@ func ListParked(ctx context.Context, c client.Client, extraQuery string) ([]Park
 		}
 		for _, e := range resp.Executions {
 			p := ParkedRecord{WorkflowID: e.Execution.WorkflowId}
-			if v, err := c.QueryWorkflow(ctx, p.WorkflowID, "", workflows.QueryState); err == nil {
+			if v, err := c.QueryWorkflow(ctx, p.WorkflowID, "", contract.QueryState); err == nil {
 				var st workflows.State
 				if v.Get(&st) == nil {
 					p.Reference, p.Reason = st.Reference, st.ParkedReason
@@ -58,7 +59,7 @@ func ListParked(ctx context.Context, c client.Client, extraQuery string) ([]Park
 func RetryParked(ctx context.Context, c client.Client, ahaID string, w io.Writer) (int, error) {
 	extra := ""
 	if ahaID != "" && !isNumeric(ahaID) {
-		extra = fmt.Sprintf(`%s = %q`, workflows.SAAhaReference, ahaID)
+		extra = fmt.Sprintf(`%s = %q`, contract.SAAhaReference, ahaID)
 	}
 	parked, err := ListParked(ctx, c, extra)
 	if err != nil {
@@ -69,7 +70,7 @@ func RetryParked(ctx context.Context, c client.Client, ahaID string, w io.Writer
 		if ahaID != "" && isNumeric(ahaID) && !strings.HasSuffix(p.WorkflowID, ":"+ahaID) {
 			continue
 		}
-		if err := c.SignalWorkflow(ctx, p.WorkflowID, "", workflows.SignalRetry, nil); err != nil {
+		if err := c.SignalWorkflow(ctx, p.WorkflowID, "", contract.SignalRetry, nil); err != nil {
 			return n, fmt.Errorf("signal retry to %s: %w", p.WorkflowID, err)
 		}
 		fmt.Fprintf(w, "retry sent: %s (%s) — was: %s\n", p.WorkflowID, p.Reference, p.Reason)
@@ -130,7 +131,7 @@ func UpgradeRunning(ctx context.Context, c client.Client) (int, error) {
 			return n, fmt.Errorf("list running workflows: %w", err)
 		}
 		for _, e := range resp.Executions {
-			if err := c.SignalWorkflow(ctx, e.Execution.WorkflowId, "", workflows.SignalUpgrade, nil); err != nil {
+			if err := c.SignalWorkflow(ctx, e.Execution.WorkflowId, "", contract.SignalUpgrade, nil); err != nil {
 				return n, fmt.Errorf("signal %s: %w", e.Execution.WorkflowId, err)
 			}
 			n++

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/workflows"
 )
 
@@ -34,7 +35,7 @@ func EnsureReconcileSchedule(ctx context.Context, c client.Client, taskQueue str
 			Args:      []any{workflows.ReconcileInput{}},
 			TaskQueue: taskQueue,
 			// Operators find the runs next to the records they recovered.
-			TypedSearchAttributes: temporal.NewSearchAttributes(workflows.KeyAhaRecordType.ValueSet("reconcile")),
+			TypedSearchAttributes: temporal.NewSearchAttributes(contract.KeyAhaRecordType.ValueSet("reconcile")),
 		},
 		Note: fmt.Sprintf("ahacc: recover Aha! audits the webhook missed, every %s", every),
 	})

@@ -18,7 +18,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	"github.com/ahacc/ahacc/workflows"
+	"github.com/ahacc/ahacc/internal/contract"
 )
 
 // DefaultNamespaceRetention is how long Temporal keeps a closed run's history
@@ -110,7 +110,7 @@ func setupTemporalOnce(ctx context.Context, c client.Client, namespace string, r
 		return done, changed, fmt.Errorf("list search attributes: %w", err)
 	}
 	missing := map[string]enumspb.IndexedValueType{}
-	for _, name := range workflows.SearchAttributeNames {
+	for _, name := range contract.SearchAttributeNames {
 		typ, ok := have.GetCustomAttributes()[name]
 		switch {
 		case !ok:
@@ -127,7 +127,7 @@ func setupTemporalOnce(ctx context.Context, c client.Client, namespace string, r
 		}
 		changed = true
 	}
-	for _, name := range workflows.SearchAttributeNames {
+	for _, name := range contract.SearchAttributeNames {
 		state := "present"
 		if _, ok := missing[name]; ok {
 			state = "registered"
@@ -139,7 +139,7 @@ func setupTemporalOnce(ctx context.Context, c client.Client, namespace string, r
 	if err != nil {
 		return done, changed, fmt.Errorf("list search attributes: %w", err)
 	}
-	for _, name := range workflows.SearchAttributeNames {
+	for _, name := range contract.SearchAttributeNames {
 		if _, ok := have.GetCustomAttributes()[name]; !ok {
 			return done, changed, fmt.Errorf("search attribute %s not listed after registering it", name)
 		}
@@ -155,7 +155,7 @@ func setupTemporalOnce(ctx context.Context, c client.Client, namespace string, r
 // by itself after a minute should the terminate never happen.
 func probeSearchAttributes(ctx context.Context, c client.Client) error {
 	var sas []temporal.SearchAttributeUpdate
-	for _, name := range workflows.SearchAttributeNames {
+	for _, name := range contract.SearchAttributeNames {
 		sas = append(sas, temporal.NewSearchAttributeKeyKeyword(name).ValueSet("setup-probe"))
 	}
 	id := fmt.Sprintf("ahacc-setup-probe-%d", time.Now().UnixNano())

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ahacc/ahacc/activities"
 	"github.com/ahacc/ahacc/internal/aha"
+	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/internal/dedup"
 	"github.com/ahacc/ahacc/internal/dispatch"
 	"github.com/ahacc/ahacc/internal/metrics"
@@ -176,7 +177,7 @@ func (w *Worker) countParked(c client.Client, m *metrics.Metrics, logger *slog.L
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		resp, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
-			Query: fmt.Sprintf(`%s = %q AND ExecutionStatus = "Running"`, workflows.SASyncState, workflows.StateParked)})
+			Query: fmt.Sprintf(`%s = %q AND ExecutionStatus = "Running"`, contract.SASyncState, contract.StateParked)})
 		cancel()
 		if err == nil {
 			m.SetParkedGauge("all", float64(resp.GetCount()))

@@ -19,7 +19,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/ahacc/ahacc/workflows"
+	"github.com/ahacc/ahacc/internal/contract"
 )
 
 func repo() string {
@@ -64,7 +64,7 @@ func TestClusterOnPostgreSQL(t *testing.T) {
 	defer tc.Close()
 	sas, err := tc.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: "default"})
 	require.NoError(t, err)
-	for _, name := range workflows.SearchAttributeNames {
+	for _, name := range contract.SearchAttributeNames {
 		require.Equal(t, enumspb.INDEXED_VALUE_TYPE_KEYWORD, sas.CustomAttributes[name], name)
 	}
 	w := worker.New(tc, "q", worker.Options{})

@@ -33,7 +33,7 @@ import (
 	"go.temporal.io/server/temporal"
 
 	"github.com/ahacc/ahacc/internal/app"
-	"github.com/ahacc/ahacc/workflows"
+	"github.com/ahacc/ahacc/internal/contract"
 )
 
 // TemporalOptions configures the embedded Temporal server.
@@ -85,7 +85,7 @@ func (t *Temporal) Namespace() string { return t.namespace }
 // SearchAttributes are the custom search attributes ahacc registers (all Keyword).
 func SearchAttributes() map[string]enumspb.IndexedValueType {
 	out := map[string]enumspb.IndexedValueType{}
-	for _, name := range workflows.SearchAttributeNames {
+	for _, name := range contract.SearchAttributeNames {
 		out[name] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
 	}
 	return out

@@ -25,7 +25,7 @@ import (
 
 	"github.com/ahacc/ahacc/internal/app"
 	"github.com/ahacc/ahacc/internal/cluster"
-	"github.com/ahacc/ahacc/workflows"
+	"github.com/ahacc/ahacc/internal/contract"
 )
 
 func hello(ctx workflow.Context, name string) (string, error) { return "hello " + name, nil }
@@ -76,7 +76,7 @@ func keepsHistoryAcrossRestarts(t *testing.T, opts TemporalOptions) {
 	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, desc.WorkflowExecutionInfo.Status)
 	sas, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: "default"})
 	require.NoError(t, err)
-	for _, name := range workflows.SearchAttributeNames {
+	for _, name := range contract.SearchAttributeNames {
 		require.Contains(t, sas.CustomAttributes, name)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/internal/dedup"
 	"github.com/ahacc/ahacc/workflows"
 )
@@ -37,7 +38,7 @@ type MacroRun struct {
 // StatusEvent is one Centercode status-change delivery.
 type StatusEvent struct {
 	FeedbackID string
-	Change     workflows.StatusChange
+	Change     contract.StatusChange
 }
 
 // DispatchMacro dedups a macro run and starts its MacroWorkflow (id
@@ -45,8 +46,8 @@ type StatusEvent struct {
 // is a duplicate. An error wraps ErrUnavailable: nothing was marked as seen.
 func (d *Dispatcher) DispatchMacro(ctx context.Context, run MacroRun) (Outcome, error) {
 	// The delivery is deduplicated by its run key; a create macro's runs for
-	// one feedback share one workflow id (see workflows.CreateMacroWorkflowID).
-	runID := workflows.MacroWorkflowID(run.Macro, run.FeedbackID, run.RunKey)
+	// one feedback share one workflow id (see contract.CreateMacroWorkflowID).
+	runID := contract.MacroWorkflowID(run.Macro, run.FeedbackID, run.RunKey)
 	opts := client.StartWorkflowOptions{
 		ID:        runID,
 		TaskQueue: d.TaskQueue,
@@ -55,21 +56,21 @@ func (d *Dispatcher) DispatchMacro(ctx context.Context, run MacroRun) (Outcome, 
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		StaticSummary:                            fmt.Sprintf("Centercode macro %s on feedback %s → Aha!", run.Macro, run.FeedbackID),
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.KeyMacro.ValueSet(run.Macro),
-			workflows.KeyCentercodeFeedbackID.ValueSet(run.FeedbackID),
-			workflows.KeySyncState.ValueSet(workflows.StateSyncing),
+			contract.KeyMacro.ValueSet(run.Macro),
+			contract.KeyCentercodeFeedbackID.ValueSet(run.FeedbackID),
+			contract.KeySyncState.ValueSet(contract.StateSyncing),
 		),
 	}
-	input := workflows.MacroInput{Macro: run.Macro, FeedbackID: run.FeedbackID, RunKey: run.RunKey, Trigger: workflows.TriggerWebhook, Payload: run.Payload}
+	input := workflows.MacroInput{Macro: run.Macro, FeedbackID: run.FeedbackID, RunKey: run.RunKey, Trigger: contract.TriggerWebhook, Payload: run.Payload}
 	if m := d.Config().Macro(run.Macro); m != nil && m.Creates() {
 		// One at a time per feedback and kind: a run in flight is handed
 		// this one (run-again) and runs it after its own; otherwise it starts.
-		opts.ID = workflows.CreateMacroWorkflowID(m.Action, run.FeedbackID)
+		opts.ID = contract.CreateMacroWorkflowID(m.Action, run.FeedbackID)
 		opts.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
 		opts.WorkflowExecutionErrorWhenAlreadyStarted = false
-		req := workflows.MacroRunRequest{RunKey: run.RunKey, Trigger: workflows.TriggerWebhook, Payload: run.Payload}
+		req := contract.MacroRunRequest{RunKey: run.RunKey, Trigger: contract.TriggerWebhook, Payload: run.Payload}
 		return d.handOff(ctx, SourceCentercodeMacro, runID, opts.ID, func(hctx context.Context) error {
-			_, err := d.Temporal.SignalWithStartWorkflow(hctx, opts.ID, workflows.SignalRunAgain, req, opts, workflows.MacroWorkflow, input)
+			_, err := d.Temporal.SignalWithStartWorkflow(hctx, opts.ID, contract.SignalRunAgain, req, opts, workflows.MacroWorkflow, input)
 			return err
 		})
 	}
@@ -82,9 +83,9 @@ func (d *Dispatcher) DispatchMacro(ctx context.Context, run MacroRun) (Outcome, 
 // DispatchStatus dedups a status change and signals-with-start the feedback's
 // FeedbackWorkflow (id cc:feedback:<id>) with status-changed.
 func (d *Dispatcher) DispatchStatus(ctx context.Context, ev StatusEvent) (Outcome, error) {
-	wfID := workflows.FeedbackWorkflowID(ev.FeedbackID)
+	wfID := contract.FeedbackWorkflowID(ev.FeedbackID)
 	return d.handOff(ctx, SourceCentercodeStatus, ev.FeedbackID+":"+ev.Change.Key, wfID, func(hctx context.Context) error {
-		return d.signalFeedback(hctx, ev.FeedbackID, workflows.SignalStatusChanged, ev.Change)
+		return d.signalFeedback(hctx, ev.FeedbackID, contract.SignalStatusChanged, ev.Change)
 	})
 }
 
@@ -92,20 +93,20 @@ func (d *Dispatcher) DispatchStatus(ctx context.Context, ev StatusEvent) (Outcom
 // that ahacc is about to set this status itself, so the webhook that follows
 // within the window is recognised as an echo.
 func (d *Dispatcher) ExpectStatus(ctx context.Context, feedbackID, status string, within time.Duration) error {
-	if err := d.signalFeedback(ctx, feedbackID, workflows.SignalExpectStatus, workflows.ExpectStatus{Status: status, For: within}); err != nil {
+	if err := d.signalFeedback(ctx, feedbackID, contract.SignalExpectStatus, contract.ExpectStatus{Status: status, For: within}); err != nil {
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	return nil
 }
 
 func (d *Dispatcher) signalFeedback(ctx context.Context, feedbackID, signal string, arg any) error {
-	wfID := workflows.FeedbackWorkflowID(feedbackID)
+	wfID := contract.FeedbackWorkflowID(feedbackID)
 	_, err := d.Temporal.SignalWithStartWorkflow(ctx, wfID, signal, arg, client.StartWorkflowOptions{
 		ID:                    wfID,
 		TaskQueue:             d.TaskQueue,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		StaticSummary:         fmt.Sprintf("Centercode feedback %s: status rules", feedbackID),
-		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.KeyCentercodeFeedbackID.ValueSet(feedbackID)),
+		TypedSearchAttributes: temporal.NewSearchAttributes(contract.KeyCentercodeFeedbackID.ValueSet(feedbackID)),
 	}, workflows.FeedbackWorkflow, workflows.FeedbackInput{FeedbackID: feedbackID})
 	return err
 }

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/ahacc/ahacc/internal/aha"
+	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/internal/dedup"
 	"github.com/ahacc/ahacc/mapping"
 	"github.com/ahacc/ahacc/workflows"
@@ -86,7 +87,7 @@ func (d *Dispatcher) Route(a *aha.Audit) (kind, workflowID, ignored string) {
 	if a.AuditableID.String() == "" {
 		return "", "", "audit has no auditable_id"
 	}
-	return kind, workflows.AhaRecordWorkflowID(kind, a.AuditableID.String()), ""
+	return kind, contract.AhaRecordWorkflowID(kind, a.AuditableID.String()), ""
 }
 
 // Dispatch routes, dedups and signals-with-start one audit. source is
@@ -115,14 +116,14 @@ func (d *Dispatcher) Dispatch(ctx context.Context, a *aha.Audit, source string) 
 func (d *Dispatcher) recordStart(kind, id string) startFunc {
 	return func() (client.StartWorkflowOptions, any, any) {
 		return client.StartWorkflowOptions{
-			ID:        workflows.AhaRecordWorkflowID(kind, id),
+			ID:        contract.AhaRecordWorkflowID(kind, id),
 			TaskQueue: d.TaskQueue,
 			// A record whose workflow ended (e.g. it was deleted) may come back.
 			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 			StaticSummary:         fmt.Sprintf("Aha! %s %s → Centercode", kind, id),
 			TypedSearchAttributes: temporal.NewSearchAttributes(
-				workflows.KeyAhaRecordType.ValueSet(kind),
-				workflows.KeySyncState.ValueSet(workflows.StateSyncing),
+				contract.KeyAhaRecordType.ValueSet(kind),
+				contract.KeySyncState.ValueSet(contract.StateSyncing),
 			),
 		}, workflows.AhaRecordWorkflow, workflows.AhaRecordInput{Kind: kind, AhaID: id}
 	}
@@ -145,9 +146,9 @@ func (d *Dispatcher) dispatchChild(ctx context.Context, a *aha.Audit, source str
 	ev := ahaEvent(a, source)
 	ev.Action = "update" // a child's create or destroy changes its parent
 	if id != "" {
-		return d.signalAudit(ctx, a, ev, workflows.AhaRecordWorkflowID(kind, id), d.recordStart(kind, id))
+		return d.signalAudit(ctx, a, ev, contract.AhaRecordWorkflowID(kind, id), d.recordStart(kind, id))
 	}
-	wfID := workflows.AuditParentWorkflowID(a.ID.String())
+	wfID := contract.AuditParentWorkflowID(a.ID.String())
 	return d.handOff(ctx, "aha", a.ID.String(), wfID, func(hctx context.Context) error {
 		_, err := d.Temporal.ExecuteWorkflow(hctx, client.StartWorkflowOptions{
 			ID:                                       wfID,
@@ -156,8 +157,8 @@ func (d *Dispatcher) dispatchChild(ctx context.Context, a *aha.Audit, source str
 			WorkflowExecutionErrorWhenAlreadyStarted: true,
 			StaticSummary:                            fmt.Sprintf("Aha! %s of %s %s → its record's workflow", a.AuditableType, kind, ref),
 			TypedSearchAttributes: temporal.NewSearchAttributes(
-				workflows.KeyAhaRecordType.ValueSet(kind),
-				workflows.KeyAhaReference.ValueSet(ref),
+				contract.KeyAhaRecordType.ValueSet(kind),
+				contract.KeyAhaReference.ValueSet(ref),
 			),
 		}, workflows.AuditParentWorkflow, workflows.AuditParentInput{Kind: kind, Reference: ref, Event: ev})
 		return err
@@ -171,17 +172,17 @@ type startFunc func() (opts client.StartWorkflowOptions, wf, input any)
 // signalAudit dedups an audit by its id and signals-with-start the workflow
 // with its event: the one hand-off every Aha! path (webhook, reconcile,
 // replay, feedback records and people) goes through.
-func (d *Dispatcher) signalAudit(ctx context.Context, a *aha.Audit, ev workflows.AhaEvent, wfID string, start startFunc) (Outcome, error) {
+func (d *Dispatcher) signalAudit(ctx context.Context, a *aha.Audit, ev contract.AhaEvent, wfID string, start startFunc) (Outcome, error) {
 	return d.handOff(ctx, "aha", a.ID.String(), wfID, func(hctx context.Context) error {
 		opts, wf, input := start()
-		_, err := d.Temporal.SignalWithStartWorkflow(hctx, wfID, workflows.SignalAhaEvent, ev, opts, wf, input)
+		_, err := d.Temporal.SignalWithStartWorkflow(hctx, wfID, contract.SignalAhaEvent, ev, opts, wf, input)
 		return err
 	})
 }
 
 // ahaEvent is the signal an audit becomes.
-func ahaEvent(a *aha.Audit, source string) workflows.AhaEvent {
-	ev := workflows.AhaEvent{AuditID: a.ID.String(), Action: a.AuditAction, AuditableType: a.AuditableType, Source: source}
+func ahaEvent(a *aha.Audit, source string) contract.AhaEvent {
+	ev := contract.AhaEvent{AuditID: a.ID.String(), Action: a.AuditAction, AuditableType: a.AuditableType, Source: source}
 	if t, err := time.Parse(time.RFC3339Nano, a.CreatedAt); err == nil {
 		ev.CreatedAt = t
 	}

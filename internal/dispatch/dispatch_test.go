@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/mocks"
 
 	"github.com/ahacc/ahacc/internal/aha"
+	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/internal/dedup"
 	"github.com/ahacc/ahacc/mapping"
 	"github.com/ahacc/ahacc/workflows"
@@ -43,7 +44,7 @@ func TestRouteFeedsFeedbackMatchesConfig(t *testing.T) {
 		gotKind, wfID, ignored := d.Route(&aha.Audit{ID: "1", AuditAction: "update", AuditableType: typ, AuditableID: "42"})
 		if ignored == "" {
 			require.Equal(t, kind, gotKind)
-			require.Equal(t, workflows.AhaRecordWorkflowID(kind, "42"), wfID)
+			require.Equal(t, contract.AhaRecordWorkflowID(kind, "42"), wfID)
 		}
 	}
 }
@@ -54,11 +55,11 @@ func TestRouteFeedsFeedbackMatchesConfig(t *testing.T) {
 func TestDispatchSignalsOnceThenDuplicate(t *testing.T) {
 	d, tc, _ := testDispatcher(t)
 	var gotOpts client.StartWorkflowOptions
-	var gotEv workflows.AhaEvent
+	var gotEv contract.AhaEvent
 	var gotIn workflows.AhaRecordInput
-	tc.On("SignalWithStartWorkflow", mock.Anything, "aha:idea:42", workflows.SignalAhaEvent, mock.Anything, mock.Anything, mock.Anything, mock.Anything).
+	tc.On("SignalWithStartWorkflow", mock.Anything, "aha:idea:42", contract.SignalAhaEvent, mock.Anything, mock.Anything, mock.Anything, mock.Anything).
 		Run(func(args mock.Arguments) {
-			gotEv = args.Get(3).(workflows.AhaEvent)
+			gotEv = args.Get(3).(contract.AhaEvent)
 			gotOpts = args.Get(4).(client.StartWorkflowOptions)
 			gotIn = args.Get(6).(workflows.AhaRecordInput)
 		}).Return(nil, nil).Once()
@@ -67,18 +68,18 @@ func TestDispatchSignalsOnceThenDuplicate(t *testing.T) {
 	out, err := d.Dispatch(context.Background(), a, "webhook")
 	require.NoError(t, err)
 	require.Equal(t, Outcome{Status: Accepted, WorkflowID: "aha:idea:42"}, out)
-	require.Equal(t, workflows.AhaEvent{AuditID: "7", Action: "update", AuditableType: "ideas/idea",
+	require.Equal(t, contract.AhaEvent{AuditID: "7", Action: "update", AuditableType: "ideas/idea",
 		CreatedAt: time.Date(2026, 11, 27, 10, 0, 0, 500_000_000, time.UTC), Fields: []string{"Votes", "Name"}, Source: "webhook"}, gotEv)
 	require.Equal(t, "aha:idea:42", gotOpts.ID)
 	require.Equal(t, "q", gotOpts.TaskQueue)
 	require.Equal(t, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE, gotOpts.WorkflowIDReusePolicy)
 	require.Equal(t, "Aha! idea 42 → Centercode", gotOpts.StaticSummary)
-	kind, ok := gotOpts.TypedSearchAttributes.GetKeyword(workflows.KeyAhaRecordType)
+	kind, ok := gotOpts.TypedSearchAttributes.GetKeyword(contract.KeyAhaRecordType)
 	require.True(t, ok)
 	require.Equal(t, "idea", kind)
-	state, ok := gotOpts.TypedSearchAttributes.GetKeyword(workflows.KeySyncState)
+	state, ok := gotOpts.TypedSearchAttributes.GetKeyword(contract.KeySyncState)
 	require.True(t, ok)
-	require.Equal(t, workflows.StateSyncing, state)
+	require.Equal(t, contract.StateSyncing, state)
 	require.Equal(t, workflows.AhaRecordInput{Kind: "idea", AhaID: "42"}, gotIn)
 
 	out, err = d.Dispatch(context.Background(), a, "webhook")
@@ -93,13 +94,13 @@ func TestDispatchSignalsOnceThenDuplicate(t *testing.T) {
 func TestCreateMacroRunsShareOneWorkflowID(t *testing.T) {
 	d, tc, _ := testDispatcher(t)
 	var ids []string
-	var reqs []workflows.MacroRunRequest
-	tc.On("SignalWithStartWorkflow", mock.Anything, mock.Anything, workflows.SignalRunAgain, mock.Anything, mock.Anything, mock.Anything, mock.Anything).
+	var reqs []contract.MacroRunRequest
+	tc.On("SignalWithStartWorkflow", mock.Anything, mock.Anything, contract.SignalRunAgain, mock.Anything, mock.Anything, mock.Anything, mock.Anything).
 		Run(func(args mock.Arguments) {
 			opts := args.Get(4).(client.StartWorkflowOptions)
 			require.Equal(t, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE, opts.WorkflowIDReusePolicy)
 			ids = append(ids, args.Get(1).(string))
-			reqs = append(reqs, args.Get(3).(workflows.MacroRunRequest))
+			reqs = append(reqs, args.Get(3).(contract.MacroRunRequest))
 		}).Return(nil, nil)
 	var started []string
 	tc.On("ExecuteWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything).
@@ -126,32 +127,32 @@ func TestHandOffSendsAgainWithinItsTime(t *testing.T) {
 	d, tc, _ := testDispatcher(t)
 	d.Timeout = 2 * time.Second
 	start := time.Now()
-	tc.On("SignalWithStartWorkflow", mock.Anything, "cc:feedback:1004", workflows.SignalStatusChanged, mock.Anything, mock.Anything, mock.Anything, mock.Anything).
+	tc.On("SignalWithStartWorkflow", mock.Anything, "cc:feedback:1004", contract.SignalStatusChanged, mock.Anything, mock.Anything, mock.Anything, mock.Anything).
 		Run(func(mock.Arguments) { time.Sleep(time.Second) }). // the SDK's own deadline: half the hand-off's
 		Return(nil, serviceerror.NewDeadlineExceeded("context deadline exceeded")).Once()
-	tc.On("SignalWithStartWorkflow", mock.Anything, "cc:feedback:1004", workflows.SignalStatusChanged, mock.Anything, mock.Anything, mock.Anything, mock.Anything).
+	tc.On("SignalWithStartWorkflow", mock.Anything, "cc:feedback:1004", contract.SignalStatusChanged, mock.Anything, mock.Anything, mock.Anything, mock.Anything).
 		Return(nil, serviceerror.NewUnavailable("connection refused")).Once()
-	tc.On("SignalWithStartWorkflow", mock.Anything, "cc:feedback:1004", workflows.SignalStatusChanged, mock.Anything, mock.Anything, mock.Anything, mock.Anything).
+	tc.On("SignalWithStartWorkflow", mock.Anything, "cc:feedback:1004", contract.SignalStatusChanged, mock.Anything, mock.Anything, mock.Anything, mock.Anything).
 		Return(nil, nil).Once()
-	out, err := d.DispatchStatus(context.Background(), StatusEvent{FeedbackID: "1004", Change: workflows.StatusChange{Key: "k1", Status: "Will Fix"}})
+	out, err := d.DispatchStatus(context.Background(), StatusEvent{FeedbackID: "1004", Change: contract.StatusChange{Key: "k1", Status: "Will Fix"}})
 	require.NoError(t, err)
 	require.Equal(t, Accepted, out.Status)
 	tc.AssertNumberOfCalls(t, "SignalWithStartWorkflow", 3)
 	require.Less(t, time.Since(start), 2*time.Second)
 
 	// Refused input is not sent again.
-	tc.On("SignalWithStartWorkflow", mock.Anything, "cc:feedback:1005", workflows.SignalStatusChanged, mock.Anything, mock.Anything, mock.Anything, mock.Anything).
+	tc.On("SignalWithStartWorkflow", mock.Anything, "cc:feedback:1005", contract.SignalStatusChanged, mock.Anything, mock.Anything, mock.Anything, mock.Anything).
 		Return(nil, serviceerror.NewInvalidArgument("WorkflowId length exceeds limit.")).Once()
-	_, err = d.DispatchStatus(context.Background(), StatusEvent{FeedbackID: "1005", Change: workflows.StatusChange{Key: "k2", Status: "Will Fix"}})
+	_, err = d.DispatchStatus(context.Background(), StatusEvent{FeedbackID: "1005", Change: contract.StatusChange{Key: "k2", Status: "Will Fix"}})
 	require.ErrorIs(t, err, ErrInvalid)
 
 	// Nor past the hand-off's time: the answer is unavailable.
 	d.Timeout = 300 * time.Millisecond
-	tc.On("SignalWithStartWorkflow", mock.Anything, "cc:feedback:1006", workflows.SignalStatusChanged, mock.Anything, mock.Anything, mock.Anything, mock.Anything).
+	tc.On("SignalWithStartWorkflow", mock.Anything, "cc:feedback:1006", contract.SignalStatusChanged, mock.Anything, mock.Anything, mock.Anything, mock.Anything).
 		Run(func(args mock.Arguments) { <-args.Get(0).(context.Context).Done() }).
 		Return(nil, serviceerror.NewDeadlineExceeded("context deadline exceeded"))
 	start = time.Now()
-	_, err = d.DispatchStatus(context.Background(), StatusEvent{FeedbackID: "1006", Change: workflows.StatusChange{Key: "k3", Status: "Will Fix"}})
+	_, err = d.DispatchStatus(context.Background(), StatusEvent{FeedbackID: "1006", Change: contract.StatusChange{Key: "k3", Status: "Will Fix"}})
 	require.ErrorIs(t, err, ErrUnavailable)
 	require.Less(t, time.Since(start), time.Second)
 }

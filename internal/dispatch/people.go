@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/ahacc/ahacc/internal/aha"
+	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/mapping"
 	"github.com/ahacc/ahacc/workflows"
 )
@@ -38,7 +39,7 @@ func peopleRoute(kind string, a *aha.Audit) (string, string, string) {
 	if a.AuditableID.String() == "" {
 		return "", "", "audit has no auditable_id"
 	}
-	return kind, workflows.AhaPeopleWorkflowID(kind, a.AuditableID.String()), ""
+	return kind, contract.AhaPeopleWorkflowID(kind, a.AuditableID.String()), ""
 }
 
 // dispatchPeople dedups a people audit and signals-with-start its resolver
@@ -54,9 +55,9 @@ func (d *Dispatcher) dispatchPeople(ctx context.Context, a *aha.Audit, source, k
 			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 			StaticSummary:         fmt.Sprintf("Aha! %s %s → Centercode user data", kind, id),
 			TypedSearchAttributes: temporal.NewSearchAttributes(
-				workflows.KeyAhaRecordType.ValueSet(kind),
-				workflows.KeyAhaReference.ValueSet(id),
-				workflows.KeySyncState.ValueSet(workflows.StateSyncing),
+				contract.KeyAhaRecordType.ValueSet(kind),
+				contract.KeyAhaReference.ValueSet(id),
+				contract.KeySyncState.ValueSet(contract.StateSyncing),
 			),
 		}, workflows.AhaPeopleWorkflow, workflows.AhaPeopleInput{Kind: kind, AhaID: id}
 	})

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/workflowservice/v1"
 
+	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/internal/devstack"
 	"github.com/ahacc/ahacc/workflows"
 )
@@ -48,7 +49,7 @@ func TestUIFindsSyncedRecordByReference(t *testing.T) {
 		wfID = resp.Executions[0].Execution.WorkflowId
 		return true
 	}, time.Minute, 200*time.Millisecond)
-	v, err := stack.Client.QueryWorkflow(ctx, wfID, "", workflows.QueryState)
+	v, err := stack.Client.QueryWorkflow(ctx, wfID, "", contract.QueryState)
 	require.NoError(t, err)
 	var st workflows.State
 	require.NoError(t, v.Get(&st))

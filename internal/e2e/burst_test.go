@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
+	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/internal/devstack"
 	ahasim "github.com/ahacc/ahacc/internal/sandbox/aha"
 	"github.com/ahacc/ahacc/internal/sandbox/simkit"
@@ -216,11 +217,11 @@ func (b *burst) duplicates(n int) {
 // waitLinked waits until idea i's workflow has created its feedback.
 func (b *burst) waitLinked(t *testing.T, i int, timeout time.Duration) {
 	t.Helper()
-	wfID := workflows.AhaRecordWorkflowID("idea", b.ideas[i].ID)
+	wfID := contract.AhaRecordWorkflowID("idea", b.ideas[i].ID)
 	require.Eventually(t, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		v, err := b.e.stack.Client.QueryWorkflow(ctx, wfID, "", workflows.QueryState)
+		v, err := b.e.stack.Client.QueryWorkflow(ctx, wfID, "", contract.QueryState)
 		if err != nil {
 			return false
 		}
@@ -319,7 +320,7 @@ func verifyBurst(t *testing.T, b *burst, quietTimeout time.Duration, redisFlushe
 	q := summarize(states)
 	want := map[string]bool{}
 	for _, info := range b.ideas {
-		want[workflows.AhaRecordWorkflowID("idea", info.ID)] = true
+		want[contract.AhaRecordWorkflowID("idea", info.ID)] = true
 	}
 	for id := range states {
 		assert.True(t, want[id], "unexpected record workflow %s", id)
@@ -358,7 +359,7 @@ func verifyBurst(t *testing.T, b *burst, quietTimeout time.Duration, redisFlushe
 			continue
 		}
 		got := content(list[0])
-		st := states[workflows.AhaRecordWorkflowID("idea", info.ID)]
+		st := states[contract.AhaRecordWorkflowID("idea", info.ID)]
 		if i == deletedIdea {
 			assert.True(t, st.Destroyed, "%s: %+v", info.ReferenceNum, st)
 			ft := e.stack.Config.FeedbackType(burstFeedback)

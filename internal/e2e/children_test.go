@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
+	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/workflows"
 )
 
@@ -22,9 +23,9 @@ func TestDescriptionEditsAndVotesReachTheFeedback(t *testing.T) {
 	aha, cc := e.stack.AhaSim, e.stack.CCSim
 	idea, err := aha.CreateIdea("PRJ1", map[string]any{"name": "Dark mode", "custom_fields": map[string]any{"severity": "P3"}})
 	require.NoError(t, err)
-	wfID := workflows.AhaRecordWorkflowID("idea", idea.ID)
+	wfID := contract.AhaRecordWorkflowID("idea", idea.ID)
 	st := e.waitState(t, wfID, 30*time.Second, "the idea syncs", func(s workflows.State) bool {
-		return s.SyncState == workflows.StateSynced && len(s.Links) == 1 && s.Links[0].FeedbackID != ""
+		return s.SyncState == contract.StateSynced && len(s.Links) == 1 && s.Links[0].FeedbackID != ""
 	})
 	fid := mustInt(t, st.Links[0].FeedbackID)
 

@@ -25,6 +25,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/ahacc/ahacc/internal/app"
+	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/internal/devstack"
 	ccsim "github.com/ahacc/ahacc/internal/sandbox/centercode"
 	"github.com/ahacc/ahacc/mapping"
@@ -230,7 +231,7 @@ func (e *e2eEnv) recordStates(ctx context.Context) (map[string]workflows.State, 
 			if _, done := out[id]; done {
 				continue // an older run of the same record (continue-as-new)
 			}
-			v, err := c.QueryWorkflow(ctx, id, "", workflows.QueryState)
+			v, err := c.QueryWorkflow(ctx, id, "", contract.QueryState)
 			if err != nil {
 				return nil, fmt.Errorf("query %s: %w", id, err)
 			}
@@ -260,9 +261,9 @@ func summarize(states map[string]workflows.State) quietState {
 			q.Pending++
 		}
 		switch st.SyncState {
-		case workflows.StateSynced:
+		case contract.StateSynced:
 			q.Synced++
-		case workflows.StateParked:
+		case contract.StateParked:
 			q.Parked++
 		default:
 			q.Other++

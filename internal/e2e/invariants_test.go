@@ -24,6 +24,7 @@ import (
 
 	ahaapi "github.com/ahacc/ahacc/internal/aha"
 	"github.com/ahacc/ahacc/internal/centercode"
+	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/internal/devstack"
 	ahasim "github.com/ahacc/ahacc/internal/sandbox/aha"
 	"github.com/ahacc/ahacc/internal/sandbox/simkit"
@@ -610,14 +611,14 @@ func (r *run) census(ctx context.Context) (string, bool) {
 					SyncState string `json:"sync_state"`
 					Pending   bool   `json:"pending"`
 				}
-				v, err := c.QueryWorkflow(ctx, id, "", workflows.QueryState)
+				v, err := c.QueryWorkflow(ctx, id, "", contract.QueryState)
 				if err != nil || v.Get(&st) != nil {
 					busy = true
 					key += "/unanswered"
 					break
 				}
 				key += "/" + st.SyncState
-				if st.SyncState == workflows.StateSyncing || (st.Pending && st.SyncState != workflows.StateParked) {
+				if st.SyncState == contract.StateSyncing || (st.Pending && st.SyncState != contract.StateParked) {
 					busy = true // a parked record keeps later events pending for its operator
 				}
 			}
@@ -651,7 +652,7 @@ func (r *run) check() {
 	// instead, with its reason); a deleted one has at most one, told once.
 	for _, info := range r.ideas {
 		list := byRef[info.ReferenceNum]
-		st := states[workflows.AhaRecordWorkflowID("idea", info.ID)]
+		st := states[contract.AhaRecordWorkflowID("idea", info.ID)]
 		if r.deleted[info.ID] {
 			assert.LessOrEqual(t, len(list), 1, "deleted %s: feedback doubled", info.ReferenceNum)
 			if len(list) == 1 {
@@ -660,7 +661,7 @@ func (r *run) check() {
 			continue
 		}
 		if r.p0[info.ID] {
-			assert.Equal(t, workflows.StateParked, st.SyncState, "%s has severity P0: parked", info.ReferenceNum)
+			assert.Equal(t, contract.StateParked, st.SyncState, "%s has severity P0: parked", info.ReferenceNum)
 			assert.Contains(t, st.ParkedReason, "P0", "%s: the reason names the value", info.ReferenceNum)
 			assert.LessOrEqual(t, len(list), 1, "%s: feedback doubled", info.ReferenceNum)
 			continue
@@ -757,18 +758,18 @@ func (r *run) check() {
 
 	// 6. Nothing parked but the P0 ideas.
 	resp, err := r.e.stack.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-		Query: fmt.Sprintf(`%s = %q AND ExecutionStatus = "Running"`, workflows.SASyncState, workflows.StateParked)})
+		Query: fmt.Sprintf(`%s = %q AND ExecutionStatus = "Running"`, contract.SASyncState, contract.StateParked)})
 	require.NoError(t, err)
 	allowed := map[string]bool{}
 	for _, info := range r.ideas {
 		if r.p0[info.ID] && !r.deleted[info.ID] {
-			allowed[workflows.AhaRecordWorkflowID("idea", info.ID)] = true
+			allowed[contract.AhaRecordWorkflowID("idea", info.ID)] = true
 		}
 	}
 	for _, ex := range resp.Executions {
 		if !allowed[ex.Execution.WorkflowId] {
 			reason := ""
-			if v, err := r.e.stack.Client.QueryWorkflow(ctx, ex.Execution.WorkflowId, "", workflows.QueryState); err == nil {
+			if v, err := r.e.stack.Client.QueryWorkflow(ctx, ex.Execution.WorkflowId, "", contract.QueryState); err == nil {
 				var st struct {
 					ParkedReason string `json:"parked_reason"`
 				}
@@ -834,14 +835,14 @@ func (r *run) stampedIdeas(ctx context.Context) map[string][]string {
 // ruleRuns counts the macro runs a feedback's status rules started.
 func (r *run) ruleRuns(ctx context.Context, id int64) map[string]int {
 	out := map[string]int{}
-	v, err := r.e.stack.Client.QueryWorkflow(ctx, workflows.FeedbackWorkflowID(strconv.FormatInt(id, 10)), "", workflows.QueryState)
+	v, err := r.e.stack.Client.QueryWorkflow(ctx, contract.FeedbackWorkflowID(strconv.FormatInt(id, 10)), "", contract.QueryState)
 	if err != nil {
 		return out // no status change ever reached it
 	}
 	var st workflows.FeedbackState
 	require.NoError(r.t, v.Get(&st))
 	for _, run := range st.Runs {
-		if run.Trigger == workflows.TriggerStatus {
+		if run.Trigger == contract.TriggerStatus {
 			out[run.Macro]++
 		}
 	}

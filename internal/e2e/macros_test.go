@@ -16,6 +16,7 @@ import (
 
 	"github.com/ahacc/ahacc/internal/app"
 	"github.com/ahacc/ahacc/internal/centercode"
+	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/internal/devstack"
 	ahasim "github.com/ahacc/ahacc/internal/sandbox/aha"
 	ccsim "github.com/ahacc/ahacc/internal/sandbox/centercode"
@@ -158,7 +159,7 @@ func (m *mcStack) ahaRef(id int64) string {
 // lastRun is the workflow ID of the last macro run the feedback's
 // FeedbackWorkflow started ("" when none, or it does not answer).
 func (m *mcStack) lastRun(ctx context.Context, id int64) string {
-	v, err := m.s.Client.QueryWorkflow(ctx, workflows.FeedbackWorkflowID(strconv.FormatInt(id, 10)), "", workflows.QueryState)
+	v, err := m.s.Client.QueryWorkflow(ctx, contract.FeedbackWorkflowID(strconv.FormatInt(id, 10)), "", contract.QueryState)
 	if err != nil {
 		return ""
 	}
@@ -205,7 +206,7 @@ func (m *mcStack) macroState(ctx context.Context, id int64) (workflows.MacroStat
 	if run == "" {
 		return workflows.MacroState{}, false
 	}
-	v, err := m.s.Client.QueryWorkflow(ctx, run, "", workflows.QueryState)
+	v, err := m.s.Client.QueryWorkflow(ctx, run, "", contract.QueryState)
 	if err != nil {
 		return workflows.MacroState{}, false
 	}
@@ -317,18 +318,18 @@ func TestMacrosWillFixPushesOneIdeaPerItem(t *testing.T) {
 	require.Eventually(t, func() bool {
 		st, ok := m.macroState(ctx, one)
 		parked = st
-		return ok && st.SyncState == workflows.StateParked
+		return ok && st.SyncState == contract.StateParked
 	}, 60*time.Second, 250*time.Millisecond, "the run parks")
 	require.Contains(t, parked.ParkedReason, "403")
 	require.Equal(t, ideas, s.AhaSim.Counts().Ideas)
 
 	m.stopWorker()
 	m.startWorker("") // the key is fixed
-	wfID := workflows.CreateMacroWorkflowID("create_idea", strconv.FormatInt(one, 10))
-	require.NoError(t, s.Client.SignalWorkflow(ctx, wfID, "", workflows.SignalRetry, nil))
+	wfID := contract.CreateMacroWorkflowID("create_idea", strconv.FormatInt(one, 10))
+	require.NoError(t, s.Client.SignalWorkflow(ctx, wfID, "", contract.SignalRetry, nil))
 	require.Eventually(t, func() bool {
 		st, ok := m.macroState(ctx, one)
-		return ok && st.SyncState == workflows.StateSynced
+		return ok && st.SyncState == contract.StateSynced
 	}, 60*time.Second, 250*time.Millisecond, "retry completes the run")
 	require.Equal(t, ideas+1, s.AhaSim.Counts().Ideas, "created once")
 	require.NotEmpty(t, m.ahaRef(one))

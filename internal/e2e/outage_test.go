@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ahacc/ahacc/internal/centercode"
+	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/internal/devstack"
 	"github.com/ahacc/ahacc/workflows"
 )
@@ -65,7 +66,7 @@ func TestCentercodeWebhooksWaitOutShortTemporalOutage(t *testing.T) {
 			return f.CustomData["Aha!"]["aha_reference"] != ""
 		}, 30*time.Second, 100*time.Millisecond, "feedback %s pushed to Aha! and linked", fid)
 	}
-	v, err := e.stack.Client.QueryWorkflow(ctx, workflows.FeedbackWorkflowID(strconv.FormatInt(ids[0], 10)), "", workflows.QueryState)
+	v, err := e.stack.Client.QueryWorkflow(ctx, contract.FeedbackWorkflowID(strconv.FormatInt(ids[0], 10)), "", contract.QueryState)
 	require.NoError(t, err)
 	var fs workflows.FeedbackState
 	require.NoError(t, v.Get(&fs))
@@ -113,7 +114,7 @@ func TestProcessesWaitForTemporalAtStart(t *testing.T) {
 
 	idea, err := e.stack.AhaSim.CreateIdea("PRJ1", map[string]any{"name": "After the outage", "custom_fields": map[string]any{"severity": "P2"}})
 	require.NoError(t, err)
-	e.waitState(t, workflows.AhaRecordWorkflowID("idea", idea.ID), 30*time.Second, "the idea syncs", func(s workflows.State) bool {
-		return s.SyncState == workflows.StateSynced && len(s.Links) == 1 && s.Links[0].FeedbackID != ""
+	e.waitState(t, contract.AhaRecordWorkflowID("idea", idea.ID), 30*time.Second, "the idea syncs", func(s workflows.State) bool {
+		return s.SyncState == contract.StateSynced && len(s.Links) == 1 && s.Links[0].FeedbackID != ""
 	})
 }

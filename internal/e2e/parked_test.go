@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ahacc/ahacc/internal/app"
+	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/mapping"
 	"github.com/ahacc/ahacc/workflows"
 )
@@ -20,7 +21,7 @@ func (e *e2eEnv) queryState(t *testing.T, wfID string) (workflows.State, error) 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	v, err := e.stack.Client.QueryWorkflow(ctx, wfID, "", workflows.QueryState)
+	v, err := e.stack.Client.QueryWorkflow(ctx, wfID, "", contract.QueryState)
 	if err != nil {
 		return workflows.State{}, err
 	}
@@ -59,9 +60,9 @@ func TestUnmappedValueParksUntilConfigFixed(t *testing.T) {
 
 	idea, err := e.stack.AhaSim.CreateIdea("PRJ1", map[string]any{"name": "Crashes on start", "custom_fields": map[string]any{"severity": "P0"}})
 	require.NoError(t, err)
-	wfID := workflows.AhaRecordWorkflowID("idea", idea.ID)
+	wfID := contract.AhaRecordWorkflowID("idea", idea.ID)
 
-	parked := e.waitState(t, wfID, 30*time.Second, "the P0 idea parks", func(s workflows.State) bool { return s.SyncState == workflows.StateParked })
+	parked := e.waitState(t, wfID, 30*time.Second, "the P0 idea parks", func(s workflows.State) bool { return s.SyncState == contract.StateParked })
 	t.Logf("parked reason: %s", parked.ParkedReason)
 	assert.Contains(t, parked.ParkedReason, "P0", "the reason names the value")
 	assert.Contains(t, parked.ParkedReason, "Severity", "the reason names the element")
@@ -95,7 +96,7 @@ func TestUnmappedValueParksUntilConfigFixed(t *testing.T) {
 	assert.Contains(t, out.String(), wfID)
 
 	synced := e.waitState(t, wfID, 30*time.Second, "the retried idea syncs", func(s workflows.State) bool {
-		return s.SyncState == workflows.StateSynced && !s.Pending
+		return s.SyncState == contract.StateSynced && !s.Pending
 	})
 	// Past the debounce window nothing else happens: it synced once.
 	time.Sleep(e.stack.Config.Sync.Debounce + time.Second)
@@ -138,7 +139,7 @@ func TestDeletedRecordFoundGoneAppliesOnDestroy(t *testing.T) {
 	mark := sim.LastAuditID()
 	idea, err := sim.CreateIdea("PRJ1", map[string]any{"name": "Short-lived idea"})
 	require.NoError(t, err)
-	wfID := workflows.AhaRecordWorkflowID("idea", idea.ID)
+	wfID := contract.AhaRecordWorkflowID("idea", idea.ID)
 	payloads := sim.WebhookPayloads(mark)
 	require.Len(t, payloads, 1)
 	post := func(body []byte) {
@@ -150,7 +151,7 @@ func TestDeletedRecordFoundGoneAppliesOnDestroy(t *testing.T) {
 	}
 	post(payloads[0])
 	linked := e.waitState(t, wfID, 30*time.Second, "the idea syncs", func(s workflows.State) bool {
-		return s.SyncState == workflows.StateSynced && len(s.Links) == 1 && s.Links[0].FeedbackID != ""
+		return s.SyncState == contract.StateSynced && len(s.Links) == 1 && s.Links[0].FeedbackID != ""
 	})
 
 	require.NoError(t, sim.UpdateIdea(idea.ID, map[string]any{"name": "Short-lived idea, renamed"}))
@@ -180,7 +181,7 @@ func TestDeletedRecordFoundGoneAppliesOnDestroy(t *testing.T) {
 	require.Eventually(t, func() bool { return len(comments()) == 1 }, 30*time.Second, 100*time.Millisecond, "on_destroy: comment, once")
 	assert.Equal(t, e.stack.Config.FeedbackType(burstFeedback).DestroyComment, comments()[0])
 	final := e.waitState(t, wfID, 15*time.Second, "the record is done", func(s workflows.State) bool {
-		return s.Destroyed && s.SyncState == workflows.StateSynced && !s.Pending
+		return s.Destroyed && s.SyncState == contract.StateSynced && !s.Pending
 	})
 	assert.Empty(t, final.ParkedReason)
 

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/internal/devstack"
 	"github.com/ahacc/ahacc/workflows"
 )
@@ -27,8 +28,8 @@ func TestIdeasRoutedByCategory(t *testing.T) {
 	req, err := aha.CreateIdea("PRJ1", map[string]any{"name": "Dark mode", "categories": []any{"UX"}})
 	require.NoError(t, err)
 	for _, id := range []string{bug.ID, req.ID} {
-		e.waitState(t, workflows.AhaRecordWorkflowID("idea", id), 30*time.Second, "the idea syncs", func(s workflows.State) bool {
-			return s.SyncState == workflows.StateSynced && len(s.Links) == 1 && s.Links[0].FeedbackID != ""
+		e.waitState(t, contract.AhaRecordWorkflowID("idea", id), 30*time.Second, "the idea syncs", func(s workflows.State) bool {
+			return s.SyncState == contract.StateSynced && len(s.Links) == 1 && s.Links[0].FeedbackID != ""
 		})
 	}
 	typeOf := func(ref string) []string {

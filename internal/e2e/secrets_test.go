@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/internal/devstack"
 	"github.com/ahacc/ahacc/workflows"
 )
@@ -92,11 +93,11 @@ func TestSecretsStayOutOfHistoryAndLogs(t *testing.T) {
 	var parkedReason string
 	require.Eventually(t, func() bool {
 		resp, err := stack.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-			Query: fmt.Sprintf(`%s = %q`, workflows.SASyncState, workflows.StateParked)})
+			Query: fmt.Sprintf(`%s = %q`, contract.SASyncState, contract.StateParked)})
 		if err != nil || len(resp.Executions) == 0 {
 			return false
 		}
-		v, err := stack.Client.QueryWorkflow(ctx, resp.Executions[0].Execution.WorkflowId, "", workflows.QueryState)
+		v, err := stack.Client.QueryWorkflow(ctx, resp.Executions[0].Execution.WorkflowId, "", contract.QueryState)
 		if err != nil {
 			return false
 		}
@@ -137,7 +138,7 @@ func TestSecretsStayOutOfHistoryAndLogs(t *testing.T) {
 				require.NoError(t, err)
 				all.WriteString(protojson.Format(ev))
 			}
-			if v, err := stack.Client.QueryWorkflow(ctx, e.Execution.WorkflowId, e.Execution.RunId, workflows.QueryState); err == nil {
+			if v, err := stack.Client.QueryWorkflow(ctx, e.Execution.WorkflowId, e.Execution.RunId, contract.QueryState); err == nil {
 				var st workflows.State
 				if v.Get(&st) == nil {
 					fmt.Fprintf(&all, "%+v", st)

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/internal/devstack"
 	"github.com/ahacc/ahacc/workflows"
 )
@@ -29,9 +30,9 @@ func TestFromAhaStatusSetsCentercodeWithoutEcho(t *testing.T) {
 
 	idea, err := aha.CreateIdea("PRJ1", map[string]any{"name": "Export stalls", "custom_fields": map[string]any{"severity": "P2"}})
 	require.NoError(t, err)
-	wfID := workflows.AhaRecordWorkflowID("idea", idea.ID)
+	wfID := contract.AhaRecordWorkflowID("idea", idea.ID)
 	st := e.waitState(t, wfID, 30*time.Second, "the idea syncs", func(s workflows.State) bool {
-		return s.SyncState == workflows.StateSynced && len(s.Links) == 1 && s.Links[0].FeedbackID != ""
+		return s.SyncState == contract.StateSynced && len(s.Links) == 1 && s.Links[0].FeedbackID != ""
 	})
 	fid, err := strconv.ParseInt(st.Links[0].FeedbackID, 10, 64)
 	require.NoError(t, err)
@@ -66,7 +67,7 @@ func TestFromAhaStatusSetsCentercodeWithoutEcho(t *testing.T) {
 	assert.Contains(t, []int{200, 202}, reported[0])
 	var fs workflows.FeedbackState
 	require.Eventually(t, func() bool {
-		v, err := e.stack.Client.QueryWorkflow(ctx, workflows.FeedbackWorkflowID(st.Links[0].FeedbackID), "", workflows.QueryState)
+		v, err := e.stack.Client.QueryWorkflow(ctx, contract.FeedbackWorkflowID(st.Links[0].FeedbackID), "", contract.QueryState)
 		return err == nil && v.Get(&fs) == nil && fs.Status == "Will Fix"
 	}, 15*time.Second, 100*time.Millisecond, "the feedback's workflow saw the change")
 	assert.Equal(t, 1, fs.Echoes, "recognised as ahacc's own")

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ahacc/ahacc/activities"
 	"github.com/ahacc/ahacc/internal/app"
+	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/workflows"
 )
 
@@ -40,7 +41,7 @@ func TestUserDataWriteOnceAfterALostWorkflowTask(t *testing.T) {
 	require.NoError(t, app.BackfillUsers(ctx, e.stack.Client, e.stack.Env, time.Time{}, io.Discard))
 	e.udConverge(ctx, emails, 60*time.Second)
 	for _, em := range emails {
-		st := e.udWaitState(ctx, em, 30*time.Second, func(s workflows.UserDataState) bool { return s.SyncState == workflows.StateSynced })
+		st := e.udWaitState(ctx, em, 30*time.Second, func(s workflows.UserDataState) bool { return s.SyncState == contract.StateSynced })
 		require.True(t, lost.failed(em), "%s: the fault was not injected", em)
 		require.Equal(t, 1, workflowTasksFailed(ctx, t, e, em), "%s: one lost workflow task", em)
 		require.EqualValues(t, 1, e.cc.UserWrites(em), "%s: Centercode written once (state %+v)", em, st)
@@ -49,7 +50,7 @@ func TestUserDataWriteOnceAfterALostWorkflowTask(t *testing.T) {
 
 // workflowTasksFailed counts the failed workflow tasks in a person's history.
 func workflowTasksFailed(ctx context.Context, t *testing.T, e *udEnv, email string) int {
-	it := e.stack.Client.GetWorkflowHistory(ctx, workflows.UserDataWorkflowID(email), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	it := e.stack.Client.GetWorkflowHistory(ctx, contract.UserDataWorkflowID(email), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	n := 0
 	for it.HasNext() {
 		ev, err := it.Next()

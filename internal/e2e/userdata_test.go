@@ -29,6 +29,7 @@ import (
 
 	"github.com/ahacc/ahacc/internal/aha"
 	"github.com/ahacc/ahacc/internal/app"
+	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/internal/devstack"
 	"github.com/ahacc/ahacc/internal/ratelimit"
 	ahasim "github.com/ahacc/ahacc/internal/sandbox/aha"
@@ -327,7 +328,7 @@ func (e *udEnv) udConverge(ctx context.Context, emails []string, within time.Dur
 
 func (e *udEnv) udPersonState(ctx context.Context, email string) (workflows.UserDataState, error) {
 	var st workflows.UserDataState
-	v, err := e.stack.Client.QueryWorkflow(ctx, workflows.UserDataWorkflowID(email), "", workflows.QueryState)
+	v, err := e.stack.Client.QueryWorkflow(ctx, contract.UserDataWorkflowID(email), "", contract.QueryState)
 	if err != nil {
 		return st, err
 	}
@@ -405,7 +406,7 @@ func TestUserDataEndToEnd(t *testing.T) {
 
 	// Unknown in Centercode: the seeded Aha! users are skipped and counted.
 	st := e.udWaitState(ctx, "john@long.com", 30*time.Second, func(s workflows.UserDataState) bool { return s.UnknownSkips > 0 })
-	require.Equal(t, workflows.StateSkipped, st.SyncState)
+	require.Equal(t, contract.StateSkipped, st.SyncState)
 	require.Contains(t, st.SkippedReason, "no user john@long.com")
 	logText, _ := os.ReadFile(e.log)
 	require.Contains(t, string(logText), "user data skipped")
@@ -537,7 +538,7 @@ func TestUserDataEndToEnd(t *testing.T) {
 	e.cc.SetAPIKeyEnabled(key, false)
 	victim := emails[42]
 	require.NoError(t, e.aha.UpdateIdeaUser(byEmail[victim], map[string]any{"name": "Forbidden Rename"}))
-	st = e.udWaitState(ctx, victim, 30*time.Second, func(s workflows.UserDataState) bool { return s.SyncState == workflows.StateParked })
+	st = e.udWaitState(ctx, victim, 30*time.Second, func(s workflows.UserDataState) bool { return s.SyncState == contract.StateParked })
 	require.Contains(t, st.ParkedReason, "403")
 	// The list reads Temporal's visibility store, which follows the
 	// workflow's search attributes a little later (CI saw it not yet there).
@@ -548,7 +549,7 @@ func TestUserDataEndToEnd(t *testing.T) {
 			return false
 		}
 		for _, pr := range parked {
-			if pr.WorkflowID == workflows.UserDataWorkflowID(victim) {
+			if pr.WorkflowID == contract.UserDataWorkflowID(victim) {
 				listed = pr
 				return true
 			}
@@ -557,8 +558,8 @@ func TestUserDataEndToEnd(t *testing.T) {
 	}, 15*time.Second, 100*time.Millisecond, "the operator's parked list shows the person")
 	require.Contains(t, listed.Reason, "403")
 	e.cc.SetAPIKeyEnabled(key, true)
-	require.NoError(t, e.stack.Client.SignalWorkflow(ctx, workflows.UserDataWorkflowID(victim), "", workflows.SignalRetry, nil))
-	e.udWaitState(ctx, victim, 30*time.Second, func(s workflows.UserDataState) bool { return s.SyncState == workflows.StateSynced })
+	require.NoError(t, e.stack.Client.SignalWorkflow(ctx, contract.UserDataWorkflowID(victim), "", contract.SignalRetry, nil))
+	e.udWaitState(ctx, victim, 30*time.Second, func(s workflows.UserDataState) bool { return s.SyncState == contract.StateSynced })
 	require.Equal(t, "Forbidden Rename", e.cc.UserData(victim)[e.group]["aha_name"])
 }
 

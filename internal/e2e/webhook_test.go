@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ahacc/ahacc/workflows"
+	"github.com/ahacc/ahacc/internal/contract"
 )
 
 // TestWebhookAnswers posts the payloads issue 4 item 1 names to the real
@@ -28,8 +28,8 @@ func TestWebhookAnswers(t *testing.T) {
 	require.NoError(t, err)
 	other, err := sim.CreateIdea("PRJ1", map[string]any{"name": "Webhook answers 2"})
 	require.NoError(t, err)
-	wfID := workflows.AhaRecordWorkflowID("idea", idea.ID)
-	otherWF := workflows.AhaRecordWorkflowID("idea", other.ID)
+	wfID := contract.AhaRecordWorkflowID("idea", idea.ID)
+	otherWF := contract.AhaRecordWorkflowID("idea", other.ID)
 
 	audit := func(id, typ, auditableID, user, changes string) []byte {
 		return []byte(fmt.Sprintf(`{"event":"audit","audit":{"id":%s,"audit_action":"update","created_at":"2024-05-01T10:00:00.000Z",`+

@@ -12,9 +12,9 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/internal/dispatch"
 	"github.com/ahacc/ahacc/mapping"
-	"github.com/ahacc/ahacc/workflows"
 )
 
 // Metric sources of the Centercode webhooks.
@@ -144,7 +144,7 @@ func (h *CentercodeWebhook) status(c *fiber.Ctx) error {
 	if !validKey(fid) {
 		return h.badRequest(c, sourceStatus, fmt.Sprintf("%s %q is not a Centercode feedback id", FieldFeedbackID, fid), nil)
 	}
-	ch := workflows.StatusChange{Key: runKey(obj, body), Status: scalar(obj[FieldStatus]), OldStatus: scalar(obj[FieldOldStatus]),
+	ch := contract.StatusChange{Key: runKey(obj, body), Status: scalar(obj[FieldStatus]), OldStatus: scalar(obj[FieldOldStatus]),
 		Payload: json.RawMessage(body), Source: "webhook"}
 	if t := scalar(obj[FieldTime]); t != "" {
 		at, err := time.Parse(time.RFC3339Nano, t)

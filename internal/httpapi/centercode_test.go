@@ -22,6 +22,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/mocks"
 
+	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/internal/dedup"
 	"github.com/ahacc/ahacc/internal/dispatch"
 	"github.com/ahacc/ahacc/mapping"
@@ -36,7 +37,7 @@ type mcHarness struct {
 	mu      sync.Mutex
 	started []workflows.MacroInput
 	ids     []string
-	signals []workflows.StatusChange
+	signals []contract.StatusChange
 	fail    error
 }
 
@@ -65,7 +66,7 @@ func mcNewHarness(t *testing.T) *mcHarness {
 			return nil, nil
 		})
 	// A create macro's runs for one feedback signal-with-start one workflow.
-	h.tc.On("SignalWithStartWorkflow", mock.Anything, mock.Anything, workflows.SignalRunAgain, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(
+	h.tc.On("SignalWithStartWorkflow", mock.Anything, mock.Anything, contract.SignalRunAgain, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, id, _ string, _ any, _ client.StartWorkflowOptions, _ any, args ...any) (client.WorkflowRun, error) {
 			h.mu.Lock()
 			defer h.mu.Unlock()
@@ -76,7 +77,7 @@ func mcNewHarness(t *testing.T) *mcHarness {
 			h.started = append(h.started, args[0].(workflows.MacroInput))
 			return nil, nil
 		})
-	h.tc.On("SignalWithStartWorkflow", mock.Anything, mock.Anything, workflows.SignalStatusChanged, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(
+	h.tc.On("SignalWithStartWorkflow", mock.Anything, mock.Anything, contract.SignalStatusChanged, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, id, _ string, arg any, _ client.StartWorkflowOptions, _ any, _ ...any) (client.WorkflowRun, error) {
 			h.mu.Lock()
 			defer h.mu.Unlock()
@@ -84,7 +85,7 @@ func mcNewHarness(t *testing.T) *mcHarness {
 				return nil, h.fail
 			}
 			h.ids = append(h.ids, id)
-			h.signals = append(h.signals, arg.(workflows.StatusChange))
+			h.signals = append(h.signals, arg.(contract.StatusChange))
 			return nil, nil
 		})
 	d := &dispatch.Dispatcher{Temporal: h.tc, TaskQueue: "q", Config: func() *mapping.Config { return cfg },
@@ -131,7 +132,7 @@ func TestCentercodeMacroEndpoint(t *testing.T) {
 	require.Equal(t, "accepted", a.Status)
 	require.Equal(t, "macro:create_idea:1001", a.WorkflowID, "push-to-aha creates: one workflow per feedback")
 	require.Len(t, h.started, 1)
-	require.Equal(t, workflows.MacroInput{Macro: "push-to-aha", FeedbackID: "1001", RunKey: "run-7", Trigger: workflows.TriggerWebhook,
+	require.Equal(t, workflows.MacroInput{Macro: "push-to-aha", FeedbackID: "1001", RunKey: "run-7", Trigger: contract.TriggerWebhook,
 		Payload: json.RawMessage(mcMacroBody)}, h.started[0])
 
 	// The duplicate delivery (same run key) is answered 200 and starts nothing.
