@@ -1,64 +1,23 @@
-// Package ratelimit is the shared rate budget every Aha! (and Centercode) call passes
-// through, across all worker processes: GCRA limiters (per second and per minute) kept in
-// Redis, both stepped by one Lua script so a call is granted by both or by neither.
+// Package ratelimit is the shared rate budget every Aha! and Centercode call
+// passes through, across all worker processes. It guarantees:
 //
-// # Reservations, not polling
+//   - No window of a limit's period (any second, any minute) holds more granted
+//     calls than the limit; a headroom of 1% (at least 35 ms) absorbs lateness
+//     between a grant and the request reaching the far side.
+//   - Both limits are stepped by one Lua script: a call is granted by both or
+//     by neither. The state is GCRA arrival times in Redis
+//     (ahacc:rate:<name>:s and :m), timed by the Redis server's clock.
+//   - A waiter is handed a slot (a reservation, one round trip) and does not
+//     ask again; one that wakes more than 5 ms late pushes the slots not yet
+//     handed out back by the excess instead of bunching calls.
+//   - With Redis down each process falls back to an in-process limiter with
+//     the same limits (fail-open, the default: N processes may then send N
+//     times the rate, the far side's 429s are the backstop), or Wait returns
+//     the error (WithFailOpen(false)).
 //
-// A waiter asks once and is given a slot: the script finds the earliest time every limit
-// allows a call, moves each limit's theoretical arrival time (TAT) past it, and answers
-// how long to sleep until then. The waiter sleeps and calls — it never asks again. So one
-// grant costs one Redis round trip, and, more to the point, a waiter that wakes late
-// (timer slack, a busy machine, a slow round trip) delays only its own call: the slots
-// after it were already laid down one emission interval apart, so while callers queue the
-// budget is used at its full rate. (An earlier design asked, slept the reported wait and
-// asked again; each grant then started from when the previous caller actually came back,
-// and that lateness was lost for good: 2% of a 50/s budget on a loaded 2-core machine.)
-//
-// Slots are handed out at most 250 ms into the future (reserveAhead). Further out the
-// script takes nothing and answers the wait; the waiter sleeps until its slot would be
-// within reach and asks again. Within a process one waiter at a time does that asking
-// (the others queue behind it, first come first served), so a thousand waiters do not poll
-// Redis a thousand times per slot. A Wait whose context ends while it sleeps on a slot
-// leaves that slot unused: the budget loses one call, never the limit.
-//
-// A waiter may call up to 5 ms after its slot (maxLate). One that wakes later than that —
-// a stalled or CPU-starved process; on the 2-core test machine 2% of wake-ups are 10 ms
-// late — would bunch with the calls of the slots after it, which the headroom below
-// cannot absorb. Before it calls it therefore pushes every limit's TAT back by the excess:
-// the slots not yet handed out move, so the window that starts with the late call ends
-// that much later. Only the excess is lost (giving the late slot up and queueing again
-// lost a whole slot each time, 2–4% of the rate; polling lost every waiter's lateness).
-// The slots already handed out (at most reserveAhead's worth, fewer than a window holds)
-// stay where they are.
-//
-// # Sliding windows, not token buckets
-//
-// Aha! documents "20 per second and 300 per minute"; the simulator (and, conservatively,
-// Aha! itself) enforces them as sliding windows: never more than N calls in any window of
-// the period. A GCRA with rate R per period and burst B grants up to B + R - 1 calls in
-// such a window, so a bucket with burst = N refilled at N per period would let 2N-1 calls
-// through in the first period and draw 429s. The budget therefore uses rate N - B + 1
-// with burst B (default 1, WithBurst), which never exceeds N in any window.
-//
-// A small headroom (default 1% and at least 35 ms, WithHeadroom) stretches both periods
-// so that lateness between a slot and the request reaching the far side cannot squeeze
-// N+1 calls into one of its windows: any 51 consecutive slots at 50/s span at least
-// 1.035 s, so the first of them may reach the far side up to 35 ms later than the last
-// before it could count 51 in a second (5 ms of that is maxLate). The sustained rate is
-// then 99% of the limit per minute, 96.6% per second.
-//
-// The script keeps each TAT where and as github.com/go-redis/redis_rate keeps it (float
-// seconds since 2017-01-01 at ahacc:rate:<name>:s and :m, expiring when the bucket is
-// full again), timed by the Redis server's clock, so worker clocks need not agree.
-//
-// # Redis outage
-//
-// With fail-open (the default) a Redis error makes the budget fall back to an in-process
-// GCRA with the same limits, logged at most once a minute; Redis is probed again every
-// few seconds and used as soon as it answers. While Redis is down the budget is per
-// process (per Budget value): N worker processes may together send up to N times the
-// rate, and the far side's 429s (handled by the clients' retry path) are the backstop.
-// WithFailOpen(false) makes Wait return the Redis error instead.
+// Hand-built because no kept library reserves slots over Redis with
+// sliding-window limits (redis_rate answers "retry after", x/time/rate is per
+// process); BENCHMARKS.md §3 has the measurements behind each choice.
 package ratelimit
 
 import (
