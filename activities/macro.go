@@ -104,7 +104,6 @@ func (a *Activities) PushToAha(ctx context.Context, req PushRequest) (PushResult
 		return PushResult{}, temporal.NewNonRetryableApplicationError("this worker has no Aha! client for macros", ErrTypeConfig, nil)
 	}
 	cfg := a.config()
-	log := a.Logger.With("macro", p.Macro, "action", p.Action, "feedback_id", p.FeedbackID)
 	body := map[string]any{}
 	if len(p.Body) > 0 {
 		if err := json.Unmarshal(p.Body, &body); err != nil {
@@ -114,61 +113,83 @@ func (a *Activities) PushToAha(ctx context.Context, req PushRequest) (PushResult
 	switch p.Action {
 	case mapping.ActionCreateIdea, mapping.ActionCreateFeature:
 		return a.pushCreate(ctx, cfg, req, body)
-
-	case mapping.ActionComment, mapping.ActionSetStatus, mapping.ActionSetIntegrationField:
-		target, err := a.target(ctx, cfg, p)
-		if err != nil {
-			return PushResult{}, err
-		}
-		out := PushResult{Kind: aha.KindIdea, ID: target, Reference: target}
-		switch p.Action {
-		case mapping.ActionComment:
-			text, _ := body["body"].(string)
-			if activity.GetInfo(ctx).Attempt > 1 || req.LookupFirst {
-				// An earlier attempt's answer may have been lost after Aha!
-				// posted it: look for it before posting again.
-				posted, err := a.postedComment(ctx, target, text, req.Since)
-				if err != nil {
-					return PushResult{}, Classify(fmt.Sprintf("look for the comment on idea %s before posting again", target), err)
-				}
-				if posted {
-					log.Info("the comment an earlier attempt posted is there; not posting again", "aha_reference", target)
-					out.Adopted = true
-					return out, nil
-				}
-			}
-			if _, err := a.AhaWriter.AddComment(ctx, aha.KindIdea, target, text); err != nil {
-				return PushResult{}, Classify(fmt.Sprintf("comment on idea %s for Centercode feedback %s", target, p.FeedbackID), err)
-			}
-		case mapping.ActionSetStatus:
-			rec, err := a.AhaWriter.UpdateIdea(ctx, target, body)
-			if err != nil {
-				return PushResult{}, Classify(fmt.Sprintf("set the status of idea %s for Centercode feedback %s", target, p.FeedbackID), err)
-			}
-			out.ID, out.Reference, out.URL = rec.ID.String(), rec.ReferenceNum, rec.URL
-		case mapping.ActionSetIntegrationField:
-			keys := make([]string, 0, len(body))
-			for k := range body {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				v := fmt.Sprint(body[k])
-				if s, ok := body[k].(string); ok {
-					v = s
-				}
-				intID, err := integrationID(cfg)
-				if err != nil {
-					return PushResult{}, err
-				}
-				if _, err := a.AhaWriter.SetIntegrationField(ctx, aha.KindIdea, target, intID, k, v); err != nil {
-					return PushResult{}, Classify(fmt.Sprintf("set integration field %s on idea %s", k, target), err)
-				}
-			}
-		}
-		return out, nil
+	case mapping.ActionComment:
+		return a.onTarget(ctx, cfg, p, func(target string, out *PushResult) error { return a.pushComment(ctx, req, target, body, out) })
+	case mapping.ActionSetStatus:
+		return a.onTarget(ctx, cfg, p, func(target string, out *PushResult) error { return a.pushStatus(ctx, p, target, body, out) })
+	case mapping.ActionSetIntegrationField:
+		return a.onTarget(ctx, cfg, p, func(target string, _ *PushResult) error { return a.pushIntegrationFields(ctx, cfg, target, body) })
 	}
 	return PushResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("macro %q: unknown action %q", p.Macro, p.Action), ErrTypeConfig, nil)
+}
+
+// onTarget finds the idea an action on an existing record applies to and runs it.
+func (a *Activities) onTarget(ctx context.Context, cfg *mapping.Config, p MacroPlan, act func(target string, out *PushResult) error) (PushResult, error) {
+	target, err := a.target(ctx, cfg, p)
+	if err != nil {
+		return PushResult{}, err
+	}
+	out := PushResult{Kind: aha.KindIdea, ID: target, Reference: target}
+	if err := act(target, &out); err != nil {
+		return PushResult{}, err
+	}
+	return out, nil
+}
+
+// pushComment posts the comment once: a retried attempt (or a run told to
+// look first) looks for the comment an earlier attempt may have posted.
+func (a *Activities) pushComment(ctx context.Context, req PushRequest, target string, body map[string]any, out *PushResult) error {
+	p := req.Plan
+	text, _ := body["body"].(string)
+	if activity.GetInfo(ctx).Attempt > 1 || req.LookupFirst {
+		posted, err := a.postedComment(ctx, target, text, req.Since)
+		if err != nil {
+			return Classify(fmt.Sprintf("look for the comment on idea %s before posting again", target), err)
+		}
+		if posted {
+			a.Logger.Info("the comment an earlier attempt posted is there; not posting again",
+				"macro", p.Macro, "action", p.Action, "feedback_id", p.FeedbackID, "aha_reference", target)
+			out.Adopted = true
+			return nil
+		}
+	}
+	if _, err := a.AhaWriter.AddComment(ctx, aha.KindIdea, target, text); err != nil {
+		return Classify(fmt.Sprintf("comment on idea %s for Centercode feedback %s", target, p.FeedbackID), err)
+	}
+	return nil
+}
+
+// pushStatus sets the idea's workflow status (the body holds workflow_status).
+func (a *Activities) pushStatus(ctx context.Context, p MacroPlan, target string, body map[string]any, out *PushResult) error {
+	rec, err := a.AhaWriter.UpdateIdea(ctx, target, body)
+	if err != nil {
+		return Classify(fmt.Sprintf("set the status of idea %s for Centercode feedback %s", target, p.FeedbackID), err)
+	}
+	out.ID, out.Reference, out.URL = rec.ID.String(), rec.ReferenceNum, rec.URL
+	return nil
+}
+
+// pushIntegrationFields sets each mapped integration field, in name order.
+func (a *Activities) pushIntegrationFields(ctx context.Context, cfg *mapping.Config, target string, body map[string]any) error {
+	keys := make([]string, 0, len(body))
+	for k := range body {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := fmt.Sprint(body[k])
+		if s, ok := body[k].(string); ok {
+			v = s
+		}
+		intID, err := integrationID(cfg)
+		if err != nil {
+			return err
+		}
+		if _, err := a.AhaWriter.SetIntegrationField(ctx, aha.KindIdea, target, intID, k, v); err != nil {
+			return Classify(fmt.Sprintf("set integration field %s on idea %s", k, target), err)
+		}
+	}
+	return nil
 }
 
 // pushCreate creates the idea or feature of a create macro — exactly once per
