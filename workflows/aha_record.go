@@ -263,45 +263,26 @@ func (s *entity) sync(ctx workflow.Context) {
 	s.upsert(ctx)
 }
 
+// syncOnce reads the routes, fetches the record, maps it for each feedback
+// type it feeds and writes what changed, then the status rules.
 func (s *entity) syncOnce(ctx workflow.Context) error {
-	// Routing comes from the worker's current config (a local activity keeps
-	// the config out of the workflow and out of history, but for its answer).
-	var routes activities.Routes
-	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time.Second})
-	if err := workflow.ExecuteLocalActivity(lctx, a.RoutesFor, activities.RoutesRequest{Kind: s.Kind}).Get(ctx, &routes); err != nil {
+	routes, err := s.loadRoutes(ctx)
+	if err != nil {
 		return err
-	}
-	s.routes = &routes
-	s.ConfigHash = routes.ConfigHash
-	if len(routes.FeedbackTypes) == 0 {
-		return temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("no feedback type is fed by %q records in the current config", s.Kind), activities.ErrTypeConfig, nil)
 	}
 	if s.Destroyed {
 		return s.destroy(ctx)
 	}
-
-	var rec activities.Record
-	if err := workflow.ExecuteActivity(s.callOpts(ctx, "fetch "+s.label()), a.FetchAhaRecord,
-		activities.FetchRequest{Kind: s.Kind, AhaID: s.AhaID}).Get(ctx, &rec); err != nil {
-		var appErr *temporal.ApplicationError
-		if s.version >= 3 && errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeGone {
-			// Deleted, and its destroy audit not here (yet): a late audit
-			// of a deleted record, or a missed deletion. Apply on_destroy.
-			workflow.GetLogger(ctx).Info("the record was deleted in Aha!", "kind", s.Kind, "aha_id", s.AhaID)
-			s.Destroyed = true
-			return s.destroy(ctx)
-		}
+	rec, err := s.fetch(ctx)
+	if err != nil || s.Destroyed {
 		return err
 	}
-	s.Reference, s.URL, s.Name = rec.Reference, rec.URL, rec.Name
-
 	types, err := s.routeTypes(ctx, routes, rec)
 	if err != nil {
 		return err
 	}
 	mapped := map[string]activities.Mapped{}
-	for _, ft := range types {
+	for i, ft := range types {
 		var m activities.Mapped
 		mctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 			StartToCloseTimeout: 10 * time.Second,
@@ -311,69 +292,117 @@ func (s *entity) syncOnce(ctx workflow.Context) error {
 			return err
 		}
 		mapped[ft] = m
-		link := s.link(ft)
-		if link.FeedbackID == "" && rec.LinkedFeedbackID != "" && ft == types[0] {
-			// ahacc created this Aha! record from that Centercode feedback (a
-			// macro stamped its id on the record): this is our own echo. Adopt
-			// the link; write nothing back.
-			link.FeedbackID = rec.LinkedFeedbackID
-			link.LastHash = m.Hash
-			link.SyncedAt = workflow.Now(ctx)
-			s.Echoes++
-			workflow.GetLogger(ctx).Info("record was created by ahacc from Centercode; linked without writing", "feedback_id", link.FeedbackID)
-			continue
-		}
-		if s.version >= 1 && link.FeedbackID == "" && link.IDUnknown {
-			link.IDUnknown, link.MaybeCreated = false, true // an older run's form
-		}
-		if (link.FeedbackID != "" || link.MaybeCreated) && link.LastHash == m.Hash {
-			continue // nothing changed on the Centercode side: no write
-		}
-		if link.FeedbackID == "" && link.MaybeCreated {
-			// An earlier create may have committed: find it before writing.
-			if err := s.findCreated(ctx, link, m.Reference); err != nil {
-				return err
-			}
-			if link.FeedbackID != "" && link.LastHash == m.Hash {
-				continue
-			}
-		}
-		var res activities.SubmitResult
-		req := activities.SubmitRequest{FeedbackType: ft, FeedbackID: link.FeedbackID, Body: m.Body, Reference: m.Reference}
-		if link.IDUnknown {
-			req.FeedbackID = ""
-		}
-		verb := "create"
-		if req.FeedbackID != "" {
-			verb = "update"
-		}
-		if req.FeedbackID == "" {
-			link.ExternalRef = m.Reference
-		}
-		if err := workflow.ExecuteActivity(s.callOpts(ctx, verb+" "+ft+" feedback for "+s.label()), a.SubmitFeedback, req).Get(ctx, &res); err != nil {
-			if s.version >= 1 && req.FeedbackID == "" && !refused(err) {
-				link.MaybeCreated = true // it may have committed before failing
-			}
+		if err := s.write(ctx, ft, m, rec.LinkedFeedbackID, i == 0); err != nil {
 			return err
 		}
-		if res.Skipped != "" {
-			workflow.GetLogger(ctx).Info("write skipped", "feedback_type", ft, "reason", res.Skipped)
-			link.LastHash = m.Hash
-			continue
-		}
-		if res.FeedbackID != "" {
-			link.FeedbackID = res.FeedbackID
-		}
-		if s.version >= 1 {
-			link.MaybeCreated = res.IDUnknown && link.FeedbackID == ""
-		} else {
-			link.IDUnknown = res.IDUnknown && link.FeedbackID == ""
-		}
-		link.LastHash = m.Hash
-		link.SyncedAt = workflow.Now(ctx)
-		s.Writes++
 	}
 	return s.syncStatuses(ctx, mapped)
+}
+
+// loadRoutes asks the worker's current config which feedback types the
+// record's kind feeds (a local activity keeps the config out of the workflow
+// and out of history, but for its answer).
+func (s *entity) loadRoutes(ctx workflow.Context) (activities.Routes, error) {
+	var routes activities.Routes
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time.Second})
+	if err := workflow.ExecuteLocalActivity(lctx, a.RoutesFor, activities.RoutesRequest{Kind: s.Kind}).Get(ctx, &routes); err != nil {
+		return routes, err
+	}
+	s.routes = &routes
+	s.ConfigHash = routes.ConfigHash
+	if len(routes.FeedbackTypes) == 0 {
+		return routes, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("no feedback type is fed by %q records in the current config", s.Kind), activities.ErrTypeConfig, nil)
+	}
+	return routes, nil
+}
+
+// fetch hydrates the record. One found deleted (404, and a destroy in Aha!'s
+// history) without its destroy audit here — a late audit of a deleted
+// record, or a missed deletion — gets on_destroy applied and s.Destroyed set.
+func (s *entity) fetch(ctx workflow.Context) (activities.Record, error) {
+	var rec activities.Record
+	if err := workflow.ExecuteActivity(s.callOpts(ctx, "fetch "+s.label()), a.FetchAhaRecord,
+		activities.FetchRequest{Kind: s.Kind, AhaID: s.AhaID}).Get(ctx, &rec); err != nil {
+		var appErr *temporal.ApplicationError
+		if s.version >= 3 && errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeGone {
+			workflow.GetLogger(ctx).Info("the record was deleted in Aha!", "kind", s.Kind, "aha_id", s.AhaID)
+			s.Destroyed = true
+			return rec, s.destroy(ctx)
+		}
+		return rec, err
+	}
+	s.Reference, s.URL, s.Name = rec.Reference, rec.URL, rec.Name
+	return rec, nil
+}
+
+// write sends one feedback type's mapped body when it changed: a create the
+// first time (after looking up a create that may have committed), an update
+// after. linkedID is the Centercode feedback stamped on the Aha! record when
+// ahacc created the record itself; first is the record's first type.
+func (s *entity) write(ctx workflow.Context, ft string, m activities.Mapped, linkedID string, first bool) error {
+	link := s.link(ft)
+	if link.FeedbackID == "" && linkedID != "" && first {
+		// ahacc created this Aha! record from that Centercode feedback (a
+		// macro stamped its id on the record): this is our own echo. Adopt
+		// the link; write nothing back.
+		link.FeedbackID = linkedID
+		link.LastHash = m.Hash
+		link.SyncedAt = workflow.Now(ctx)
+		s.Echoes++
+		workflow.GetLogger(ctx).Info("record was created by ahacc from Centercode; linked without writing", "feedback_id", link.FeedbackID)
+		return nil
+	}
+	if s.version >= 1 && link.FeedbackID == "" && link.IDUnknown {
+		link.IDUnknown, link.MaybeCreated = false, true // an older run's form
+	}
+	if (link.FeedbackID != "" || link.MaybeCreated) && link.LastHash == m.Hash {
+		return nil // nothing changed on the Centercode side: no write
+	}
+	if link.FeedbackID == "" && link.MaybeCreated {
+		// An earlier create may have committed: find it before writing.
+		if err := s.findCreated(ctx, link, m.Reference); err != nil {
+			return err
+		}
+		if link.FeedbackID != "" && link.LastHash == m.Hash {
+			return nil
+		}
+	}
+	req := activities.SubmitRequest{FeedbackType: ft, FeedbackID: link.FeedbackID, Body: m.Body, Reference: m.Reference}
+	if link.IDUnknown {
+		req.FeedbackID = ""
+	}
+	verb := "create"
+	if req.FeedbackID != "" {
+		verb = "update"
+	}
+	if req.FeedbackID == "" {
+		link.ExternalRef = m.Reference
+	}
+	var res activities.SubmitResult
+	if err := workflow.ExecuteActivity(s.callOpts(ctx, verb+" "+ft+" feedback for "+s.label()), a.SubmitFeedback, req).Get(ctx, &res); err != nil {
+		if s.version >= 1 && req.FeedbackID == "" && !refused(err) {
+			link.MaybeCreated = true // it may have committed before failing
+		}
+		return err
+	}
+	if res.Skipped != "" {
+		workflow.GetLogger(ctx).Info("write skipped", "feedback_type", ft, "reason", res.Skipped)
+		link.LastHash = m.Hash
+		return nil
+	}
+	if res.FeedbackID != "" {
+		link.FeedbackID = res.FeedbackID
+	}
+	if s.version >= 1 {
+		link.MaybeCreated = res.IDUnknown && link.FeedbackID == ""
+	} else {
+		link.IDUnknown = res.IDUnknown && link.FeedbackID == ""
+	}
+	link.LastHash = m.Hash
+	link.SyncedAt = workflow.Now(ctx)
+	s.Writes++
+	return nil
 }
 
 // routeTypes are the feedback types this sync writes: every type the kind
