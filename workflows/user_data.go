@@ -219,49 +219,16 @@ func (s *person) sync(ctx workflow.Context) {
 	s.upsert(ctx)
 }
 
+// syncOnce reads the user-data routes, takes the person's data (read afresh
+// or the newest snapshot), maps it and writes it when it changed.
 func (s *person) syncOnce(ctx workflow.Context) error {
-	var routes activities.UserDataRoutes
-	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time.Second})
-	if err := workflow.ExecuteLocalActivity(lctx, a.UserDataRoutes).Get(ctx, &routes); err != nil {
+	if err := s.loadRoutes(ctx); err != nil {
 		return err
 	}
-	s.routes = &routes
-	s.ConfigHash = routes.ConfigHash
-	if !routes.Enabled {
-		s.NeedFetch = true // read afresh once user data is configured again
-		return temporal.NewNonRetryableApplicationError("the current config has no user_data section", activities.ErrTypeConfig, nil)
+	record, err := s.record(ctx)
+	if err != nil {
+		return err
 	}
-
-	// What to map: Aha! read afresh, or the newest snapshot. With neither
-	// (a first event without a snapshot), read.
-	var record []byte
-	if s.NeedFetch || len(s.Snapshot) == 0 {
-		s.NeedFetch = false
-		var pr activities.PersonRecord
-		if err := workflow.ExecuteActivity(s.callOpts(ctx, "read Aha! person "+s.Email), a.HydratePerson,
-			activities.HydratePersonRequest{Email: s.Email}).Get(ctx, &pr); err != nil {
-			s.NeedFetch = true
-			return err
-		}
-		record = pr.JSON
-		s.InAha = pr.Found
-		if pr.IdeaUserID != "" {
-			s.IdeaUserID = pr.IdeaUserID
-		}
-		s.Name = pr.Name
-		if pr.FetchedAt.After(s.LastFetchedAt) {
-			s.LastFetchedAt = pr.FetchedAt
-		}
-		if s.Snapshot != nil && !s.SnapshotAt.After(s.LastFetchedAt) {
-			s.Snapshot, s.SnapshotAt = nil, time.Time{}
-		}
-	} else {
-		record = s.Snapshot
-		s.InAha = true
-		s.LastFetchedAt = s.SnapshotAt
-		s.Snapshot, s.SnapshotAt = nil, time.Time{}
-	}
-
 	var body activities.UserDataBody
 	mctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout: 10 * time.Second,
@@ -275,11 +242,64 @@ func (s *person) syncOnce(ctx workflow.Context) error {
 		s.Unchanged++
 		return nil // Centercode already holds exactly this: no write
 	}
-	// The write is a local activity: it runs inside the workflow task that
-	// mapped the body, so a person's sync costs the server one workflow task
-	// instead of a task, an activity and a second task — what lets a backfill
-	// keep Centercode's budget busy on the embedded server. It waits for the
-	// shared Centercode budget like an activity and retries the same way.
+	return s.write(ctx, body)
+}
+
+// loadRoutes asks the worker's current config how it treats user data.
+func (s *person) loadRoutes(ctx workflow.Context) error {
+	var routes activities.UserDataRoutes
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time.Second})
+	if err := workflow.ExecuteLocalActivity(lctx, a.UserDataRoutes).Get(ctx, &routes); err != nil {
+		return err
+	}
+	s.routes = &routes
+	s.ConfigHash = routes.ConfigHash
+	if !routes.Enabled {
+		s.NeedFetch = true // read afresh once user data is configured again
+		return temporal.NewNonRetryableApplicationError("the current config has no user_data section", activities.ErrTypeConfig, nil)
+	}
+	return nil
+}
+
+// record is what to map: Aha! read afresh, or the newest snapshot. With
+// neither (a first event without a snapshot), read.
+func (s *person) record(ctx workflow.Context) ([]byte, error) {
+	if !s.NeedFetch && len(s.Snapshot) > 0 {
+		record := s.Snapshot
+		s.InAha = true
+		s.LastFetchedAt = s.SnapshotAt
+		s.Snapshot, s.SnapshotAt = nil, time.Time{}
+		return record, nil
+	}
+	s.NeedFetch = false
+	var pr activities.PersonRecord
+	if err := workflow.ExecuteActivity(s.callOpts(ctx, "read Aha! person "+s.Email), a.HydratePerson,
+		activities.HydratePersonRequest{Email: s.Email}).Get(ctx, &pr); err != nil {
+		s.NeedFetch = true
+		return nil, err
+	}
+	s.InAha = pr.Found
+	if pr.IdeaUserID != "" {
+		s.IdeaUserID = pr.IdeaUserID
+	}
+	s.Name = pr.Name
+	if pr.FetchedAt.After(s.LastFetchedAt) {
+		s.LastFetchedAt = pr.FetchedAt
+	}
+	if s.Snapshot != nil && !s.SnapshotAt.After(s.LastFetchedAt) {
+		s.Snapshot, s.SnapshotAt = nil, time.Time{}
+	}
+	return pr.JSON, nil
+}
+
+// write sends the mapped body to the listener. It is a local activity: it
+// runs inside the workflow task that mapped the body, so a person's sync
+// costs the server one workflow task instead of a task, an activity and a
+// second task — what lets a backfill keep Centercode's budget busy on the
+// embedded server. It waits for the shared Centercode budget like an
+// activity and retries the same way; the write ledger keeps it to one write
+// per step when the task is run again (see activities.PostUserData).
+func (s *person) write(ctx workflow.Context, body activities.UserDataBody) error {
 	var res activities.PostUserDataResult
 	if err := workflow.ExecuteLocalActivity(s.writeOpts(ctx, "write user data for "+s.Email), a.PostUserData,
 		activities.PostUserDataRequest{Email: body.Email, Body: body.Body, Step: s.Syncs}).Get(ctx, &res); err != nil {
