@@ -184,14 +184,31 @@ func compileElement(d *decoder, k, n *node, path, ctx string, mode targetMode, e
 		d.errf(k, path, "needs at least a path")
 		return nil
 	}
+	el.compileTarget(d, k, path, mode)
+	el.compilePaths(d, f)
+	el.compileKind(d, f, k)
+	hasTemplate := el.compileSteps(d, f)
+	el.compileDefault(d, f, ctx)
+	if len(el.paths) == 0 && hasTemplate {
+		el.pathList = "(template)"
+	}
+	if f.get("path") == nil && !hasTemplate && el.def == nil {
+		d.errf(k, path, "needs a path, a template transform or a default")
+	}
+	if el.fanout && (el.kind == KindMultiChoice) {
+		d.errf(k, path, "a multi_choice element cannot fan out")
+	}
+	return el
+}
 
-	// Target.
+// compileTarget reads where the value goes from the element's name: nested
+// field names (a.b), an indexed name (Tag 2) or a fan-out (Attachment {n}).
+func (el *element) compileTarget(d *decoder, k *node, path string, mode targetMode) {
 	name := strings.TrimSpace(k.val)
 	if name == "" {
 		d.errf(k, path, "element name is empty")
 	}
-	switch mode {
-	case targetNested:
+	if mode == targetNested {
 		el.keys = strings.Split(name, ".")
 		for _, p := range el.keys {
 			if p == "" {
@@ -199,27 +216,30 @@ func compileElement(d *decoder, k, n *node, path, ctx string, mode targetMode, e
 				break
 			}
 		}
-	default:
-		if m := indexedName.FindStringSubmatch(name); m != nil {
-			key := m[1] + m[2]
-			idx, _ := strconv.Atoi(m[3])
-			if idx > 999 {
-				d.errf(k, path, "index %d is too large (at most 999)", idx)
-			}
-			el.keys, el.index = []string{key}, idx
-		} else if strings.Contains(name, "{n}") {
-			el.fanout = true
-			el.prefix, el.suffix, _ = strings.Cut(name, "{n}")
-			if strings.Contains(el.suffix, "{n}") {
-				d.errf(k, path, "{n} may appear only once in a name")
-			}
-			el.keys = []string{name}
-		} else {
-			el.keys = []string{name}
-		}
+		return
 	}
+	switch m := indexedName.FindStringSubmatch(name); {
+	case m != nil:
+		key := m[1] + m[2]
+		idx, _ := strconv.Atoi(m[3])
+		if idx > 999 {
+			d.errf(k, path, "index %d is too large (at most 999)", idx)
+		}
+		el.keys, el.index = []string{key}, idx
+	case strings.Contains(name, "{n}"):
+		el.fanout = true
+		el.prefix, el.suffix, _ = strings.Cut(name, "{n}")
+		if strings.Contains(el.suffix, "{n}") {
+			d.errf(k, path, "{n} may appear only once in a name")
+		}
+		el.keys = []string{name}
+	default:
+		el.keys = []string{name}
+	}
+}
 
-	// Paths.
+// compilePaths compiles the element's JSONPath(s), in order of preference.
+func (el *element) compilePaths(d *decoder, f *fields) {
 	if pn := f.get("path"); pn != nil {
 		for i, s := range d.strList(pn, f.at("path")) {
 			p, err := compilePath(s)
@@ -236,7 +256,11 @@ func compileElement(d *decoder, k, n *node, path, ctx string, mode targetMode, e
 		}
 	}
 	el.pathList = pathList(el.paths)
+}
 
+// compileKind reads the kind and what depends on it: required, options
+// (choice kinds), scale (rating), max (fan-out).
+func (el *element) compileKind(d *decoder, f *fields, k *node) {
 	el.kind = f.str("kind")
 	if el.kind == "" {
 		el.kind = KindText
@@ -245,8 +269,6 @@ func compileElement(d *decoder, k, n *node, path, ctx string, mode targetMode, e
 		el.kind = KindText
 	}
 	el.required = f.boolean("required", false)
-
-	// Options.
 	if on := f.get("options"); on != nil {
 		el.options = d.strList(on, f.at("options"))
 		el.optSet = make(map[string]struct{}, len(el.options))
@@ -267,8 +289,12 @@ func compileElement(d *decoder, k, n *node, path, ctx string, mode targetMode, e
 	if f.get("max") != nil && !el.fanout {
 		d.errf(f.get("max"), f.at("max"), `only applies to fan-out elements (put "{n}" in the name, e.g. "Attachment {n}")`)
 	}
+}
 
-	// Transforms, then the element-level map/fallback shorthand.
+// compileSteps compiles the transforms, then the element-level map/fallback
+// shorthand; a date element without a date_format gets the ISO date. It
+// reports whether a template step computes the value.
+func (el *element) compileSteps(d *decoder, f *fields) (hasTemplate bool) {
 	if tn := f.get("transforms"); tn != nil {
 		if tn.kind != nSeq {
 			d.errf(tn, f.at("transforms"), "must be a list, e.g. [html_to_text, trim]")
@@ -288,7 +314,6 @@ func compileElement(d *decoder, k, n *node, path, ctx string, mode targetMode, e
 		d.errf(fb, f.at("fallback"), "only applies together with map:")
 	}
 	hasDate := false
-	hasTemplate := false
 	for _, s := range el.steps {
 		hasDate = hasDate || s.op == opDateFormat
 		hasTemplate = hasTemplate || s.op == opTemplate
@@ -297,28 +322,24 @@ func compileElement(d *decoder, k, n *node, path, ctx string, mode targetMode, e
 	if el.kind == KindDate && !hasDate {
 		el.steps = append(el.steps, step{op: opDateFormat, layout: "2006-01-02"})
 	}
+	return hasTemplate
+}
 
-	// Default (checked against the kind and options now, not at send time).
-	if dn := f.get("default"); dn != nil {
-		if dn.kind != nScalar {
-			d.errf(dn, f.at("default"), "must be a single value")
-		} else {
-			v, prob := el.finish(dn.val, el.name, ctx)
-			if prob != nil {
-				d.errf(dn, f.at("default"), "%s", strings.TrimPrefix(prob.Message, el.name+": "))
-			} else {
-				el.def = v
-			}
-		}
+// compileDefault checks the default against the kind and options now, not
+// at send time.
+func (el *element) compileDefault(d *decoder, f *fields, ctx string) {
+	dn := f.get("default")
+	if dn == nil {
+		return
 	}
-	if len(el.paths) == 0 && hasTemplate {
-		el.pathList = "(template)"
+	if dn.kind != nScalar {
+		d.errf(dn, f.at("default"), "must be a single value")
+		return
 	}
-	if f.get("path") == nil && !hasTemplate && el.def == nil {
-		d.errf(k, path, "needs a path, a template transform or a default")
+	v, prob := el.finish(dn.val, el.name, ctx)
+	if prob != nil {
+		d.errf(dn, f.at("default"), "%s", strings.TrimPrefix(prob.Message, el.name+": "))
+		return
 	}
-	if el.fanout && (el.kind == KindMultiChoice) {
-		d.errf(k, path, "a multi_choice element cannot fan out")
-	}
-	return el
+	el.def = v
 }
