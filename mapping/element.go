@@ -160,18 +160,6 @@ func pathList(ps []*cpath) string {
 	return strings.Join(s, " | ")
 }
 
-func (el *element) allPaths() []*cpath {
-	out := append([]*cpath(nil), el.paths...)
-	for _, s := range el.steps {
-		for _, t := range s.tpl {
-			if t.path != nil {
-				out = append(out, t.path)
-			}
-		}
-	}
-	return out
-}
-
 func compileElement(d *decoder, k, n *node, path, ctx string, mode targetMode, extra []string) *element {
 	allowed := append([]string{"path", "kind", "required", "default", "options", "scale", "max", "transforms", "map", "fallback"}, extra...)
 	el := &element{name: k.val, index: -1, inBody: true}
