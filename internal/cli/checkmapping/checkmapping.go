@@ -40,37 +40,11 @@ fed by its kind. Exit status: 0 mapped, 1 mapping or config error, 2 usage.
 
 // Run executes check-mapping with args (without the command name).
 func Run(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check-mapping", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
-	def := os.Getenv("AHACC_CONFIG")
-	if def == "" {
-		def = "ahacc.yaml"
+	o, code := parseFlags(args, stderr)
+	if code >= 0 {
+		return code
 	}
-	cfgPath := fs.String("config", def, "config file (default $AHACC_CONFIG or ahacc.yaml)")
-	typ := fs.String("type", "", "feedback type to map the record with")
-	macro := fs.String("macro", "", "macro whose body mapping to apply")
-	userData := fs.Bool("user-data", false, "map the record as user data")
-	recPath := fs.String("record", "", "record JSON file, or - for stdin")
-	strict := fs.Bool("strict-env", false, "fail on unset ${VAR}s instead of ignoring them for the dry run")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	targets := 0
-	for _, set := range []bool{*typ != "", *macro != "", *userData} {
-		if set {
-			targets++
-		}
-	}
-	if *recPath == "" || targets > 1 || fs.NArg() > 0 {
-		fs.Usage()
-		return 2
-	}
-
-	cfg, err := mapping.LoadFileWithOptions(*cfgPath, mapping.LoadOptions{AllowUnsetEnv: !*strict})
+	cfg, err := mapping.LoadFileWithOptions(o.config, mapping.LoadOptions{AllowUnsetEnv: !o.strictEnv})
 	if err != nil {
 		fmt.Fprintf(stderr, "config errors:\n%s\n", indent(err.Error()))
 		return 1
@@ -79,86 +53,136 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	if u := cfg.UnsetEnv(); len(u) > 0 {
 		fmt.Fprintf(stderr, "note: not set, ignored for this dry run: %s\n", strings.Join(u, ", "))
 	}
-
-	raw, err := readRecord(*recPath)
+	raw, err := readRecord(o.record)
 	if err != nil {
 		fmt.Fprintf(stderr, "error: %v\n", err)
 		return 1
 	}
 	record, kind, err := unwrap(raw)
-	if err != nil && *macro == "" {
+	switch {
+	case o.macro != "":
+		record = raw // a macro body is never wrapped
+	case err != nil:
 		fmt.Fprintf(stderr, "error: %v\n", err)
 		return 1
 	}
-
-	type target struct {
-		label string
-		m     *mapping.Mapper
-		ud    *mapping.UserData // user data: print the listener body as sent
+	ts, code := targets(cfg, o, kind, record, stdout, stderr)
+	if code >= 0 {
+		return code
 	}
-	var ts []target
-	switch {
-	case *typ != "":
-		ft := cfg.FeedbackType(*typ)
-		if ft == nil {
-			fmt.Fprintf(stderr, "error: no feedback type %q (configured: %s)\n", *typ, strings.Join(cfg.FeedbackTypeNames(), ", "))
-			return 1
-		}
-		ts = append(ts, target{fmt.Sprintf("feedback type %q", ft.Name), ft.Mapper, nil})
-	case *macro != "":
-		mc := cfg.Macro(*macro)
-		if mc == nil {
-			fmt.Fprintf(stderr, "error: no macro %q (configured: %s)\n", *macro, strings.Join(sortedMacros(cfg), ", "))
-			return 1
-		}
-		record = raw // a macro body is never wrapped
-		ts = append(ts, target{fmt.Sprintf("macro %q (%s)", mc.Name, mc.Action), mc.Mapper, nil})
-	case *userData:
-		if cfg.UserData == nil {
-			fmt.Fprintln(stderr, "error: the config has no user_data section")
-			return 1
-		}
-		ts = append(ts, target{"user data", cfg.UserData.Mapper, cfg.UserData})
-	default:
-		if kind == "" {
-			fmt.Fprintln(stderr, "error: a bare record needs --type, --user-data or --macro (or pass the raw Aha! response, e.g. {\"idea\": {...}})")
-			return 2
-		}
-		fts := cfg.FeedbackTypesFor(kind)
-		if cfg.ContentRouted(kind) {
-			// One of them, by the record's content (when:).
-			name, why, err := cfg.RouteRecord(kind, record)
-			if err != nil {
-				fmt.Fprintln(stderr, "error:", err)
-				return 1
-			}
-			if name == "" {
-				fmt.Fprintf(stdout, "routes to no feedback type: %s\n", why)
-				fts = nil
-			} else {
-				fmt.Fprintf(stdout, "routes to feedback type %q: %s\n", name, why)
-				fts = []*mapping.FeedbackType{cfg.FeedbackType(name)}
-			}
-		}
-		for _, ft := range fts {
-			ts = append(ts, target{fmt.Sprintf("feedback type %q", ft.Name), ft.Mapper, nil})
-		}
-		if cfg.UserData.Accepts(kind) {
-			ts = append(ts, target{"user data", cfg.UserData.Mapper, cfg.UserData})
-		}
-		if len(ts) == 0 {
-			fmt.Fprintf(stderr, "error: nothing in the config is fed by %s records\n", kind)
-			return 1
-		}
-	}
-
-	code := 0
+	code = 0
 	for _, t := range ts {
 		if !report(stdout, stderr, t.label, t.m, t.ud, record) {
 			code = 1
 		}
 	}
 	return code
+}
+
+// options are check-mapping's flags.
+type options struct {
+	config, typ, macro, record string
+	userData, strictEnv        bool
+}
+
+// parseFlags reads the flags; a code >= 0 means exit with it.
+func parseFlags(args []string, stderr io.Writer) (options, int) {
+	var o options
+	fs := flag.NewFlagSet("check-mapping", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	def := os.Getenv("AHACC_CONFIG")
+	if def == "" {
+		def = "ahacc.yaml"
+	}
+	fs.StringVar(&o.config, "config", def, "config file (default $AHACC_CONFIG or ahacc.yaml)")
+	fs.StringVar(&o.typ, "type", "", "feedback type to map the record with")
+	fs.StringVar(&o.macro, "macro", "", "macro whose body mapping to apply")
+	fs.BoolVar(&o.userData, "user-data", false, "map the record as user data")
+	fs.StringVar(&o.record, "record", "", "record JSON file, or - for stdin")
+	fs.BoolVar(&o.strictEnv, "strict-env", false, "fail on unset ${VAR}s instead of ignoring them for the dry run")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o, 0
+		}
+		return o, 2
+	}
+	targets := 0
+	for _, set := range []bool{o.typ != "", o.macro != "", o.userData} {
+		if set {
+			targets++
+		}
+	}
+	if o.record == "" || targets > 1 || fs.NArg() > 0 {
+		fs.Usage()
+		return o, 2
+	}
+	return o, -1
+}
+
+// target is one mapping to dry-run the record through.
+type target struct {
+	label string
+	m     *mapping.Mapper
+	ud    *mapping.UserData // user data: print the listener body as sent
+}
+
+// targets are the mappings the flags name, or — for a wrapped Aha! record
+// without one — every mapping its kind feeds; a code >= 0 means exit with it.
+func targets(cfg *mapping.Config, o options, kind string, record []byte, stdout, stderr io.Writer) ([]target, int) {
+	switch {
+	case o.typ != "":
+		ft := cfg.FeedbackType(o.typ)
+		if ft == nil {
+			fmt.Fprintf(stderr, "error: no feedback type %q (configured: %s)\n", o.typ, strings.Join(cfg.FeedbackTypeNames(), ", "))
+			return nil, 1
+		}
+		return []target{{fmt.Sprintf("feedback type %q", ft.Name), ft.Mapper, nil}}, -1
+	case o.macro != "":
+		mc := cfg.Macro(o.macro)
+		if mc == nil {
+			fmt.Fprintf(stderr, "error: no macro %q (configured: %s)\n", o.macro, strings.Join(sortedMacros(cfg), ", "))
+			return nil, 1
+		}
+		return []target{{fmt.Sprintf("macro %q (%s)", mc.Name, mc.Action), mc.Mapper, nil}}, -1
+	case o.userData:
+		if cfg.UserData == nil {
+			fmt.Fprintln(stderr, "error: the config has no user_data section")
+			return nil, 1
+		}
+		return []target{{"user data", cfg.UserData.Mapper, cfg.UserData}}, -1
+	case kind == "":
+		fmt.Fprintln(stderr, "error: a bare record needs --type, --user-data or --macro (or pass the raw Aha! response, e.g. {\"idea\": {...}})")
+		return nil, 2
+	}
+	fts := cfg.FeedbackTypesFor(kind)
+	if cfg.ContentRouted(kind) {
+		// One of them, by the record's content (when:).
+		name, why, err := cfg.RouteRecord(kind, record)
+		if err != nil {
+			fmt.Fprintln(stderr, "error:", err)
+			return nil, 1
+		}
+		if name == "" {
+			fmt.Fprintf(stdout, "routes to no feedback type: %s\n", why)
+			fts = nil
+		} else {
+			fmt.Fprintf(stdout, "routes to feedback type %q: %s\n", name, why)
+			fts = []*mapping.FeedbackType{cfg.FeedbackType(name)}
+		}
+	}
+	var ts []target
+	for _, ft := range fts {
+		ts = append(ts, target{fmt.Sprintf("feedback type %q", ft.Name), ft.Mapper, nil})
+	}
+	if cfg.UserData.Accepts(kind) {
+		ts = append(ts, target{"user data", cfg.UserData.Mapper, cfg.UserData})
+	}
+	if len(ts) == 0 {
+		fmt.Fprintf(stderr, "error: nothing in the config is fed by %s records\n", kind)
+		return nil, 1
+	}
+	return ts, -1
 }
 
 func sortedMacros(cfg *mapping.Config) []string {
