@@ -45,10 +45,7 @@ func AhaRecordWorkflow(ctx workflow.Context, in AhaRecordInput) error {
 	} else {
 		s.State = State{Kind: in.Kind, AhaID: in.AhaID, SyncState: contract.StateSyncing}
 	}
-	s.seen = make(map[string]bool, len(s.Seen))
-	for _, id := range s.Seen {
-		s.seen[id] = true
-	}
+	s.seen = newSeenSet(&s.Seen, SeenLimit)
 	// Version 1: a create that may have committed is looked up before the
 	// next write (MaybeCreated); the workflow ends once a deletion is applied.
 	// Version 2: a record parked on its own content syncs again on its next
@@ -59,62 +56,18 @@ func AhaRecordWorkflow(ctx workflow.Context, in AhaRecordInput) error {
 	if err := workflow.SetQueryHandler(ctx, contract.QueryState, func() (State, error) { return s.State, nil }); err != nil {
 		return err
 	}
-	events := workflow.GetSignalChannel(ctx, contract.SignalAhaEvent)
-	retries := workflow.GetSignalChannel(ctx, contract.SignalRetry)
-	skips := workflow.GetSignalChannel(ctx, contract.SignalSkip)
-	s.upgrades = workflow.GetSignalChannel(ctx, contract.SignalUpgrade)
 	s.updateDetails(ctx)
-
-	startEvents := s.Events + s.Duplicates
-	for {
-		// Take everything already delivered before deciding what to do.
-		s.drain(ctx, events, retries, skips)
-
-		parked := s.SyncState == contract.StateParked
-		if s.Pending && !parked {
-			wait := time.Duration(0)
-			if !s.LastSync.IsZero() {
-				wait = s.LastSync.Add(s.debounce()).Sub(workflow.Now(ctx))
-			}
-			if wait <= 0 {
-				s.sync(ctx)
-				if s.version >= 1 && s.Destroyed && s.SyncState == contract.StateSynced {
-					// Deleted in Aha! and on_destroy applied: nothing is left
-					// to do. Later events of this id start a new run.
-					s.drain(ctx, events, retries, skips)
-					return nil
-				}
-				continue
-			}
-			// Inside the window after a sync: wait for it to pass while more
-			// events coalesce into the one follow-up sync.
-			s.waitFor(ctx, wait, events, retries, skips)
-			continue
-		}
-		if s.upgrade || s.Events+s.Duplicates-startEvents >= eventsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
-			s.drain(ctx, events, retries, skips)
-			if s.Pending && s.SyncState != contract.StateParked {
-				continue // sync first; never hand over unsynced work silently
-			}
-			carried := s.State
-			return workflow.NewContinueAsNewError(ctx, AhaRecordWorkflow, AhaRecordInput{
-				Kind: in.Kind, AhaID: in.AhaID, Carried: &carried,
-			})
-		}
-		s.waitFor(ctx, 0, events, retries, skips)
-	}
+	return runEntity(ctx, s, contract.SignalAhaEvent, s.onEvent,
+		entityOptions{eventsPerRun: eventsPerRun, upgradable: true, drainBeforeCarry: true})
 }
 
 // entity is the workflow's private state and behaviour.
 type entity struct {
 	State
 	in      AhaRecordInput
-	seen    map[string]bool
+	seen    seenSet
 	routes  *activities.Routes
 	version workflow.Version
-	// upgrades carries contract.SignalUpgrade; upgrade is set once one came.
-	upgrades workflow.ReceiveChannel
-	upgrade  bool
 }
 
 func (s *entity) debounce() time.Duration {
@@ -124,75 +77,32 @@ func (s *entity) debounce() time.Duration {
 	return 2 * time.Second
 }
 
-// drain handles every signal already buffered, without blocking.
-func (s *entity) drain(ctx workflow.Context, events, retries, skips workflow.ReceiveChannel) {
-	for {
-		var ev contract.AhaEvent
-		if events.ReceiveAsync(&ev) {
-			s.onEvent(ev)
-			continue
-		}
-		var rr contract.RetryRequest
-		if retries.ReceiveAsync(&rr) {
-			s.onRetry(ctx, rr)
-			continue
-		}
-		if skips.ReceiveAsync(nil) {
-			s.onSkip(ctx)
-			continue
-		}
-		if s.upgrades != nil && s.upgrades.ReceiveAsync(nil) {
-			s.upgrade = true
-			continue
-		}
-		return
-	}
+// The entity loop's view of a record (entityBehaviour).
+func (s *entity) pending() bool                                        { return s.Pending }
+func (s *entity) parked() bool                                         { return s.SyncState == contract.StateParked }
+func (s *entity) lastSync() time.Time                                  { return s.LastSync }
+func (s *entity) eventCount() int                                      { return s.Events + s.Duplicates }
+func (s *entity) parkedReason() string                                 { return s.ParkedReason }
+func (s *entity) skip(ctx workflow.Context)                            { s.onSkip(ctx) }
+func (s *entity) retry(ctx workflow.Context, rr contract.RetryRequest) { s.onRetry(ctx, rr) }
+
+// syncNow syncs; a record deleted in Aha! whose on_destroy was applied ends
+// the workflow (later events of its id start a new run).
+func (s *entity) syncNow(ctx workflow.Context) bool {
+	s.sync(ctx)
+	return s.version >= 1 && s.Destroyed && s.SyncState == contract.StateSynced
 }
 
-// waitFor blocks until a signal arrives or d passes (d <= 0: no timer).
-func (s *entity) waitFor(ctx workflow.Context, d time.Duration, events, retries, skips workflow.ReceiveChannel) {
-	sel := workflow.NewSelector(ctx)
-	tctx, cancel := workflow.WithCancel(ctx)
-	defer cancel()
-	if d > 0 {
-		sel.AddFuture(workflow.NewTimer(tctx, d), func(workflow.Future) {})
-	}
-	sel.AddReceive(events, func(c workflow.ReceiveChannel, _ bool) {
-		var ev contract.AhaEvent
-		c.Receive(ctx, &ev)
-		s.onEvent(ev)
-	})
-	sel.AddReceive(retries, func(c workflow.ReceiveChannel, _ bool) {
-		var rr contract.RetryRequest
-		c.Receive(ctx, &rr)
-		s.onRetry(ctx, rr)
-	})
-	sel.AddReceive(skips, func(c workflow.ReceiveChannel, _ bool) {
-		c.Receive(ctx, nil)
-		s.onSkip(ctx)
-	})
-	if s.upgrades != nil {
-		sel.AddReceive(s.upgrades, func(c workflow.ReceiveChannel, _ bool) {
-			c.Receive(ctx, nil)
-			s.upgrade = true
-		})
-	}
-	sel.Select(ctx)
+func (s *entity) carry(ctx workflow.Context) error {
+	carried := s.State
+	return workflow.NewContinueAsNewError(ctx, AhaRecordWorkflow, AhaRecordInput{Kind: s.in.Kind, AhaID: s.in.AhaID, Carried: &carried})
 }
 
 // onEvent dedups an audit and marks the record pending.
 func (s *entity) onEvent(ev contract.AhaEvent) {
-	if ev.AuditID != "" {
-		if s.seen[ev.AuditID] {
-			s.Duplicates++
-			return
-		}
-		s.seen[ev.AuditID] = true
-		s.Seen = append(s.Seen, ev.AuditID)
-		if len(s.Seen) > SeenLimit {
-			delete(s.seen, s.Seen[0])
-			s.Seen = s.Seen[1:]
-		}
+	if ev.AuditID != "" && !s.seen.add(ev.AuditID) {
+		s.Duplicates++
+		return
 	}
 	s.Events++
 	if s.Destroyed {

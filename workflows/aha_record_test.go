@@ -255,12 +255,13 @@ func (s *AhaRecordSuite) TestDestroyNotifiesLinkedFeedbackOnce() {
 }
 
 func TestSeenSetIsBounded(t *testing.T) {
-	e := &entity{seen: map[string]bool{}}
+	e := &entity{}
+	e.seen = newSeenSet(&e.Seen, SeenLimit)
 	for i := 0; i < SeenLimit+500; i++ {
 		e.onEvent(contract.AhaEvent{AuditID: fmt.Sprint(i), Action: "update"})
 	}
 	require.Len(t, e.Seen, SeenLimit)
-	require.Len(t, e.seen, SeenLimit)
+	require.Len(t, e.seen.index, SeenLimit)
 	require.Equal(t, "500", e.Seen[0])
 	e.onEvent(contract.AhaEvent{AuditID: fmt.Sprint(SeenLimit + 499), Action: "update"})
 	require.Equal(t, 1, e.Duplicates)
@@ -396,6 +397,75 @@ func (s *AhaRecordSuite) TestCallsRetryAsTheConfigSays() {
 			s.Equal(3*time.Hour, o.ScheduleToCloseTimeout, name)
 			s.Equal(20*time.Second, o.HeartbeatTimeout, name)
 		}
+	})
+	s.run()
+}
+
+// update sends an operator Update; check gets its answer, or the
+// validator's refusal as an error, when the workflow has handled it.
+func (s *AhaRecordSuite) update(name, id string, answered *int, check func(answer string, err error), args ...any) {
+	s.env.UpdateWorkflow(name, id, &testsuite.TestUpdateCallback{
+		OnAccept: func() {},
+		OnReject: func(err error) { check("", err); *answered++ },
+		OnComplete: func(v any, err error) {
+			answer, _ := v.(string)
+			check(answer, err)
+			*answered++
+		},
+	}, args...)
+}
+
+// The retry and skip Updates answer the operator: what the record was parked
+// on and since when, or — not parked — a refusal saying there is nothing to
+// do (the validator refuses before anything is written to history).
+func (s *AhaRecordSuite) TestRetryAndSkipUpdatesAnswer() {
+	var mu sync.Mutex
+	fail := true
+	s.fetchFn = func(req activities.FetchRequest) (activities.Record, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if fail {
+			return activities.Record{}, temporal.NewNonRetryableApplicationError("fetch Aha! idea 6776: 403 Forbidden", activities.ErrTypePermanent, nil)
+		}
+		return activities.Record{Kind: req.Kind, AhaID: req.AhaID, Reference: "PRJ1-I-10", Name: "v1", JSON: []byte(`{"name":"v1"}`)}, nil
+	}
+	answered := 0
+	s.signal(time.Millisecond, contract.AhaEvent{AuditID: "1", Action: "create"})
+	s.env.RegisterDelayedCallback(func() {
+		s.Equal(contract.StateParked, s.query().SyncState)
+		mu.Lock()
+		fail = false
+		mu.Unlock()
+		s.update(contract.UpdateRetry, "u1", &answered, func(answer string, err error) {
+			s.NoError(err)
+			s.Contains(answer, "retried: parked on fetch Aha! idea 6776: 403 Forbidden since ")
+		}, contract.RetryRequest{})
+	}, time.Minute)
+	s.env.RegisterDelayedCallback(func() {
+		s.Equal(contract.StateSynced, s.query().SyncState)
+		s.update(contract.UpdateRetry, "u2", &answered, func(_ string, err error) {
+			s.ErrorContains(err, "not parked: nothing to retry")
+		}, contract.RetryRequest{})
+		s.update(contract.UpdateSkip, "u3", &answered, func(_ string, err error) {
+			s.ErrorContains(err, "not parked: nothing to skip")
+		})
+		mu.Lock()
+		fail = true
+		mu.Unlock()
+		s.env.SignalWorkflow(contract.SignalAhaEvent, contract.AhaEvent{AuditID: "2", Action: "update"})
+	}, time.Hour)
+	s.env.RegisterDelayedCallback(func() {
+		s.Equal(contract.StateParked, s.query().SyncState)
+		s.update(contract.UpdateSkip, "u4", &answered, func(answer string, err error) {
+			s.NoError(err)
+			s.Contains(answer, "skipped: parked on fetch Aha! idea 6776: 403 Forbidden since ")
+		})
+	}, 2*time.Hour)
+	s.end(3*time.Hour, func() {
+		st := s.query()
+		s.Equal(contract.StateSkipped, st.SyncState)
+		s.Len(s.submits, 1, "one write: the retried sync")
+		s.Equal(4, answered, "every Update answered")
 	})
 	s.run()
 }

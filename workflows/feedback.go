@@ -62,10 +62,7 @@ func FeedbackWorkflow(ctx workflow.Context, in FeedbackInput) error {
 	if f.Fired == nil {
 		f.Fired = map[string]int{}
 	}
-	f.seen = make(map[string]bool, len(f.Seen))
-	for _, k := range f.Seen {
-		f.seen[k] = true
-	}
+	f.seen = newSeenSet(&f.Seen, FeedbackSeenLimit)
 	if err := workflow.SetQueryHandler(ctx, contract.QueryState, func() (FeedbackState, error) { return f.FeedbackState, nil }); err != nil {
 		return err
 	}
@@ -104,7 +101,7 @@ func FeedbackWorkflow(ctx workflow.Context, in FeedbackInput) error {
 // feedbackEntity is the workflow's private state and behaviour.
 type feedbackEntity struct {
 	FeedbackState
-	seen    map[string]bool
+	seen    seenSet
 	version workflow.Version
 }
 
@@ -209,16 +206,7 @@ func (f *feedbackEntity) remember(key string) bool {
 	if key == "" {
 		return true
 	}
-	if f.seen[key] {
-		return false
-	}
-	f.seen[key] = true
-	f.Seen = append(f.Seen, key)
-	if len(f.Seen) > FeedbackSeenLimit {
-		delete(f.seen, f.Seen[0])
-		f.Seen = f.Seen[1:]
-	}
-	return true
+	return f.seen.add(key)
 }
 
 // onChange applies one status change: dedup, echo check, transition, rules.

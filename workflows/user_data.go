@@ -35,49 +35,19 @@ func UserDataWorkflow(ctx workflow.Context, in UserDataInput) error {
 	} else {
 		s.UserDataState = UserDataState{Email: email, Reference: email, Kind: contract.KindPerson, SyncState: contract.StateSyncing, InAha: true}
 	}
-	s.seen = make(map[string]bool, len(s.Seen))
-	for _, id := range s.Seen {
-		s.seen[id] = true
-	}
+	s.seen = newSeenSet(&s.Seen, personSeenLimit)
 	if err := workflow.SetQueryHandler(ctx, contract.QueryState, func() (UserDataState, error) { return s.UserDataState, nil }); err != nil {
 		return err
 	}
-	events := workflow.GetSignalChannel(ctx, contract.SignalPersonEvent)
-	retries := workflow.GetSignalChannel(ctx, contract.SignalRetry)
-	skips := workflow.GetSignalChannel(ctx, contract.SignalSkip)
 	s.updateDetails(ctx)
-
-	startEvents := s.Events + s.Duplicates
-	for {
-		s.drain(ctx, events, retries, skips)
-		if s.Pending && s.SyncState != contract.StateParked {
-			wait := time.Duration(0)
-			if !s.LastSync.IsZero() {
-				wait = s.LastSync.Add(s.debounce()).Sub(workflow.Now(ctx))
-			}
-			if wait <= 0 {
-				s.sync(ctx)
-				continue
-			}
-			s.waitFor(ctx, wait, events, retries, skips)
-			continue
-		}
-		if s.Events+s.Duplicates-startEvents >= personEventsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
-			s.drain(ctx, events, retries, skips)
-			if s.Pending && s.SyncState != contract.StateParked {
-				continue
-			}
-			carried := s.UserDataState
-			return workflow.NewContinueAsNewError(ctx, UserDataWorkflow, UserDataInput{Email: email, Carried: &carried})
-		}
-		s.waitFor(ctx, 0, events, retries, skips)
-	}
+	return runEntity(ctx, s, contract.SignalPersonEvent, s.onEvent,
+		entityOptions{eventsPerRun: personEventsPerRun, drainBeforeCarry: true})
 }
 
 // person is the workflow's private state and behaviour.
 type person struct {
 	UserDataState
-	seen   map[string]bool
+	seen   seenSet
 	routes *activities.UserDataRoutes
 }
 
@@ -88,46 +58,19 @@ func (s *person) debounce() time.Duration {
 	return 2 * time.Second
 }
 
-func (s *person) drain(ctx workflow.Context, events, retries, skips workflow.ReceiveChannel) {
-	for {
-		var ev contract.PersonEvent
-		if events.ReceiveAsync(&ev) {
-			s.onEvent(ev)
-			continue
-		}
-		if retries.ReceiveAsync(nil) {
-			s.onRetry(ctx)
-			continue
-		}
-		if skips.ReceiveAsync(nil) {
-			s.onSkip(ctx)
-			continue
-		}
-		return
-	}
-}
+// The entity loop's view of a person (entityBehaviour).
+func (s *person) pending() bool                                       { return s.Pending }
+func (s *person) parked() bool                                        { return s.SyncState == contract.StateParked }
+func (s *person) lastSync() time.Time                                 { return s.LastSync }
+func (s *person) eventCount() int                                     { return s.Events + s.Duplicates }
+func (s *person) parkedReason() string                                { return s.ParkedReason }
+func (s *person) syncNow(ctx workflow.Context) bool                   { s.sync(ctx); return false }
+func (s *person) skip(ctx workflow.Context)                           { s.onSkip(ctx) }
+func (s *person) retry(ctx workflow.Context, _ contract.RetryRequest) { s.onRetry(ctx) }
 
-func (s *person) waitFor(ctx workflow.Context, d time.Duration, events, retries, skips workflow.ReceiveChannel) {
-	sel := workflow.NewSelector(ctx)
-	tctx, cancel := workflow.WithCancel(ctx)
-	defer cancel()
-	if d > 0 {
-		sel.AddFuture(workflow.NewTimer(tctx, d), func(workflow.Future) {})
-	}
-	sel.AddReceive(events, func(c workflow.ReceiveChannel, _ bool) {
-		var ev contract.PersonEvent
-		c.Receive(ctx, &ev)
-		s.onEvent(ev)
-	})
-	sel.AddReceive(retries, func(c workflow.ReceiveChannel, _ bool) {
-		c.Receive(ctx, nil)
-		s.onRetry(ctx)
-	})
-	sel.AddReceive(skips, func(c workflow.ReceiveChannel, _ bool) {
-		c.Receive(ctx, nil)
-		s.onSkip(ctx)
-	})
-	sel.Select(ctx)
+func (s *person) carry(ctx workflow.Context) error {
+	carried := s.UserDataState
+	return workflow.NewContinueAsNewError(ctx, UserDataWorkflow, UserDataInput{Email: s.Email, Carried: &carried})
 }
 
 // onEvent dedups by audit id and records what the next sync must do: read
@@ -138,15 +81,8 @@ func (s *person) onEvent(ev contract.PersonEvent) {
 	if len(ev.AuditIDs) > 0 {
 		fresh := false
 		for _, id := range ev.AuditIDs {
-			if id == "" || s.seen[id] {
-				continue
-			}
-			fresh = true
-			s.seen[id] = true
-			s.Seen = append(s.Seen, id)
-			if len(s.Seen) > personSeenLimit {
-				delete(s.seen, s.Seen[0])
-				s.Seen = s.Seen[1:]
+			if id != "" && s.seen.add(id) {
+				fresh = true
 			}
 		}
 		if !fresh {

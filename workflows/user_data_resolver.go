@@ -40,114 +40,43 @@ func AhaPeopleWorkflow(ctx workflow.Context, in AhaPeopleInput) error {
 	} else {
 		r.AhaPeopleState = AhaPeopleState{Kind: in.Kind, AhaID: in.AhaID, Reference: in.AhaID, SyncState: contract.StateSyncing}
 	}
-	r.seen = make(map[string]bool, len(r.Seen))
-	for _, id := range r.Seen {
-		r.seen[id] = true
-	}
+	r.seen = newSeenSet(&r.Seen, SeenLimit)
 	if err := workflow.SetQueryHandler(ctx, contract.QueryState, func() (AhaPeopleState, error) { return r.AhaPeopleState, nil }); err != nil {
 		return err
 	}
-	events := workflow.GetSignalChannel(ctx, contract.SignalAhaEvent)
-	retries := workflow.GetSignalChannel(ctx, contract.SignalRetry)
-	skips := workflow.GetSignalChannel(ctx, contract.SignalSkip)
 	r.updateDetails(ctx)
-
-	startEvents := r.Events + r.Duplicates
-	for {
-		r.drain(ctx, events, retries, skips)
-		if r.Pending && r.SyncState != contract.StateParked {
-			wait := time.Duration(0)
-			if !r.LastRun.IsZero() {
-				wait = r.LastRun.Add(r.debounce).Sub(workflow.Now(ctx))
-			}
-			if wait <= 0 {
-				r.resolve(ctx)
-				continue
-			}
-			r.waitFor(ctx, wait, events, retries, skips)
-			continue
-		}
-		if r.Events+r.Duplicates-startEvents >= peopleEventsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
-			carried := r.AhaPeopleState
-			return workflow.NewContinueAsNewError(ctx, AhaPeopleWorkflow, AhaPeopleInput{Kind: in.Kind, AhaID: in.AhaID, Carried: &carried})
-		}
-		if r.SyncState == contract.StateParked {
-			r.waitFor(ctx, 0, events, retries, skips) // an operator decides
-			continue
-		}
-		if !r.waitFor(ctx, peopleIdleTimeout, events, retries, skips) {
-			// Quiet for the idle period: finish, unless something slipped in.
-			r.drain(ctx, events, retries, skips)
-			if !r.Pending {
-				return nil
-			}
-		}
-	}
+	return runEntity(ctx, r, contract.SignalAhaEvent, r.onEvent,
+		entityOptions{eventsPerRun: peopleEventsPerRun, idle: peopleIdleTimeout})
 }
 
 type resolver struct {
 	AhaPeopleState
-	seen     map[string]bool
-	debounce time.Duration
-	source   string
+	seen   seenSet
+	window time.Duration // the coalescing window (sync.debounce)
+	source string
 }
 
-func (r *resolver) drain(ctx workflow.Context, events, retries, skips workflow.ReceiveChannel) {
-	for {
-		var ev contract.AhaEvent
-		if events.ReceiveAsync(&ev) {
-			r.onEvent(ev)
-			continue
-		}
-		if retries.ReceiveAsync(nil) {
-			r.onRetry(ctx)
-			continue
-		}
-		if skips.ReceiveAsync(nil) {
-			r.onSkip(ctx)
-			continue
-		}
-		return
-	}
-}
+// The entity loop's view of a people record (entityBehaviour).
+func (r *resolver) pending() bool                                       { return r.Pending }
+func (r *resolver) parked() bool                                        { return r.SyncState == contract.StateParked }
+func (r *resolver) lastSync() time.Time                                 { return r.LastRun }
+func (r *resolver) debounce() time.Duration                             { return r.window }
+func (r *resolver) eventCount() int                                     { return r.Events + r.Duplicates }
+func (r *resolver) parkedReason() string                                { return r.ParkedReason }
+func (r *resolver) syncNow(ctx workflow.Context) bool                   { r.resolve(ctx); return false }
+func (r *resolver) skip(ctx workflow.Context)                           { r.onSkip(ctx) }
+func (r *resolver) retry(ctx workflow.Context, _ contract.RetryRequest) { r.onRetry(ctx) }
 
-// waitFor blocks until a signal arrives (true) or d passes (false; d <= 0: no timer).
-func (r *resolver) waitFor(ctx workflow.Context, d time.Duration, events, retries, skips workflow.ReceiveChannel) bool {
-	sel := workflow.NewSelector(ctx)
-	tctx, cancel := workflow.WithCancel(ctx)
-	defer cancel()
-	got := true
-	if d > 0 {
-		sel.AddFuture(workflow.NewTimer(tctx, d), func(workflow.Future) { got = false })
-	}
-	sel.AddReceive(events, func(c workflow.ReceiveChannel, _ bool) {
-		var ev contract.AhaEvent
-		c.Receive(ctx, &ev)
-		r.onEvent(ev)
-	})
-	sel.AddReceive(retries, func(c workflow.ReceiveChannel, _ bool) {
-		c.Receive(ctx, nil)
-		r.onRetry(ctx)
-	})
-	sel.AddReceive(skips, func(c workflow.ReceiveChannel, _ bool) {
-		c.Receive(ctx, nil)
-		r.onSkip(ctx)
-	})
-	sel.Select(ctx)
-	return got
+func (r *resolver) carry(ctx workflow.Context) error {
+	carried := r.AhaPeopleState
+	return workflow.NewContinueAsNewError(ctx, AhaPeopleWorkflow, AhaPeopleInput{Kind: r.Kind, AhaID: r.AhaID, Carried: &carried})
 }
 
 func (r *resolver) onEvent(ev contract.AhaEvent) {
 	if ev.AuditID != "" {
-		if r.seen[ev.AuditID] {
+		if !r.seen.add(ev.AuditID) {
 			r.Duplicates++
 			return
-		}
-		r.seen[ev.AuditID] = true
-		r.Seen = append(r.Seen, ev.AuditID)
-		if len(r.Seen) > SeenLimit {
-			delete(r.seen, r.Seen[0])
-			r.Seen = r.Seen[1:]
 		}
 		r.Unresolved = append(r.Unresolved, ev.AuditID)
 		if len(r.Unresolved) > unresolvedLimit {
@@ -202,9 +131,9 @@ func (r *resolver) resolveOnce(ctx workflow.Context) error {
 	if err := workflow.ExecuteLocalActivity(lctx, a.UserDataRoutes).Get(ctx, &routes); err != nil {
 		return err
 	}
-	r.debounce = routes.Debounce
-	if r.debounce <= 0 {
-		r.debounce = 2 * time.Second
+	r.window = routes.Debounce
+	if r.window <= 0 {
+		r.window = 2 * time.Second
 	}
 	if !routes.Enabled {
 		return temporal.NewNonRetryableApplicationError("the current config has no user_data section", activities.ErrTypeConfig, nil)

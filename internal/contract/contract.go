@@ -33,6 +33,17 @@ const (
 	QueryState = "state"
 )
 
+// Updates: operator actions that answer the caller (the signals of the same
+// names stay for the Web UI's Signal button). A retry or skip of an entity
+// that is not parked is refused by the Update's validator.
+const (
+	// UpdateRetry retries a parked entity (contract.RetryRequest) and answers
+	// what it was parked on.
+	UpdateRetry = "retry"
+	// UpdateSkip drops a parked entity's change and answers what was dropped.
+	UpdateSkip = "skip"
+)
+
 // Signals of the FeedbackWorkflow and the macro runs.
 const (
 	// SignalStatusChanged carries one Centercode status change (StatusChange).

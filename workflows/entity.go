@@ -1,0 +1,283 @@
+package workflows
+
+import (
+	"errors"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/ahacc/ahacc/internal/contract"
+)
+
+// The entity loop shared by AhaRecordWorkflow, UserDataWorkflow and
+// AhaPeopleWorkflow: take every signal already delivered before deciding,
+// sync (leading edge, then once per debounce window while events coalesce),
+// park on failure until an operator retries or skips, continue as new with
+// the state carried. Each workflow supplies what differs (entityBehaviour).
+
+// entityBehaviour is what one kind of entity workflow supplies to the loop.
+type entityBehaviour interface {
+	// pending: an event is waiting to be synced; parked: an operator decides.
+	pending() bool
+	parked() bool
+	// lastSync and debounce place the next sync (the coalescing window).
+	lastSync() time.Time
+	debounce() time.Duration
+	// sync runs one sync; true ends the workflow (the record is gone).
+	syncNow(ctx workflow.Context) (finished bool)
+	// eventCount counts events and duplicates taken (bounds a run's history).
+	eventCount() int
+	// carry is the continue-as-new error that hands the state to the next run.
+	carry(ctx workflow.Context) error
+	// retry and skip act on an operator's request; parkedReason says why
+	// the entity parked (for the Update's answer).
+	retry(ctx workflow.Context, rr contract.RetryRequest)
+	skip(ctx workflow.Context)
+	parkedReason() string
+}
+
+// entityOptions are the loop's per-kind settings.
+type entityOptions struct {
+	// eventsPerRun bounds the events one run takes before continuing as new.
+	eventsPerRun int
+	// idle, when positive, completes the workflow after that long without an
+	// event (and nothing pending or parked).
+	idle time.Duration
+	// upgradable: the workflow listens for contract.SignalUpgrade.
+	upgradable bool
+	// drainBeforeCarry takes late signals before continuing as new, so
+	// pending work is synced, not handed over (records and people).
+	drainBeforeCarry bool
+}
+
+// entityLoop holds one run's channels and what arrived on them.
+type entityLoop[E any] struct {
+	b        entityBehaviour
+	onEvent  func(E)
+	events   workflow.ReceiveChannel
+	retries  workflow.ReceiveChannel
+	skips    workflow.ReceiveChannel
+	upgrades workflow.ReceiveChannel
+	ops      workflow.Channel // operator Updates, handled on the loop
+	upgrade  bool
+}
+
+// operatorOp is one retry or skip Update, answered once the loop took it.
+type operatorOp struct {
+	retry  *contract.RetryRequest // nil: skip
+	answer string
+	done   bool
+}
+
+// runEntity runs the loop until the workflow ends or continues as new.
+func runEntity[E any](ctx workflow.Context, b entityBehaviour, eventSignal string, onEvent func(E), o entityOptions) error {
+	l := &entityLoop[E]{
+		b:       b,
+		onEvent: onEvent,
+		events:  workflow.GetSignalChannel(ctx, eventSignal),
+		retries: workflow.GetSignalChannel(ctx, contract.SignalRetry),
+		skips:   workflow.GetSignalChannel(ctx, contract.SignalSkip),
+		ops:     workflow.NewBufferedChannel(ctx, 16),
+	}
+	if o.upgradable {
+		l.upgrades = workflow.GetSignalChannel(ctx, contract.SignalUpgrade)
+	}
+	if err := l.setUpdateHandlers(ctx); err != nil {
+		return err
+	}
+	start := b.eventCount()
+	for {
+		// Take everything already delivered before deciding what to do.
+		l.drain(ctx)
+		if b.pending() && !b.parked() {
+			wait := time.Duration(0)
+			if !b.lastSync().IsZero() {
+				wait = b.lastSync().Add(b.debounce()).Sub(workflow.Now(ctx))
+			}
+			if wait <= 0 {
+				if b.syncNow(ctx) {
+					l.drain(ctx)
+					return nil
+				}
+				continue
+			}
+			// Inside the window after a sync: wait for it to pass while more
+			// events coalesce into the one follow-up sync.
+			l.waitFor(ctx, wait)
+			continue
+		}
+		if l.upgrade || b.eventCount()-start >= o.eventsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			if o.drainBeforeCarry {
+				l.drain(ctx)
+				if b.pending() && !b.parked() {
+					continue // sync first; never hand over unsynced work silently
+				}
+			}
+			return b.carry(ctx)
+		}
+		if o.idle <= 0 || b.parked() {
+			l.waitFor(ctx, 0) // parked: an operator decides
+			continue
+		}
+		if !l.waitFor(ctx, o.idle) {
+			// Quiet for the idle period: finish, unless something slipped in.
+			l.drain(ctx)
+			if !b.pending() {
+				return nil
+			}
+		}
+	}
+}
+
+// drain handles every signal and Update already delivered, without blocking.
+func (l *entityLoop[E]) drain(ctx workflow.Context) {
+	for {
+		var ev E
+		if l.events.ReceiveAsync(&ev) {
+			l.onEvent(ev)
+			continue
+		}
+		var rr contract.RetryRequest
+		if l.retries.ReceiveAsync(&rr) {
+			l.b.retry(ctx, rr)
+			continue
+		}
+		if l.skips.ReceiveAsync(nil) {
+			l.b.skip(ctx)
+			continue
+		}
+		var op *operatorOp
+		if l.ops.ReceiveAsync(&op) {
+			l.apply(ctx, op)
+			continue
+		}
+		if l.upgrades != nil && l.upgrades.ReceiveAsync(nil) {
+			l.upgrade = true
+			continue
+		}
+		return
+	}
+}
+
+// waitFor blocks until a signal or Update arrives (true) or d passes
+// (false; d <= 0: no timer).
+func (l *entityLoop[E]) waitFor(ctx workflow.Context, d time.Duration) bool {
+	sel := workflow.NewSelector(ctx)
+	tctx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	got := true
+	if d > 0 {
+		sel.AddFuture(workflow.NewTimer(tctx, d), func(workflow.Future) { got = false })
+	}
+	sel.AddReceive(l.events, func(c workflow.ReceiveChannel, _ bool) {
+		var ev E
+		c.Receive(ctx, &ev)
+		l.onEvent(ev)
+	})
+	sel.AddReceive(l.retries, func(c workflow.ReceiveChannel, _ bool) {
+		var rr contract.RetryRequest
+		c.Receive(ctx, &rr)
+		l.b.retry(ctx, rr)
+	})
+	sel.AddReceive(l.skips, func(c workflow.ReceiveChannel, _ bool) {
+		c.Receive(ctx, nil)
+		l.b.skip(ctx)
+	})
+	sel.AddReceive(l.ops, func(c workflow.ReceiveChannel, _ bool) {
+		var op *operatorOp
+		c.Receive(ctx, &op)
+		l.apply(ctx, op)
+	})
+	if l.upgrades != nil {
+		sel.AddReceive(l.upgrades, func(c workflow.ReceiveChannel, _ bool) {
+			c.Receive(ctx, nil)
+			l.upgrade = true
+		})
+	}
+	sel.Select(ctx)
+	return got
+}
+
+// setUpdateHandlers registers the retry and skip Updates: the operator's
+// request is validated (only a parked entity has anything to retry or
+// skip), taken by the loop like the signal, and answered with what it did.
+func (l *entityLoop[E]) setUpdateHandlers(ctx workflow.Context) error {
+	notParked := func(what string) error {
+		if l.b.parked() {
+			return nil
+		}
+		return errors.New("not parked: nothing to " + what)
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, contract.UpdateRetry,
+		func(ctx workflow.Context, rr contract.RetryRequest) (string, error) {
+			return l.submit(ctx, &operatorOp{retry: &rr})
+		},
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, _ contract.RetryRequest) error { return notParked("retry") }},
+	); err != nil {
+		return err
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, contract.UpdateSkip,
+		func(ctx workflow.Context) (string, error) { return l.submit(ctx, &operatorOp{}) },
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context) error { return notParked("skip") }},
+	)
+}
+
+// submit hands an Update to the loop and waits for its answer.
+func (l *entityLoop[E]) submit(ctx workflow.Context, op *operatorOp) (string, error) {
+	l.ops.Send(ctx, op)
+	if err := workflow.Await(ctx, func() bool { return op.done }); err != nil {
+		return "", err
+	}
+	return op.answer, nil
+}
+
+// apply carries out an Update on the loop, where signals are handled too.
+func (l *entityLoop[E]) apply(ctx workflow.Context, op *operatorOp) {
+	defer func() { op.done = true }()
+	if !l.b.parked() { // it synced or was skipped since the Update was accepted
+		op.answer = "not parked any more: nothing done"
+		return
+	}
+	was := l.b.parkedReason()
+	since := l.b.lastSync().UTC().Format(time.RFC3339)
+	if op.retry != nil {
+		l.b.retry(ctx, *op.retry)
+		op.answer = "retried: parked on " + was + " since " + since + "; syncing now"
+		return
+	}
+	l.b.skip(ctx)
+	op.answer = "skipped: parked on " + was + " since " + since
+}
+
+// seenSet is the bounded set of delivery ids an entity remembers for dedup:
+// the ids in order (oldest first, carried across continue-as-new in the
+// state) and an index of them.
+type seenSet struct {
+	ids   *[]string
+	index map[string]bool
+	limit int
+}
+
+// newSeenSet indexes the carried ids.
+func newSeenSet(ids *[]string, limit int) seenSet {
+	s := seenSet{ids: ids, index: make(map[string]bool, len(*ids)), limit: limit}
+	for _, id := range *ids {
+		s.index[id] = true
+	}
+	return s
+}
+
+// add remembers id; false when it was seen before. The oldest id is
+// forgotten past the limit.
+func (s seenSet) add(id string) bool {
+	if s.index[id] {
+		return false
+	}
+	s.index[id] = true
+	*s.ids = append(*s.ids, id)
+	if len(*s.ids) > s.limit {
+		delete(s.index, (*s.ids)[0])
+		*s.ids = (*s.ids)[1:]
+	}
+	return true
+}
