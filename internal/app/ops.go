@@ -54,8 +54,11 @@ func ListParked(ctx context.Context, c client.Client, extraQuery string) ([]Park
 	}
 }
 
-// RetryParked signals retry to the parked records (all, or those matching ahaID
-// as a numeric id or a reference).
+// RetryParked retries the parked records (all, or those matching ahaID as a
+// numeric id or a reference) through the retry Update, printing each answer
+// ("retried: parked on … since …"); a workflow without the Update (a macro
+// run, or a run of an older worker) gets the retry signal instead. It counts
+// the retries taken.
 func RetryParked(ctx context.Context, c client.Client, ahaID string, w io.Writer) (int, error) {
 	extra := ""
 	if ahaID != "" && !isNumeric(ahaID) {
@@ -70,14 +73,40 @@ func RetryParked(ctx context.Context, c client.Client, ahaID string, w io.Writer
 		if ahaID != "" && isNumeric(ahaID) && !strings.HasSuffix(p.WorkflowID, ":"+ahaID) {
 			continue
 		}
-		if err := c.SignalWorkflow(ctx, p.WorkflowID, "", contract.SignalRetry, nil); err != nil {
-			return n, fmt.Errorf("signal retry to %s: %w", p.WorkflowID, err)
+		answer, err := retryUpdate(ctx, c, p.WorkflowID)
+		switch {
+		case err == nil:
+			fmt.Fprintf(w, "%s (%s): %s\n", p.WorkflowID, p.Reference, answer)
+			n++
+		case unknownUpdate(err):
+			if err := c.SignalWorkflow(ctx, p.WorkflowID, "", contract.SignalRetry, nil); err != nil {
+				return n, fmt.Errorf("signal retry to %s: %w", p.WorkflowID, err)
+			}
+			fmt.Fprintf(w, "%s (%s): retry sent — was: %s\n", p.WorkflowID, p.Reference, p.Reason)
+			n++
+		default: // refused (it synced since it was listed), or Temporal failed
+			fmt.Fprintf(w, "%s (%s): %v\n", p.WorkflowID, p.Reference, err)
 		}
-		fmt.Fprintf(w, "retry sent: %s (%s) — was: %s\n", p.WorkflowID, p.Reference, p.Reason)
-		n++
 	}
 	return n, nil
 }
+
+// retryUpdate sends the retry Update and waits for its answer.
+func retryUpdate(ctx context.Context, c client.Client, workflowID string) (string, error) {
+	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: workflowID, UpdateName: contract.UpdateRetry,
+		Args: []any{contract.RetryRequest{}}, WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		return "", err
+	}
+	var answer string
+	err = h.Get(ctx, &answer)
+	return answer, err
+}
+
+// unknownUpdate: the workflow registers no such Update (the SDK's words).
+func unknownUpdate(err error) bool { return strings.Contains(err.Error(), "unknown update") }
 
 // Replay re-syncs one Aha! record now: it resolves a reference to the numeric
 // id through the Aha! API and sends the record's workflow a replay event.
