@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -71,6 +72,10 @@ func FeedbackWorkflow(ctx workflow.Context, in FeedbackInput) error {
 	expects := workflow.GetSignalChannel(ctx, contract.SignalExpectStatus)
 	upgrades := workflow.GetSignalChannel(ctx, contract.SignalUpgrade)
 	upgrade := false
+	f.ops = workflow.NewBufferedChannel(ctx, 16)
+	if err := f.setRunMacroUpdate(ctx); err != nil {
+		return err
+	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx, contract.KeyCentercodeFeedbackID.ValueSet(f.FeedbackID)); err != nil {
 		workflow.GetLogger(ctx).Warn("upsert search attributes failed", "error", err)
 	}
@@ -94,6 +99,7 @@ func FeedbackWorkflow(ctx workflow.Context, in FeedbackInput) error {
 		sel.AddReceive(changes, func(workflow.ReceiveChannel, bool) {})
 		sel.AddReceive(runs, func(workflow.ReceiveChannel, bool) {})
 		sel.AddReceive(upgrades, func(workflow.ReceiveChannel, bool) {})
+		sel.AddReceive(f.ops, func(workflow.ReceiveChannel, bool) {})
 		sel.Select(ctx) // wakes up only; drain takes the signal
 	}
 }
@@ -103,6 +109,37 @@ type feedbackEntity struct {
 	FeedbackState
 	seen    seenSet
 	version workflow.Version
+	ops     workflow.Channel // run-macro Updates, handled by drain
+}
+
+// macroOp is one run-macro Update, answered once drain took it.
+type macroOp struct {
+	rm     contract.RunMacro
+	answer string
+	err    error
+	done   bool
+}
+
+// setRunMacroUpdate registers the run-macro Update: like the signal, but it
+// answers which run it started (or why none), and a request without a macro
+// name is refused before anything is written to history.
+func (f *feedbackEntity) setRunMacroUpdate(ctx workflow.Context) error {
+	return workflow.SetUpdateHandlerWithOptions(ctx, contract.UpdateRunMacro,
+		func(ctx workflow.Context, rm contract.RunMacro) (string, error) {
+			op := &macroOp{rm: rm}
+			f.ops.Send(ctx, op)
+			if err := workflow.Await(ctx, func() bool { return op.done }); err != nil {
+				return "", err
+			}
+			return op.answer, op.err
+		},
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, rm contract.RunMacro) error {
+			if strings.TrimSpace(rm.Macro) == "" {
+				return errors.New(`run-macro needs a macro name, e.g. {"macro": "push-to-aha"}`)
+			}
+			return nil
+		}},
+	)
 }
 
 // drain handles every signal already buffered, without blocking; it returns
@@ -124,7 +161,14 @@ func (f *feedbackEntity) drain(ctx workflow.Context, expects, changes, runs work
 		}
 		var rm contract.RunMacro
 		if runs.ReceiveAsync(&rm) {
-			f.onRunMacro(ctx, rm)
+			_, _ = f.onRunMacro(ctx, rm)
+			n++
+			continue
+		}
+		var op *macroOp
+		if f.ops != nil && f.ops.ReceiveAsync(&op) {
+			op.answer, op.err = f.onRunMacro(ctx, op.rm)
+			op.done = true
 			n++
 			continue
 		}
@@ -270,16 +314,17 @@ func (f *feedbackEntity) onChange(ctx workflow.Context, ch contract.StatusChange
 }
 
 // onRunMacro runs one macro at an operator's request.
-func (f *feedbackEntity) onRunMacro(ctx workflow.Context, rm contract.RunMacro) {
+// onRunMacro runs one macro at an operator's request and says what it did.
+func (f *feedbackEntity) onRunMacro(ctx workflow.Context, rm contract.RunMacro) (string, error) {
 	if strings.TrimSpace(rm.Macro) == "" {
 		workflow.GetLogger(ctx).Warn("run-macro without a macro name ignored")
-		return
+		return "", errors.New("run-macro without a macro name: nothing run")
 	}
 	key := rm.Key
 	if key != "" {
 		if !f.remember("run:" + key) {
 			f.Duplicates++
-			return
+			return "not run: key " + key + " was run before", nil
 		}
 	} else {
 		key = fmt.Sprintf("op%d", f.Seq+1)
@@ -290,12 +335,16 @@ func (f *feedbackEntity) onRunMacro(ctx workflow.Context, rm contract.RunMacro) 
 		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time.Second})
 		if err := workflow.ExecuteLocalActivity(lctx, a.MacroInfo, activities.MacroInfoRequest{Macro: rm.Macro}).Get(ctx, &info); err != nil {
 			workflow.GetLogger(ctx).Error("macro unknown to the worker; run not started", "macro", rm.Macro, "error", err)
-			return
+			return "", fmt.Errorf("macro %s not run: %w", rm.Macro, err)
 		}
 		creates = info.Creates
 	}
-	f.startMacro(ctx, rm.Macro, key, contract.TriggerOperator, f.Status, f.payload(rm.Payload), creates)
+	started := f.startMacro(ctx, rm.Macro, key, contract.TriggerOperator, f.Status, f.payload(rm.Payload), creates)
 	workflow.SetCurrentDetails(ctx, f.Summary())
+	if !started {
+		return "", fmt.Errorf("macro %s not started (the worker's log says why)", rm.Macro)
+	}
+	return "started macro " + rm.Macro + ": " + f.Runs[len(f.Runs)-1].WorkflowID, nil
 }
 
 // payload is the body a macro run maps: the given one, else the last status

@@ -148,6 +148,45 @@ func (s *FeedbackSuite) TestRunMacroSignal() {
 	})
 }
 
+// updateAt sends an Update a minute after the previous step; check gets its
+// answer (or the validator's refusal as an error).
+func (s *FeedbackSuite) updateAt(name, id string, answered *int, check func(string, error), arg any) {
+	s.at += time.Minute
+	s.env.RegisterDelayedCallback(func() {
+		s.env.UpdateWorkflow(name, id, &testsuite.TestUpdateCallback{
+			OnAccept: func() {},
+			OnReject: func(err error) { check("", err); *answered++ },
+			OnComplete: func(v any, err error) {
+				answer, _ := v.(string)
+				check(answer, err)
+				*answered++
+			},
+		}, arg)
+	}, s.at)
+}
+
+// The run-macro Update answers which run it started, that a key ran before,
+// or — without a macro name — is refused by its validator.
+func (s *FeedbackSuite) TestRunMacroUpdateAnswers() {
+	answered := 0
+	s.change("run-1", "In Review")
+	s.updateAt(contract.UpdateRunMacro, "u1", &answered, func(answer string, err error) {
+		s.NoError(err)
+		s.Equal("started macro push-to-aha: macro:push-to-aha:1001:op-a", answer)
+	}, contract.RunMacro{Macro: "push-to-aha", Key: "op-a"})
+	s.updateAt(contract.UpdateRunMacro, "u2", &answered, func(answer string, err error) {
+		s.NoError(err)
+		s.Equal("not run: key op-a was run before", answer)
+	}, contract.RunMacro{Macro: "push-to-aha", Key: "op-a"})
+	s.updateAt(contract.UpdateRunMacro, "u3", &answered, func(_ string, err error) {
+		s.ErrorContains(err, "run-macro needs a macro name")
+	}, contract.RunMacro{})
+	s.end(func(st FeedbackState) {
+		s.Equal([]string{"push-to-aha@op-a"}, s.macros())
+		s.Equal(3, answered, "every Update answered")
+	})
+}
+
 // A status ahacc set itself (announced with expect-status) comes back as a
 // status-changed webhook: recognised, no macro. A later real change does fire.
 func (s *FeedbackSuite) TestOwnStatusChangeIsNotAnEcho() {

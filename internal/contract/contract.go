@@ -42,6 +42,9 @@ const (
 	UpdateRetry = "retry"
 	// UpdateSkip drops a parked entity's change and answers what was dropped.
 	UpdateSkip = "skip"
+	// UpdateRunMacro runs one macro on a feedback now (RunMacro) and answers
+	// the run it started.
+	UpdateRunMacro = "run-macro"
 )
 
 // Signals of the FeedbackWorkflow and the macro runs.
