@@ -46,26 +46,30 @@ type CentercodeAPI interface {
 }
 
 // Activities holds the worker's clients and configuration. Build it once in
-// the worker and register it with w.RegisterActivity.
+// the worker with New and register it with w.RegisterActivity.
 type Activities struct {
-	Aha        AhaAPI
-	Centercode CentercodeAPI
+	Deps
+}
+
+// Deps is everything the activities use. A nil dependency turns off what
+// needs it, each saying so when called: no People, no user data; no
+// AhaWriter, macros park with a config error; no Audits or Dispatcher, no
+// reconcile; no Statuses, no echo guard; no Writes, every listener write
+// attempt writes.
+type Deps struct {
+	// Configs holds the current mapping config (required); swapping it
+	// reloads the mapping for the next activities (running ones keep theirs).
+	Configs    *ConfigStore
+	Aha        AhaAPI          // reads Aha! records
+	People     PeopleAPI       // reads Aha! people, with the worker's caches
+	AhaWriter  AhaWriter       // macros' writes to Aha!
+	Centercode CentercodeAPI   // Centercode's source and listener endpoints
+	Audits     AuditLister     // the reconcile run's audit pages
+	Records    RecordLister    // the record backfill's pages
+	Dispatcher AuditDispatcher // hands audits to their workflows
+	Statuses   StatusExpecter  // tells FeedbackWorkflows about statuses ahacc sets
+	Writes     WriteLedger     // one listener write per workflow step
 	Logger     *slog.Logger
-	// Audits and Dispatcher serve the reconcile run (nil: reconcile not wired);
-	// Records and Dispatcher the record backfill.
-	Audits     AuditLister
-	Records    RecordLister
-	Dispatcher AuditDispatcher
-	// Configs holds the current mapping config; swapping it reloads the
-	// mapping for the next activities (running ones keep theirs).
-	Configs *ConfigStore
-	// AhaWriter serves the macro activities (nil: macros park with a config error).
-	AhaWriter AhaWriter
-	// Statuses tells FeedbackWorkflows about statuses ahacc sets itself (nil: no echo guard).
-	Statuses StatusExpecter
-	// Writes remembers which workflow steps' listener writes reached
-	// Centercode (nil: every attempt writes; see PostUserData).
-	Writes WriteLedger
 }
 
 // WriteLedger is a claim / confirm / release store of far-side writes by id
@@ -95,12 +99,12 @@ func (s *ConfigStore) Load() *mapping.Config { return s.p.Load() }
 // Store replaces the current config.
 func (s *ConfigStore) Store(cfg *mapping.Config) { s.p.Store(cfg) }
 
-// New builds the activities around a loaded config.
-func New(cfg *mapping.Config, ahaAPI AhaAPI, cc CentercodeAPI, logger *slog.Logger) *Activities {
-	if logger == nil {
-		logger = slog.Default()
+// New builds the activities from their dependencies.
+func New(d Deps) *Activities {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
 	}
-	return &Activities{Aha: ahaAPI, Centercode: cc, Logger: logger, Configs: NewConfigStore(cfg)}
+	return &Activities{Deps: d}
 }
 
 func (a *Activities) config() *mapping.Config { return a.Configs.Load() }

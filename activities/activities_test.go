@@ -33,7 +33,7 @@ func TestMapRecordCarriesFromAhaStatus(t *testing.T) {
 	cfg, err := mapping.LoadFileWithOptions(filepath.Join("..", "examples", "ahacc.yaml"), mapping.LoadOptions{AllowUnsetEnv: true,
 		LookupEnv: func(string) (string, bool) { return "", false }})
 	require.NoError(t, err)
-	a := New(cfg, nil, nil, nil)
+	a := New(Deps{Configs: NewConfigStore(cfg)})
 	rec := []byte(`{"id":"1","reference_num":"PRJ1-I-1","name":"x","workflow_status":{"name":"Shipped"}}`)
 	m, err := a.MapRecord(context.Background(), MapRequest{FeedbackType: "bugs", Record: rec})
 	require.NoError(t, err)

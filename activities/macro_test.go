@@ -46,7 +46,7 @@ func mcConfig(t *testing.T, vars map[string]string) *mapping.Config {
 }
 
 func mcActivities(t *testing.T, cfg *mapping.Config, ahaURL string) *Activities {
-	acts := New(cfg, nil, centercode.New(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	acts := New(Deps{Configs: NewConfigStore(cfg), Centercode: centercode.New(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	acts.AhaWriter = aha.New(ahaURL, mcAhaKey, aha.WithHTTPClient(&http.Client{Timeout: 2 * time.Second}))
 	return acts
 }

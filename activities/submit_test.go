@@ -36,7 +36,7 @@ func TestFailedCreateSaysWhetherItMayHaveCommitted(t *testing.T) {
 	defer srv.Close()
 	submit := func(lookup string) error {
 		vars := map[string]string{"CC_BUGS_SOURCE_URL": srv.URL + "/src?apiKey=k", "CC_LOOKUP_URL": lookup}
-		acts := New(mcConfig(t, vars), nil, centercode.New(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+		acts := New(Deps{Configs: NewConfigStore(mcConfig(t, vars)), Centercode: centercode.New(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		_, err := mcEnv(acts).ExecuteActivity(acts.SubmitFeedback, SubmitRequest{FeedbackType: "bugs", Body: []byte(`{"Title":"x"}`), Reference: "PRJ1-I-1"})
 		return err
 	}
@@ -65,7 +65,7 @@ func TestFindFeedback(t *testing.T) {
 	ref, err := centercode.New().SubmitFeedback(t.Context(), cc.SourceURL("beta", "bugs"), []byte(`{"Title": "Crash", "Aha Reference": "PRJ1-I-7"}`))
 	require.NoError(t, err)
 	vars := map[string]string{"CC_LOOKUP_URL": cc.FeedbackURL("beta")}
-	acts := New(mcConfig(t, vars), nil, centercode.New(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	acts := New(Deps{Configs: NewConfigStore(mcConfig(t, vars)), Centercode: centercode.New(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	find := func(acts *Activities, reference string) (FindFeedbackResult, error) {
 		v, err := mcEnv(acts).ExecuteActivity(acts.FindFeedback, FindFeedbackRequest{FeedbackType: "bugs", Reference: reference})
 		if err != nil {
@@ -82,7 +82,7 @@ func TestFindFeedback(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, got.FeedbackID)
 
-	noLookup := New(mcConfig(t, nil), nil, centercode.New(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	noLookup := New(Deps{Configs: NewConfigStore(mcConfig(t, nil)), Centercode: centercode.New(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	_, err = find(noLookup, "PRJ1-I-7")
 	ae := appErr(t, err)
 	assert.True(t, ae.NonRetryable())
@@ -95,7 +95,7 @@ func TestAmbiguousCreateWithoutReferenceParks(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusGatewayTimeout) }))
 	defer srv.Close()
 	vars := map[string]string{"CC_BUGS_SOURCE_URL": srv.URL + "/s?apiKey=k", "CC_LOOKUP_URL": srv.URL + "/l?apiKey=k"}
-	acts := New(mcConfig(t, vars), nil, centercode.New(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	acts := New(Deps{Configs: NewConfigStore(mcConfig(t, vars)), Centercode: centercode.New(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	_, err := mcEnv(acts).ExecuteActivity(acts.SubmitFeedback, SubmitRequest{FeedbackType: "bugs", Body: []byte(`{"Title":"x"}`)})
 	ae := appErr(t, err)
 	assert.True(t, ae.NonRetryable())
@@ -115,7 +115,7 @@ func TestSubmitterFallsBackToTheDefault(t *testing.T) {
 	require.NoError(t, cc.Start())
 	t.Cleanup(func() { _ = cc.Close() })
 	vars := map[string]string{"CC_BUGS_SOURCE_URL": cc.SourceURL("beta", "bugs"), "CC_DEFAULT_SUBMITTER": "pm@example.com"}
-	acts := New(mcConfig(t, vars), nil, centercode.New(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	acts := New(Deps{Configs: NewConfigStore(mcConfig(t, vars)), Centercode: centercode.New(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	submit := func(body string) string {
 		v, err := mcEnv(acts).ExecuteActivity(acts.SubmitFeedback, SubmitRequest{FeedbackType: "bugs", Body: []byte(body), Reference: "PRJ1-I-1"})
 		require.NoError(t, err)

@@ -42,7 +42,7 @@ func TestUserDataListener404(t *testing.T) {
 			}))
 			defer srv.Close()
 			cfg := mcConfig(t, map[string]string{"CC_USER_DATA_LISTENER_URL": srv.URL + "/l?apiKey=k"})
-			acts := New(cfg, nil, centercode.New(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+			acts := New(Deps{Configs: NewConfigStore(cfg), Centercode: centercode.New(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 			v, err := mcEnv(acts).ExecuteActivity(acts.PostUserData, PostUserDataRequest{Email: "ada@example.com", Body: []byte(`{"email":"ada@example.com"}`)})
 			if tt.skipped {
 				require.NoError(t, err)
@@ -85,7 +85,7 @@ func TestPostUserDataWriteLedger(t *testing.T) {
 	prefix := fmt.Sprintf("ahacc:test:written:%d:", time.Now().UnixNano())
 	ledger := dedup.New(rdb, time.Minute, prefix, dedup.PendingFor(time.Minute))
 	cfg := mcConfig(t, map[string]string{"CC_USER_DATA_LISTENER_URL": srv.URL + "/l?apiKey=k"})
-	acts := New(cfg, nil, centercode.New(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	acts := New(Deps{Configs: NewConfigStore(cfg), Centercode: centercode.New(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	acts.Writes = ledger
 	env := mcEnv(acts)
 	post := func(step int) error {

@@ -29,45 +29,24 @@ type PeopleAPI interface {
 	GetPortalUser(ctx context.Context, portalID, id string) (*aha.PortalUser, error)
 	// ListPortalUsers lists a page of an idea portal's portal users; filters: email.
 	ListPortalUsers(ctx context.Context, portalID string, page, perPage int, filters url.Values) ([]aha.PortalUser, aha.Pagination, error)
-}
-
-// PeopleProvider is implemented by an Aha! client adapter that can also read
-// people (the worker's AhaReader); the activities find their PeopleAPI through
-// the Activities.Aha field this way, so no extra wiring is needed.
-type PeopleProvider interface {
-	People() PeopleAPI
-}
-
-// OrgCacher is implemented by a PeopleAPI that keeps organizations between
-// activities, so a backfill reads each organization once, not once per page.
-type OrgCacher interface {
-	OrgCache() *OrgCache
-}
-
-// OrgLister is implemented by a PeopleAPI that can list organizations with
-// Aha!'s fields parameter (*aha.Client, so AhaPeople): a backfill page primes
-// the OrgCache with it, one call per 200 organizations instead of one each.
-type OrgLister interface {
+	// ListIdeaOrganizationsFields lists organizations with Aha!'s fields
+	// parameter: a backfill page primes the OrgCache with it, one call per
+	// 200 organizations instead of one each.
 	ListIdeaOrganizationsFields(ctx context.Context, page, perPage int, fields []string) ([]aha.IdeaOrganization, aha.Pagination, error)
-}
-
-// PortalCacher is implemented by a PeopleAPI that keeps the idea portal list
-// (and an index of their portal users) between activities.
-type PortalCacher interface {
+	// OrgCache keeps organizations between activities (nil: none), so a
+	// backfill reads each organization once, not once per page.
+	OrgCache() *OrgCache
+	// PortalCache keeps the idea portal list and an index of their portal
+	// users between activities.
 	PortalCache() *PortalCache
 }
 
-// people returns the PeopleAPI behind a.Aha (unexported: not an activity).
+// people is the worker's people reader (unexported: not an activity).
 func (a *Activities) people() (PeopleAPI, error) {
-	switch p := a.Aha.(type) {
-	case PeopleAPI:
-		return p, nil
-	case PeopleProvider:
-		if api := p.People(); api != nil {
-			return api, nil
-		}
+	if a.People == nil {
+		return nil, errors.New("this worker has no reader of Aha! people (idea users, organizations)")
 	}
-	return nil, errors.New("this worker's Aha! client cannot read people (idea users, organizations)")
+	return a.People, nil
 }
 
 // AhaPeople adapts the Aha! client to PeopleAPI, with the worker's caches:
@@ -172,11 +151,7 @@ type orgReader struct {
 }
 
 func newOrgReader(p PeopleAPI, useCache bool) *orgReader {
-	r := &orgReader{p: p, cached: useCache, seen: map[string]cachedOrg{}}
-	if oc, ok := p.(OrgCacher); ok {
-		r.cache = oc.OrgCache()
-	}
-	return r
+	return &orgReader{p: p, cache: p.OrgCache(), cached: useCache, seen: map[string]cachedOrg{}}
 }
 
 // get returns the organization (nil when Aha! has none) and when it was read.
@@ -222,8 +197,7 @@ const orgListPerPage = 200
 // the cache remembers it for the process, get reads each organization with a
 // GET, and prime returns why the first time (for the caller to log once).
 func (r *orgReader) prime(ctx context.Context, users []aha.IdeaUser) (fellBack string, err error) {
-	lister, ok := r.p.(OrgLister)
-	if !ok || !r.cached || r.cache == nil || r.cache.listIgnoresFields() {
+	if !r.cached || r.cache == nil || r.cache.listIgnoresFields() {
 		return "", nil
 	}
 	once := func(why string) (string, error) {
@@ -252,7 +226,7 @@ func (r *orgReader) prime(ctx context.Context, users []aha.IdeaUser) (fellBack s
 	var listed []aha.IdeaOrganization
 	for page := 1; page <= len(missing); page++ {
 		r.calls++
-		orgs, pag, err := lister.ListIdeaOrganizationsFields(ctx, page, orgListPerPage, aha.IdeaOrganizationFields)
+		orgs, pag, err := r.p.ListIdeaOrganizationsFields(ctx, page, orgListPerPage, aha.IdeaOrganizationFields)
 		if err != nil {
 			var ae *aha.Error
 			if errors.As(err, &ae) && (ae.Status == http.StatusBadRequest || ae.Status == http.StatusUnprocessableEntity) {

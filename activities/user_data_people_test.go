@@ -3,7 +3,6 @@ package activities
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -26,14 +25,6 @@ type countingLimiter struct{ n atomic.Int64 }
 
 func (l *countingLimiter) Wait(ctx context.Context) error { l.n.Add(1); return ctx.Err() }
 
-// peopleReader is the worker's AhaReader in small: no records, only people.
-type peopleReader struct{ p *AhaPeople }
-
-func (r peopleReader) GetRecord(context.Context, string, string) (AhaRecord, error) {
-	return AhaRecord{}, errors.New("not used")
-}
-func (r peopleReader) People() PeopleAPI { return r.p }
-
 type peopleFixture struct {
 	sim    *ahasim.Server
 	lim    *countingLimiter
@@ -51,7 +42,7 @@ func newPeopleFixture(t *testing.T, simOpts ahasim.Options) *peopleFixture {
 	f := &peopleFixture{sim: s, lim: &countingLimiter{}}
 	c := aha.New(s.URL(), mcAhaKey, aha.WithLimiter(f.lim), aha.WithHTTPClient(&http.Client{Timeout: 5 * time.Second}))
 	f.people = &AhaPeople{Client: c, Orgs: NewOrgCache(time.Minute)}
-	f.acts = New(mcConfig(t, nil), peopleReader{f.people}, centercode.New(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	f.acts = New(Deps{Configs: NewConfigStore(mcConfig(t, nil)), People: f.people, Centercode: centercode.New(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	var ts testsuite.WorkflowTestSuite
 	f.env = ts.NewTestActivityEnvironment()
 	f.env.RegisterActivity(f.acts)

@@ -128,10 +128,7 @@ type portalReader struct {
 }
 
 func newPortalReader(p PeopleAPI) *portalReader {
-	r := &portalReader{p: p}
-	if pc, ok := p.(PortalCacher); ok {
-		r.cache = pc.PortalCache()
-	}
+	r := &portalReader{p: p, cache: p.PortalCache()}
 	if r.cache == nil {
 		r.cache = &PortalCache{} // this activity only
 	}

@@ -138,7 +138,7 @@ func TestAhaPeopleResolverCoalescesAndRemembersEmail(t *testing.T) {
 	env := ts.NewTestWorkflowEnvironment()
 	cfg := udConfig(t)
 	cfg.Sync.RetryFor, cfg.Sync.RetryMaxInterval = 3*time.Hour, 7*time.Second
-	env.RegisterActivity(activities.New(cfg, nil, nil, nil))
+	env.RegisterActivity(activities.New(activities.Deps{Configs: activities.NewConfigStore(cfg)}))
 	seen := recordActivityOptions(env)
 	var reqs []activities.ResolvePeopleRequest
 	emails := []string{"old@example.com", "new@example.com"}

@@ -71,7 +71,7 @@ func (s *UserDataSuite) setup(cfg *mapping.Config) {
 	s.env = s.NewTestWorkflowEnvironment()
 	// The real struct: UserDataRoutes and MapUserData (local activities) run
 	// for real with the config (the example's); the far-side calls are mocked.
-	acts := activities.New(cfg, nil, nil, nil)
+	acts := activities.New(activities.Deps{Configs: activities.NewConfigStore(cfg)})
 	s.env.RegisterActivity(acts)
 	s.record, s.hydrates, s.posts = udPerson("Ada Lovelace", "Acme", "55000.0"), 0, nil
 	s.postFn = func(activities.PostUserDataRequest) (activities.PostUserDataResult, error) {

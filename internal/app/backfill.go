@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -13,7 +12,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/ahacc/ahacc/activities"
 	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/workflows"
 )
@@ -106,10 +104,6 @@ func SignalBackfill(ctx context.Context, c client.Client, signal string) error {
 	return err
 }
 
-// peopleByClient keeps one people adapter (with its organization cache) per
-// Aha! client, so every activity of a worker shares the cache.
-var peopleByClient sync.Map // *aha.Client → *activities.AhaPeople
-
 // orgCacheTTL bounds how old an organization a backfill or fan-out snapshot
 // may use; a person's own sync always reads afresh. A stale snapshot cannot
 // undo a newer change: each carries the time of its oldest part, and a
@@ -117,22 +111,6 @@ var peopleByClient sync.Map // *aha.Client → *activities.AhaPeople
 // lets a 10,000-person backfill (200 s at 50 writes/s) read each organization
 // once.
 const orgCacheTTL = 10 * time.Minute
-
-// People gives the user-data activities the Aha! people API (found through
-// the Activities.Aha field, see activities.PeopleProvider). Portal users are
-// looked up in the idea portals the account lists (a portal-user audit does
-// not name its portal).
-func (r AhaReader) People() activities.PeopleAPI {
-	if r.Client == nil {
-		return nil
-	}
-	if p, ok := peopleByClient.Load(r.Client); ok {
-		return p.(*activities.AhaPeople)
-	}
-	p := &activities.AhaPeople{Client: r.Client, Orgs: activities.NewOrgCache(orgCacheTTL)}
-	actual, _ := peopleByClient.LoadOrStore(r.Client, p)
-	return actual.(*activities.AhaPeople)
-}
 
 // BackfillRecords starts the RecordBackfillWorkflow of a feedback type (id
 // backfill:records:<type>) — every Aha! record of the kinds it is fed by, or

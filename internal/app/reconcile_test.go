@@ -51,7 +51,7 @@ func TestReconcileWaitsForInFlightAndSkipsInvalid(t *testing.T) {
 	store := dedup.New(redis.NewClient(&redis.Options{Addr: miniredis.RunT(t).Addr()}), time.Hour, "")
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	d := &dispatch.Dispatcher{Temporal: tc, TaskQueue: "q", Config: func() *mapping.Config { return cfg }, Dedup: store, Logger: logger}
-	acts := activities.New(cfg, nil, nil, logger)
+	acts := activities.New(activities.Deps{Configs: activities.NewConfigStore(cfg), Logger: logger})
 	audit := func(id, auditable string) aha.Audit {
 		return aha.Audit{ID: aha.FlexID(id), AuditAction: "update", AuditableType: "ideas/idea", AuditableID: aha.FlexID(auditable)}
 	}

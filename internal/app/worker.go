@@ -76,18 +76,27 @@ func StartWorker(o WorkerOptions) (*Worker, error) {
 		}
 	}
 	ahaClient := NewAhaClient(o.Config, o.Clients)
-	acts := activities.New(o.Config, AhaReader{Client: ahaClient}, NewCentercodeClient(o.Clients), o.Logger)
-	d := &dispatch.Dispatcher{Temporal: o.Temporal, TaskQueue: o.Env.TaskQueue, Config: acts.Configs.Load, Logger: o.Logger}
+	configs := activities.NewConfigStore(o.Config)
+	d := &dispatch.Dispatcher{Temporal: o.Temporal, TaskQueue: o.Env.TaskQueue, Config: configs.Load, Logger: o.Logger}
+	var writes activities.WriteLedger
 	if o.Redis != nil {
 		d.Dedup = dedup.New(o.Redis, o.Config.Sync.DedupTTL, "")
 		// A claim outlives the write's 2-minute start-to-close bound.
-		acts.Writes = dedup.New(o.Redis, o.Config.Sync.DedupTTL, "ahacc:written:", dedup.PendingFor(3*time.Minute))
+		writes = dedup.New(o.Redis, o.Config.Sync.DedupTTL, "ahacc:written:", dedup.PendingFor(3*time.Minute))
 	}
-	acts.Audits = ahaClient
-	acts.Records = ahaClient
-	acts.Dispatcher = auditDispatcher{d: d, logger: o.Logger}
-	acts.AhaWriter = ahaClient
-	acts.Statuses = d
+	acts := activities.New(activities.Deps{
+		Configs:    configs,
+		Aha:        AhaReader{Client: ahaClient},
+		People:     &activities.AhaPeople{Client: ahaClient, Orgs: activities.NewOrgCache(orgCacheTTL)},
+		AhaWriter:  ahaClient,
+		Centercode: NewCentercodeClient(o.Clients),
+		Audits:     ahaClient,
+		Records:    ahaClient,
+		Dispatcher: auditDispatcher{d: d, logger: o.Logger},
+		Statuses:   d,
+		Writes:     writes,
+		Logger:     o.Logger,
+	})
 	w := worker.New(o.Temporal, o.Env.TaskQueue, worker.Options{
 		WorkerStopTimeout: o.StopTimeout,
 		// Enough pollers to keep a burst of entity workflows moving; activities
