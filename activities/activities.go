@@ -20,6 +20,7 @@ import (
 
 	"github.com/ahacc/ahacc/internal/aha"
 	"github.com/ahacc/ahacc/internal/centercode"
+	"github.com/ahacc/ahacc/internal/people"
 	"github.com/ahacc/ahacc/mapping"
 )
 
@@ -61,7 +62,7 @@ type Deps struct {
 	// reloads the mapping for the next activities (running ones keep theirs).
 	Configs    *ConfigStore
 	Aha        AhaAPI          // reads Aha! records
-	People     PeopleAPI       // reads Aha! people, with the worker's caches
+	People     people.API      // reads Aha! people, with the worker's caches
 	AhaWriter  AhaWriter       // macros' writes to Aha!
 	Centercode CentercodeAPI   // Centercode's source and listener endpoints
 	Audits     AuditLister     // the reconcile run's audit pages

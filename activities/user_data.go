@@ -21,6 +21,7 @@ import (
 	"github.com/ahacc/ahacc/internal/centercode"
 	"github.com/ahacc/ahacc/internal/contract"
 	"github.com/ahacc/ahacc/internal/dedup"
+	"github.com/ahacc/ahacc/internal/people"
 	"github.com/ahacc/ahacc/mapping"
 )
 
@@ -69,12 +70,12 @@ func (a *Activities) HydratePerson(ctx context.Context, req HydratePersonRequest
 		b, _ := json.Marshal(map[string]any{"email": email})
 		return PersonRecord{Email: email, Found: false, JSON: b, FetchedAt: start}, nil
 	}
-	orgs := newOrgReader(p, false) // fresh: this read decides what is written
-	var portals portalUsersFunc
+	orgs := people.NewOrgReader(p, false) // fresh: this read decides what is written
+	var portals people.UsersFunc
 	if a.config().UserData.Accepts(mapping.KindPortalUser) {
-		portals = newPortalReader(p).byEmail
+		portals = people.NewPortalReader(p).ByEmail
 	}
-	b, _, err := buildPerson(ctx, *u, orgs, portals, start)
+	b, _, err := people.BuildPerson(ctx, *u, orgs, portals, start)
 	if err != nil {
 		return PersonRecord{}, Classify("read the organizations and portal users of Aha! idea user "+email, err)
 	}
@@ -224,11 +225,11 @@ func (a *Activities) ResolvePeople(ctx context.Context, req ResolvePeopleRequest
 	case mapping.KindIdeaUser, mapping.KindPortalUser:
 		userID := req.AhaID
 		if req.Kind == mapping.KindPortalUser {
-			portals := newPortalReader(p)
-			pu, err := portals.find(ctx, req.AhaID)
-			res.AhaCalls += portals.calls
+			portals := people.NewPortalReader(p)
+			pu, err := portals.Find(ctx, req.AhaID)
+			res.AhaCalls += portals.Calls
 			if err != nil {
-				if notFound(err) {
+				if aha.IsNotFound(err) {
 					res.Gone = true
 					return res, signalAll(req.PreviousEmails, hydrate)
 				}
@@ -244,7 +245,7 @@ func (a *Activities) ResolvePeople(ctx context.Context, req ResolvePeopleRequest
 		res.AhaCalls++
 		u, err := p.GetIdeaUser(ctx, userID)
 		if err != nil {
-			if notFound(err) {
+			if aha.IsNotFound(err) {
 				res.Gone = true
 				return res, signalAll(req.PreviousEmails, hydrate)
 			}
@@ -267,32 +268,27 @@ func signalAll(emails []string, f func(string) error) error {
 	return nil
 }
 
-func notFound(err error) bool {
-	var ae *aha.Error
-	return errors.As(err, &ae) && ae.Status == 404
-}
-
 // fanOutOrganization signals every idea user of an organization with a
 // snapshot (the organization read afresh, their other organizations and their
 // portal users through the worker's caches). Idea users are listed with
 // idea_organization_id (an assumed filter the simulator implements) and
 // checked again here, so an Aha! that ignored the filter costs more pages but
 // signals the same people.
-func (a *Activities) fanOutOrganization(ctx context.Context, p PeopleAPI, req ResolvePeopleRequest, res ResolvePeopleResult) (ResolvePeopleResult, error) {
-	orgs := newOrgReader(p, true)
+func (a *Activities) fanOutOrganization(ctx context.Context, p people.API, req ResolvePeopleRequest, res ResolvePeopleResult) (ResolvePeopleResult, error) {
+	orgs := people.NewOrgReader(p, true)
 	// Read the changed organization afresh (and refresh the cache with it).
-	orgs.cached = false
-	org, _, err := orgs.get(ctx, req.AhaID)
+	orgs.UseCache(false)
+	org, _, err := orgs.Get(ctx, req.AhaID)
 	if err != nil {
 		return res, Classify("fetch Aha! organization "+req.AhaID, err)
 	}
-	orgs.cached = true
+	orgs.UseCache(true)
 	res.Gone = org == nil
-	var portals *portalReader
-	var portalUsers portalUsersFunc
+	var portals *people.PortalReader
+	var portalUsers people.UsersFunc
 	if a.config().UserData.Accepts(mapping.KindPortalUser) {
-		portals = newPortalReader(p)
-		portalUsers = portals.indexed
+		portals = people.NewPortalReader(p)
+		portalUsers = portals.Indexed
 	}
 	page := 1
 	if activity.HasHeartbeatDetails(ctx) {
@@ -317,7 +313,7 @@ func (a *Activities) fanOutOrganization(ctx context.Context, p PeopleAPI, req Re
 			if res.Gone {
 				ev.Hydrate = true // the organization is gone: read each person afresh
 			} else {
-				snap, at, err := buildPerson(ctx, u, orgs, portalUsers, start)
+				snap, at, err := people.BuildPerson(ctx, u, orgs, portalUsers, start)
 				if err != nil {
 					return res, Classify("read organizations and portal users for "+contract.NormalizeEmail(u.Email), err)
 				}
@@ -340,9 +336,9 @@ func (a *Activities) fanOutOrganization(ctx context.Context, p PeopleAPI, req Re
 		}
 		page++
 	}
-	res.AhaCalls += orgs.calls
+	res.AhaCalls += orgs.Calls
 	if portals != nil {
-		res.AhaCalls += portals.calls
+		res.AhaCalls += portals.Calls
 	}
 	return res, nil
 }
@@ -384,40 +380,40 @@ func (a *Activities) BackfillUsersPage(ctx context.Context, req BackfillPageRequ
 		return BackfillPageResult{}, Classify(fmt.Sprintf("list Aha! idea users (page %d)", req.Page), err)
 	}
 	res := BackfillPageResult{Page: req.Page, TotalPages: pag.TotalPages, TotalRecords: pag.TotalRecords, Users: len(users), AhaCalls: 1}
-	orgs := newOrgReader(p, true)
-	var portals *portalReader
-	var portalUsers portalUsersFunc
+	orgs := people.NewOrgReader(p, true)
+	var portals *people.PortalReader
+	var portalUsers people.UsersFunc
 	if a.config().UserData.Accepts(mapping.KindPortalUser) {
-		portals = newPortalReader(p)
-		portalUsers = portals.indexed
+		portals = people.NewPortalReader(p)
+		portalUsers = portals.Indexed
 	}
-	people := make([]aha.IdeaUser, 0, len(users))
+	withEmail := make([]aha.IdeaUser, 0, len(users))
 	for _, u := range users {
 		if strings.TrimSpace(u.Email) == "" {
 			res.NoEmail++
 			continue
 		}
-		people = append(people, u)
+		withEmail = append(withEmail, u)
 	}
-	fellBack, err := orgs.prime(ctx, people)
+	fellBack, err := orgs.Prime(ctx, withEmail)
 	if err != nil {
 		return res, Classify("list Aha! organizations", err)
 	}
 	if fellBack != "" {
 		a.Logger.Warn("Aha! organizations read one by one: "+fellBack, "fields", strings.Join(aha.IdeaOrganizationFields, ","), "page", req.Page)
 	}
-	batch := make([]personSignal, 0, len(people))
-	for _, u := range people {
-		snap, at, err := buildPerson(ctx, u, orgs, portalUsers, start)
+	batch := make([]personSignal, 0, len(withEmail))
+	for _, u := range withEmail {
+		snap, at, err := people.BuildPerson(ctx, u, orgs, portalUsers, start)
 		if err != nil {
 			return res, Classify("read organizations and portal users for "+contract.NormalizeEmail(u.Email), err)
 		}
 		batch = append(batch, personSignal{email: u.Email, ev: contract.PersonEvent{Kind: "backfill", AhaID: u.ID.String(),
 			IdeaUserID: u.ID.String(), Snapshot: snap, FetchedAt: at, Source: "backfill"}})
 	}
-	res.AhaCalls += orgs.calls
+	res.AhaCalls += orgs.Calls
 	if portals != nil {
-		res.AhaCalls += portals.calls
+		res.AhaCalls += portals.Calls
 	}
 	if err := signalMany(ctx, batch, a.personPace()); err != nil {
 		return res, err
@@ -520,4 +516,12 @@ func signalPerson(ctx context.Context, email string, ev contract.PersonEvent) er
 		return temporal.NewApplicationError(fmt.Sprintf("signal %s: %v", id, err), ErrTypeTransient)
 	}
 	return nil
+}
+
+// people is the worker's people reader (unexported: not an activity).
+func (a *Activities) people() (people.API, error) {
+	if a.People == nil {
+		return nil, errors.New("this worker has no reader of Aha! people (idea users, organizations)")
+	}
+	return a.People, nil
 }

@@ -244,11 +244,11 @@ func TestBackfillListedOrganizationsKeepTheirReadTime(t *testing.T) {
 	require.False(t, listAt.IsZero())
 	var at time.Time
 	for _, o := range s.OrganizationIDs() {
-		e, ok := f.people.Orgs.get(o, time.Now())
+		org, readAt, ok := f.people.Orgs.Cached(o, time.Now())
 		require.True(t, ok)
-		require.NotNil(t, e.org)
-		assert.True(t, e.org.Full())
-		at = e.at
+		require.NotNil(t, org)
+		assert.True(t, org.Full())
+		at = readAt
 		assert.True(t, !at.Before(usersAt) && !at.After(listAt), "read at %s: after the users (%s), before the list call reached Aha! (%s)", at, usersAt, listAt)
 	}
 	f.rec.evs = map[string]contract.PersonEvent{}
@@ -306,9 +306,7 @@ func TestBackfillFallsBackWhenFieldsIgnored(t *testing.T) {
 
 			// The next page, its organizations no longer cached: GETs, no
 			// list, no second warning.
-			f.people.Orgs.mu.Lock()
-			f.people.Orgs.m = map[string]cachedOrg{}
-			f.people.Orgs.mu.Unlock()
+			f.people.Orgs.Clear()
 			f.rec.evs = map[string]contract.PersonEvent{}
 			res, n = f.page(t, 2)
 			assert.Equal(t, 1+10, n)

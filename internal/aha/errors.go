@@ -38,6 +38,12 @@ func (e *Error) Retryable() bool { return farside.RetryableStatus(e.Status) }
 // RetryDelay is the wait the server asked for (0 when it gave none).
 func (e *Error) RetryDelay() time.Duration { return e.RetryAfter }
 
+// IsNotFound reports whether err is Aha!'s 404.
+func IsNotFound(err error) bool {
+	var ae *Error
+	return errors.As(err, &ae) && ae.Status == 404
+}
+
 // TransportError is a request that got no HTTP answer: timeout, connection refused or
 // reset, a dropped connection. It is always retryable; Sent tells whether the request
 // may have reached Aha! (then a write is ambiguous: it may have been committed).

@@ -20,6 +20,7 @@ import (
 	"github.com/ahacc/ahacc/internal/dedup"
 	"github.com/ahacc/ahacc/internal/dispatch"
 	"github.com/ahacc/ahacc/internal/metrics"
+	"github.com/ahacc/ahacc/internal/people"
 	"github.com/ahacc/ahacc/internal/ratelimit"
 	"github.com/ahacc/ahacc/mapping"
 	"github.com/ahacc/ahacc/workflows"
@@ -87,7 +88,7 @@ func StartWorker(o WorkerOptions) (*Worker, error) {
 	acts := activities.New(activities.Deps{
 		Configs:    configs,
 		Aha:        AhaReader{Client: ahaClient},
-		People:     &activities.AhaPeople{Client: ahaClient, Orgs: activities.NewOrgCache(orgCacheTTL)},
+		People:     &people.AhaPeople{Client: ahaClient, Orgs: people.NewOrgCache(orgCacheTTL)},
 		AhaWriter:  ahaClient,
 		Centercode: NewCentercodeClient(o.Clients),
 		Audits:     ahaClient,

@@ -1,4 +1,8 @@
-package activities
+// Package people reads Aha! people for the user-data activities: idea users
+// with their organizations expanded and the portal users of the account's idea
+// portals, through a worker's caches (organizations, the portal list and an
+// index of portal users) so backfills and fan-outs spare the shared budget.
+package people
 
 import (
 	"bytes"
@@ -15,10 +19,10 @@ import (
 	"github.com/ahacc/ahacc/internal/contract"
 )
 
-// PeopleAPI is what the user-data activities need from Aha!: idea users (by
+// API is what the user-data activities need from Aha!: idea users (by
 // page, by email, by organization), organizations, idea portals and their
 // portal users. *aha.Client has every method (AhaPeople embeds it).
-type PeopleAPI interface {
+type API interface {
 	// ListIdeaUsers lists idea users; filters: email, idea_organization_id, updated_since.
 	ListIdeaUsers(ctx context.Context, page, perPage int, filters url.Values) ([]aha.IdeaUser, aha.Pagination, error)
 	GetIdeaUser(ctx context.Context, id string) (*aha.IdeaUser, error)
@@ -41,15 +45,7 @@ type PeopleAPI interface {
 	PortalCache() *PortalCache
 }
 
-// people is the worker's people reader (unexported: not an activity).
-func (a *Activities) people() (PeopleAPI, error) {
-	if a.People == nil {
-		return nil, errors.New("this worker has no reader of Aha! people (idea users, organizations)")
-	}
-	return a.People, nil
-}
-
-// AhaPeople adapts the Aha! client to PeopleAPI, with the worker's caches:
+// AhaPeople adapts the Aha! client to API, with the worker's caches:
 // organizations (Orgs) and idea portals (listed from Aha!, see PortalCache).
 // Build one per worker and share it: the caches spare the shared rate budget.
 type AhaPeople struct {
@@ -121,6 +117,20 @@ func (c *OrgCache) put(id string, o *aha.IdeaOrganization, at time.Time) {
 	c.m[id] = cachedOrg{org: o, at: at}
 }
 
+// Cached returns the organization cached for id and when it was read, if
+// younger than the TTL (org nil: Aha! answered 404).
+func (c *OrgCache) Cached(id string, now time.Time) (org *aha.IdeaOrganization, at time.Time, ok bool) {
+	e, ok := c.get(id, now)
+	return e.org, e.at, ok
+}
+
+// Clear forgets every cached organization.
+func (c *OrgCache) Clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m = map[string]cachedOrg{}
+}
+
 // listIgnoresFields reports whether the organization list was found to
 // ignore fields.
 func (c *OrgCache) listIgnoresFields() bool {
@@ -139,23 +149,28 @@ func (c *OrgCache) markListIgnoresFields() bool {
 	return first
 }
 
-// orgReader reads organizations for one activity: each at most once, through
+// OrgReader reads organizations for one activity: each at most once, through
 // the cache when allowed. It counts Aha! calls and remembers the oldest read
 // it served, which bounds how fresh a snapshot built from it is.
-type orgReader struct {
-	p      PeopleAPI
+type OrgReader struct {
+	p      API
 	cache  *OrgCache
 	cached bool
 	seen   map[string]cachedOrg
-	calls  int
+	Calls  int
 }
 
-func newOrgReader(p PeopleAPI, useCache bool) *orgReader {
-	return &orgReader{p: p, cache: p.OrgCache(), cached: useCache, seen: map[string]cachedOrg{}}
+// UseCache turns reading through the worker's cache on or off (a changed
+// organization is read afresh, and refreshes the cache).
+func (r *OrgReader) UseCache(on bool) { r.cached = on }
+
+// NewOrgReader reads organizations for one activity, through p's cache when useCache.
+func NewOrgReader(p API, useCache bool) *OrgReader {
+	return &OrgReader{p: p, cache: p.OrgCache(), cached: useCache, seen: map[string]cachedOrg{}}
 }
 
 // get returns the organization (nil when Aha! has none) and when it was read.
-func (r *orgReader) get(ctx context.Context, id string) (*aha.IdeaOrganization, time.Time, error) {
+func (r *OrgReader) Get(ctx context.Context, id string) (*aha.IdeaOrganization, time.Time, error) {
 	if e, ok := r.seen[id]; ok {
 		return e.org, e.at, nil
 	}
@@ -166,7 +181,7 @@ func (r *orgReader) get(ctx context.Context, id string) (*aha.IdeaOrganization, 
 			return e.org, e.at, nil
 		}
 	}
-	r.calls++
+	r.Calls++
 	o, err := r.p.GetIdeaOrganization(ctx, id)
 	if err != nil {
 		var ae *aha.Error
@@ -196,7 +211,7 @@ const orgListPerPage = 200
 // Full — Aha! ignored fields — or a refusal (400, 422) is not used at all:
 // the cache remembers it for the process, get reads each organization with a
 // GET, and prime returns why the first time (for the caller to log once).
-func (r *orgReader) prime(ctx context.Context, users []aha.IdeaUser) (fellBack string, err error) {
+func (r *OrgReader) Prime(ctx context.Context, users []aha.IdeaUser) (fellBack string, err error) {
 	if !r.cached || r.cache == nil || r.cache.listIgnoresFields() {
 		return "", nil
 	}
@@ -225,7 +240,7 @@ func (r *orgReader) prime(ctx context.Context, users []aha.IdeaUser) (fellBack s
 	at := time.Now()
 	var listed []aha.IdeaOrganization
 	for page := 1; page <= len(missing); page++ {
-		r.calls++
+		r.Calls++
 		orgs, pag, err := r.p.ListIdeaOrganizationsFields(ctx, page, orgListPerPage, aha.IdeaOrganizationFields)
 		if err != nil {
 			var ae *aha.Error
@@ -255,7 +270,7 @@ func (r *orgReader) prime(ctx context.Context, users []aha.IdeaUser) (fellBack s
 	return "", nil
 }
 
-// buildPerson is the person record the user_data mapping sees: the idea user
+// BuildPerson is the person record the user_data mapping sees: the idea user
 // as Aha! returns it, with each embedded organization reference replaced by
 // the whole organization (revenue, email domains, custom fields). A reference
 // to an organization Aha! no longer has is kept as it is. With portals (the
@@ -263,7 +278,7 @@ func (r *orgReader) prime(ctx context.Context, users []aha.IdeaUser) (fellBack s
 // "portal_users": every portal user with the person's email, as Aha! returns
 // them plus "idea_portal_id", in Aha!'s portal order ([] when none); without,
 // the record has no portal_users key. It returns the time of its oldest part.
-func buildPerson(ctx context.Context, u aha.IdeaUser, orgs *orgReader, portals portalUsersFunc, readAt time.Time) ([]byte, time.Time, error) {
+func BuildPerson(ctx context.Context, u aha.IdeaUser, orgs *OrgReader, portals UsersFunc, readAt time.Time) ([]byte, time.Time, error) {
 	doc := map[string]any{}
 	if len(u.Raw) > 0 {
 		var err error
@@ -277,7 +292,7 @@ func buildPerson(ctx context.Context, u aha.IdeaUser, orgs *orgReader, portals p
 	refs, _ := doc["idea_organizations"].([]any)
 	full := make([]any, 0, len(refs))
 	for i, ref := range u.IdeaOrganizations {
-		o, at, err := orgs.get(ctx, ref.ID.String())
+		o, at, err := orgs.Get(ctx, ref.ID.String())
 		if err != nil {
 			return nil, time.Time{}, err
 		}

@@ -1,4 +1,4 @@
-package activities
+package people
 
 import (
 	"context"
@@ -16,6 +16,9 @@ import (
 // idea portals (GET /api/v1/idea_portals) and look in each. Every read below
 // passes the Aha! client's limiter (the shared budget), so the list is kept:
 // per activity, and per worker in a PortalCache for PortalListTTL.
+
+// listPerPage is the page size of people lists: Aha!'s largest.
+const listPerPage = 200
 
 const (
 	// PortalListTTL is how long a worker reuses the idea portal list. A
@@ -38,15 +41,22 @@ type PortalCache struct {
 	list    []aha.IdeaPortal
 	listAt  time.Time
 	hints   map[string]string // portal user id → idea portal id
-	index   map[string][]portalUser
+	index   map[string][]PortalUser
 	indexAt time.Time
 	build   chan struct{} // held while the index is built (one build at a time)
 }
 
-// portalUser is a portal user with the idea portal it belongs to.
-type portalUser struct {
+// PortalUser is a portal user with the idea portal it belongs to.
+type PortalUser struct {
 	portalID string
 	user     aha.PortalUser
+}
+
+// ExpireList forgets the idea portal list: the next read lists the portals again.
+func (c *PortalCache) ExpireList() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.listAt = time.Time{}
 }
 
 func (c *PortalCache) getList(now time.Time) ([]aha.IdeaPortal, bool) {
@@ -81,7 +91,7 @@ func (c *PortalCache) putHint(userID, portalID string) {
 	c.hints[userID] = portalID
 }
 
-func (c *PortalCache) getIndex(now time.Time) (map[string][]portalUser, time.Time, bool) {
+func (c *PortalCache) getIndex(now time.Time) (map[string][]PortalUser, time.Time, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.index == nil || now.Sub(c.indexAt) > PortalUserIndexTTL {
@@ -90,7 +100,7 @@ func (c *PortalCache) getIndex(now time.Time) (map[string][]portalUser, time.Tim
 	return c.index, c.indexAt, true
 }
 
-func (c *PortalCache) putIndex(ix map[string][]portalUser, at time.Time) {
+func (c *PortalCache) putIndex(ix map[string][]PortalUser, at time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if at.After(c.indexAt) {
@@ -116,19 +126,19 @@ func (c *PortalCache) lockBuild(ctx context.Context) error {
 
 func (c *PortalCache) unlockBuild() { <-c.build }
 
-// portalReader reads idea portals and portal users for one activity, through
-// the worker's PortalCache when the PeopleAPI has one. It counts Aha! calls.
-type portalReader struct {
-	p      PeopleAPI
+// PortalReader reads idea portals and portal users for one activity, through
+// the worker's PortalCache when the API has one. It counts Aha! calls.
+type PortalReader struct {
+	p      API
 	cache  *PortalCache
 	list   []aha.IdeaPortal
 	have   bool // list holds this activity's portal list
 	listed bool // list was read from Aha! in this activity
-	calls  int
+	Calls  int
 }
 
-func newPortalReader(p PeopleAPI) *portalReader {
-	r := &portalReader{p: p, cache: p.PortalCache()}
+func NewPortalReader(p API) *PortalReader {
+	r := &PortalReader{p: p, cache: p.PortalCache()}
 	if r.cache == nil {
 		r.cache = &PortalCache{} // this activity only
 	}
@@ -137,7 +147,7 @@ func newPortalReader(p PeopleAPI) *portalReader {
 
 // portals returns the idea portals: the list this activity already has, the
 // worker's while younger than PortalListTTL, else read from Aha!.
-func (r *portalReader) portals(ctx context.Context) ([]aha.IdeaPortal, error) {
+func (r *PortalReader) portals(ctx context.Context) ([]aha.IdeaPortal, error) {
 	if r.have {
 		return r.list, nil
 	}
@@ -149,14 +159,14 @@ func (r *portalReader) portals(ctx context.Context) ([]aha.IdeaPortal, error) {
 }
 
 // relist reads the portal list from Aha! and refreshes the worker's cache.
-func (r *portalReader) relist(ctx context.Context) ([]aha.IdeaPortal, error) {
+func (r *PortalReader) relist(ctx context.Context) ([]aha.IdeaPortal, error) {
 	at := time.Now()
 	l, err := r.p.ListIdeaPortals(ctx)
 	if err != nil {
-		r.calls++
+		r.Calls++
 		return nil, err
 	}
-	r.calls += max(1, (len(l)+BackfillPerPage-1)/BackfillPerPage) // one request per 200 portals
+	r.Calls += max(1, (len(l)+listPerPage-1)/listPerPage) // one request per 200 portals
 	r.list, r.have, r.listed = l, true, true
 	r.cache.putList(l, at)
 	return l, nil
@@ -166,18 +176,18 @@ func (r *portalReader) relist(ctx context.Context) ([]aha.IdeaPortal, error) {
 // was last found in, then in each listed portal in turn. When no portal has
 // it and the list came from the cache, the list is read afresh once and only
 // the portals new in it are tried. Not found is Aha!'s 404 (the last one).
-func (r *portalReader) find(ctx context.Context, id string) (*aha.PortalUser, error) {
+func (r *PortalReader) Find(ctx context.Context, id string) (*aha.PortalUser, error) {
 	tried := map[string]bool{}
 	var last error
 	try := func(portalID string) (*aha.PortalUser, error) {
 		tried[portalID] = true
-		r.calls++
+		r.Calls++
 		u, err := r.p.GetPortalUser(ctx, portalID, id)
 		if err == nil {
 			r.cache.putHint(id, portalID)
 			return u, nil
 		}
-		if !notFound(err) {
+		if !aha.IsNotFound(err) {
 			return nil, err
 		}
 		last = err
@@ -221,25 +231,25 @@ func (r *portalReader) find(ctx context.Context, id string) (*aha.PortalUser, er
 // Aha!'s API documentation gives). Only users whose email is the person's
 // are kept, so an Aha! that ignored the filter would miss people, never mix
 // them up. A portal deleted since the list was read is skipped.
-func (r *portalReader) byEmail(ctx context.Context, email string) ([]portalUser, time.Time, error) {
+func (r *PortalReader) ByEmail(ctx context.Context, email string) ([]PortalUser, time.Time, error) {
 	at := time.Now()
 	l, err := r.portals(ctx)
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("list idea portals: %w", err)
 	}
-	var out []portalUser
+	var out []PortalUser
 	for _, p := range l {
-		r.calls++
-		users, _, err := r.p.ListPortalUsers(ctx, p.ID.String(), 1, BackfillPerPage, url.Values{"email": {email}})
+		r.Calls++
+		users, _, err := r.p.ListPortalUsers(ctx, p.ID.String(), 1, listPerPage, url.Values{"email": {email}})
 		if err != nil {
-			if notFound(err) {
+			if aha.IsNotFound(err) {
 				continue
 			}
 			return nil, time.Time{}, fmt.Errorf("list portal users of idea portal %s: %w", p.ID.String(), err)
 		}
 		for _, u := range users {
 			if contract.NormalizeEmail(u.Email) == email {
-				out = append(out, portalUser{portalID: p.ID.String(), user: u})
+				out = append(out, PortalUser{portalID: p.ID.String(), user: u})
 			}
 		}
 	}
@@ -251,7 +261,7 @@ func (r *portalReader) byEmail(ctx context.Context, email string) ([]portalUser,
 // index is older than PortalUserIndexTTL: a backfill or fan-out costs pages
 // of portal users, not one request per person. The time is when the index
 // was read.
-func (r *portalReader) indexed(ctx context.Context, email string) ([]portalUser, time.Time, error) {
+func (r *PortalReader) Indexed(ctx context.Context, email string) ([]PortalUser, time.Time, error) {
 	if ix, at, ok := r.cache.getIndex(time.Now()); ok {
 		return ix[email], at, nil
 	}
@@ -267,24 +277,24 @@ func (r *portalReader) indexed(ctx context.Context, email string) ([]portalUser,
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("list idea portals: %w", err)
 	}
-	ix := map[string][]portalUser{}
+	ix := map[string][]PortalUser{}
 	for _, p := range l {
 	pages:
 		for page := 1; ; page++ {
 			if err := ctx.Err(); err != nil {
 				return nil, time.Time{}, err
 			}
-			r.calls++
-			users, pag, err := r.p.ListPortalUsers(ctx, p.ID.String(), page, BackfillPerPage, nil)
+			r.Calls++
+			users, pag, err := r.p.ListPortalUsers(ctx, p.ID.String(), page, listPerPage, nil)
 			switch {
-			case notFound(err):
+			case aha.IsNotFound(err):
 				break pages // deleted since the list was read
 			case err != nil:
 				return nil, time.Time{}, fmt.Errorf("list portal users of idea portal %s (page %d): %w", p.ID.String(), page, err)
 			}
 			for _, u := range users {
 				if e := contract.NormalizeEmail(u.Email); e != "" {
-					ix[e] = append(ix[e], portalUser{portalID: p.ID.String(), user: u})
+					ix[e] = append(ix[e], PortalUser{portalID: p.ID.String(), user: u})
 				}
 			}
 			if len(users) == 0 || page >= pag.TotalPages {
@@ -296,6 +306,6 @@ func (r *portalReader) indexed(ctx context.Context, email string) ([]portalUser,
 	return ix[email], at, nil
 }
 
-// portalUsersFunc reads a person's portal users for buildPerson (fresh or
+// UsersFunc reads a person's portal users for BuildPerson (fresh or
 // through the index) and says when they were read.
-type portalUsersFunc func(ctx context.Context, email string) ([]portalUser, time.Time, error)
+type UsersFunc func(ctx context.Context, email string) ([]PortalUser, time.Time, error)
