@@ -68,17 +68,6 @@ func (f *peopleFixture) hydrate(t *testing.T, email string) (PersonRecord, map[s
 	return pr, doc
 }
 
-func (f *peopleFixture) ideaUserID(t *testing.T, email string) string {
-	t.Helper()
-	for _, id := range f.sim.IdeaUserIDs() {
-		if f.sim.IdeaUserEmail(id) == email {
-			return id
-		}
-	}
-	t.Fatalf("no idea user %s", email)
-	return ""
-}
-
 // ResolvePeople counts the portal search in AhaCalls; a portal user no portal
 // has is gone (and, with no previous email, nobody is signalled).
 func TestResolvePortalUserGone(t *testing.T) {
