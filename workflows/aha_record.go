@@ -77,20 +77,10 @@ func (s *entity) debounce() time.Duration {
 	return 2 * time.Second
 }
 
-// The entity loop's view of a record (entityBehaviour).
-func (s *entity) pending() bool                                        { return s.Pending }
-func (s *entity) parked() bool                                         { return s.SyncState == contract.StateParked }
-func (s *entity) lastSync() time.Time                                  { return s.LastSync }
-func (s *entity) eventCount() int                                      { return s.Events + s.Duplicates }
-func (s *entity) parkedReason() string                                 { return s.ParkedReason }
-func (s *entity) skip(ctx workflow.Context)                            { s.onSkip(ctx) }
-func (s *entity) retry(ctx workflow.Context, rr contract.RetryRequest) { s.onRetry(ctx, rr) }
-
-// syncNow syncs; a record deleted in Aha! whose on_destroy was applied ends
-// the workflow (later events of its id start a new run).
-func (s *entity) syncNow(ctx workflow.Context) bool {
-	s.sync(ctx)
-	return s.version >= 1 && s.Destroyed && s.SyncState == contract.StateSynced
+// status is the entity loop's view of the record.
+func (s *entity) status() entityStatus {
+	return entityStatus{pending: s.Pending, parked: s.SyncState == contract.StateParked,
+		lastSync: s.LastSync, events: s.Events + s.Duplicates, parkedReason: s.ParkedReason}
 }
 
 func (s *entity) carry(ctx workflow.Context) error {
@@ -124,7 +114,7 @@ func (s *entity) onEvent(ev contract.AhaEvent) {
 	s.Pending = true
 }
 
-func (s *entity) onRetry(ctx workflow.Context, rr contract.RetryRequest) {
+func (s *entity) retry(ctx workflow.Context, rr contract.RetryRequest) {
 	workflow.GetLogger(ctx).Info("retry requested", "parked_reason", s.ParkedReason, "create", rr.Create)
 	s.ParkedOnContent = false
 	if rr.Create {
@@ -141,7 +131,7 @@ func (s *entity) onRetry(ctx workflow.Context, rr contract.RetryRequest) {
 	s.upsert(ctx)
 }
 
-func (s *entity) onSkip(ctx workflow.Context) {
+func (s *entity) skip(ctx workflow.Context) {
 	if s.SyncState != contract.StateParked {
 		return
 	}
@@ -152,8 +142,10 @@ func (s *entity) onSkip(ctx workflow.Context) {
 	s.upsert(ctx)
 }
 
-// sync hydrates, maps and writes the record once.
-func (s *entity) sync(ctx workflow.Context) {
+// sync hydrates, maps and writes the record once. A record deleted in Aha!
+// whose on_destroy was applied ends the workflow (true): later events of its
+// id start a new run.
+func (s *entity) sync(ctx workflow.Context) (finished bool) {
 	s.Pending = false
 	s.Syncs++
 	s.SyncState = contract.StateSyncing
@@ -171,6 +163,7 @@ func (s *entity) sync(ctx workflow.Context) {
 		workflow.GetLogger(ctx).Warn("record parked", "reason", s.ParkedReason)
 	}
 	s.upsert(ctx)
+	return s.version >= 1 && s.Destroyed && s.SyncState == contract.StateSynced
 }
 
 // syncOnce reads the routes, fetches the record, maps it for each feedback

@@ -17,23 +17,25 @@ import (
 
 // entityBehaviour is what one kind of entity workflow supplies to the loop.
 type entityBehaviour interface {
-	// pending: an event is waiting to be synced; parked: an operator decides.
-	pending() bool
-	parked() bool
-	// lastSync and debounce place the next sync (the coalescing window).
-	lastSync() time.Time
+	// status is what the loop decides on.
+	status() entityStatus
+	// debounce is the coalescing window after a sync.
 	debounce() time.Duration
 	// sync runs one sync; true ends the workflow (the record is gone).
-	syncNow(ctx workflow.Context) (finished bool)
-	// eventCount counts events and duplicates taken (bounds a run's history).
-	eventCount() int
+	sync(ctx workflow.Context) (finished bool)
 	// carry is the continue-as-new error that hands the state to the next run.
 	carry(ctx workflow.Context) error
-	// retry and skip act on an operator's request; parkedReason says why
-	// the entity parked (for the Update's answer).
+	// retry and skip act on an operator's request.
 	retry(ctx workflow.Context, rr contract.RetryRequest)
 	skip(ctx workflow.Context)
-	parkedReason() string
+}
+
+// entityStatus is an entity's state as the loop sees it.
+type entityStatus struct {
+	pending, parked bool // an event waits to be synced; an operator decides
+	lastSync        time.Time
+	events          int // events and duplicates taken (bounds a run's history)
+	parkedReason    string
 }
 
 // entityOptions are the loop's per-kind settings.
@@ -85,17 +87,17 @@ func runEntity[E any](ctx workflow.Context, b entityBehaviour, eventSignal strin
 	if err := l.setUpdateHandlers(ctx); err != nil {
 		return err
 	}
-	start := b.eventCount()
+	start := b.status().events
 	for {
 		// Take everything already delivered before deciding what to do.
 		l.drain(ctx)
-		if b.pending() && !b.parked() {
+		if st := b.status(); st.pending && !st.parked {
 			wait := time.Duration(0)
-			if !b.lastSync().IsZero() {
-				wait = b.lastSync().Add(b.debounce()).Sub(workflow.Now(ctx))
+			if !st.lastSync.IsZero() {
+				wait = st.lastSync.Add(b.debounce()).Sub(workflow.Now(ctx))
 			}
 			if wait <= 0 {
-				if b.syncNow(ctx) {
+				if b.sync(ctx) {
 					l.drain(ctx)
 					return nil
 				}
@@ -106,23 +108,23 @@ func runEntity[E any](ctx workflow.Context, b entityBehaviour, eventSignal strin
 			l.waitFor(ctx, wait)
 			continue
 		}
-		if l.upgrade || b.eventCount()-start >= o.eventsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+		if l.upgrade || b.status().events-start >= o.eventsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			if o.drainBeforeCarry {
 				l.drain(ctx)
-				if b.pending() && !b.parked() {
+				if st := b.status(); st.pending && !st.parked {
 					continue // sync first; never hand over unsynced work silently
 				}
 			}
 			return b.carry(ctx)
 		}
-		if o.idle <= 0 || b.parked() {
+		if o.idle <= 0 || b.status().parked {
 			l.waitFor(ctx, 0) // parked: an operator decides
 			continue
 		}
 		if !l.waitFor(ctx, o.idle) {
 			// Quiet for the idle period: finish, unless something slipped in.
 			l.drain(ctx)
-			if !b.pending() {
+			if !b.status().pending {
 				return nil
 			}
 		}
@@ -203,7 +205,7 @@ func (l *entityLoop[E]) waitFor(ctx workflow.Context, d time.Duration) bool {
 // skip), taken by the loop like the signal, and answered with what it did.
 func (l *entityLoop[E]) setUpdateHandlers(ctx workflow.Context) error {
 	notParked := func(what string) error {
-		if l.b.parked() {
+		if l.b.status().parked {
 			return nil
 		}
 		return errors.New("not parked: nothing to " + what)
@@ -234,12 +236,12 @@ func (l *entityLoop[E]) submit(ctx workflow.Context, op *operatorOp) (string, er
 // apply carries out an Update on the loop, where signals are handled too.
 func (l *entityLoop[E]) apply(ctx workflow.Context, op *operatorOp) {
 	defer func() { op.done = true }()
-	if !l.b.parked() { // it synced or was skipped since the Update was accepted
+	st := l.b.status()
+	if !st.parked { // it synced or was skipped since the Update was accepted
 		op.answer = "not parked any more: nothing done"
 		return
 	}
-	was := l.b.parkedReason()
-	since := l.b.lastSync().UTC().Format(time.RFC3339)
+	was, since := st.parkedReason, st.lastSync.UTC().Format(time.RFC3339)
 	if op.retry != nil {
 		l.b.retry(ctx, *op.retry)
 		op.answer = "retried: parked on " + was + " since " + since + "; syncing now"

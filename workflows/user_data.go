@@ -58,15 +58,11 @@ func (s *person) debounce() time.Duration {
 	return 2 * time.Second
 }
 
-// The entity loop's view of a person (entityBehaviour).
-func (s *person) pending() bool                                       { return s.Pending }
-func (s *person) parked() bool                                        { return s.SyncState == contract.StateParked }
-func (s *person) lastSync() time.Time                                 { return s.LastSync }
-func (s *person) eventCount() int                                     { return s.Events + s.Duplicates }
-func (s *person) parkedReason() string                                { return s.ParkedReason }
-func (s *person) syncNow(ctx workflow.Context) bool                   { s.sync(ctx); return false }
-func (s *person) skip(ctx workflow.Context)                           { s.onSkip(ctx) }
-func (s *person) retry(ctx workflow.Context, _ contract.RetryRequest) { s.onRetry(ctx) }
+// status is the entity loop's view of the person.
+func (s *person) status() entityStatus {
+	return entityStatus{pending: s.Pending, parked: s.SyncState == contract.StateParked,
+		lastSync: s.LastSync, events: s.Events + s.Duplicates, parkedReason: s.ParkedReason}
+}
 
 func (s *person) carry(ctx workflow.Context) error {
 	carried := s.UserDataState
@@ -115,7 +111,7 @@ func (s *person) onEvent(ev contract.PersonEvent) {
 	}
 }
 
-func (s *person) onRetry(ctx workflow.Context) {
+func (s *person) retry(ctx workflow.Context, _ contract.RetryRequest) {
 	workflow.GetLogger(ctx).Info("retry requested", "parked_reason", s.ParkedReason)
 	s.ParkedReason = ""
 	s.SyncState = contract.StateSyncing
@@ -124,7 +120,7 @@ func (s *person) onRetry(ctx workflow.Context) {
 	s.upsert(ctx)
 }
 
-func (s *person) onSkip(ctx workflow.Context) {
+func (s *person) skip(ctx workflow.Context) {
 	if s.SyncState != contract.StateParked {
 		return
 	}
@@ -136,7 +132,7 @@ func (s *person) onSkip(ctx workflow.Context) {
 	s.upsert(ctx)
 }
 
-func (s *person) sync(ctx workflow.Context) {
+func (s *person) sync(ctx workflow.Context) (finished bool) {
 	s.Pending = false
 	s.Syncs++
 	s.SyncState = contract.StateSyncing
@@ -153,6 +149,7 @@ func (s *person) sync(ctx workflow.Context) {
 		s.ParkedReason = ""
 	}
 	s.upsert(ctx)
+	return false
 }
 
 // syncOnce reads the user-data routes, takes the person's data (read afresh

@@ -56,16 +56,13 @@ type resolver struct {
 	source string
 }
 
-// The entity loop's view of a people record (entityBehaviour).
-func (r *resolver) pending() bool                                       { return r.Pending }
-func (r *resolver) parked() bool                                        { return r.SyncState == contract.StateParked }
-func (r *resolver) lastSync() time.Time                                 { return r.LastRun }
-func (r *resolver) debounce() time.Duration                             { return r.window }
-func (r *resolver) eventCount() int                                     { return r.Events + r.Duplicates }
-func (r *resolver) parkedReason() string                                { return r.ParkedReason }
-func (r *resolver) syncNow(ctx workflow.Context) bool                   { r.resolve(ctx); return false }
-func (r *resolver) skip(ctx workflow.Context)                           { r.onSkip(ctx) }
-func (r *resolver) retry(ctx workflow.Context, _ contract.RetryRequest) { r.onRetry(ctx) }
+// status is the entity loop's view of the people record.
+func (r *resolver) status() entityStatus {
+	return entityStatus{pending: r.Pending, parked: r.SyncState == contract.StateParked,
+		lastSync: r.LastRun, events: r.Events + r.Duplicates, parkedReason: r.ParkedReason}
+}
+
+func (r *resolver) debounce() time.Duration { return r.window }
 
 func (r *resolver) carry(ctx workflow.Context) error {
 	carried := r.AhaPeopleState
@@ -90,7 +87,7 @@ func (r *resolver) onEvent(ev contract.AhaEvent) {
 	r.Pending = true
 }
 
-func (r *resolver) onRetry(ctx workflow.Context) {
+func (r *resolver) retry(ctx workflow.Context, _ contract.RetryRequest) {
 	r.ParkedReason = ""
 	r.SyncState = contract.StateSyncing
 	r.Pending = true
@@ -98,7 +95,7 @@ func (r *resolver) onRetry(ctx workflow.Context) {
 	r.updateDetails(ctx)
 }
 
-func (r *resolver) onSkip(ctx workflow.Context) {
+func (r *resolver) skip(ctx workflow.Context) {
 	if r.SyncState != contract.StateParked {
 		return
 	}
@@ -109,7 +106,8 @@ func (r *resolver) onSkip(ctx workflow.Context) {
 	r.upsert(ctx)
 }
 
-func (r *resolver) resolve(ctx workflow.Context) {
+// sync resolves the record's people once.
+func (r *resolver) sync(ctx workflow.Context) (finished bool) {
 	r.Pending = false
 	r.Resolves++
 	err := r.resolveOnce(ctx)
@@ -123,6 +121,7 @@ func (r *resolver) resolve(ctx workflow.Context) {
 		r.ParkedReason = ""
 	}
 	r.upsert(ctx)
+	return false
 }
 
 func (r *resolver) resolveOnce(ctx workflow.Context) error {
