@@ -39,12 +39,7 @@ var a *activities.Activities
 // operator sends retry or skip. It runs until continue-as-new hands its state
 // to the next run.
 func AhaRecordWorkflow(ctx workflow.Context, in AhaRecordInput) error {
-	s := &entity{in: in}
-	if in.Carried != nil {
-		s.State = *in.Carried
-	} else {
-		s.State = State{Kind: in.Kind, AhaID: in.AhaID, SyncState: contract.StateSyncing}
-	}
+	s := &entity{in: in, State: carriedOr(in.Carried, State{Kind: in.Kind, AhaID: in.AhaID, SyncState: contract.StateSyncing})}
 	s.seen = newSeenSet(&s.Seen, SeenLimit)
 	// Version 1: a create that may have committed is looked up before the
 	// next write (MaybeCreated); the workflow ends once a deletion is applied.
@@ -53,10 +48,6 @@ func AhaRecordWorkflow(ctx workflow.Context, in AhaRecordInput) error {
 	// Version 3: a record found deleted (404, and a destroy in Aha!'s
 	// history) is handled as its destroy audit would be.
 	s.version = workflow.GetVersion(ctx, "record-maybe-created", workflow.DefaultVersion, 3)
-	if err := workflow.SetQueryHandler(ctx, contract.QueryState, func() (State, error) { return s.State, nil }); err != nil {
-		return err
-	}
-	s.updateDetails(ctx)
 	return runEntity(ctx, s, contract.SignalAhaEvent, s.onEvent,
 		entityOptions{eventsPerRun: eventsPerRun, upgradable: true, drainBeforeCarry: true})
 }
@@ -70,18 +61,17 @@ type entity struct {
 	version workflow.Version
 }
 
-func (s *entity) debounce() time.Duration {
-	if s.routes != nil && s.routes.Debounce > 0 {
-		return s.routes.Debounce
-	}
-	return 2 * time.Second
-}
-
 // status is the entity loop's view of the record.
 func (s *entity) status() entityStatus {
-	return entityStatus{pending: s.Pending, parked: s.SyncState == contract.StateParked,
+	st := entityStatus{pending: s.Pending, parked: s.SyncState == contract.StateParked,
 		lastSync: s.LastSync, events: s.Events + s.Duplicates, parkedReason: s.ParkedReason}
+	if s.routes != nil {
+		st.window = s.routes.Debounce
+	}
+	return st
 }
+
+func (s *entity) state() any { return s.State }
 
 func (s *entity) carry(ctx workflow.Context) error {
 	carried := s.State

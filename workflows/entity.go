@@ -17,10 +17,11 @@ import (
 
 // entityBehaviour is what one kind of entity workflow supplies to the loop.
 type entityBehaviour interface {
-	// status is what the loop decides on.
+	// status is what the loop decides on; state is what the state query answers.
 	status() entityStatus
-	// debounce is the coalescing window after a sync.
-	debounce() time.Duration
+	state() any
+	// updateDetails refreshes the summary the Web UI shows.
+	updateDetails(ctx workflow.Context)
 	// sync runs one sync; true ends the workflow (the record is gone).
 	sync(ctx workflow.Context) (finished bool)
 	// carry is the continue-as-new error that hands the state to the next run.
@@ -34,7 +35,8 @@ type entityBehaviour interface {
 type entityStatus struct {
 	pending, parked bool // an event waits to be synced; an operator decides
 	lastSync        time.Time
-	events          int // events and duplicates taken (bounds a run's history)
+	window          time.Duration // the coalescing window after a sync (0: default)
+	events          int           // events and duplicates taken (bounds a run's history)
 	parkedReason    string
 }
 
@@ -84,9 +86,13 @@ func runEntity[E any](ctx workflow.Context, b entityBehaviour, eventSignal strin
 	if o.upgradable {
 		l.upgrades = workflow.GetSignalChannel(ctx, contract.SignalUpgrade)
 	}
+	if err := workflow.SetQueryHandler(ctx, contract.QueryState, func() (any, error) { return b.state(), nil }); err != nil {
+		return err
+	}
 	if err := l.setUpdateHandlers(ctx); err != nil {
 		return err
 	}
+	b.updateDetails(ctx)
 	start := b.status().events
 	for {
 		// Take everything already delivered before deciding what to do.
@@ -94,7 +100,7 @@ func runEntity[E any](ctx workflow.Context, b entityBehaviour, eventSignal strin
 		if st := b.status(); st.pending && !st.parked {
 			wait := time.Duration(0)
 			if !st.lastSync.IsZero() {
-				wait = st.lastSync.Add(b.debounce()).Sub(workflow.Now(ctx))
+				wait = st.lastSync.Add(window(st.window)).Sub(workflow.Now(ctx))
 			}
 			if wait <= 0 {
 				if b.sync(ctx) {
@@ -282,4 +288,21 @@ func (s seenSet) add(id string) bool {
 		*s.ids = (*s.ids)[1:]
 	}
 	return true
+}
+
+// carriedOr is the state continue-as-new handed over, or fresh on a first start.
+func carriedOr[T any](carried *T, fresh T) T {
+	if carried != nil {
+		return *carried
+	}
+	return fresh
+}
+
+// window is the coalescing window the config gave (sync.debounce), or the
+// default while the config has not been read yet.
+func window(d time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return 2 * time.Second
 }

@@ -29,17 +29,9 @@ const personSeenLimit = 500
 // (403, …) park until an operator sends retry or skip.
 func UserDataWorkflow(ctx workflow.Context, in UserDataInput) error {
 	email := contract.NormalizeEmail(in.Email)
-	s := &person{}
-	if in.Carried != nil {
-		s.UserDataState = *in.Carried
-	} else {
-		s.UserDataState = UserDataState{Email: email, Reference: email, Kind: contract.KindPerson, SyncState: contract.StateSyncing, InAha: true}
-	}
+	s := &person{UserDataState: carriedOr(in.Carried,
+		UserDataState{Email: email, Reference: email, Kind: contract.KindPerson, SyncState: contract.StateSyncing, InAha: true})}
 	s.seen = newSeenSet(&s.Seen, personSeenLimit)
-	if err := workflow.SetQueryHandler(ctx, contract.QueryState, func() (UserDataState, error) { return s.UserDataState, nil }); err != nil {
-		return err
-	}
-	s.updateDetails(ctx)
 	return runEntity(ctx, s, contract.SignalPersonEvent, s.onEvent,
 		entityOptions{eventsPerRun: personEventsPerRun, drainBeforeCarry: true})
 }
@@ -51,18 +43,17 @@ type person struct {
 	routes *activities.UserDataRoutes
 }
 
-func (s *person) debounce() time.Duration {
-	if s.routes != nil && s.routes.Debounce > 0 {
-		return s.routes.Debounce
-	}
-	return 2 * time.Second
-}
-
 // status is the entity loop's view of the person.
 func (s *person) status() entityStatus {
-	return entityStatus{pending: s.Pending, parked: s.SyncState == contract.StateParked,
+	st := entityStatus{pending: s.Pending, parked: s.SyncState == contract.StateParked,
 		lastSync: s.LastSync, events: s.Events + s.Duplicates, parkedReason: s.ParkedReason}
+	if s.routes != nil {
+		st.window = s.routes.Debounce
+	}
+	return st
 }
+
+func (s *person) state() any { return s.UserDataState }
 
 func (s *person) carry(ctx workflow.Context) error {
 	carried := s.UserDataState

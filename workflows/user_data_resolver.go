@@ -34,17 +34,9 @@ var unresolvedLimit = 100 // a variable so tests could change it
 // organization. It remembers the emails a user resolved to, so a changed
 // email also clears the old key, and completes after a quiet period.
 func AhaPeopleWorkflow(ctx workflow.Context, in AhaPeopleInput) error {
-	r := &resolver{}
-	if in.Carried != nil {
-		r.AhaPeopleState = *in.Carried
-	} else {
-		r.AhaPeopleState = AhaPeopleState{Kind: in.Kind, AhaID: in.AhaID, Reference: in.AhaID, SyncState: contract.StateSyncing}
-	}
+	r := &resolver{AhaPeopleState: carriedOr(in.Carried,
+		AhaPeopleState{Kind: in.Kind, AhaID: in.AhaID, Reference: in.AhaID, SyncState: contract.StateSyncing})}
 	r.seen = newSeenSet(&r.Seen, SeenLimit)
-	if err := workflow.SetQueryHandler(ctx, contract.QueryState, func() (AhaPeopleState, error) { return r.AhaPeopleState, nil }); err != nil {
-		return err
-	}
-	r.updateDetails(ctx)
 	return runEntity(ctx, r, contract.SignalAhaEvent, r.onEvent,
 		entityOptions{eventsPerRun: peopleEventsPerRun, idle: peopleIdleTimeout})
 }
@@ -59,10 +51,10 @@ type resolver struct {
 // status is the entity loop's view of the people record.
 func (r *resolver) status() entityStatus {
 	return entityStatus{pending: r.Pending, parked: r.SyncState == contract.StateParked,
-		lastSync: r.LastRun, events: r.Events + r.Duplicates, parkedReason: r.ParkedReason}
+		lastSync: r.LastRun, window: r.window, events: r.Events + r.Duplicates, parkedReason: r.ParkedReason}
 }
 
-func (r *resolver) debounce() time.Duration { return r.window }
+func (r *resolver) state() any { return r.AhaPeopleState }
 
 func (r *resolver) carry(ctx workflow.Context) error {
 	carried := r.AhaPeopleState
@@ -131,9 +123,6 @@ func (r *resolver) resolveOnce(ctx workflow.Context) error {
 		return err
 	}
 	r.window = routes.Debounce
-	if r.window <= 0 {
-		r.window = 2 * time.Second
-	}
 	if !routes.Enabled {
 		return temporal.NewNonRetryableApplicationError("the current config has no user_data section", activities.ErrTypeConfig, nil)
 	}
