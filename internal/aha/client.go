@@ -498,17 +498,30 @@ func decodeJSON[T any](raw json.RawMessage) (*T, error) {
 	return v, nil
 }
 
-// decodeRaw decodes one record and keeps its JSON in its Raw field.
-func decodeRaw[T any, P interface {
+// rawKeeper is a record type that keeps its JSON in a Raw field.
+type rawKeeper[T any] interface {
 	*T
 	setRaw(json.RawMessage)
-}](raw json.RawMessage) (*T, error) {
+}
+
+// decodeRaw decodes one record and keeps its JSON in its Raw field.
+func decodeRaw[T any, P rawKeeper[T]](raw json.RawMessage) (*T, error) {
 	v, err := decodeJSON[T](raw)
 	if err != nil {
 		return nil, err
 	}
 	P(v).setRaw(raw)
 	return v, nil
+}
+
+// getRaw GETs the record at path and decodes the object under key (a
+// missing one fails to decode), keeping its JSON in Raw.
+func getRaw[T any, P rawKeeper[T]](ctx context.Context, c *Client, path, key string) (*T, error) {
+	var raw map[string]json.RawMessage
+	if err := c.do(ctx, http.MethodGet, path, nil, nil, &raw); err != nil {
+		return nil, err
+	}
+	return decodeRaw[T, P](raw[key])
 }
 
 func (u *IdeaUser) setRaw(b json.RawMessage)         { u.Raw = b }
@@ -524,24 +537,12 @@ func (c *Client) ListIdeaUsers(ctx context.Context, page, perPage int, filters u
 
 // GetIdeaUser fetches one idea user.
 func (c *Client) GetIdeaUser(ctx context.Context, id string) (*IdeaUser, error) {
-	var raw struct {
-		IdeaUser json.RawMessage `json:"idea_user"`
-	}
-	if err := c.do(ctx, http.MethodGet, "/api/v1/idea_users/"+url.PathEscape(id), nil, nil, &raw); err != nil {
-		return nil, err
-	}
-	return decodeRaw[IdeaUser](raw.IdeaUser)
+	return getRaw[IdeaUser](ctx, c, "/api/v1/idea_users/"+url.PathEscape(id), "idea_user")
 }
 
 // GetPortalUser fetches one portal user of an idea portal.
 func (c *Client) GetPortalUser(ctx context.Context, portalID, id string) (*PortalUser, error) {
-	var raw struct {
-		PortalUser json.RawMessage `json:"portal_user"`
-	}
-	if err := c.do(ctx, http.MethodGet, "/api/v1/idea_portals/"+url.PathEscape(portalID)+"/portal_users/"+url.PathEscape(id), nil, nil, &raw); err != nil {
-		return nil, err
-	}
-	return decodeRaw[PortalUser](raw.PortalUser)
+	return getRaw[PortalUser](ctx, c, "/api/v1/idea_portals/"+url.PathEscape(portalID)+"/portal_users/"+url.PathEscape(id), "portal_user")
 }
 
 // ListPortalUsers lists one page of an idea portal's portal users; filters such as
@@ -615,13 +616,7 @@ func (o *IdeaOrganization) Full() bool {
 
 // GetIdeaOrganization fetches one organization.
 func (c *Client) GetIdeaOrganization(ctx context.Context, id string) (*IdeaOrganization, error) {
-	var raw struct {
-		Org json.RawMessage `json:"idea_organization"`
-	}
-	if err := c.do(ctx, http.MethodGet, "/api/v1/idea_organizations/"+url.PathEscape(id), nil, nil, &raw); err != nil {
-		return nil, err
-	}
-	return decodeRaw[IdeaOrganization](raw.Org)
+	return getRaw[IdeaOrganization](ctx, c, "/api/v1/idea_organizations/"+url.PathEscape(id), "idea_organization")
 }
 
 // do performs a request, repeating a GET that failed transiently (see
