@@ -120,7 +120,7 @@ func (s *entity) debounce() time.Duration {
 	if s.routes != nil && s.routes.Debounce > 0 {
 		return s.routes.Debounce
 	}
-	return 2 * time.Second
+	return mapping.DefaultDebounce
 }
 
 // drain handles every signal already buffered, without blocking.

@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ahacc/ahacc/activities"
+	"github.com/ahacc/ahacc/mapping"
 )
 
 // personEventsPerRun caps events handled in one run of a person's workflow
@@ -84,7 +85,7 @@ func (s *person) debounce() time.Duration {
 	if s.routes != nil && s.routes.Debounce > 0 {
 		return s.routes.Debounce
 	}
-	return 2 * time.Second
+	return mapping.DefaultDebounce
 }
 
 func (s *person) drain(ctx workflow.Context, events, retries, skips workflow.ReceiveChannel) {

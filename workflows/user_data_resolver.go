@@ -203,7 +203,7 @@ func (r *resolver) resolveOnce(ctx workflow.Context) error {
 	}
 	r.debounce = routes.Debounce
 	if r.debounce <= 0 {
-		r.debounce = 2 * time.Second
+		r.debounce = mapping.DefaultDebounce
 	}
 	if !routes.Enabled {
 		return temporal.NewNonRetryableApplicationError("the current config has no user_data section", activities.ErrTypeConfig, nil)
