@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"path"
+	"strconv"
 	"testing"
 	"time"
 
@@ -69,22 +71,36 @@ func TestCancelledCallsAreTransient(t *testing.T) {
 	})
 }
 
-// Both clients classify an HTTP answer the same way (they disagreed on 408).
+// Both clients classify every HTTP answer from 400 to 599 the same way, through
+// internal/farside (they once disagreed on 408): retryable (408, 429, 5xx), and
+// ambiguous for a write (5xx).
 func TestBothClientsClassifyStatusesAlike(t *testing.T) {
-	for _, code := range []int{400, 401, 403, 404, 406, 408, 409, 422, 429, 500, 502, 503, 504} {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(code)
-			_, _ = w.Write([]byte(`{"error":"no"}`))
-		}))
-		_, ccErr := centercode.New().SubmitFeedback(context.Background(), srv.URL+"/x?apiKey=k", []byte(`{}`))
-		_, ahaErr := aha.New(srv.URL, "key", aha.WithReadRetries(0, 0)).GetRecord(context.Background(), "idea", "1")
-		srv.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		code, _ := strconv.Atoi(path.Base(r.URL.Path))
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_, _ = w.Write([]byte(`{"error":"no"}`))
+	}))
+	defer srv.Close()
+	ahaClient := aha.New(srv.URL, "key", aha.WithReadRetries(0, 0))
+	for code := 400; code <= 599; code++ {
+		_, ccErr := centercode.New().SubmitFeedback(context.Background(), srv.URL+"/"+strconv.Itoa(code)+"?apiKey=k", []byte(`{}`))
+		_, ahaErr := ahaClient.GetRecord(context.Background(), "idea", strconv.Itoa(code))
+		var cs, as statusError
+		require.ErrorAs(t, ccErr, &cs, "HTTP %d", code)
+		require.ErrorAs(t, ahaErr, &as, "HTTP %d", code)
+		require.Equal(t, code, cs.StatusCode())
+		require.Equal(t, code, as.StatusCode())
+		want := code == 408 || code == 429 || code >= 500
+		assert.Equal(t, want, cs.Retryable(), "Centercode, HTTP %d", code)
+		assert.Equal(t, want, as.Retryable(), "Aha!, HTTP %d", code)
+		assert.Equal(t, code >= 500, Ambiguous(ahaErr), "Aha!, HTTP %d", code)
+		assert.Equal(t, code >= 500, Ambiguous(ccErr), "Centercode, HTTP %d", code)
+		assert.Equal(t, code >= 500, centercode.Ambiguous(ccErr), "centercode.Ambiguous, HTTP %d", code)
 		var cc, ah *temporal.ApplicationError
 		require.ErrorAs(t, Classify("cc", ccErr), &cc)
 		require.ErrorAs(t, Classify("aha", ahaErr), &ah)
-		assert.Equal(t, cc.NonRetryable(), ah.NonRetryable(), "HTTP %d: Centercode retryable=%v, Aha! retryable=%v", code, !cc.NonRetryable(), !ah.NonRetryable())
-		want := code == 408 || code == 429 || code >= 500
-		assert.Equal(t, want, !ah.NonRetryable(), "HTTP %d", code)
+		assert.Equal(t, !want, cc.NonRetryable(), "Centercode, HTTP %d", code)
+		assert.Equal(t, !want, ah.NonRetryable(), "Aha!, HTTP %d", code)
 	}
 }

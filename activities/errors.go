@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/ahacc/ahacc/internal/farside"
 )
 
 // statusError is what the Aha! and Centercode clients return for an HTTP answer.
@@ -84,7 +86,7 @@ func Ambiguous(err error) bool {
 	}
 	var se statusError
 	if errors.As(err, &se) {
-		return se.StatusCode() >= 500
+		return farside.AmbiguousStatus(se.StatusCode())
 	}
 	return false
 }

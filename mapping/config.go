@@ -90,6 +90,8 @@ type Config struct {
 	Aha           Aha
 	Centercode    Centercode
 	Sync          Sync
+	Worker        Worker
+	Starter       Starter
 	FeedbackTypes map[string]*FeedbackType
 	UserData      *UserData // nil when the config has no user_data section
 	Macros        map[string]*Macro
@@ -180,12 +182,37 @@ type Lookup struct {
 	Param string // query parameter carrying the external reference
 }
 
-// Defaults of sync.retry_max_interval, sync.retry_for and sync.echo_window.
+// Defaults of sync.debounce, sync.retry_max_interval, sync.retry_for and
+// sync.echo_window. DefaultDebounce is also what a workflow waits when its
+// routes name no debounce.
 const (
+	DefaultDebounce         = 2 * time.Second
 	DefaultRetryMaxInterval = 5 * time.Minute
 	DefaultRetryFor         = 24 * time.Hour
 	DefaultEchoWindow       = 10 * time.Minute
 )
+
+// Defaults of worker.max_activities, starter.webhook_rate_per_minute and
+// starter.centercode_handoff_timeout.
+const (
+	DefaultMaxActivities            = 64
+	DefaultWebhookRatePerMinute     = 6000
+	DefaultCentercodeHandoffTimeout = 10 * time.Second
+)
+
+// Worker is the worker: section: knobs of the worker process, read when it
+// starts. Its environment variable (AHACC_MAX_ACTIVITIES) overrides it.
+type Worker struct {
+	MaxActivities int // activities running at once per worker
+}
+
+// Starter is the starter: section: knobs of the webhook server, read when it
+// starts. AHACC_WEBHOOK_RATE_PER_MINUTE and AHACC_CENTERCODE_HANDOFF_TIMEOUT
+// override them; the starter caps the hand-off timeout (app.MaxHandoffTimeout).
+type Starter struct {
+	WebhookRatePerMinute     int // per source address; 0: no limit
+	CentercodeHandoffTimeout time.Duration
+}
 
 // Sync is the sync: section.
 type Sync struct {
@@ -458,13 +485,15 @@ func LoadWithOptions(name string, data []byte, opts LoadOptions) (*Config, error
 		return nil, d.err()
 	}
 	c := &Config{File: name, unset: unset, hash: hashNode(root)}
-	top := d.object(root, "", "aha", "centercode", "sync", "feedback_types", "user_data", "macros", "status_rules")
+	top := d.object(root, "", "aha", "centercode", "sync", "worker", "starter", "feedback_types", "user_data", "macros", "status_rules")
 	if root.kind == nNull {
 		d.errf(root, "", "config is empty")
 	}
 	c.Aha = loadAha(top.d, top.get("aha"), "aha", top)
 	c.Centercode = loadCentercode(d, top.get("centercode"), "centercode")
 	c.Sync = loadSync(d, top.get("sync"), "sync")
+	c.Worker = loadWorker(d, top.get("worker"), "worker")
+	c.Starter = loadStarter(d, top.get("starter"), "starter")
 	c.FeedbackTypes = map[string]*FeedbackType{}
 	ftf := d.object(top.get("feedback_types"), "feedback_types")
 	keys, vals := ftf.entries()
@@ -629,29 +658,13 @@ func checkURL(d *decoder, n *node, path, v string, secret bool) {
 
 func loadSync(d *decoder, n *node, path string) Sync {
 	f := d.object(n, path, "debounce", "dedup_ttl", "reconcile_every", "retry_max_interval", "retry_for", "echo_window")
-	dur := func(key string, def, lo time.Duration) time.Duration {
-		v := f.get(key)
-		if v == nil {
-			return def
-		}
-		x, err := time.ParseDuration(v.val)
-		if v.kind != nScalar || err != nil {
-			d.errf(v, f.at(key), "must be a duration such as 2s, 5m or 168h")
-			return def
-		}
-		if x < lo {
-			d.errf(v, f.at(key), "must be at least %s", lo)
-			return def
-		}
-		return x
-	}
 	s := Sync{
-		Debounce:         dur("debounce", 2*time.Second, 0),
-		DedupTTL:         dur("dedup_ttl", 168*time.Hour, time.Minute),
-		ReconcileEvery:   dur("reconcile_every", 5*time.Minute, 10*time.Second),
-		RetryMaxInterval: dur("retry_max_interval", DefaultRetryMaxInterval, time.Second),
-		RetryFor:         dur("retry_for", DefaultRetryFor, time.Minute),
-		EchoWindow:       dur("echo_window", DefaultEchoWindow, 10*time.Second),
+		Debounce:         f.duration("debounce", DefaultDebounce, 0),
+		DedupTTL:         f.duration("dedup_ttl", 168*time.Hour, time.Minute),
+		ReconcileEvery:   f.duration("reconcile_every", 5*time.Minute, 10*time.Second),
+		RetryMaxInterval: f.duration("retry_max_interval", DefaultRetryMaxInterval, time.Second),
+		RetryFor:         f.duration("retry_for", DefaultRetryFor, time.Minute),
+		EchoWindow:       f.duration("echo_window", DefaultEchoWindow, 10*time.Second),
 	}
 	if s.RetryFor < s.RetryMaxInterval {
 		if v := f.get("retry_for"); v != nil {
@@ -661,6 +674,19 @@ func loadSync(d *decoder, n *node, path string) Sync {
 		}
 	}
 	return s
+}
+
+func loadWorker(d *decoder, n *node, path string) Worker {
+	f := d.object(n, path, "max_activities")
+	return Worker{MaxActivities: f.integer("max_activities", DefaultMaxActivities, 1, 100000)}
+}
+
+func loadStarter(d *decoder, n *node, path string) Starter {
+	f := d.object(n, path, "webhook_rate_per_minute", "centercode_handoff_timeout")
+	return Starter{
+		WebhookRatePerMinute:     f.integer("webhook_rate_per_minute", DefaultWebhookRatePerMinute, 0, 6000000),
+		CentercodeHandoffTimeout: f.duration("centercode_handoff_timeout", DefaultCentercodeHandoffTimeout, time.Millisecond),
+	}
 }
 
 func loadFeedbackType(d *decoder, name string, n *node, path string, c *Config) *FeedbackType {

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Problem is one thing wrong in a config file.
@@ -296,6 +297,24 @@ func (f *fields) integer(key string, def, lo, hi int) int {
 	}
 	if v < lo || v > hi {
 		f.d.errf(n, f.at(key), "must be between %d and %d, not %d", lo, hi, v)
+		return def
+	}
+	return v
+}
+
+// duration reads a duration of at least lo (def when absent).
+func (f *fields) duration(key string, def, lo time.Duration) time.Duration {
+	n := f.get(key)
+	if n == nil {
+		return def
+	}
+	v, err := time.ParseDuration(n.val)
+	if n.kind != nScalar || err != nil {
+		f.d.errf(n, f.at(key), "must be a duration such as 2s, 5m or 168h")
+		return def
+	}
+	if v < lo {
+		f.d.errf(n, f.at(key), "must be at least %s", lo)
 		return def
 	}
 	return v

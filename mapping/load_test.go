@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +37,8 @@ func TestLoadExample(t *testing.T) {
 	assert.Equal(t, "externalReference", cfg.Centercode.Lookup.Param)
 	assert.Equal(t, Sync{Debounce: 2 * time.Second, DedupTTL: 168 * time.Hour, ReconcileEvery: 5 * time.Minute,
 		RetryMaxInterval: 5 * time.Minute, RetryFor: 24 * time.Hour, EchoWindow: 10 * time.Minute}, cfg.Sync)
+	assert.Equal(t, Worker{MaxActivities: 64}, cfg.Worker)
+	assert.Equal(t, Starter{WebhookRatePerMinute: 6000, CentercodeHandoffTimeout: 10 * time.Second}, cfg.Starter)
 
 	assert.Equal(t, []string{"bugs", "features"}, cfg.FeedbackTypeNames())
 	bugs := cfg.FeedbackType("bugs")
@@ -185,6 +188,11 @@ func TestLoadErrors(t *testing.T) {
 			[]string{`status_rules.on_status.Will Fix[0]: unknown macro "push"`, "status_rules.on_status.will fix: status listed twice",
 				`status_rules.on_status.Closed[0]: unknown macro "x"`, "status_rules.on_status.Closed[0].every_time: must be true or false",
 				"status_rules.from_aha.Shipped: must be a Centercode status name"}},
+		{"bad process knobs", "aha:\n  base_url: https://x.aha.io\n  api_key: k\nworker:\n  max_activities: 0\n  max_activity: 3\n" +
+			"starter:\n  webhook_rate_per_minute: -1\n  centercode_handoff_timeout: soon\n",
+			[]string{"worker.max_activities: must be between 1 and 100000, not 0", "worker.max_activity: unknown key",
+				"starter.webhook_rate_per_minute: must be between 0 and 6000000, not -1",
+				"starter.centercode_handoff_timeout: must be a duration such as 2s, 5m or 168h"}},
 		{"alias bomb", "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n",
 			[]string{"aliases expand to more than"}},
 	}
@@ -378,4 +386,31 @@ func TestRouteByContent(t *testing.T) {
 	assert.Contains(t, msg, `feedback_types.requests: has no when: and comes before "bugs"`)
 	msg = problems(t, base+typ("bugs", "categories"))
 	assert.Contains(t, msg, "feedback_types.bugs.when: JSONPath")
+}
+
+// worker: and starter: carry the process knobs; absent keys are the defaults.
+func TestProcessKnobs(t *testing.T) {
+	cfg, err := loadString(t, minimal("      Title: $.name\n")+
+		"worker:\n  max_activities: 8\nstarter:\n  webhook_rate_per_minute: 0\n  centercode_handoff_timeout: 20s\n")
+	require.NoError(t, err)
+	assert.Equal(t, Worker{MaxActivities: 8}, cfg.Worker)
+	assert.Equal(t, Starter{WebhookRatePerMinute: 0, CentercodeHandoffTimeout: 20 * time.Second}, cfg.Starter)
+
+	cfg, err = loadString(t, minimal("      Title: $.name\n")+"starter:\n  webhook_rate_per_minute: 100\n")
+	require.NoError(t, err)
+	assert.Equal(t, Worker{MaxActivities: DefaultMaxActivities}, cfg.Worker)
+	assert.Equal(t, Starter{WebhookRatePerMinute: 100, CentercodeHandoffTimeout: DefaultCentercodeHandoffTimeout}, cfg.Starter)
+}
+
+// The example documents worker: and starter: commented out; uncommented,
+// they load and say the defaults.
+func TestExampleProcessKnobsUncommented(t *testing.T) {
+	data, err := os.ReadFile(examplePath)
+	require.NoError(t, err)
+	knob := regexp.MustCompile(`(?m)^# ((worker|starter):|  (max_activities|webhook_rate_per_minute|centercode_handoff_timeout):)`)
+	require.Len(t, knob.FindAll(data, -1), 5)
+	cfg, err := LoadWithOptions(examplePath, knob.ReplaceAll(data, []byte("$1")), LoadOptions{LookupEnv: lookup(testEnv)})
+	require.NoError(t, err)
+	assert.Equal(t, Worker{MaxActivities: DefaultMaxActivities}, cfg.Worker)
+	assert.Equal(t, Starter{WebhookRatePerMinute: DefaultWebhookRatePerMinute, CentercodeHandoffTimeout: DefaultCentercodeHandoffTimeout}, cfg.Starter)
 }

@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ahacc/ahacc/internal/contract"
+	"github.com/ahacc/ahacc/mapping"
 )
 
 // The entity loop shared by AhaRecordWorkflow, UserDataWorkflow and
@@ -304,5 +305,5 @@ func window(d time.Duration) time.Duration {
 	if d > 0 {
 		return d
 	}
-	return 2 * time.Second
+	return mapping.DefaultDebounce
 }

@@ -214,11 +214,15 @@ func (c *Client) AddComment(ctx context.Context, kind, id, bodyHTML string) (*Co
 	if raw.Comment == nil {
 		return nil, errors.New("aha: response has no \"comment\" object")
 	}
+	return decodeComment(raw.Comment)
+}
+
+func decodeComment(raw json.RawMessage) (*Comment, error) {
 	var cm Comment
-	if err := json.Unmarshal(raw.Comment, &cm); err != nil {
+	if err := json.Unmarshal(raw, &cm); err != nil {
 		return nil, fmt.Errorf("aha: decoding comment: %w", err)
 	}
-	cm.Raw = raw.Comment
+	cm.Raw = raw
 	return &cm, nil
 }
 
@@ -269,24 +273,8 @@ func (c *Client) ListComments(ctx context.Context, kind, id string, page, perPag
 	if !ok {
 		return nil, Pagination{}, fmt.Errorf("aha: unknown record kind %q", kind)
 	}
-	var raw struct {
-		Comments   []json.RawMessage `json:"comments"`
-		Pagination Pagination        `json:"pagination"`
-	}
 	q := ListQuery{Page: page, PerPage: perPage}
-	if err := c.do(ctx, http.MethodGet, "/api/v1/"+p+"/"+url.PathEscape(id)+"/comments", q.values(), nil, &raw); err != nil {
-		return nil, Pagination{}, err
-	}
-	out := make([]Comment, 0, len(raw.Comments))
-	for _, r := range raw.Comments {
-		var cm Comment
-		if err := json.Unmarshal(r, &cm); err != nil {
-			return nil, Pagination{}, fmt.Errorf("aha: decoding comment: %w", err)
-		}
-		cm.Raw = r
-		out = append(out, cm)
-	}
-	return out, raw.Pagination, nil
+	return listPage(ctx, c, "/api/v1/"+p+"/"+url.PathEscape(id)+"/comments", q, "comments", decodeComment)
 }
 
 // ListQuery are list parameters; zero values are omitted.
@@ -309,22 +297,71 @@ func (q ListQuery) values() url.Values {
 		v.Set("per_page", strconv.Itoa(q.PerPage))
 	}
 	if !q.UpdatedSince.IsZero() {
-		v.Set("updated_since", q.UpdatedSince.UTC().Format(time.RFC3339))
+		v.Set("updated_since", formatTime(q.UpdatedSince))
 	}
 	return v
 }
 
-// parseRecords parses a list page's records (nil on the first that fails).
-func parseRecords(raws []json.RawMessage) ([]Record, error) {
-	out := make([]Record, 0, len(raws))
-	for _, r := range raws {
-		rec, err := parseRecord(r)
+// listBody is one page of a list answer: the records under field, and the
+// pagination (either may be absent).
+type listBody struct {
+	field      string
+	records    []json.RawMessage
+	pagination Pagination
+}
+
+func (b *listBody) UnmarshalJSON(data []byte) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		return err
+	}
+	if r, ok := m[b.field]; ok {
+		if err := json.Unmarshal(r, &b.records); err != nil {
+			return err
+		}
+	}
+	if p, ok := m["pagination"]; ok {
+		return json.Unmarshal(p, &b.pagination)
+	}
+	return nil
+}
+
+// listPage GETs one page of the list at path (q's parameters) and decodes
+// each record under field with decode, plus the pagination. Every List
+// method is this with its path, key and record type.
+func listPage[T any](ctx context.Context, c *Client, path string, q ListQuery, field string,
+	decode func(json.RawMessage) (*T, error)) ([]T, Pagination, error) {
+	body := listBody{field: field}
+	if err := c.do(ctx, http.MethodGet, path, q.values(), nil, &body); err != nil {
+		return nil, Pagination{}, err
+	}
+	out := make([]T, 0, len(body.records))
+	for _, r := range body.records {
+		v, err := decode(r)
+		if err != nil {
+			return nil, Pagination{}, err
+		}
+		out = append(out, *v)
+	}
+	return out, body.pagination, nil
+}
+
+// listAll reads every page of the list at path at per_page maxPerPage, until
+// a page is empty or the last one (total_pages); more than maxListPages is
+// an error, so a server whose pagination never ends cannot keep it looping.
+func listAll[T any](ctx context.Context, c *Client, path, field string, decode func(json.RawMessage) (*T, error)) ([]T, error) {
+	var out []T
+	for page := 1; page <= maxListPages; page++ {
+		recs, pg, err := listPage(ctx, c, path, ListQuery{Page: page, PerPage: maxPerPage}, field, decode)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, *rec)
+		out = append(out, recs...)
+		if len(recs) == 0 || page >= pg.TotalPages {
+			return out, nil
+		}
 	}
-	return out, nil
+	return nil, fmt.Errorf("aha: GET %s: more than %d pages", path, maxListPages)
 }
 
 // ListIdeas lists ideas (compact records), all or of one product.
@@ -333,15 +370,7 @@ func (c *Client) ListIdeas(ctx context.Context, q ListQuery) ([]Record, Paginati
 	if q.ProductID != "" {
 		path = "/api/v1/products/" + url.PathEscape(q.ProductID) + "/ideas"
 	}
-	var raw struct {
-		Ideas      []json.RawMessage `json:"ideas"`
-		Pagination Pagination        `json:"pagination"`
-	}
-	if err := c.do(ctx, http.MethodGet, path, q.values(), nil, &raw); err != nil {
-		return nil, Pagination{}, err
-	}
-	out, err := parseRecords(raw.Ideas)
-	return out, raw.Pagination, err
+	return listPage(ctx, c, path, q, "ideas", parseRecord)
 }
 
 // ListRecords lists a page of every record of a kind (idea: GET
@@ -355,30 +384,14 @@ func (c *Client) ListRecords(ctx context.Context, kind string, q ListQuery) ([]R
 	if kind != KindFeature {
 		return nil, Pagination{}, fmt.Errorf("aha: listing %q records is not supported (ideas and features are)", kind)
 	}
-	var raw struct {
-		Features   []json.RawMessage `json:"features"`
-		Pagination Pagination        `json:"pagination"`
-	}
-	if err := c.do(ctx, http.MethodGet, "/api/v1/features", q.values(), nil, &raw); err != nil {
-		return nil, Pagination{}, err
-	}
-	out, err := parseRecords(raw.Features)
-	return out, raw.Pagination, err
+	return listPage(ctx, c, "/api/v1/features", q, "features", parseRecord)
 }
 
 // ListReleaseFeatures lists a page of a release's features (compact records:
 // id, reference_num, name, created_at, url — aha-openapi.json's example).
 func (c *Client) ListReleaseFeatures(ctx context.Context, releaseID string, page, perPage int) ([]Record, Pagination, error) {
 	q := ListQuery{Page: page, PerPage: perPage}
-	var raw struct {
-		Features   []json.RawMessage `json:"features"`
-		Pagination Pagination        `json:"pagination"`
-	}
-	if err := c.do(ctx, http.MethodGet, "/api/v1/releases/"+url.PathEscape(releaseID)+"/features", q.values(), nil, &raw); err != nil {
-		return nil, Pagination{}, err
-	}
-	out, err := parseRecords(raw.Features)
-	return out, raw.Pagination, err
+	return listPage(ctx, c, "/api/v1/releases/"+url.PathEscape(releaseID)+"/features", q, "features", parseRecord)
 }
 
 // AuditQuery are GET /api/v1/audits parameters; zero values are omitted.
@@ -393,36 +406,31 @@ type AuditQuery struct {
 
 // ListAudits reads the activity history (after_id is the cursor to page with).
 func (c *Client) ListAudits(ctx context.Context, q AuditQuery) ([]Audit, Pagination, error) {
+	return listPage(ctx, c, "/api/v1/audits", q.listQuery(), "audits", decodeJSON[Audit])
+}
+
+// listQuery carries the audit filters as ListQuery.Extra.
+func (q AuditQuery) listQuery() ListQuery {
 	v := url.Values{}
-	if q.AfterID != "" {
-		v.Set("after_id", q.AfterID)
+	set := func(k, x string) {
+		if x != "" {
+			v.Set(k, x)
+		}
 	}
-	if !q.CreatedSince.IsZero() {
-		v.Set("created_since", q.CreatedSince.UTC().Format(time.RFC3339))
+	set("after_id", q.AfterID)
+	set("created_since", formatTime(q.CreatedSince))
+	set("created_before", formatTime(q.CreatedBefore))
+	set("auditable_type", q.AuditableType)
+	set("auditable_id", q.AuditableID)
+	return ListQuery{Page: q.Page, PerPage: q.PerPage, Extra: v}
+}
+
+// formatTime is t in UTC as RFC 3339, or "" for the zero time.
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
 	}
-	if !q.CreatedBefore.IsZero() {
-		v.Set("created_before", q.CreatedBefore.UTC().Format(time.RFC3339))
-	}
-	if q.AuditableType != "" {
-		v.Set("auditable_type", q.AuditableType)
-	}
-	if q.AuditableID != "" {
-		v.Set("auditable_id", q.AuditableID)
-	}
-	if q.Page > 0 {
-		v.Set("page", strconv.Itoa(q.Page))
-	}
-	if q.PerPage > 0 {
-		v.Set("per_page", strconv.Itoa(q.PerPage))
-	}
-	var raw struct {
-		Audits     []Audit    `json:"audits"`
-		Pagination Pagination `json:"pagination"`
-	}
-	if err := c.do(ctx, http.MethodGet, "/api/v1/audits", v, nil, &raw); err != nil {
-		return nil, Pagination{}, err
-	}
-	return raw.Audits, raw.Pagination, nil
+	return t.UTC().Format(time.RFC3339)
 }
 
 // IdeaOrganizationRef is an organization as embedded in an idea user.
@@ -481,56 +489,60 @@ type IdeaOrganization struct {
 	Raw          json.RawMessage `json:"-"`
 }
 
-func decodeWithRaw[T any](raw json.RawMessage, setRaw func(*T, json.RawMessage)) (*T, error) {
-	var v T
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return nil, fmt.Errorf("aha: decoding %T: %w", v, err)
+// decodeJSON decodes one record.
+func decodeJSON[T any](raw json.RawMessage) (*T, error) {
+	v := new(T)
+	if err := json.Unmarshal(raw, v); err != nil {
+		return nil, fmt.Errorf("aha: decoding %T: %w", *v, err)
 	}
-	setRaw(&v, raw)
-	return &v, nil
+	return v, nil
 }
+
+// rawKeeper is a record type that keeps its JSON in a Raw field.
+type rawKeeper[T any] interface {
+	*T
+	setRaw(json.RawMessage)
+}
+
+// decodeRaw decodes one record and keeps its JSON in its Raw field.
+func decodeRaw[T any, P rawKeeper[T]](raw json.RawMessage) (*T, error) {
+	v, err := decodeJSON[T](raw)
+	if err != nil {
+		return nil, err
+	}
+	P(v).setRaw(raw)
+	return v, nil
+}
+
+// getRaw GETs the record at path and decodes the object under key (a
+// missing one fails to decode), keeping its JSON in Raw.
+func getRaw[T any, P rawKeeper[T]](ctx context.Context, c *Client, path, key string) (*T, error) {
+	var raw map[string]json.RawMessage
+	if err := c.do(ctx, http.MethodGet, path, nil, nil, &raw); err != nil {
+		return nil, err
+	}
+	return decodeRaw[T, P](raw[key])
+}
+
+func (u *IdeaUser) setRaw(b json.RawMessage)         { u.Raw = b }
+func (u *PortalUser) setRaw(b json.RawMessage)       { u.Raw = b }
+func (p *IdeaPortal) setRaw(b json.RawMessage)       { p.Raw = b }
+func (o *IdeaOrganization) setRaw(b json.RawMessage) { o.Raw = b }
 
 // ListIdeaUsers lists idea users; filters such as email go in filters.
 func (c *Client) ListIdeaUsers(ctx context.Context, page, perPage int, filters url.Values) ([]IdeaUser, Pagination, error) {
 	q := ListQuery{Page: page, PerPage: perPage, Extra: filters}
-	var raw struct {
-		IdeaUsers  []json.RawMessage `json:"idea_users"`
-		Pagination Pagination        `json:"pagination"`
-	}
-	if err := c.do(ctx, http.MethodGet, "/api/v1/idea_users", q.values(), nil, &raw); err != nil {
-		return nil, Pagination{}, err
-	}
-	out := make([]IdeaUser, 0, len(raw.IdeaUsers))
-	for _, r := range raw.IdeaUsers {
-		u, err := decodeWithRaw(r, func(u *IdeaUser, b json.RawMessage) { u.Raw = b })
-		if err != nil {
-			return nil, Pagination{}, err
-		}
-		out = append(out, *u)
-	}
-	return out, raw.Pagination, nil
+	return listPage(ctx, c, "/api/v1/idea_users", q, "idea_users", decodeRaw[IdeaUser])
 }
 
 // GetIdeaUser fetches one idea user.
 func (c *Client) GetIdeaUser(ctx context.Context, id string) (*IdeaUser, error) {
-	var raw struct {
-		IdeaUser json.RawMessage `json:"idea_user"`
-	}
-	if err := c.do(ctx, http.MethodGet, "/api/v1/idea_users/"+url.PathEscape(id), nil, nil, &raw); err != nil {
-		return nil, err
-	}
-	return decodeWithRaw(raw.IdeaUser, func(u *IdeaUser, b json.RawMessage) { u.Raw = b })
+	return getRaw[IdeaUser](ctx, c, "/api/v1/idea_users/"+url.PathEscape(id), "idea_user")
 }
 
 // GetPortalUser fetches one portal user of an idea portal.
 func (c *Client) GetPortalUser(ctx context.Context, portalID, id string) (*PortalUser, error) {
-	var raw struct {
-		PortalUser json.RawMessage `json:"portal_user"`
-	}
-	if err := c.do(ctx, http.MethodGet, "/api/v1/idea_portals/"+url.PathEscape(portalID)+"/portal_users/"+url.PathEscape(id), nil, nil, &raw); err != nil {
-		return nil, err
-	}
-	return decodeWithRaw(raw.PortalUser, func(u *PortalUser, b json.RawMessage) { u.Raw = b })
+	return getRaw[PortalUser](ctx, c, "/api/v1/idea_portals/"+url.PathEscape(portalID)+"/portal_users/"+url.PathEscape(id), "portal_user")
 }
 
 // ListPortalUsers lists one page of an idea portal's portal users; filters such as
@@ -538,22 +550,7 @@ func (c *Client) GetPortalUser(ctx context.Context, portalID, id string) (*Porta
 // value") go in filters.
 func (c *Client) ListPortalUsers(ctx context.Context, portalID string, page, perPage int, filters url.Values) ([]PortalUser, Pagination, error) {
 	q := ListQuery{Page: page, PerPage: perPage, Extra: filters}
-	var raw struct {
-		PortalUsers []json.RawMessage `json:"portal_users"`
-		Pagination  Pagination        `json:"pagination"`
-	}
-	if err := c.do(ctx, http.MethodGet, "/api/v1/idea_portals/"+url.PathEscape(portalID)+"/portal_users", q.values(), nil, &raw); err != nil {
-		return nil, Pagination{}, err
-	}
-	out := make([]PortalUser, 0, len(raw.PortalUsers))
-	for _, r := range raw.PortalUsers {
-		u, err := decodeWithRaw(r, func(u *PortalUser, b json.RawMessage) { u.Raw = b })
-		if err != nil {
-			return nil, Pagination{}, err
-		}
-		out = append(out, *u)
-	}
-	return out, raw.Pagination, nil
+	return listPage(ctx, c, "/api/v1/idea_portals/"+url.PathEscape(portalID)+"/portal_users", q, "portal_users", decodeRaw[PortalUser])
 }
 
 // maxPerPage is the largest page Aha! serves (per_page above it is capped).
@@ -566,28 +563,7 @@ const maxListPages = 1000
 // ListIdeaPortals lists every idea portal of the account (GET /api/v1/idea_portals,
 // every page at per_page 200: one request for up to 200 portals).
 func (c *Client) ListIdeaPortals(ctx context.Context) ([]IdeaPortal, error) {
-	var out []IdeaPortal
-	for page := 1; page <= maxListPages; page++ {
-		q := ListQuery{Page: page, PerPage: maxPerPage}
-		var raw struct {
-			IdeaPortals []json.RawMessage `json:"idea_portals"`
-			Pagination  Pagination        `json:"pagination"`
-		}
-		if err := c.do(ctx, http.MethodGet, "/api/v1/idea_portals", q.values(), nil, &raw); err != nil {
-			return nil, err
-		}
-		for _, r := range raw.IdeaPortals {
-			p, err := decodeWithRaw(r, func(p *IdeaPortal, b json.RawMessage) { p.Raw = b })
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, *p)
-		}
-		if len(raw.IdeaPortals) == 0 || page >= raw.Pagination.TotalPages {
-			return out, nil
-		}
-	}
-	return nil, fmt.Errorf("aha: GET /api/v1/idea_portals: more than %d pages", maxListPages)
+	return listAll(ctx, c, "/api/v1/idea_portals", "idea_portals", decodeRaw[IdeaPortal])
 }
 
 // ListIdeaOrganizations lists organizations (compact records: id, name, created_at,
@@ -618,22 +594,7 @@ func (c *Client) ListIdeaOrganizationsFields(ctx context.Context, page, perPage 
 	if len(fields) > 0 {
 		q.Extra = url.Values{"fields": {strings.Join(fields, ",")}}
 	}
-	var raw struct {
-		Orgs       []json.RawMessage `json:"idea_organizations"`
-		Pagination Pagination        `json:"pagination"`
-	}
-	if err := c.do(ctx, http.MethodGet, "/api/v1/idea_organizations", q.values(), nil, &raw); err != nil {
-		return nil, Pagination{}, err
-	}
-	out := make([]IdeaOrganization, 0, len(raw.Orgs))
-	for _, r := range raw.Orgs {
-		o, err := decodeWithRaw(r, func(o *IdeaOrganization, b json.RawMessage) { o.Raw = b })
-		if err != nil {
-			return nil, Pagination{}, err
-		}
-		out = append(out, *o)
-	}
-	return out, raw.Pagination, nil
+	return listPage(ctx, c, "/api/v1/idea_organizations", q, "idea_organizations", decodeRaw[IdeaOrganization])
 }
 
 // Full reports whether the organization's raw JSON has every key of the whole record
@@ -655,13 +616,7 @@ func (o *IdeaOrganization) Full() bool {
 
 // GetIdeaOrganization fetches one organization.
 func (c *Client) GetIdeaOrganization(ctx context.Context, id string) (*IdeaOrganization, error) {
-	var raw struct {
-		Org json.RawMessage `json:"idea_organization"`
-	}
-	if err := c.do(ctx, http.MethodGet, "/api/v1/idea_organizations/"+url.PathEscape(id), nil, nil, &raw); err != nil {
-		return nil, err
-	}
-	return decodeWithRaw(raw.Org, func(o *IdeaOrganization, b json.RawMessage) { o.Raw = b })
+	return getRaw[IdeaOrganization](ctx, c, "/api/v1/idea_organizations/"+url.PathEscape(id), "idea_organization")
 }
 
 // do performs a request, repeating a GET that failed transiently (see

@@ -43,6 +43,9 @@ func NewStarter(o StarterOptions) *Starter {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.Config != nil {
+		o.Env = o.Env.WithConfig(o.Config()) // read once: a reload does not change them
+	}
 	d := &dispatch.Dispatcher{Temporal: o.Temporal, TaskQueue: o.Env.TaskQueue, Config: o.Config, Logger: o.Logger}
 	if o.Redis != nil {
 		d.Dedup = dedup.New(o.Redis, o.Config().Sync.DedupTTL, "")

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,13 +18,28 @@ import (
 )
 
 func TestWebhookPerSourceRateLimit(t *testing.T) {
-	cfg, err := mapping.LoadFileWithOptions(filepath.Join("..", "..", "examples", "ahacc.yaml"), mapping.LoadOptions{AllowUnsetEnv: true,
-		LookupEnv: func(string) (string, bool) { return "", false }})
-	require.NoError(t, err)
+	t.Run("environment", func(t *testing.T) {
+		requireRateLimit(t, map[string]string{"AHACC_WEBHOOK_RATE_PER_MINUTE": "3"}, exampleConfig(t, ""))
+	})
+	t.Run("YAML", func(t *testing.T) {
+		requireRateLimit(t, nil, exampleConfig(t, "starter:\n  webhook_rate_per_minute: 3\n"))
+	})
+	t.Run("environment over YAML", func(t *testing.T) {
+		requireRateLimit(t, map[string]string{"AHACC_WEBHOOK_RATE_PER_MINUTE": "3"}, exampleConfig(t, "starter:\n  webhook_rate_per_minute: 1000\n"))
+	})
+}
+
+// requireRateLimit checks that a starter built from env and cfg lets 3 Aha!
+// webhooks a minute through from one source, and health probes always.
+func requireRateLimit(t *testing.T, vars map[string]string, cfg *mapping.Config) {
+	t.Helper()
 	tc := &mocks.Client{}
 	tc.On("SignalWithStartWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(nil, nil)
 	env := EnvFrom(func(k string) string {
-		return map[string]string{"AHACC_AHA_WEBHOOK_TOKEN": "tok", "AHACC_WEBHOOK_RATE_PER_MINUTE": "3"}[k]
+		if k == "AHACC_AHA_WEBHOOK_TOKEN" {
+			return "tok"
+		}
+		return vars[k]
 	})
 	st := NewStarter(StarterOptions{Env: env, Config: func() *mapping.Config { return cfg }, Temporal: tc,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})

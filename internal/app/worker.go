@@ -62,6 +62,7 @@ func StartWorker(o WorkerOptions) (*Worker, error) {
 	if o.StopTimeout == 0 {
 		o.StopTimeout = o.Env.ShutdownTimeout
 	}
+	o.Env = o.Env.WithConfig(o.Config)
 	if o.Clients.Logger == nil {
 		o.Clients.Logger = o.Logger
 	}

@@ -116,7 +116,7 @@ func Ambiguous(err error) bool {
 	}
 	var ce *Error
 	if errors.As(err, &ce) {
-		return ce.Status >= 500
+		return farside.AmbiguousStatus(ce.Status)
 	}
 	return false
 }

@@ -18,6 +18,11 @@ func RetryableStatus(code int) bool {
 	return code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500
 }
 
+// AmbiguousStatus reports whether a write that got this answer may
+// nevertheless have been applied: a 5xx (the server failed somewhere, perhaps
+// after committing). A 4xx, 408 and 429 included, was refused before acting.
+func AmbiguousStatus(code int) bool { return code >= 500 }
+
 // epochThreshold separates an epoch time from a number of seconds in
 // X-Ratelimit-Reset (which of the two Aha! sends is not documented).
 const epochThreshold = 1_000_000_000

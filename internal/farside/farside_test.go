@@ -45,3 +45,9 @@ func TestRetryableStatus(t *testing.T) {
 		assert.False(t, RetryableStatus(code), "%d", code)
 	}
 }
+
+func TestAmbiguousStatus(t *testing.T) {
+	for code := 400; code <= 599; code++ {
+		assert.Equal(t, code >= 500, AmbiguousStatus(code), "%d", code)
+	}
+}
