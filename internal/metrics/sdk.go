@@ -104,7 +104,7 @@ func sdkView(i sdkmetric.Instrument) (sdkmetric.Stream, bool) {
 
 // sdkAttributeAllowed reports whether a tag may become a label (see SDKHandler).
 func sdkAttributeAllowed(kv attribute.KeyValue) bool {
-	k, v := string(kv.Key), kv.Value.Emit()
+	k, v := string(kv.Key), kv.Value.String()
 	if len(k) > maxSDKLabelNameLen || !model.LegacyValidation.IsValidLabelName(k) ||
 		k == "le" || k == "quantile" || strings.HasPrefix(k, "__") || urlLike(k) {
 		return false
