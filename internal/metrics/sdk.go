@@ -37,7 +37,7 @@ import (
 //
 // The SDK's tags become labels. A view filters them on every measurement
 // (sdkAttributeAllowed): a tag whose value is empty, longer than 128 bytes,
-// not valid UTF-8 or URL-like ("://", "?", "apikey=", "token="), or whose
+// not valid UTF-8 or URL-like ("://", "?", "apikey", "token="), or whose
 // key is not a plain Prometheus label name, is a reserved one (le, quantile,
 // __*) or looks like a URL, path or query, is dropped, and its series merge
 // with the rest. The contrib handler cannot rewrite a value, so such a value
@@ -45,9 +45,13 @@ import (
 // (namespace, task_queue, workflow_type, activity_type, operation,
 // worker_type, poller_type, ...) never carry URLs or secrets.
 //
-// Values are passed on as they are: the SDK only counts up and its timers
-// are non-negative, but a negative increment would lower a counter and a
-// negative duration would be observed as such.
+// OpenTelemetry keeps at most 2,000 series per metric (its default
+// cardinality limit); more tag combinations than that are added up in one
+// series labelled otel_metric_overflow="true".
+//
+// Values are passed on as they are: the SDK only counts up, but a negative
+// increment would lower a counter, and a negative duration (a latency
+// measured across two clocks that disagree) is observed as such.
 //
 // An instrument name OpenTelemetry refuses (it must match
 // [A-Za-z][A-Za-z0-9_./-]*) is logged once and that metric is not recorded.
