@@ -235,7 +235,7 @@ func (s *person) write(ctx workflow.Context, body activities.UserDataBody) error
 		s.SyncState = contract.StateSkipped
 		s.SkippedReason = res.Reason
 		workflow.GetLogger(ctx).Info("user data skipped", "email", s.Email, "reason", "unknown_user", "detail", res.Reason)
-		workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"reason": "unknown_user"}).Counter("ahacc_user_data_skipped").Inc(1)
+		workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"reason": "unknown_user"}).Counter("ahacc_user_data_skipped_total").Inc(1)
 		return nil
 	}
 	s.LastHash = body.Hash

@@ -93,7 +93,7 @@ func TestMetricsAfterTheFeedbackFlow(t *testing.T) {
 		"ahacc_webhooks_total", "ahacc_dedup_hits_total", "ahacc_handoff_seconds_count",
 		"ahacc_outbound_requests_total", "ahacc_outbound_request_seconds_count",
 		"ahacc_rate_budget_waits_total", "ahacc_parked_records",
-		"temporal_request", "temporal_workflow_task_execution_latency_count", "temporal_activity_execution_latency_count",
+		"temporal_request", "temporal_workflow_task_execution_latency_seconds_count", "temporal_activity_execution_latency_seconds_count",
 	} {
 		if strings.HasPrefix(family, "temporal_") {
 			found := false

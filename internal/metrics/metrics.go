@@ -29,6 +29,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.temporal.io/sdk/client"
 )
 
 // Namespace prefixes every ahacc metric name.
@@ -106,7 +107,8 @@ var (
 	// RateWaitBuckets spans 1 ms .. 5 min (waiting for a rate budget slot).
 	RateWaitBuckets = []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300}
 	// SDKTimerBuckets spans 1 ms .. 10 min (Temporal SDK timers: request,
-	// schedule-to-start, execution and long-poll latencies).
+	// schedule-to-start, execution and long-poll latencies); an OpenTelemetry
+	// view gives them to every histogram behind SDKHandler.
 	SDKTimerBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}
 )
 
@@ -116,7 +118,7 @@ type Metrics struct {
 	component string
 	reg       *prometheus.Registry
 	handler   http.Handler
-	sdk       *sdkCollector
+	sdk       client.MetricsHandler
 
 	webhooks        *prometheus.CounterVec
 	dedupHits       *prometheus.CounterVec
@@ -136,7 +138,7 @@ type Metrics struct {
 
 // New builds a Metrics with its own registry holding the Go runtime and
 // process collectors, ahacc_info{component}, the ahacc_* families and the
-// collector behind SDKHandler. component is "starter", "worker" or "dev".
+// OpenTelemetry exporter behind SDKHandler. component is "starter", "worker" or "dev".
 func New(component string) *Metrics {
 	m := &Metrics{component: safeLabel(component), reg: prometheus.NewRegistry()}
 	f := func(name string) string { return prometheus.BuildFQName(Namespace, "", name) }
@@ -201,14 +203,18 @@ func New(component string) *Metrics {
 		m.dedupHits.WithLabelValues(s)
 	}
 
-	m.sdk = newSDKCollector()
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		info, m.webhooks, m.dedupHits, m.dedupDegraded, m.handoff,
 		m.outbound, m.outboundSeconds, m.rateWaits, m.rateWaitSeconds, m.ratePushes, m.ratePushSeconds,
-		m.parked, m.unparked, m.parkedRecords, m.syncs, m.sdk,
+		m.parked, m.unparked, m.parkedRecords, m.syncs,
 	)
+	sdk, err := newSDKHandler(m.reg)
+	if err != nil {
+		panic(err) // only a registration clash, impossible on this fresh registry
+	}
+	m.sdk = sdk
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
 		ErrorLog:            slog.NewLogLogger(slog.Default().Handler(), slog.LevelError),
 		ErrorHandling:       promhttp.ContinueOnError,

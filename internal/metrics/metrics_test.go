@@ -352,7 +352,7 @@ func TestMetricsEndpointHasEveryFamily(t *testing.T) {
 		`ahacc_syncs_total{kind="idea",result="created"} 1`,
 		`temporal_request{namespace="default",task_queue="ahacc"} 1`,
 		`temporal_num_pollers{namespace="default",task_queue="ahacc"} 2`,
-		`temporal_request_latency_count{namespace="default",task_queue="ahacc"} 1`,
+		`temporal_request_latency_seconds_count{namespace="default",task_queue="ahacc"} 1`,
 		`go_goroutines `,
 		`process_start_time_seconds `,
 	} {

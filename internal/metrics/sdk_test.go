@@ -13,12 +13,10 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/opentelemetry"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 )
-
-var _ client.MetricsHandler = (*sdkHandler)(nil)
 
 func counterValue(t *testing.T, m *Metrics, name string, labels map[string]string) float64 {
 	t.Helper()
@@ -26,6 +24,54 @@ func counterValue(t *testing.T, m *Metrics, name string, labels map[string]strin
 	require.NotNil(t, s, "no series %s%v", name, labels)
 	require.NotNil(t, s.GetCounter(), "%s is not a counter", name)
 	return s.GetCounter().GetValue()
+}
+
+func TestSDKHandlerIsTheContribHandler(t *testing.T) {
+	h := New(ComponentWorker).SDKHandler()
+	require.NotNil(t, opentelemetry.ExtractMetricsHandler(h))
+	require.NotNil(t, opentelemetry.ExtractMetricsHandler(h.WithTags(map[string]string{"a": "b"})))
+}
+
+// TestSDKHandlerExposition checks the names, types, labels and buckets a
+// counter, a gauge and a timer recorded through SDKHandler get on /metrics.
+func TestSDKHandlerExposition(t *testing.T) {
+	m := New(ComponentWorker)
+	h := m.SDKHandler().WithTags(map[string]string{"namespace": "default", "operation": "PollWorkflowTaskQueue"})
+	h.Counter("temporal_request").Inc(2)
+	h.Counter("temporal_request").Inc(1)
+	h.Gauge("temporal_num_pollers").Update(4)
+	tm := h.Timer("temporal_request_latency")
+	tm.Record(3 * time.Millisecond)
+	tm.Record(90 * time.Second)
+
+	body := scrape(t, m)
+	for _, want := range []string{
+		"# TYPE temporal_request counter\n",
+		`temporal_request{namespace="default",operation="PollWorkflowTaskQueue"} 3` + "\n",
+		"# TYPE temporal_num_pollers gauge\n",
+		`temporal_num_pollers{namespace="default",operation="PollWorkflowTaskQueue"} 4` + "\n",
+		"# TYPE temporal_request_latency_seconds histogram\n",
+		`temporal_request_latency_seconds_bucket{namespace="default",operation="PollWorkflowTaskQueue",le="0.001"} 0` + "\n",
+		`temporal_request_latency_seconds_bucket{namespace="default",operation="PollWorkflowTaskQueue",le="0.005"} 1` + "\n",
+		`temporal_request_latency_seconds_bucket{namespace="default",operation="PollWorkflowTaskQueue",le="60"} 1` + "\n",
+		`temporal_request_latency_seconds_bucket{namespace="default",operation="PollWorkflowTaskQueue",le="120"} 2` + "\n",
+		`temporal_request_latency_seconds_bucket{namespace="default",operation="PollWorkflowTaskQueue",le="+Inf"} 2` + "\n",
+		`temporal_request_latency_seconds_sum{namespace="default",operation="PollWorkflowTaskQueue"} 90.003` + "\n",
+		`temporal_request_latency_seconds_count{namespace="default",operation="PollWorkflowTaskQueue"} 2` + "\n",
+	} {
+		assert.Contains(t, body, want)
+	}
+	for _, unwanted := range []string{"temporal_request_total", "target_info", "otel_scope", "temporal_request_latency_bucket"} {
+		assert.NotContains(t, body, unwanted)
+	}
+	// The histogram has exactly SDKTimerBuckets.
+	s := series(t, m.reg, "temporal_request_latency_seconds", map[string]string{"namespace": "default", "operation": "PollWorkflowTaskQueue"})
+	require.NotNil(t, s)
+	var bounds []float64
+	for _, b := range s.GetHistogram().GetBucket() {
+		bounds = append(bounds, b.GetUpperBound())
+	}
+	assert.Equal(t, SDKTimerBuckets, bounds)
 }
 
 func TestSDKHandlerTagsAndDifferingTagSets(t *testing.T) {
@@ -68,17 +114,14 @@ func TestSDKHandlerGaugeAndTimer(t *testing.T) {
 	tm := h.Timer("temporal_activity_execution_latency")
 	tm.Record(250 * time.Millisecond)
 	tm.Record(1750 * time.Millisecond)
-	tm.Record(-time.Second) // clamped to 0
-	s = series(t, m.reg, "temporal_activity_execution_latency", map[string]string{"worker_type": "ActivityWorker"})
+	s = series(t, m.reg, "temporal_activity_execution_latency_seconds", map[string]string{"worker_type": "ActivityWorker"})
 	require.NotNil(t, s)
 	require.NotNil(t, s.GetHistogram())
-	assert.Equal(t, uint64(3), s.GetHistogram().GetSampleCount())
+	assert.Equal(t, uint64(2), s.GetHistogram().GetSampleCount())
 	assert.InDelta(t, 2.0, s.GetHistogram().GetSampleSum(), 1e-9)
 
-	// Counters cannot go down: non-positive increments are ignored.
 	c := h.Counter("temporal_poller_start")
 	c.Inc(2)
-	c.Inc(-1)
 	c.Inc(0)
 	assert.Equal(t, 2.0, counterValue(t, m, "temporal_poller_start", map[string]string{"worker_type": "ActivityWorker"}))
 }
@@ -87,41 +130,39 @@ func TestSDKHandlerNamesAndLabels(t *testing.T) {
 	m := New(ComponentWorker)
 	h := m.SDKHandler()
 
-	h.Counter("my-metric.name").Inc(1)
-	assert.Equal(t, 1.0, counterValue(t, m, "temporal_my_metric_name", map[string]string{}))
+	// Names are kept as they are: no prefix added.
+	h.Counter("ahacc_thing_total").Inc(1)
+	assert.Equal(t, 1.0, counterValue(t, m, "ahacc_thing_total", map[string]string{}))
 
-	// One name used as two kinds: the later kind gets a suffix.
-	h.Counter("temporal_dual").Inc(1)
-	h.Timer("temporal_dual").Record(time.Second)
-	h.Gauge("temporal_dual").Update(1)
-	assert.Equal(t, 1.0, counterValue(t, m, "temporal_dual", map[string]string{}))
-	assert.NotNil(t, series(t, m.reg, "temporal_dual_timer", map[string]string{}).GetHistogram())
-	assert.NotNil(t, series(t, m.reg, "temporal_dual_gauge", map[string]string{}).GetGauge())
+	// A name OpenTelemetry refuses is not recorded, and does not panic.
+	assert.NotPanics(t, func() {
+		h.Counter("9 bad name").Inc(1)
+		h.Gauge("").Update(1)
+		h.Timer("?").Record(time.Second)
+	})
 
-	// Empty values are dropped (so {k=""} and {} are one series); keys are
-	// sanitized, reserved names prefixed, colliding keys kept once.
+	// Empty values are dropped (so {k=""} and {} are one series), and so are
+	// reserved and non-label-name keys.
 	h.WithTags(map[string]string{"a": "1", "b": ""}).Counter("temporal_t").Inc(1)
 	h.WithTags(map[string]string{"a": "1"}).Counter("temporal_t").Inc(1)
-	assert.Equal(t, 2.0, counterValue(t, m, "temporal_t", map[string]string{"a": "1"}))
+	h.WithTags(map[string]string{"a": "1", "le": "x", "quantile": "q", "__name__": "y", "task-queue": "q", "9lives": "z"}).
+		Counter("temporal_t").Inc(1)
+	h.WithTags(map[string]string{"a": "1", "le": "x"}).Timer("temporal_h").Record(time.Millisecond)
+	assert.Equal(t, 3.0, counterValue(t, m, "temporal_t", map[string]string{"a": "1"}))
+	assert.Equal(t, uint64(1), histCount(t, m.reg, "temporal_h_seconds", map[string]string{"a": "1"}))
 
-	h.WithTags(map[string]string{"le": "x", "__name__": "y", "task-queue": "q", "9lives": "z"}).Counter("temporal_t").Inc(1)
-	assert.Equal(t, 1.0, counterValue(t, m, "temporal_t",
-		map[string]string{"tag_le": "x", "tag___name__": "y", "task_queue": "q", "_lives": "z"}))
-	h.WithTags(map[string]string{"le": "x"}).Timer("temporal_h").Record(time.Millisecond)
-	assert.NotNil(t, series(t, m.reg, "temporal_h", map[string]string{"tag_le": "x"}))
-
-	h.WithTags(map[string]string{"a-b": "first", "a_b": "second"}).Counter("temporal_t").Inc(1)
-	assert.Equal(t, 1.0, counterValue(t, m, "temporal_t", map[string]string{"a_b": "first"}))
-
-	// URL-like values are redacted, URL-like keys dropped, values capped.
-	long := string(make([]byte, 500))
+	// URL-like values and keys and overlong values are dropped.
+	long := strings.Repeat("x", maxSDKLabelValLen+1)
 	h.WithTags(map[string]string{
+		"a":                        "1",
 		"endpoint":                 "http://127.0.0.1:7233/x",
+		"query":                    "q?x=1",
+		"auth":                     "token=abc",
 		"https://h/?apiKey=secret": "v",
 		"long":                     long,
+		"fine":                     strings.Repeat("y", maxSDKLabelValLen),
 	}).Counter("temporal_t").Inc(1)
-	s := series(t, m.reg, "temporal_t", map[string]string{"endpoint": "redacted", "long": long[:128]})
-	require.NotNil(t, s)
+	assert.Equal(t, 1.0, counterValue(t, m, "temporal_t", map[string]string{"a": "1", "fine": strings.Repeat("y", maxSDKLabelValLen)}))
 
 	_, err := m.reg.Gather()
 	require.NoError(t, err)
@@ -152,7 +193,7 @@ func TestSDKHandlerConcurrent(t *testing.T) {
 			}
 		}()
 	}
-	// Scrape while the SDK handler creates vecs.
+	// Scrape while the SDK handler creates instruments.
 	done := make(chan struct{})
 	var scrapeErr error
 	go func() {
@@ -175,7 +216,7 @@ func TestSDKHandlerConcurrent(t *testing.T) {
 		total += s.GetCounter().GetValue()
 	}
 	assert.Equal(t, float64(goroutines*iterations), total)
-	hist := family(t, m.reg, "temporal_concurrent_latency")
+	hist := family(t, m.reg, "temporal_concurrent_latency_seconds")
 	require.NotNil(t, hist)
 	var count uint64
 	for _, s := range hist.GetMetric() {
@@ -192,7 +233,7 @@ func greetWorkflow(ctx workflow.Context, name string) (string, error) {
 		return "", err
 	}
 	// Workflow code's own metrics go through the same (replay-aware) handler.
-	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"greeting": "hello"}).Counter("greetings").Inc(1)
+	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"greeting": "hello"}).Counter("greetings_total").Inc(1)
 	return out, nil
 }
 
@@ -214,7 +255,8 @@ func TestSDKHandlerWithTemporalTestEnv(t *testing.T) {
 	require.NoError(t, err)
 	byName := map[string]*dto.MetricFamily{}
 	for _, mf := range mfs {
-		if strings.HasPrefix(mf.GetName(), "temporal_") {
+		if !strings.HasPrefix(mf.GetName(), "ahacc_") && !strings.HasPrefix(mf.GetName(), "go_") &&
+			!strings.HasPrefix(mf.GetName(), "process_") {
 			byName[mf.GetName()] = mf
 		}
 	}
@@ -229,7 +271,7 @@ func TestSDKHandlerWithTemporalTestEnv(t *testing.T) {
 		}
 		return got
 	}
-	lat := byName["temporal_local_activity_execution_latency"]
+	lat := byName["temporal_local_activity_execution_latency_seconds"]
 	require.NotNil(t, lat)
 	assert.Equal(t, dto.MetricType_HISTOGRAM, lat.GetType())
 	assert.Equal(t, uint64(1), lat.GetMetric()[0].GetHistogram().GetSampleCount())
@@ -237,9 +279,19 @@ func TestSDKHandlerWithTemporalTestEnv(t *testing.T) {
 	assert.Equal(t, "greetWorkflow", l["workflow_type"])
 	assert.Equal(t, "greetActivity", l["activity_type"])
 
-	custom := byName["temporal_greetings"]
+	la := byName["temporal_local_activity_total"] // the SDK's own name
+	require.NotNil(t, la)
+	assert.Equal(t, dto.MetricType_COUNTER, la.GetType())
+	assert.Equal(t, 1.0, la.GetMetric()[0].GetCounter().GetValue())
+	assert.Equal(t, "greetActivity", labelsOf(la)["activity_type"])
+
+	custom := byName["greetings_total"]
 	require.NotNil(t, custom, "workflow metric missing")
 	assert.Equal(t, 1.0, custom.GetMetric()[0].GetCounter().GetValue())
 	l = labelsOf(custom)
 	assert.Equal(t, "hello", l["greeting"])
+	for name := range byName {
+		assert.NotEqual(t, "target_info", name)
+		assert.NotContains(t, name, "otel_scope")
+	}
 }
