@@ -28,14 +28,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
-
 	"github.com/ahacc/ahacc/activities"
 	"github.com/ahacc/ahacc/internal/app"
 	"github.com/ahacc/ahacc/internal/cli/ccsetup"
 	"github.com/ahacc/ahacc/internal/cli/checkmapping"
 	"github.com/ahacc/ahacc/internal/contract"
-	"github.com/ahacc/ahacc/internal/httpapi"
 	"github.com/ahacc/ahacc/internal/metrics"
 	"github.com/ahacc/ahacc/mapping"
 )
@@ -100,7 +97,7 @@ func serve(env app.Env, logger *slog.Logger) error {
 	configs := activities.NewConfigStore(cfg)
 	app.ReloadOnSIGHUP(ctx, env, configs, logger)
 	st := app.NewStarter(app.StarterOptions{Env: env, Config: configs.Load, Temporal: tc, Redis: rdb, Logger: logger,
-		Metrics: m, Extra: func(a *fiber.App) { httpapi.MountMetrics(a, m.Handler()) }})
+		Metrics: m, MetricsHandler: m.Handler()})
 	errc := make(chan error, 1)
 	go func() {
 		if env.TLSCert != "" {

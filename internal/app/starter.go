@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
@@ -28,8 +27,8 @@ type StarterOptions struct {
 	Redis    *redis.Client // nil: no Redis dedup layer
 	Logger   *slog.Logger
 	Metrics  httpapi.Metrics
-	// Extra mounts more routes (metrics).
-	Extra func(app *fiber.App)
+	// MetricsHandler serves /metrics (nil: not served).
+	MetricsHandler http.Handler
 }
 
 // Starter is the webhook server and its dispatcher.
@@ -50,40 +49,37 @@ func NewStarter(o StarterOptions) *Starter {
 	if o.Redis != nil {
 		d.Dedup = dedup.New(o.Redis, o.Config().Sync.DedupTTL, "")
 	}
-	srv := httpapi.New(httpapi.Options{
-		Temporal: o.Temporal,
-		Redis:    o.Redis,
-		Logger:   o.Logger,
-		Extra: func(a *fiber.App) {
-			if o.Env.WebhookRatePerMinute > 0 {
-				// Per-source request limit: one misbehaving sender cannot crowd out
-				// the others. In memory, per starter: a guard, not the budget.
-				a.Use("/webhooks", limiter.New(limiter.Config{
-					Max: o.Env.WebhookRatePerMinute, Expiration: time.Minute, LimiterMiddleware: limiter.SlidingWindow{},
-					LimitReached: func(c *fiber.Ctx) error {
-						if o.Metrics != nil {
-							o.Metrics.Webhook(webhookSource(c.Path()), "rate_limited")
-						}
-						c.Set(fiber.HeaderRetryAfter, "60")
-						return c.Status(fiber.StatusTooManyRequests).JSON(fiber.Map{"status": "error", "error": "too many requests from this source"})
-					},
-				}))
-			}
-			(&httpapi.AhaWebhook{Tokens: o.Env.AhaTokens, Dispatcher: d, Metrics: o.Metrics}).Mount(a)
-			ccd := *d // Centercode does not retry: wait longer before refusing
-			ccd.Timeout = o.Env.CentercodeHandoffTimeout
-			(&httpapi.CentercodeWebhook{Tokens: o.Env.CentercodeTokens, Dispatcher: &ccd, Config: o.Config, Metrics: o.Metrics}).Mount(a)
-			if o.Env.PayloadKeys != "" {
-				if c, err := codec.ParseKeys(o.Env.PayloadKeys); err == nil {
-					// The Web UI's codec endpoint: decoded payloads for operators with the token.
-					a.All("/codec/*", adaptor.HTTPHandler(http.StripPrefix("/codec", c.Handler(o.Env.CodecToken, o.Env.CodecCORSOrigin))))
+	ccd := *d // Centercode does not retry: wait longer before refusing
+	ccd.Timeout = o.Env.CentercodeHandoffTimeout
+	ho := httpapi.Options{
+		Temporal:       o.Temporal,
+		Redis:          o.Redis,
+		Logger:         o.Logger,
+		Aha:            &httpapi.AhaWebhook{Tokens: o.Env.AhaTokens, Dispatcher: d, Metrics: o.Metrics},
+		Centercode:     &httpapi.CentercodeWebhook{Tokens: o.Env.CentercodeTokens, Dispatcher: &ccd, Config: o.Config, Metrics: o.Metrics},
+		MetricsHandler: o.MetricsHandler,
+	}
+	if o.Env.WebhookRatePerMinute > 0 {
+		// Per-source request limit: one misbehaving sender cannot crowd out
+		// the others. In memory, per starter: a guard, not the budget.
+		ho.WebhookLimit = limiter.New(limiter.Config{
+			Max: o.Env.WebhookRatePerMinute, Expiration: time.Minute, LimiterMiddleware: limiter.SlidingWindow{},
+			LimitReached: func(c *fiber.Ctx) error {
+				if o.Metrics != nil {
+					o.Metrics.Webhook(webhookSource(c.Path()), "rate_limited")
 				}
-			}
-			if o.Extra != nil {
-				o.Extra(a)
-			}
-		},
-	})
+				c.Set(fiber.HeaderRetryAfter, "60")
+				return c.Status(fiber.StatusTooManyRequests).JSON(fiber.Map{"status": "error", "error": "too many requests from this source"})
+			},
+		})
+	}
+	if o.Env.PayloadKeys != "" {
+		if c, err := codec.ParseKeys(o.Env.PayloadKeys); err == nil {
+			// The Web UI's codec endpoint: decoded payloads for operators with the token.
+			ho.Codec = c.Handler(o.Env.CodecToken, o.Env.CodecCORSOrigin)
+		}
+	}
+	srv := httpapi.New(ho)
 	return &Starter{HTTP: srv, Dispatcher: d}
 }
 

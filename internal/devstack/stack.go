@@ -16,13 +16,11 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/gofiber/fiber/v2"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/ahacc/ahacc/internal/aha"
 	"github.com/ahacc/ahacc/internal/app"
-	"github.com/ahacc/ahacc/internal/httpapi"
 	"github.com/ahacc/ahacc/internal/metrics"
 	ahasim "github.com/ahacc/ahacc/internal/sandbox/aha"
 	ccsim "github.com/ahacc/ahacc/internal/sandbox/centercode"
@@ -234,7 +232,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 
 	s.Starter = app.NewStarter(app.StarterOptions{Env: s.Env, Config: func() *mapping.Config { return cfg },
 		Temporal: s.Client, Redis: rdb, Logger: o.Logger, Metrics: s.Metrics,
-		Extra: func(a *fiber.App) { httpapi.MountMetrics(a, s.Metrics.Handler()) }})
+		MetricsHandler: s.Metrics.Handler()})
 	s.httpDone = make(chan error, 1)
 	go func() { s.httpDone <- s.Starter.HTTP.App().Listener(httpLn) }()
 	s.stops = append(s.stops, func() {

@@ -33,16 +33,6 @@ type AhaWebhook struct {
 	Metrics    Metrics
 }
 
-// Mount registers the route.
-func (h *AhaWebhook) Mount(app *fiber.App) {
-	if h.Metrics == nil {
-		h.Metrics = noMetrics{}
-	}
-	app.Post("/webhooks/aha/:token", h.handle)
-	// A missing token is the same as a wrong one: 404, not 405.
-	app.Post("/webhooks/aha", h.notFound)
-}
-
 func (h *AhaWebhook) notFound(c *fiber.Ctx) error {
 	h.Metrics.Webhook("aha", "unauthorized")
 	logger(c).Warn("aha webhook without a token", "remote_addr", c.IP())

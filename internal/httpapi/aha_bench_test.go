@@ -78,9 +78,7 @@ func benchDuplicateApp(b *testing.B) *fiber.App {
 	tc := &mocks.Client{} // any call panics: a duplicate never reaches Temporal
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	d := &dispatch.Dispatcher{Temporal: tc, TaskQueue: "q", Config: func() *mapping.Config { return cfg }, Dedup: store, Logger: logger}
-	srv := New(Options{Temporal: tc, Redis: rdb, Logger: logger, Extra: func(a *fiber.App) {
-		(&AhaWebhook{Tokens: []string{"old-token", token}, Dispatcher: d, Metrics: metrics.New("starter")}).Mount(a)
-	}})
+	srv := New(Options{Temporal: tc, Redis: rdb, Logger: logger, Aha: &AhaWebhook{Tokens: []string{"old-token", token}, Dispatcher: d, Metrics: metrics.New("starter")}})
 	return srv.App()
 }
 

@@ -86,7 +86,7 @@ func newFixture(t *testing.T, withRedis bool) *fixture {
 		d.Dedup = f.store
 	}
 	srv := New(Options{Temporal: tc, Redis: rdb, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Extra: func(a *fiber.App) { (&AhaWebhook{Tokens: []string{"old-token", token}, Dispatcher: d}).Mount(a) }})
+		Aha: &AhaWebhook{Tokens: []string{"old-token", token}, Dispatcher: d}})
 	f.app = srv.App()
 	return f
 }
@@ -217,7 +217,7 @@ func TestRedisDownStillAccepts(t *testing.T) {
 	d := &dispatch.Dispatcher{Temporal: tc, TaskQueue: "q", Config: func() *mapping.Config { return cfg },
 		Dedup: dedup.New(rdb, time.Minute, ""), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	srv := New(Options{Temporal: tc, Redis: rdb, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Extra: func(a *fiber.App) { (&AhaWebhook{Tokens: []string{token}, Dispatcher: d}).Mount(a) }})
+		Aha: &AhaWebhook{Tokens: []string{token}, Dispatcher: d}})
 	f := &fixture{app: srv.App(), tc: tc}
 	code, body, _ := f.post(t, "/webhooks/aha/"+token, audit(`"10"`, "ideas/idea", `"5"`, ""))
 	require.Equal(t, 202, code, body)
@@ -239,7 +239,7 @@ func TestAhaWebhookAnswerBodies(t *testing.T) {
 	d := &dispatch.Dispatcher{Temporal: tc, TaskQueue: "q", Config: func() *mapping.Config { return cfg },
 		Dedup: dedup.New(rdb, time.Minute, ""), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	srv := New(Options{Temporal: tc, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Extra: func(a *fiber.App) { (&AhaWebhook{Tokens: []string{token}, Dispatcher: d}).Mount(a) }})
+		Aha: &AhaWebhook{Tokens: []string{token}, Dispatcher: d}})
 	f := &fixture{app: srv.App(), tc: tc}
 	hook := "/webhooks/aha/" + token
 	tests := []struct {

@@ -52,17 +52,6 @@ type CentercodeWebhook struct {
 	Metrics    Metrics
 }
 
-// Mount registers the routes.
-func (h *CentercodeWebhook) Mount(app *fiber.App) {
-	if h.Metrics == nil {
-		h.Metrics = noMetrics{}
-	}
-	app.Post("/webhooks/centercode/macros/:macro", h.macro)
-	app.Post("/webhooks/centercode/macros/:macro/:token", h.macro)
-	app.Post("/webhooks/centercode/status", h.status)
-	app.Post("/webhooks/centercode/status/:token", h.status)
-}
-
 func (h *CentercodeWebhook) authorized(c *fiber.Ctx) bool {
 	ok := false
 	if tok := c.Params("token"); tok != "" {

@@ -90,9 +90,7 @@ func mcNewHarness(t *testing.T) *mcHarness {
 		})
 	d := &dispatch.Dispatcher{Temporal: h.tc, TaskQueue: "q", Config: func() *mapping.Config { return cfg },
 		Dedup: dedup.New(rdb, 0, ""), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	srv := New(Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), BodyLimit: 4096, Extra: func(a *fiber.App) {
-		(&CentercodeWebhook{Tokens: []string{"old-token", mcToken}, Dispatcher: d, Config: func() *mapping.Config { return cfg }}).Mount(a)
-	}})
+	srv := New(Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), BodyLimit: 4096, Centercode: &CentercodeWebhook{Tokens: []string{"old-token", mcToken}, Dispatcher: d, Config: func() *mapping.Config { return cfg }}})
 	h.app = srv.App()
 	return h
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/gofiber/fiber/v2"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
@@ -33,7 +32,7 @@ func edgeFixture(t *testing.T) (*fixture, *miniredis.Miniredis) {
 	d := &dispatch.Dispatcher{Temporal: tc, TaskQueue: "q", Config: func() *mapping.Config { return cfg },
 		Dedup: store, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	srv := New(Options{Temporal: tc, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Extra: func(a *fiber.App) { (&AhaWebhook{Tokens: []string{token}, Dispatcher: d}).Mount(a) }})
+		Aha: &AhaWebhook{Tokens: []string{token}, Dispatcher: d}})
 	return &fixture{app: srv.App(), tc: tc, store: store}, mr
 }
 

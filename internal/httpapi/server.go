@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
 )
@@ -25,8 +24,12 @@ type Options struct {
 	BodyLimit int
 	// ReadTimeout / WriteTimeout bound slow clients (defaults 10 s).
 	ReadTimeout, WriteTimeout time.Duration
-	// Extra registers more routes (webhooks, metrics) on the app.
-	Extra func(app *fiber.App)
+	// What is served besides the health routes (routes.go); nil: not served.
+	Aha            *AhaWebhook
+	Centercode     *CentercodeWebhook
+	WebhookLimit   fiber.Handler // in front of /webhooks: the per-source request limit
+	MetricsHandler http.Handler  // /metrics
+	Codec          http.Handler  // /codec/*: the Web UI's payload codec
 }
 
 // Server is the starter's HTTP server.
@@ -63,13 +66,7 @@ func New(o Options) *Server {
 		c.Locals(loggerKey, o.Logger)
 		return c.Next()
 	})
-	app.Get("/healthz", func(c *fiber.Ctx) error {
-		return c.JSON(fiber.Map{"status": "ok"})
-	})
-	app.Get("/readyz", s.readyz)
-	if o.Extra != nil {
-		o.Extra(app)
-	}
+	s.routes(app)
 	return s
 }
 
@@ -148,9 +145,4 @@ func routeOf(c *fiber.Ctx) string {
 		return r.Path
 	}
 	return "?"
-}
-
-// MountMetrics serves a Prometheus handler at /metrics.
-func MountMetrics(app *fiber.App, h http.Handler) {
-	app.Get("/metrics", adaptor.HTTPHandler(h))
 }
