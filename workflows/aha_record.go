@@ -52,31 +52,29 @@ func AhaRecordWorkflow(ctx workflow.Context, in AhaRecordInput) error {
 		entityOptions{eventsPerRun: eventsPerRun, upgradable: true, drainBeforeCarry: true})
 }
 
+// carry hands the record's state to the next run.
+func (s *entity) carry(ctx workflow.Context) error {
+	carried := s.State
+	return workflow.NewContinueAsNewError(ctx, AhaRecordWorkflow, AhaRecordInput{Kind: s.in.Kind, AhaID: s.in.AhaID, Carried: &carried})
+}
+
 // entity is the workflow's private state and behaviour.
 type entity struct {
 	State
 	in      AhaRecordInput
 	seen    seenSet
 	routes  *activities.Routes
+	window  time.Duration // the config's coalescing window (sync.debounce)
 	version workflow.Version
 }
 
 // status is the entity loop's view of the record.
 func (s *entity) status() entityStatus {
-	st := entityStatus{pending: s.Pending, parked: s.SyncState == contract.StateParked,
-		lastSync: s.LastSync, events: s.Events + s.Duplicates, parkedReason: s.ParkedReason}
-	if s.routes != nil {
-		st.window = s.routes.Debounce
-	}
-	return st
+	return entityStatus{pending: s.Pending, parked: s.SyncState == contract.StateParked, lastSync: s.LastSync,
+		window: s.window, events: s.Events + s.Duplicates, parkedReason: s.ParkedReason}
 }
 
 func (s *entity) state() any { return s.State }
-
-func (s *entity) carry(ctx workflow.Context) error {
-	carried := s.State
-	return workflow.NewContinueAsNewError(ctx, AhaRecordWorkflow, AhaRecordInput{Kind: s.in.Kind, AhaID: s.in.AhaID, Carried: &carried})
-}
 
 // onEvent dedups an audit and marks the record pending.
 func (s *entity) onEvent(ev contract.AhaEvent) {
@@ -201,7 +199,7 @@ func (s *entity) loadRoutes(ctx workflow.Context) (activities.Routes, error) {
 	if err := workflow.ExecuteLocalActivity(lctx, a.RoutesFor, activities.RoutesRequest{Kind: s.Kind}).Get(ctx, &routes); err != nil {
 		return routes, err
 	}
-	s.routes = &routes
+	s.routes, s.window = &routes, routes.Debounce
 	s.ConfigHash = routes.ConfigHash
 	if len(routes.FeedbackTypes) == 0 {
 		return routes, temporal.NewNonRetryableApplicationError(

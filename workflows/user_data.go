@@ -36,29 +36,27 @@ func UserDataWorkflow(ctx workflow.Context, in UserDataInput) error {
 		entityOptions{eventsPerRun: personEventsPerRun, drainBeforeCarry: true})
 }
 
+// carry hands the person's state to the next run.
+func (s *person) carry(ctx workflow.Context) error {
+	carried := s.UserDataState
+	return workflow.NewContinueAsNewError(ctx, UserDataWorkflow, UserDataInput{Email: s.Email, Carried: &carried})
+}
+
 // person is the workflow's private state and behaviour.
 type person struct {
 	UserDataState
 	seen   seenSet
 	routes *activities.UserDataRoutes
+	window time.Duration // the config's coalescing window (sync.debounce)
 }
 
 // status is the entity loop's view of the person.
 func (s *person) status() entityStatus {
-	st := entityStatus{pending: s.Pending, parked: s.SyncState == contract.StateParked,
-		lastSync: s.LastSync, events: s.Events + s.Duplicates, parkedReason: s.ParkedReason}
-	if s.routes != nil {
-		st.window = s.routes.Debounce
-	}
-	return st
+	return entityStatus{pending: s.Pending, parked: s.SyncState == contract.StateParked, lastSync: s.LastSync,
+		window: s.window, events: s.Events + s.Duplicates, parkedReason: s.ParkedReason}
 }
 
 func (s *person) state() any { return s.UserDataState }
-
-func (s *person) carry(ctx workflow.Context) error {
-	carried := s.UserDataState
-	return workflow.NewContinueAsNewError(ctx, UserDataWorkflow, UserDataInput{Email: s.Email, Carried: &carried})
-}
 
 // onEvent dedups by audit id and records what the next sync must do: read
 // Aha! afresh (Hydrate), or apply a snapshot newer than anything applied or
@@ -176,7 +174,7 @@ func (s *person) loadRoutes(ctx workflow.Context) error {
 	if err := workflow.ExecuteLocalActivity(lctx, a.UserDataRoutes).Get(ctx, &routes); err != nil {
 		return err
 	}
-	s.routes = &routes
+	s.routes, s.window = &routes, routes.Debounce
 	s.ConfigHash = routes.ConfigHash
 	if !routes.Enabled {
 		s.NeedFetch = true // read afresh once user data is configured again
