@@ -463,13 +463,7 @@ func (s *entity) upsert(ctx workflow.Context) {
 			break
 		}
 	}
-	if s.ConfigHash != "" {
-		updates = append(updates, contract.KeyConfigHash.ValueSet(s.ConfigHash))
-	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
-		workflow.GetLogger(ctx).Warn("upsert search attributes failed", "error", err)
-	}
-	s.updateDetails(ctx)
+	upsertEntity(ctx, s, s.ConfigHash, updates...)
 }
 
 func (s *entity) updateDetails(ctx workflow.Context) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ahacc/ahacc/internal/contract"
@@ -306,4 +307,16 @@ func window(d time.Duration) time.Duration {
 		return d
 	}
 	return mapping.DefaultDebounce
+}
+
+// upsertEntity upserts an entity's search attributes (ConfigHash too, once
+// known) and refreshes the summary the Web UI shows.
+func upsertEntity(ctx workflow.Context, b entityBehaviour, configHash string, updates ...temporal.SearchAttributeUpdate) {
+	if configHash != "" {
+		updates = append(updates, contract.KeyConfigHash.ValueSet(configHash))
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
+		workflow.GetLogger(ctx).Warn("upsert search attributes failed", "error", err)
+	}
+	b.updateDetails(ctx)
 }

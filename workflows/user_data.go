@@ -279,13 +279,7 @@ func (s *person) upsert(ctx workflow.Context) {
 		contract.KeyAhaRecordType.ValueSet(contract.KindPerson),
 		contract.KeyAhaReference.ValueSet(s.Email),
 	}
-	if s.ConfigHash != "" {
-		updates = append(updates, contract.KeyConfigHash.ValueSet(s.ConfigHash))
-	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
-		workflow.GetLogger(ctx).Warn("upsert search attributes failed", "error", err)
-	}
-	s.updateDetails(ctx)
+	upsertEntity(ctx, s, s.ConfigHash, updates...)
 }
 
 func (s *person) updateDetails(ctx workflow.Context) {

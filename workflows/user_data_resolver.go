@@ -155,14 +155,10 @@ func (r *resolver) resolveOnce(ctx workflow.Context) error {
 }
 
 func (r *resolver) upsert(ctx workflow.Context) {
-	if err := workflow.UpsertTypedSearchAttributes(ctx,
+	upsertEntity(ctx, r, "",
 		contract.KeySyncState.ValueSet(r.SyncState),
 		contract.KeyAhaRecordType.ValueSet(r.Kind),
-		contract.KeyAhaReference.ValueSet(r.AhaID),
-	); err != nil {
-		workflow.GetLogger(ctx).Warn("upsert search attributes failed", "error", err)
-	}
-	r.updateDetails(ctx)
+		contract.KeyAhaReference.ValueSet(r.AhaID))
 }
 
 func (r *resolver) updateDetails(ctx workflow.Context) {
