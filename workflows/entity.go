@@ -107,7 +107,7 @@ func runEntity[E any](ctx workflow.Context, b entityBehaviour, eventSignal strin
 			if wait <= 0 {
 				if b.sync(ctx) {
 					l.drain(ctx)
-					return nil
+					return finishHandlers(ctx)
 				}
 				continue
 			}
@@ -123,6 +123,9 @@ func runEntity[E any](ctx workflow.Context, b entityBehaviour, eventSignal strin
 					continue // sync first; never hand over unsynced work silently
 				}
 			}
+			if err := finishHandlers(ctx); err != nil {
+				return err
+			}
 			return b.carry(ctx)
 		}
 		if o.idle <= 0 || b.status().parked {
@@ -133,7 +136,7 @@ func runEntity[E any](ctx workflow.Context, b entityBehaviour, eventSignal strin
 			// Quiet for the idle period: finish, unless something slipped in.
 			l.drain(ctx)
 			if !b.status().pending {
-				return nil
+				return finishHandlers(ctx)
 			}
 		}
 	}
@@ -319,4 +322,10 @@ func upsertEntity(ctx workflow.Context, b entityBehaviour, configHash string, up
 		workflow.GetLogger(ctx).Warn("upsert search attributes failed", "error", err)
 	}
 	b.updateDetails(ctx)
+}
+
+// finishHandlers lets the Update handlers already answered return their
+// answers before the run ends (a run that ends first leaves them unanswered).
+func finishHandlers(ctx workflow.Context) error {
+	return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 }

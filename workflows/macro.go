@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -36,6 +37,10 @@ func MacroWorkflow(ctx workflow.Context, in MacroInput) (MacroState, error) {
 	// own body; one arriving while parked replaces the body and retries.
 	again := workflow.GetSignalChannel(ctx, contract.SignalRunAgain)
 	r.runKeys = map[string]bool{in.RunKey: true}
+	r.ops = workflow.NewBufferedChannel(ctx, 16)
+	if err := r.setUpdateHandlers(ctx); err != nil {
+		return r.MacroState, err
+	}
 	r.upsert(ctx)
 	for {
 		r.Attempts++
@@ -48,9 +53,10 @@ func MacroWorkflow(ctx workflow.Context, in MacroInput) (MacroState, error) {
 				r.rerun(ctx, next)
 				continue
 			}
-			return r.MacroState, nil
+			return r.MacroState, finishHandlers(ctx)
 		}
 		r.SyncState, r.ParkedReason = contract.StateParked, reason(err)
+		r.parkedAt = workflow.Now(ctx)
 		workflow.GetLogger(ctx).Warn("macro run parked", "macro", r.Macro, "feedback_id", r.FeedbackID, "reason", r.ParkedReason)
 		r.upsert(ctx)
 
@@ -65,6 +71,12 @@ func MacroWorkflow(ctx workflow.Context, in MacroInput) (MacroState, error) {
 			retried := false
 			sel.AddReceive(retries, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); retried = true })
 			sel.AddReceive(skips, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); skip = true })
+			sel.AddReceive(r.ops, func(c workflow.ReceiveChannel, _ bool) {
+				var op *operatorOp
+				c.Receive(ctx, &op)
+				op.answer, op.done = r.answer(op), true
+				retried, skip = op.retry != nil, op.retry == nil
+			})
 			sel.AddReceive(again, func(c workflow.ReceiveChannel, _ bool) {
 				var req contract.MacroRunRequest
 				c.Receive(ctx, &req)
@@ -86,7 +98,7 @@ func MacroWorkflow(ctx workflow.Context, in MacroInput) (MacroState, error) {
 				r.rerun(ctx, next)
 				continue
 			}
-			return r.MacroState, nil
+			return r.MacroState, finishHandlers(ctx)
 		}
 		if rerun {
 			workflow.GetLogger(ctx).Info("a later run of the macro retries the parked one with its body", "run_key", next.RunKey)
@@ -145,15 +157,62 @@ type macroRun struct {
 	retry   retrying
 	version workflow.Version
 	runKeys map[string]bool // runs taken (the first and later ones)
+	// ops carries the retry and skip Updates; parkedAt is when the run last parked.
+	ops      workflow.Channel
+	parkedAt time.Time
 }
 
-// drain drops buffered retry/skip signals (they only mean something while parked).
+// drain drops buffered retry/skip signals (they only mean something while
+// parked) and answers the Updates still queued.
 func (r *macroRun) drain(ctx workflow.Context, chans ...workflow.ReceiveChannel) {
 	for _, c := range chans {
 		for c.ReceiveAsync(nil) {
 			workflow.GetLogger(ctx).Info("signal ignored: the run is not parked", "channel", c.Name())
 		}
 	}
+	var op *operatorOp
+	for r.ops.ReceiveAsync(&op) {
+		op.answer, op.done = "not parked any more: nothing done", true
+	}
+}
+
+// setUpdateHandlers registers the retry and skip Updates of a macro run: like
+// the signals, but refused unless the run is parked, and answered.
+func (r *macroRun) setUpdateHandlers(ctx workflow.Context) error {
+	parked := func(what string) error {
+		if r.SyncState == contract.StateParked {
+			return nil
+		}
+		return errors.New("not parked: nothing to " + what)
+	}
+	submit := func(ctx workflow.Context, op *operatorOp) (string, error) {
+		r.ops.Send(ctx, op)
+		if err := workflow.Await(ctx, func() bool { return op.done }); err != nil {
+			return "", err
+		}
+		return op.answer, nil
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, contract.UpdateRetry,
+		func(ctx workflow.Context, rr contract.RetryRequest) (string, error) {
+			return submit(ctx, &operatorOp{retry: &rr})
+		},
+		workflow.UpdateHandlerOptions{Validator: func(workflow.Context, contract.RetryRequest) error { return parked("retry") }},
+	); err != nil {
+		return err
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, contract.UpdateSkip,
+		func(ctx workflow.Context) (string, error) { return submit(ctx, &operatorOp{}) },
+		workflow.UpdateHandlerOptions{Validator: func(workflow.Context) error { return parked("skip") }},
+	)
+}
+
+// answer is what a retry or skip Update of the parked run is told.
+func (r *macroRun) answer(op *operatorOp) string {
+	verb := "skipped"
+	if op.retry != nil {
+		verb = "retried"
+	}
+	return verb + ": parked on " + r.ParkedReason + " since " + r.parkedAt.UTC().Format(time.RFC3339)
 }
 
 // runOnce does every step not done yet.

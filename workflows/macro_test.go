@@ -202,6 +202,36 @@ func (s *MacroSuite) TestParkedRunSkip() {
 	s.Empty(s.pushes)
 }
 
+// A parked macro run answers the retry Update with what it was parked on
+// (and a skip Update before it parks is refused: nothing to skip).
+func (s *MacroSuite) TestRetryUpdateAnswersAParkedRun() {
+	denied := true
+	s.pushFn = func(_ context.Context, req activities.PushRequest) (activities.PushResult, error) {
+		if denied {
+			return activities.PushResult{}, temporal.NewNonRetryableApplicationError("create idea: 403 Forbidden", activities.ErrTypePermanent, nil)
+		}
+		return activities.PushResult{Kind: "idea", ID: "6776", Reference: "PRJ1-I-12", Created: true}, nil
+	}
+	answers := map[string]string{}
+	callbacks := func(id string) *testsuite.TestUpdateCallback {
+		return &testsuite.TestUpdateCallback{
+			OnAccept:   func() {},
+			OnReject:   func(err error) { answers[id] = "rejected: " + err.Error() },
+			OnComplete: func(v any, err error) { a, _ := v.(string); answers[id] = a },
+		}
+	}
+	s.env.RegisterDelayedCallback(func() {
+		s.Equal(contract.StateParked, s.query().SyncState)
+		denied = false
+		s.env.UpdateWorkflow(contract.UpdateRetry, "u1", callbacks("u1"), contract.RetryRequest{})
+	}, time.Minute)
+	s.env.ExecuteWorkflow(MacroWorkflow, s.input())
+	st := s.result()
+	s.Equal(contract.StateSynced, st.SyncState)
+	s.Equal(1, st.Retries)
+	s.Contains(answers["u1"], "retried: parked on create idea: 403 Forbidden since ")
+}
+
 // Transient errors retry inside the activity (1 s, doubling) and honour the
 // server's NextRetryDelay.
 func (s *MacroSuite) TestTransientErrorsRetryWithServerDelay() {
