@@ -48,9 +48,7 @@ func MacroWorkflow(ctx workflow.Context, in MacroInput) (MacroState, error) {
 		if err == nil {
 			r.SyncState, r.ParkedReason = contract.StateSynced, ""
 			r.upsert(ctx)
-			r.drain(ctx, retries, skips)
-			if next, ok := r.nextRun(again); ok {
-				r.rerun(ctx, next)
+			if r.takeNext(ctx, again, retries, skips) {
 				continue
 			}
 			return r.MacroState, finishHandlers(ctx)
@@ -93,9 +91,7 @@ func MacroWorkflow(ctx workflow.Context, in MacroInput) (MacroState, error) {
 			workflow.GetLogger(ctx).Info("skip requested", "parked_reason", r.ParkedReason)
 			r.SyncState, r.ParkedReason = contract.StateSkipped, ""
 			r.upsert(ctx)
-			r.drain(ctx, retries, skips)
-			if next, ok := r.nextRun(again); ok {
-				r.rerun(ctx, next)
+			if r.takeNext(ctx, again, retries, skips) {
 				continue
 			}
 			return r.MacroState, finishHandlers(ctx)
@@ -110,6 +106,17 @@ func MacroWorkflow(ctx workflow.Context, in MacroInput) (MacroState, error) {
 		r.SyncState, r.ParkedReason = contract.StateSyncing, ""
 		r.upsert(ctx)
 	}
+}
+
+// takeNext ends this run's turn: signals meant for a parked run are dropped
+// and a later run delivered meanwhile, if any, is set up (true: run it).
+func (r *macroRun) takeNext(ctx workflow.Context, again workflow.ReceiveChannel, retries, skips workflow.ReceiveChannel) bool {
+	r.drain(ctx, retries, skips)
+	next, ok := r.nextRun(again)
+	if ok {
+		r.rerun(ctx, next)
+	}
+	return ok
 }
 
 // fresh reports (and remembers) whether a run request is new to this run.
