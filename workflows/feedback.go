@@ -385,18 +385,32 @@ func (f *feedbackEntity) startMacro(ctx workflow.Context, macro, key, trigger, s
 			contract.KeySyncState.ValueSet(contract.StateSyncing),
 		),
 	})
-	fut := workflow.ExecuteChildWorkflow(cctx, MacroWorkflow, MacroInput{
-		Macro: macro, FeedbackID: f.FeedbackID, RunKey: key, Trigger: trigger, Payload: payload,
-	})
-	var exec workflow.Execution
-	if err := fut.GetChildWorkflowExecution().Get(ctx, &exec); err != nil {
+	for attempt := 1; ; attempt++ {
+		fut := workflow.ExecuteChildWorkflow(cctx, MacroWorkflow, MacroInput{
+			Macro: macro, FeedbackID: f.FeedbackID, RunKey: key, Trigger: trigger, Payload: payload,
+		})
+		var exec workflow.Execution
+		err := fut.GetChildWorkflowExecution().Get(ctx, &exec)
 		switch {
+		case err == nil:
 		case temporal.IsWorkflowExecutionAlreadyStartedError(err) && creates != "":
 			// A run for this feedback is in flight: hand it this run, which
 			// it runs after its own.
 			req := contract.MacroRunRequest{RunKey: key, Trigger: trigger, Payload: payload}
-			if err := workflow.SignalExternalWorkflow(ctx, id, "", contract.SignalRunAgain, req).Get(ctx, nil); err != nil {
-				workflow.GetLogger(ctx).Error("macro run not handed to the run in flight", "workflow_id", id, "error", err)
+			serr := workflow.SignalExternalWorkflow(ctx, id, "", contract.SignalRunAgain, req).Get(ctx, nil)
+			var ended *temporal.UnknownExternalWorkflowExecutionError
+			if serr != nil && errors.As(serr, &ended) && attempt < 3 &&
+				workflow.GetVersion(ctx, "macro-handoff-ended", workflow.DefaultVersion, 1) >= 1 {
+				// The run in flight ended between the start and the hand-off:
+				// its id is free again, so this run starts on its own.
+				workflow.GetLogger(ctx).Info("the macro run in flight ended before the hand-off; starting this run", "workflow_id", id)
+				if err := workflow.Sleep(ctx, time.Second); err != nil {
+					return false
+				}
+				continue
+			}
+			if serr != nil {
+				workflow.GetLogger(ctx).Error("macro run not handed to the run in flight", "workflow_id", id, "error", serr)
 				return false
 			}
 			workflow.GetLogger(ctx).Info("macro run handed to the run in flight", "workflow_id", id)
@@ -406,6 +420,7 @@ func (f *feedbackEntity) startMacro(ctx workflow.Context, macro, key, trigger, s
 			workflow.GetLogger(ctx).Error("macro run not started", "workflow_id", id, "error", err)
 			return false
 		}
+		break
 	}
 	f.Runs = append(f.Runs, MacroRunRef{Macro: macro, WorkflowID: id, Trigger: trigger, Status: status, At: workflow.Now(ctx)})
 	if len(f.Runs) > FeedbackRunsLimit {

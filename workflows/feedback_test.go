@@ -13,8 +13,10 @@ import (
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"github.com/stretchr/testify/suite"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/interceptor"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -288,24 +290,27 @@ func (s *FeedbackSuite) TestNoExpectationForTheCurrentStatus() {
 type startFails struct {
 	interceptor.WorkerInterceptorBase
 	failed *bool
+	err    error // the first start's error (nil: namespace unavailable)
 }
 
 func (i *startFails) InterceptWorkflow(ctx workflow.Context, next interceptor.WorkflowInboundInterceptor) interceptor.WorkflowInboundInterceptor {
-	return &startFailsInbound{WorkflowInboundInterceptorBase: interceptor.WorkflowInboundInterceptorBase{Next: next}, failed: i.failed}
+	return &startFailsInbound{WorkflowInboundInterceptorBase: interceptor.WorkflowInboundInterceptorBase{Next: next}, failed: i.failed, err: i.err}
 }
 
 type startFailsInbound struct {
 	interceptor.WorkflowInboundInterceptorBase
 	failed *bool
+	err    error
 }
 
 func (i *startFailsInbound) Init(outbound interceptor.WorkflowOutboundInterceptor) error {
-	return i.Next.Init(&startFailsOutbound{WorkflowOutboundInterceptorBase: interceptor.WorkflowOutboundInterceptorBase{Next: outbound}, failed: i.failed})
+	return i.Next.Init(&startFailsOutbound{WorkflowOutboundInterceptorBase: interceptor.WorkflowOutboundInterceptorBase{Next: outbound}, failed: i.failed, err: i.err})
 }
 
 type startFailsOutbound struct {
 	interceptor.WorkflowOutboundInterceptorBase
 	failed *bool
+	err    error
 }
 
 type failedChild struct{ workflow.Future }
@@ -321,7 +326,11 @@ func (o *startFailsOutbound) ExecuteChildWorkflow(ctx workflow.Context, childWor
 	}
 	*o.failed = true
 	fut, set := workflow.NewFuture(ctx)
-	set.SetError(errors.New("namespace unavailable"))
+	err := o.err
+	if err == nil {
+		err = errors.New("namespace unavailable")
+	}
+	set.SetError(err)
 	return failedChild{fut}
 }
 
@@ -336,6 +345,26 @@ func (s *FeedbackSuite) TestRuleNotMarkedRunWhenStartFails() {
 	s.end(func(st FeedbackState) {
 		s.True(failed)
 		s.Equal([]string{"push-to-aha@run-3"}, s.macros())
+		s.Equal(map[string]int{"will fix|push-to-aha": 1}, st.Fired)
+	})
+}
+
+// A create macro's run that finds its id taken hands itself to the run in
+// flight; when that run ended between the start and the hand-off (the
+// signal finds no workflow), the run is started again, not dropped: the
+// person's Will Fix still pushes (invariant seed 4 on the cluster).
+func (s *FeedbackSuite) TestRunStartedAgainWhenTheRunInFlightEnded() {
+	s.rules["will fix"] = []activities.RuleAction{{Macro: "push-to-aha", Creates: "create_idea"}}
+	s.creates["push-to-aha"] = "create_idea"
+	failed := false
+	s.env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&startFails{failed: &failed,
+		err: serviceerror.NewWorkflowExecutionAlreadyStarted("a run of macro:create_idea:1001 is in flight", "", "")}}})
+	s.env.OnSignalExternalWorkflow(mock.Anything, "macro:create_idea:1001", mock.Anything, contract.SignalRunAgain, mock.Anything).
+		Return(&temporal.UnknownExternalWorkflowExecutionError{}).Once()
+	s.change("run-1", "Will Fix")
+	s.end(func(st FeedbackState) {
+		s.True(failed)
+		s.Equal([]string{"push-to-aha@run-1"}, s.macros(), "the rule's run was started again")
 		s.Equal(map[string]int{"will fix|push-to-aha": 1}, st.Fired)
 	})
 }
