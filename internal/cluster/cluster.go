@@ -15,7 +15,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -25,6 +24,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ahacc/ahacc/internal/loopback"
 )
 
 // Enabled reports whether the cluster tests run (make test-cluster sets
@@ -393,20 +394,5 @@ func goBuild(ctx context.Context, repo, pkg, out string) error {
 	return nil
 }
 
-// FreePort is a loopback port below Linux's ephemeral range (32768–60999), so
-// no outgoing connection takes it between this check and the child's bind (a
-// port from ":0", released, was once reused as a connection's source port
-// before a starter bound it: "address already in use").
-func FreePort() (int, error) {
-	for range 200 {
-		n, _ := rand.Int(rand.Reader, big.NewInt(12000))
-		p := 20000 + int(n.Int64())
-		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-		if err != nil {
-			continue
-		}
-		_ = ln.Close()
-		return p, nil
-	}
-	return 0, errors.New("no free port in 20000-31999")
-}
+// FreePort is a loopback port below Linux's ephemeral range (loopback.FreePort).
+func FreePort() (int, error) { return loopback.FreePort("127.0.0.1") }

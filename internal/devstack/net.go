@@ -3,14 +3,16 @@ package devstack
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
 	"time"
 
 	sdklog "go.temporal.io/sdk/log"
-	"io"
-	"log/slog"
+
+	"github.com/ahacc/ahacc/internal/loopback"
 )
 
 // resolveAddr splits host:port; port 0 is replaced by a free port.
@@ -46,15 +48,8 @@ func listenTCP(addr string) (net.Listener, error) {
 	return net.Listen("tcp", net.JoinHostPort(host, port))
 }
 
-// freePort asks the kernel for a free TCP port on host.
-func freePort(host string) (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return 0, fmt.Errorf("find a free port on %s: %w", host, err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+// freePort is a port on host below the ephemeral range (loopback.FreePort).
+func freePort(host string) (int, error) { return loopback.FreePort(host) }
 
 // waitHTTP polls url until it answers 2xx or the timeout passes.
 func waitHTTP(ctx context.Context, url string, timeout time.Duration) error {

@@ -26,6 +26,7 @@ import (
 	"go.temporal.io/server/common/config"
 	"go.temporal.io/server/common/dynamicconfig"
 	"go.temporal.io/server/common/log"
+	"go.temporal.io/server/common/log/tag"
 	"go.temporal.io/server/common/membership/static"
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
 	"go.temporal.io/server/common/primitives"
@@ -127,6 +128,7 @@ func StartTemporal(ctx context.Context, o TemporalOptions) (*Temporal, error) {
 	if o.LogFile != "" {
 		logger = log.NewZapLogger(log.BuildZapLogger(log.Config{Level: o.LogLevel, OutputFile: o.LogFile}))
 	}
+	logger = fatalAsPanic{logger}
 	conf, err := serverConfig(host, port, httpPort, o, logger)
 	if err != nil {
 		return nil, err
@@ -153,7 +155,41 @@ func StartTemporal(ctx context.Context, o TemporalOptions) (*Temporal, error) {
 		// Temporal Cloud and recent servers).
 		dynamicconfig.EnableActivityEagerExecution.Key(): true,
 	}
-	srv, err := temporal.NewServer(
+	srv, err := newServer(conf, hosts, logger, authorizer, claimMapper, dyn)
+	if err != nil {
+		return nil, err
+	}
+	t := &Temporal{server: srv, addr: net.JoinHostPort(host, strconv.Itoa(port)), namespace: o.Namespace}
+	if err := t.setUp(ctx, o.Logger); err != nil {
+		t.Stop()
+		return nil, err
+	}
+	if o.UIAddr != "off" {
+		if err := t.startUI(o); err != nil {
+			t.Stop()
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// newServer builds and starts the server; a Fatal inside it (a port it could
+// not bind) is an error here.
+func newServer(conf *config.Config, hosts map[primitives.ServiceName]static.Hosts, logger log.Logger,
+	authorizer authorization.Authorizer, claimMapper authorization.ClaimMapper, dyn dynamicconfig.Client) (srv temporal.Server, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			f, ok := r.(serverFatal)
+			if !ok {
+				panic(r)
+			}
+			if srv != nil {
+				_ = srv.Stop()
+			}
+			srv, err = nil, fmt.Errorf("start temporal server: %s", f.msg)
+		}
+	}()
+	srv, err = temporal.NewServer(
 		temporal.WithConfig(conf),
 		temporal.ForServices(temporal.DefaultServices),
 		temporal.WithStaticHosts(hosts),
@@ -168,18 +204,7 @@ func StartTemporal(ctx context.Context, o TemporalOptions) (*Temporal, error) {
 	if err := srv.Start(); err != nil {
 		return nil, fmt.Errorf("start temporal server: %w", err)
 	}
-	t := &Temporal{server: srv, addr: net.JoinHostPort(host, strconv.Itoa(port)), namespace: o.Namespace}
-	if err := t.setUp(ctx, o.Logger); err != nil {
-		t.Stop()
-		return nil, err
-	}
-	if o.UIAddr != "off" {
-		if err := t.startUI(o); err != nil {
-			t.Stop()
-			return nil, err
-		}
-	}
-	return t, nil
+	return srv, nil
 }
 
 // Stop stops the UI and the server. Safe to call once.
@@ -376,4 +401,19 @@ func dialWithRetry(ctx context.Context, addr, ns string) (client.Client, error) 
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// fatalAsPanic turns the server's Fatal log calls into a panic StartTemporal
+// recovers as an error: the server reports a port it cannot bind through
+// Fatal, and a logger that does not exit would let it serve a nil listener.
+type fatalAsPanic struct{ log.Logger }
+
+type serverFatal struct{ msg string }
+
+func (f fatalAsPanic) Fatal(msg string, tags ...tag.Tag) {
+	f.Logger.Error(msg, tags...)
+	for _, t := range tags {
+		msg += fmt.Sprintf(" %s=%v", t.Key(), t.Value())
+	}
+	panic(serverFatal{msg})
 }

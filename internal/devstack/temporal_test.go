@@ -180,3 +180,16 @@ func TestSetupTemporalOnAnotherNamespace(t *testing.T) {
 	require.ErrorContains(t, err, "search attribute Macro exists as Text; ahacc writes it as Keyword")
 	require.Less(t, time.Since(start), 10*time.Second, "a wrong type is not asked again for minutes")
 }
+
+// TestStartTemporalOnABusyPortIsAnError: a service port another process holds
+// is an error from StartTemporal, not a panic inside the server (the server's
+// rpc factory reports a failed listen through its logger's Fatal, which the
+// discarding logger ignored, and then served on a nil listener).
+func TestStartTemporalOnABusyPortIsAnError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	_, err = StartTemporal(context.Background(), TemporalOptions{Addr: ln.Addr().String(), UIAddr: "off"})
+	require.ErrorContains(t, err, "address already in use")
+	t.Log(err)
+}
