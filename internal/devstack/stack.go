@@ -41,6 +41,10 @@ type Options struct {
 	// Addresses (host:port). Defaults: Temporal 127.0.0.1:7233, UI
 	// 127.0.0.1:8233 ("off" disables), starter 127.0.0.1:8080, simulators 127.0.0.1:8081/8082.
 	TemporalAddr, UIAddr, HTTPAddr, AhaSimAddr, CCSimAddr string
+	// TemporalMetricsAddr (AHACC_TEMPORAL_METRICS_ADDR), when set, serves the
+	// embedded server's own Prometheus metrics there (its action counter among
+	// them: what Temporal Cloud would bill); empty: none.
+	TemporalMetricsAddr string
 	// ConfigPath is the ahacc.yaml (default examples/ahacc.yaml).
 	ConfigPath string
 	// LookupEnv reads the environment (default os.LookupEnv).
@@ -80,6 +84,7 @@ func FromEnv(o Options) Options {
 	o.HTTPAddr = get("AHACC_HTTP_ADDR", "127.0.0.1:8080")
 	o.AhaSimAddr = get("AHACC_AHA_SIM_ADDR", "127.0.0.1:8081")
 	o.CCSimAddr = get("AHACC_CC_SIM_ADDR", "127.0.0.1:8082")
+	o.TemporalMetricsAddr = os.Getenv("AHACC_TEMPORAL_METRICS_ADDR")
 	o.ConfigPath = get("AHACC_CONFIG", "examples/ahacc.yaml")
 	return o
 }
@@ -128,7 +133,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	}()
 
 	// Temporal (+ UI).
-	topts := TemporalOptions{Addr: o.TemporalAddr, UIAddr: o.UIAddr, Logger: o.Logger, DBURL: o.TemporalDB}
+	topts := TemporalOptions{Addr: o.TemporalAddr, UIAddr: o.UIAddr, Logger: o.Logger, DBURL: o.TemporalDB, MetricsAddr: o.TemporalMetricsAddr}
 	if o.TemporalDB != "" {
 		o.Logger.Info("temporal on PostgreSQL", "db", redactURL(o.TemporalDB))
 	}

@@ -28,6 +28,7 @@ import (
 	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/log/tag"
 	"go.temporal.io/server/common/membership/static"
+	"go.temporal.io/server/common/metrics"
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
 	"go.temporal.io/server/common/primitives"
 	sqliteschema "go.temporal.io/server/schema/sqlite"
@@ -50,6 +51,9 @@ type TemporalOptions struct {
 	// database_visibility; both are created and their schema brought up to
 	// date on start.
 	DBURL string
+	// MetricsAddr, when set, serves the server's own Prometheus metrics
+	// (host:port, path /metrics; port 0 picks a free one); empty: none.
+	MetricsAddr string
 	// Namespace to create (default "default").
 	Namespace string
 	// LogLevel of the server's own logs (default "warn").
@@ -66,12 +70,13 @@ type TemporalOptions struct {
 
 // Temporal is a running embedded Temporal server and, optionally, its Web UI.
 type Temporal struct {
-	server    temporal.Server
-	ui        *uiserver.Server
-	uiDone    chan struct{}
-	addr      string
-	uiURL     string
-	namespace string
+	server     temporal.Server
+	metricsURL string
+	ui         *uiserver.Server
+	uiDone     chan struct{}
+	addr       string
+	uiURL      string
+	namespace  string
 }
 
 // Addr is the frontend host:port.
@@ -79,6 +84,9 @@ func (t *Temporal) Addr() string { return t.addr }
 
 // UIURL is the Web UI base URL, or "" when the UI is off.
 func (t *Temporal) UIURL() string { return t.uiURL }
+
+// MetricsURL is where the server's own metrics are served, or "".
+func (t *Temporal) MetricsURL() string { return t.metricsURL }
 
 // Namespace is the namespace the server was started with.
 func (t *Temporal) Namespace() string { return t.namespace }
@@ -160,6 +168,9 @@ func StartTemporal(ctx context.Context, o TemporalOptions) (*Temporal, error) {
 		return nil, err
 	}
 	t := &Temporal{server: srv, addr: net.JoinHostPort(host, strconv.Itoa(port)), namespace: o.Namespace}
+	if conf.Global.Metrics != nil {
+		t.metricsURL = "http://" + conf.Global.Metrics.Prometheus.ListenAddress + "/metrics"
+	}
 	if err := t.setUp(ctx, o.Logger); err != nil {
 		t.Stop()
 		return nil, err
@@ -286,6 +297,14 @@ func serverConfig(host string, port, httpPort int, o TemporalOptions, logger log
 	conf.NamespaceDefaults.Archival.History.State = "disabled"
 	conf.NamespaceDefaults.Archival.Visibility.State = "disabled"
 	conf.PublicClient.HostPort = addr
+	if o.MetricsAddr != "" {
+		mhost, mport, err := resolveAddr(o.MetricsAddr)
+		if err != nil {
+			return nil, fmt.Errorf("temporal metrics address %q: %w", o.MetricsAddr, err)
+		}
+		conf.Global.Metrics = &metrics.Config{Prometheus: &metrics.PrometheusConfig{
+			Framework: metrics.FrameworkOpentelemetry, ListenAddress: net.JoinHostPort(mhost, strconv.Itoa(mport))}}
+	}
 	return &conf, nil
 }
 

@@ -193,3 +193,36 @@ func TestStartTemporalOnABusyPortIsAnError(t *testing.T) {
 	require.ErrorContains(t, err, "address already in use")
 	t.Log(err)
 }
+
+// TestTemporalServesItsActionMetric: with MetricsAddr the embedded server
+// serves its own metrics, the action counter (what Temporal Cloud bills)
+// among them.
+func TestTemporalServesItsActionMetric(t *testing.T) {
+	ctx := context.Background()
+	ts, err := StartTemporal(ctx, TemporalOptions{Addr: "127.0.0.1:0", UIAddr: "off", MetricsAddr: "127.0.0.1:0"})
+	require.NoError(t, err)
+	defer ts.Stop()
+	c, err := client.Dial(client.Options{HostPort: ts.Addr(), Logger: quietSDKLogger()})
+	require.NoError(t, err)
+	defer c.Close()
+	w := worker.New(c, "q", worker.Options{})
+	w.RegisterWorkflow(hello)
+	require.NoError(t, w.Start())
+	defer w.Stop()
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "wf-metrics", TaskQueue: "q"}, hello, "ahacc")
+	require.NoError(t, err)
+	require.NoError(t, run.Get(ctx, nil))
+	resp, err := http.Get(ts.MetricsURL())
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	if testing.Verbose() {
+		for _, l := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(l, "action_total") {
+				t.Log(l)
+			}
+		}
+	}
+	require.Regexp(t, `(?m)^action_total\{.*action_type="grpc_StartWorkflowExecution".*\} 1$`, string(body))
+}
