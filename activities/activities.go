@@ -268,6 +268,12 @@ func (a *Activities) MapRecord(ctx context.Context, req MapRequest) (Mapped, err
 // risking a second feedback; a create Centercode refused (4xx) committed
 // nothing (ErrTypeRejected).
 func (a *Activities) SubmitFeedback(ctx context.Context, req SubmitRequest) (SubmitResult, error) {
+	return a.submitFeedback(ctx, req, activity.GetInfo(ctx).Attempt > 1)
+}
+
+// submitFeedback is SubmitFeedback; retried says an earlier attempt may have
+// sent the create.
+func (a *Activities) submitFeedback(ctx context.Context, req SubmitRequest, retried bool) (SubmitResult, error) {
 	cfg := a.config()
 	ft := cfg.FeedbackType(req.FeedbackType)
 	if ft == nil {
@@ -291,7 +297,7 @@ func (a *Activities) SubmitFeedback(ctx context.Context, req SubmitRequest) (Sub
 	}
 
 	lookup := cfg.Centercode.Lookup.URL.Value()
-	if activity.GetInfo(ctx).Attempt > 1 && req.Reference != "" && lookup != "" {
+	if retried && req.Reference != "" && lookup != "" {
 		found, err := a.Centercode.LookupByReference(ctx, lookup, cfg.Centercode.Lookup.Param, req.Reference)
 		if err != nil {
 			return SubmitResult{}, Classify(fmt.Sprintf("look up %s feedback %s before re-creating", ft.Name, req.Reference), err)
@@ -315,7 +321,7 @@ func (a *Activities) SubmitFeedback(ctx context.Context, req SubmitRequest) (Sub
 		// A refusal proves nothing committed only on the first attempt: an
 		// earlier one may have, and a lookup may lag.
 		return SubmitResult{}, classifyCreate(what, err, lookup != "" && req.Reference != "",
-			"centercode.lookup.url (CC_LOOKUP_URL) and an external_reference", activity.GetInfo(ctx).Attempt == 1)
+			"centercode.lookup.url (CC_LOOKUP_URL) and an external_reference", !retried)
 	}
 	if !ref.IDKnown {
 		log.Warn("Centercode created feedback without returning its id")
@@ -382,6 +388,12 @@ func (a *Activities) FindFeedback(ctx context.Context, req FindFeedbackRequest) 
 
 // NotifyDestroyed applies a feedback type's on_destroy to linked feedback.
 func (a *Activities) NotifyDestroyed(ctx context.Context, req DestroyRequest) error {
+	return a.notifyDestroyed(ctx, req, activity.GetInfo(ctx).Attempt > 1)
+}
+
+// notifyDestroyed is NotifyDestroyed; retried says an earlier attempt may
+// have posted the comment.
+func (a *Activities) notifyDestroyed(ctx context.Context, req DestroyRequest, retried bool) error {
 	cfg := a.config()
 	ft := cfg.FeedbackType(req.FeedbackType)
 	if ft == nil || ft.OnDestroy == mapping.OnDestroyIgnore || ft.OnDestroy == "" {
@@ -406,7 +418,7 @@ func (a *Activities) NotifyDestroyed(ctx context.Context, req DestroyRequest) er
 		a.Logger.Warn("on_destroy not applied: no listener for it in centercode", "feedback_type", req.FeedbackType, "on_destroy", ft.OnDestroy)
 		return nil
 	}
-	if ft.OnDestroy == mapping.OnDestroyComment && cfg.Centercode.CommentListenerURL.Value() != "" && activity.GetInfo(ctx).Attempt > 1 {
+	if ft.OnDestroy == mapping.OnDestroyComment && cfg.Centercode.CommentListenerURL.Value() != "" && retried {
 		// A comment is not idempotent: an earlier attempt whose answer was
 		// lost may have posted it. Look before posting again.
 		if posted, err := a.commented(ctx, cfg, req.FeedbackID, ft.DestroyComment); err != nil {

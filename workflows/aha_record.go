@@ -2,8 +2,6 @@ package workflows
 
 import (
 	"errors"
-	"fmt"
-	"slices"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -39,7 +37,7 @@ var a *activities.Activities
 // operator sends retry or skip. It runs until continue-as-new hands its state
 // to the next run.
 func AhaRecordWorkflow(ctx workflow.Context, in AhaRecordInput) error {
-	s := &entity{in: in, State: carriedOr(in.Carried, State{Kind: in.Kind, AhaID: in.AhaID, SyncState: contract.StateSyncing})}
+	s := &entity{in: in, State: carriedOr(in.Carried, State{RecordSync: activities.RecordSync{Kind: in.Kind, AhaID: in.AhaID}, SyncState: contract.StateSyncing})}
 	s.seen = newSeenSet(&s.Seen, SeenLimit)
 	// Version 1: a create that may have committed is looked up before the
 	// next write (MaybeCreated); the workflow ends once a deletion is applied.
@@ -47,7 +45,8 @@ func AhaRecordWorkflow(ctx workflow.Context, in AhaRecordInput) error {
 	// change in Aha! (an admin fixing the value needs no operator).
 	// Version 3: a record found deleted (404, and a destroy in Aha!'s
 	// history) is handled as its destroy audit would be.
-	s.version = workflow.GetVersion(ctx, "record-maybe-created", workflow.DefaultVersion, 3)
+	// Version 4: a sync is one SyncRecord activity (syncInOne).
+	s.version = workflow.GetVersion(ctx, "record-maybe-created", workflow.DefaultVersion, 4)
 	return runEntity(ctx, s, contract.SignalAhaEvent, s.onEvent,
 		entityOptions{eventsPerRun: eventsPerRun, upgradable: true, drainBeforeCarry: true})
 }
@@ -154,40 +153,53 @@ func (s *entity) sync(ctx workflow.Context) (finished bool) {
 	return s.version >= 1 && s.Destroyed && s.SyncState == contract.StateSynced
 }
 
-// syncOnce reads the routes, fetches the record, maps it for each feedback
-// type it feeds and writes what changed, then the status rules.
+// syncOnce syncs the record once. Runs of version 4 on make the whole sync
+// one SyncRecord activity (history keeps its result: the links and hashes
+// the record decided on, not the record); older runs call each step as an
+// activity of its own, as their histories recorded.
 func (s *entity) syncOnce(ctx workflow.Context) error {
+	if s.version >= 4 {
+		return s.syncInOne(ctx)
+	}
 	routes, err := s.loadRoutes(ctx)
 	if err != nil {
 		return err
 	}
-	if s.Destroyed {
-		return s.destroy(ctx)
-	}
-	rec, err := s.fetch(ctx)
-	if err != nil || s.Destroyed {
-		return err
-	}
-	types, err := s.routeTypes(ctx, routes, rec)
-	if err != nil {
-		return err
-	}
-	mapped := map[string]activities.Mapped{}
-	for i, ft := range types {
-		var m activities.Mapped
-		mctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-			StartToCloseTimeout: 10 * time.Second,
-			RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3, NonRetryableErrorTypes: []string{activities.ErrTypeMapping, activities.ErrTypeConfig}},
-		})
-		if err := workflow.ExecuteLocalActivity(mctx, a.MapRecord, activities.MapRequest{FeedbackType: ft, Record: rec.JSON}).Get(ctx, &m); err != nil {
+	return s.Sync(stepCalls{ctx: ctx, s: s}, routes, int(s.version))
+}
+
+// syncRounds bounds the SyncRecord calls of one sync: a call that created
+// (or may have) and then failed hands back what it learned, and the next
+// call goes on from there; each round learns something, so few are needed.
+const syncRounds = 5
+
+// syncTimeout bounds one SyncRecord attempt: several far-side calls, each
+// possibly waiting for the shared rate budget (a dead worker is noticed by
+// the heartbeat timeout long before).
+const syncTimeout = 10 * time.Minute
+
+// syncInOne runs the sync as SyncRecord activities. An attempt that wrote
+// nothing a retry could double fails and is retried like any call; one that
+// did returns what it learned with its failure, so a retry never creates twice.
+func (s *entity) syncInOne(ctx workflow.Context) error {
+	var failure *activities.SyncFailure
+	for range syncRounds {
+		var res activities.SyncRecordResult
+		err := workflow.ExecuteActivity(workflow.WithStartToCloseTimeout(s.callOpts(ctx, "sync "+s.Label()), syncTimeout),
+			a.SyncRecord, activities.SyncRecordRequest{Record: s.RecordSync, Version: int(s.version)}).Get(ctx, &res)
+		if err != nil {
 			return err
 		}
-		mapped[ft] = m
-		if err := s.write(ctx, ft, m, rec.LinkedFeedbackID, i == 0); err != nil {
-			return err
+		s.RecordSync = res.Record
+		s.routes, s.window = &res.Routes, res.Routes.Debounce
+		if failure = res.Failure; failure == nil {
+			return nil
+		}
+		if failure.NonRetryable {
+			break
 		}
 	}
-	return s.syncStatuses(ctx, mapped)
+	return temporal.NewNonRetryableApplicationError(failure.Message, failure.Type, nil)
 }
 
 // loadRoutes asks the worker's current config which feedback types the
@@ -202,226 +214,65 @@ func (s *entity) loadRoutes(ctx workflow.Context) (activities.Routes, error) {
 	s.routes, s.window = &routes, routes.Debounce
 	s.ConfigHash = routes.ConfigHash
 	if len(routes.FeedbackTypes) == 0 {
-		return routes, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("no feedback type is fed by %q records in the current config", s.Kind), activities.ErrTypeConfig, nil)
+		return routes, activities.NoFeedbackTypes(s.Kind)
 	}
 	return routes, nil
 }
 
-// fetch hydrates the record. One found deleted (404, and a destroy in Aha!'s
-// history) without its destroy audit here — a late audit of a deleted
-// record, or a missed deletion — gets on_destroy applied and s.Destroyed set.
-func (s *entity) fetch(ctx workflow.Context) (activities.Record, error) {
-	var rec activities.Record
-	if err := workflow.ExecuteActivity(s.callOpts(ctx, "fetch "+s.label()), a.FetchAhaRecord,
-		activities.FetchRequest{Kind: s.Kind, AhaID: s.AhaID}).Get(ctx, &rec); err != nil {
-		var appErr *temporal.ApplicationError
-		if s.version >= 3 && errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeGone {
-			workflow.GetLogger(ctx).Info("the record was deleted in Aha!", "kind", s.Kind, "aha_id", s.AhaID)
-			s.Destroyed = true
-			return rec, s.destroy(ctx)
-		}
-		return rec, err
-	}
-	s.Reference, s.URL, s.Name = rec.Reference, rec.URL, rec.Name
-	return rec, nil
+// stepCalls make each step of a sync an activity (or, for the config's
+// part, a local activity) of its own: runs of version ≤ 3.
+type stepCalls struct {
+	ctx workflow.Context
+	s   *entity
 }
 
-// write sends one feedback type's mapped body when it changed: a create the
-// first time (after looking up a create that may have committed), an update
-// after. linkedID is the Centercode feedback stamped on the Aha! record when
-// ahacc created the record itself; first is the record's first type.
-func (s *entity) write(ctx workflow.Context, ft string, m activities.Mapped, linkedID string, first bool) error {
-	link := s.link(ft)
-	if link.FeedbackID == "" && linkedID != "" && first {
-		// ahacc created this Aha! record from that Centercode feedback (a
-		// macro stamped its id on the record): this is our own echo. Adopt
-		// the link; write nothing back.
-		link.FeedbackID = linkedID
-		link.LastHash = m.Hash
-		link.SyncedAt = workflow.Now(ctx)
-		s.Echoes++
-		workflow.GetLogger(ctx).Info("record was created by ahacc from Centercode; linked without writing", "feedback_id", link.FeedbackID)
-		return nil
-	}
-	if s.version >= 1 && link.FeedbackID == "" && link.IDUnknown {
-		link.IDUnknown, link.MaybeCreated = false, true // an older run's form
-	}
-	if (link.FeedbackID != "" || link.MaybeCreated) && link.LastHash == m.Hash {
-		return nil // nothing changed on the Centercode side: no write
-	}
-	if link.FeedbackID == "" && link.MaybeCreated {
-		// An earlier create may have committed: find it before writing.
-		if err := s.findCreated(ctx, link, m.Reference); err != nil {
-			return err
-		}
-		if link.FeedbackID != "" && link.LastHash == m.Hash {
-			return nil
-		}
-	}
-	req := activities.SubmitRequest{FeedbackType: ft, FeedbackID: link.FeedbackID, Body: m.Body, Reference: m.Reference}
-	if link.IDUnknown {
-		req.FeedbackID = ""
-	}
-	verb := "create"
-	if req.FeedbackID != "" {
-		verb = "update"
-	}
-	if req.FeedbackID == "" {
-		link.ExternalRef = m.Reference
-	}
-	var res activities.SubmitResult
-	if err := workflow.ExecuteActivity(s.callOpts(ctx, verb+" "+ft+" feedback for "+s.label()), a.SubmitFeedback, req).Get(ctx, &res); err != nil {
-		if s.version >= 1 && req.FeedbackID == "" && !refused(err) {
-			link.MaybeCreated = true // it may have committed before failing
-		}
-		return err
-	}
-	if res.Skipped != "" {
-		workflow.GetLogger(ctx).Info("write skipped", "feedback_type", ft, "reason", res.Skipped)
-		link.LastHash = m.Hash
-		return nil
-	}
-	if res.FeedbackID != "" {
-		link.FeedbackID = res.FeedbackID
-	}
-	if s.version >= 1 {
-		link.MaybeCreated = res.IDUnknown && link.FeedbackID == ""
-	} else {
-		link.IDUnknown = res.IDUnknown && link.FeedbackID == ""
-	}
-	link.LastHash = m.Hash
-	link.SyncedAt = workflow.Now(ctx)
-	s.Writes++
-	return nil
+func (c stepCalls) Now() time.Time             { return workflow.Now(c.ctx) }
+func (c stepCalls) Info(msg string, kv ...any) { workflow.GetLogger(c.ctx).Info(msg, kv...) }
+
+func (c stepCalls) Fetch(summary string, req activities.FetchRequest) (rec activities.Record, err error) {
+	err = workflow.ExecuteActivity(c.s.callOpts(c.ctx, summary), a.FetchAhaRecord, req).Get(c.ctx, &rec)
+	return rec, err
 }
 
-// routeTypes are the feedback types this sync writes: every type the kind
-// feeds, or — when they choose by content (when:) — the one the record was
-// created in (the choice stays with the record), else the one its content
-// routes to now, else none.
-func (s *entity) routeTypes(ctx workflow.Context, routes activities.Routes, rec activities.Record) ([]string, error) {
-	if !routes.ByContent {
-		return routes.FeedbackTypes, nil
-	}
-	var linked []string
-	for _, l := range s.Links {
-		if (l.FeedbackID != "" || l.MaybeCreated || l.IDUnknown) && slices.Contains(routes.FeedbackTypes, l.FeedbackType) {
-			linked = append(linked, l.FeedbackType)
-		}
-	}
-	if len(linked) > 0 {
-		return linked, nil
-	}
-	var choice activities.RouteChoice
-	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+func (c stepCalls) RouteRecord(req activities.RouteRecordRequest) (choice activities.RouteChoice, err error) {
+	err = workflow.ExecuteLocalActivity(localOpts(c.ctx, activities.ErrTypeMapping), a.RouteRecord, req).Get(c.ctx, &choice)
+	return choice, err
+}
+
+func (c stepCalls) Map(req activities.MapRequest) (m activities.Mapped, err error) {
+	err = workflow.ExecuteLocalActivity(localOpts(c.ctx, activities.ErrTypeMapping, activities.ErrTypeConfig), a.MapRecord, req).Get(c.ctx, &m)
+	return m, err
+}
+
+func (c stepCalls) Submit(summary string, req activities.SubmitRequest) (res activities.SubmitResult, err error) {
+	err = workflow.ExecuteActivity(c.s.callOpts(c.ctx, summary), a.SubmitFeedback, req).Get(c.ctx, &res)
+	return res, err
+}
+
+func (c stepCalls) Find(summary string, req activities.FindFeedbackRequest) (found activities.FindFeedbackResult, err error) {
+	err = workflow.ExecuteActivity(c.s.callOpts(c.ctx, summary), a.FindFeedback, req).Get(c.ctx, &found)
+	return found, err
+}
+
+func (c stepCalls) SetStatus(summary string, req activities.SetStatusRequest) error {
+	return workflow.ExecuteActivity(c.s.callOpts(c.ctx, summary), a.SetCentercodeStatus, req).Get(c.ctx, nil)
+}
+
+func (c stepCalls) NotifyDestroyed(summary string, req activities.DestroyRequest) error {
+	return workflow.ExecuteActivity(c.s.callOpts(c.ctx, summary), a.NotifyDestroyed, req).Get(c.ctx, nil)
+}
+
+func (c stepCalls) FromAhaStatus() bool {
+	return workflow.GetVersion(c.ctx, "from-aha-status", workflow.DefaultVersion, 1) != workflow.DefaultVersion
+}
+
+// localOpts are the options of a config-only step (local activity): three
+// tries; the mapping's and the config's refusals are final.
+func localOpts(ctx workflow.Context, final ...string) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout: 10 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3, NonRetryableErrorTypes: []string{activities.ErrTypeMapping}},
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3, NonRetryableErrorTypes: final},
 	})
-	if err := workflow.ExecuteLocalActivity(lctx, a.RouteRecord, activities.RouteRecordRequest{Kind: s.Kind, Record: rec.JSON}).Get(ctx, &choice); err != nil {
-		return nil, err
-	}
-	s.Route = choice.Why
-	if choice.FeedbackType == "" {
-		return nil, nil
-	}
-	return []string{choice.FeedbackType}, nil
-}
-
-// syncStatuses applies status_rules.from_aha: when the Aha! status maps to a
-// Centercode status the feedback does not have yet, set it through the
-// feedback listener. The activity tells the feedback's FeedbackWorkflow to
-// expect the change first, so it does not come back as a status change that
-// fires a macro.
-func (s *entity) syncStatuses(ctx workflow.Context, mapped map[string]activities.Mapped) error {
-	if workflow.GetVersion(ctx, "from-aha-status", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-		return nil
-	}
-	for i := range s.Links {
-		l := &s.Links[i]
-		m, ok := mapped[l.FeedbackType]
-		if !ok || l.FeedbackID == "" || m.CentercodeStatus == "" || m.CentercodeStatus == l.LastStatus {
-			continue
-		}
-		req := activities.SetStatusRequest{FeedbackID: l.FeedbackID, Status: m.CentercodeStatus}
-		if err := workflow.ExecuteActivity(s.callOpts(ctx, "set "+l.FeedbackType+" feedback "+l.FeedbackID+" to "+m.CentercodeStatus),
-			a.SetCentercodeStatus, req).Get(ctx, nil); err != nil {
-			return err
-		}
-		l.LastStatus = m.CentercodeStatus
-		s.Writes++
-	}
-	return nil
-}
-
-// findCreated looks up the feedback an earlier create of link may have made
-// (by its external reference) and links it; none found: the next write
-// creates. Without a lookup it fails (the record parks with what to do).
-func (s *entity) findCreated(ctx workflow.Context, link *Link, ref string) error {
-	// The reference the create sent first: the record's may have changed
-	// since (moved to another workspace, a remapped element).
-	refs := []string{link.ExternalRef}
-	if ref != "" && ref != link.ExternalRef {
-		refs = append(refs, ref)
-	}
-	if refs[0] == "" {
-		refs = refs[1:]
-	}
-	if len(refs) == 0 {
-		refs = []string{""} // FindFeedback says what is missing
-	}
-	var found activities.FindFeedbackResult
-	for _, r := range refs {
-		req := activities.FindFeedbackRequest{FeedbackType: link.FeedbackType, Reference: r}
-		if err := workflow.ExecuteActivity(s.callOpts(ctx, "look up the "+link.FeedbackType+" feedback an earlier create of "+s.label()+" may have made"),
-			a.FindFeedback, req).Get(ctx, &found); err != nil {
-			return err
-		}
-		if found.FeedbackID != "" {
-			break
-		}
-	}
-	link.FeedbackID, link.MaybeCreated = found.FeedbackID, false
-	if found.FeedbackID != "" {
-		workflow.GetLogger(ctx).Info("found the feedback an earlier create made; linked", "feedback_id", found.FeedbackID)
-	}
-	return nil
-}
-
-// refused reports whether a failed create certainly committed nothing: the
-// far side refused it, or it was never sent (mapping, config).
-func refused(err error) bool {
-	var appErr *temporal.ApplicationError
-	if !errors.As(err, &appErr) {
-		return false
-	}
-	switch appErr.Type() {
-	case activities.ErrTypeRejected, activities.ErrTypeMapping, activities.ErrTypeConfig:
-		return true
-	}
-	return false
-}
-
-// destroy applies the configured on_destroy to every linked feedback.
-func (s *entity) destroy(ctx workflow.Context) error {
-	for i := range s.Links {
-		l := &s.Links[i]
-		if s.version >= 1 && l.FeedbackID == "" && (l.MaybeCreated || l.IDUnknown) {
-			if err := s.findCreated(ctx, l, ""); err != nil {
-				return err
-			}
-		}
-		if l.FeedbackID == "" {
-			continue
-		}
-		req := activities.DestroyRequest{FeedbackType: l.FeedbackType, FeedbackID: l.FeedbackID, Reference: s.Reference}
-		if err := workflow.ExecuteActivity(s.callOpts(ctx, "tell "+l.FeedbackType+" feedback "+l.FeedbackID+" that "+s.label()+" was deleted"),
-			a.NotifyDestroyed, req).Get(ctx, nil); err != nil {
-			return err
-		}
-		s.Writes++
-	}
-	return nil
 }
 
 // callOpts are the options of every far-side call (see retrying: backoff
@@ -441,29 +292,19 @@ func (s *entity) callOpts(ctx workflow.Context, summary string) workflow.Context
 	})
 }
 
-func (s *entity) label() string {
-	if s.Reference != "" {
-		return s.Kind + " " + s.Reference
-	}
-	return s.Kind + " " + s.AhaID
-}
-
 // upsert publishes state to search attributes and the UI's current details.
 func (s *entity) upsert(ctx workflow.Context) {
-	updates := []temporal.SearchAttributeUpdate{
-		contract.KeySyncState.ValueSet(s.SyncState),
-		contract.KeyAhaRecordType.ValueSet(s.Kind),
-	}
+	kws := []keyword{{contract.KeySyncState, s.SyncState}, {contract.KeyAhaRecordType, s.Kind}}
 	if s.Reference != "" {
-		updates = append(updates, contract.KeyAhaReference.ValueSet(s.Reference))
+		kws = append(kws, keyword{contract.KeyAhaReference, s.Reference})
 	}
 	for _, l := range s.Links {
 		if l.FeedbackID != "" {
-			updates = append(updates, contract.KeyCentercodeFeedbackID.ValueSet(l.FeedbackID))
+			kws = append(kws, keyword{contract.KeyCentercodeFeedbackID, l.FeedbackID})
 			break
 		}
 	}
-	upsertEntity(ctx, s, s.ConfigHash, updates...)
+	upsertEntity(ctx, s, s.ConfigHash, s.version >= 4, kws...)
 }
 
 func (s *entity) updateDetails(ctx workflow.Context) {

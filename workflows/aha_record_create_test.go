@@ -288,6 +288,7 @@ func (s *AhaRecordSuite) TestLookupUsesTheReferenceTheCreateSent() {
 func TestUpgradeContinuesAsNew(t *testing.T) {
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestWorkflowEnvironment()
+	stepByStep(env)
 	env.RegisterActivity(&activities.Activities{})
 	env.OnActivity(a.RoutesFor, mock.Anything, mock.Anything).Return(activities.Routes{FeedbackTypes: []string{"bugs"}}, nil)
 	env.OnActivity(a.FetchAhaRecord, mock.Anything, mock.Anything).Return(activities.Record{Reference: "PRJ1-I-1", JSON: []byte(`{}`)}, nil)

@@ -312,14 +312,32 @@ func window(d time.Duration) time.Duration {
 	return mapping.DefaultDebounce
 }
 
+// keyword is one search attribute value to publish (ahacc's are all Keyword).
+type keyword struct {
+	key   temporal.SearchAttributeKeyKeyword
+	value string
+}
+
 // upsertEntity upserts an entity's search attributes (ConfigHash too, once
-// known) and refreshes the summary the Web UI shows.
-func upsertEntity(ctx workflow.Context, b entityBehaviour, configHash string, updates ...temporal.SearchAttributeUpdate) {
+// known) and refreshes the summary the Web UI shows. With onlyChanged, the
+// values the workflow already holds are left out, and nothing is upserted
+// when none changed (an upsert is a billed action and a history event).
+func upsertEntity(ctx workflow.Context, b entityBehaviour, configHash string, onlyChanged bool, kws ...keyword) {
 	if configHash != "" {
-		updates = append(updates, contract.KeyConfigHash.ValueSet(configHash))
+		kws = append(kws, keyword{contract.KeyConfigHash, configHash})
 	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
-		workflow.GetLogger(ctx).Warn("upsert search attributes failed", "error", err)
+	current := workflow.GetTypedSearchAttributes(ctx)
+	var updates []temporal.SearchAttributeUpdate
+	for _, kw := range kws {
+		if v, ok := current.GetKeyword(kw.key); onlyChanged && ok && v == kw.value {
+			continue
+		}
+		updates = append(updates, kw.key.ValueSet(kw.value))
+	}
+	if len(updates) > 0 {
+		if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
+			workflow.GetLogger(ctx).Warn("upsert search attributes failed", "error", err)
+		}
 	}
 	b.updateDetails(ctx)
 }

@@ -3,6 +3,8 @@ package workflows
 import (
 	"strings"
 	"time"
+
+	"github.com/ahacc/ahacc/activities"
 )
 
 // AhaRecordInput starts (or continues) an AhaRecordWorkflow.
@@ -14,68 +16,27 @@ type AhaRecordInput struct {
 }
 
 // Link ties one Aha! record to one Centercode feedback item of a feedback type.
-type Link struct {
-	FeedbackType string `json:"feedback_type"`
-	FeedbackID   string `json:"feedback_id,omitempty"`
-	// IDUnknown is set when Centercode answered 2xx without an id (runs of
-	// older workers; newer ones set MaybeCreated).
-	IDUnknown bool `json:"id_unknown,omitempty"`
-	// MaybeCreated: a create may have committed (answered without an id, or
-	// failed after it was sent): the next write of any kind looks the
-	// feedback up first (FindFeedback), and parks when it cannot.
-	MaybeCreated bool `json:"maybe_created,omitempty"`
-	// ExternalRef is the external reference the last create sent (what the
-	// lookup finds the feedback by).
-	ExternalRef string `json:"external_ref,omitempty"`
-	// LastHash is the hash of the body last written; an equal hash skips the write.
-	LastHash string `json:"last_hash,omitempty"`
-	// LastStatus is the Centercode status last set from Aha! (status_rules.from_aha).
-	LastStatus string    `json:"last_status,omitempty"`
-	SyncedAt   time.Time `json:"synced_at,omitempty"`
-}
+type Link = activities.Link
 
 // State is what the entity workflow knows, answered by the `state` query and
 // carried across continue-as-new.
 type State struct {
-	Kind      string `json:"kind"`
-	AhaID     string `json:"aha_id"`
-	Reference string `json:"reference,omitempty"`
-	URL       string `json:"url,omitempty"`
-	Name      string `json:"name,omitempty"`
+	// The record and its links, as its syncs left them.
+	activities.RecordSync
 	// SyncState is Syncing, Synced, Parked or Skipped.
 	SyncState string `json:"sync_state"`
 	// ParkedReason says why the record waits for an operator.
 	ParkedReason string `json:"parked_reason,omitempty"`
-	// Route says why the record went to its feedback type when the types
-	// choose by content (when:), or why it went to none.
-	Route string `json:"route,omitempty"`
 	// ParkedOnContent: the record's own content parked it (the mapping
 	// refused a value), so the record's next change in Aha! retries it.
-	ParkedOnContent bool   `json:"parked_on_content,omitempty"`
-	Links           []Link `json:"links,omitempty"`
-	Destroyed       bool   `json:"destroyed,omitempty"`
+	ParkedOnContent bool `json:"parked_on_content,omitempty"`
 	// Seen holds the most recent audit ids (bounded), oldest first.
-	Seen       []string `json:"seen,omitempty"`
-	Events     int      `json:"events"`
-	Duplicates int      `json:"duplicates"`
-	Syncs      int      `json:"syncs"`
-	Writes     int      `json:"writes"`
-	// Echoes counts records recognised as ahacc's own (created from Centercode).
-	Echoes     int       `json:"echoes,omitempty"`
+	Seen       []string  `json:"seen,omitempty"`
+	Events     int       `json:"events"`
+	Duplicates int       `json:"duplicates"`
+	Syncs      int       `json:"syncs"`
 	Pending    bool      `json:"pending"`
 	LastSync   time.Time `json:"last_sync,omitempty"`
-	ConfigHash string    `json:"config_hash,omitempty"`
-}
-
-// Link returns the link for a feedback type, creating it when absent.
-func (s *State) link(feedbackType string) *Link {
-	for i := range s.Links {
-		if s.Links[i].FeedbackType == feedbackType {
-			return &s.Links[i]
-		}
-	}
-	s.Links = append(s.Links, Link{FeedbackType: feedbackType})
-	return &s.Links[len(s.Links)-1]
 }
 
 // Summary is the one line operators see in the UI, e.g.

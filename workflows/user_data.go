@@ -274,12 +274,8 @@ func (s *person) retrying() retrying {
 }
 
 func (s *person) upsert(ctx workflow.Context) {
-	updates := []temporal.SearchAttributeUpdate{
-		contract.KeySyncState.ValueSet(s.SyncState),
-		contract.KeyAhaRecordType.ValueSet(contract.KindPerson),
-		contract.KeyAhaReference.ValueSet(s.Email),
-	}
-	upsertEntity(ctx, s, s.ConfigHash, updates...)
+	upsertEntity(ctx, s, s.ConfigHash, false,
+		keyword{contract.KeySyncState, s.SyncState}, keyword{contract.KeyAhaRecordType, contract.KindPerson}, keyword{contract.KeyAhaReference, s.Email})
 }
 
 func (s *person) updateDetails(ctx workflow.Context) {

@@ -155,10 +155,8 @@ func (r *resolver) resolveOnce(ctx workflow.Context) error {
 }
 
 func (r *resolver) upsert(ctx workflow.Context) {
-	upsertEntity(ctx, r, "",
-		contract.KeySyncState.ValueSet(r.SyncState),
-		contract.KeyAhaRecordType.ValueSet(r.Kind),
-		contract.KeyAhaReference.ValueSet(r.AhaID))
+	upsertEntity(ctx, r, "", false,
+		keyword{contract.KeySyncState, r.SyncState}, keyword{contract.KeyAhaRecordType, r.Kind}, keyword{contract.KeyAhaReference, r.AhaID})
 }
 
 func (r *resolver) updateDetails(ctx workflow.Context) {

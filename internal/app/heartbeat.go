@@ -10,9 +10,13 @@ import (
 	"github.com/ahacc/ahacc/activities"
 )
 
-// heartbeatInterceptor heartbeats every running activity every few seconds,
+// heartbeatInterceptor heartbeats every running activity that has a
+// heartbeat timeout, every half of that timeout (or every `every` when set),
 // so that when a worker dies its activities are retried elsewhere after the
-// (short) heartbeat timeout, not after the whole start-to-close timeout.
+// (short) heartbeat timeout, not after the whole start-to-close timeout. A
+// call that ends within half its timeout records no heartbeat; a longer one
+// records one at half, then one per SDK throttle interval (80% of the
+// timeout: the SDK holds the ticks between).
 type heartbeatInterceptor struct {
 	interceptor.WorkerInterceptorBase
 	every time.Duration
@@ -35,7 +39,11 @@ func (h *heartbeatActivity) ExecuteActivity(ctx context.Context, in *interceptor
 		ctx = activities.WithCheckpoint(ctx)
 	}
 	if info.HeartbeatTimeout > 0 {
-		defer heartbeatEvery(ctx, h.every)()
+		every := h.every
+		if every <= 0 {
+			every = info.HeartbeatTimeout / 2
+		}
+		defer heartbeatEvery(ctx, every)()
 	}
 	return h.Next.ExecuteActivity(ctx, in)
 }

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/ahacc/ahacc/activities"
 )
@@ -150,4 +151,30 @@ func TestHeartbeatEveryStopWaitsForTheGoroutine(t *testing.T) {
 	close(release)
 	<-returned
 	time.Sleep(20 * time.Millisecond) // a goroutine still running would tick again
+}
+
+// A call that ends within half its heartbeat timeout records no heartbeat
+// (each one that reaches the server is a billed action); a longer one keeps
+// itself alive from half the timeout on.
+func TestKeepAliveOnlyForLongCalls(t *testing.T) {
+	count := func(run time.Duration) int {
+		var s testsuite.WorkflowTestSuite
+		env := s.NewTestWorkflowEnvironment()
+		env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&heartbeatInterceptor{}}})
+		var mu sync.Mutex
+		n := 0
+		env.SetOnActivityHeartbeatListener(func(*activity.Info, converter.EncodedValues) { mu.Lock(); n++; mu.Unlock() })
+		env.RegisterActivityWithOptions(func(ctx context.Context) error { time.Sleep(run); return nil }, activity.RegisterOptions{Name: "Call"})
+		env.RegisterWorkflowWithOptions(func(ctx workflow.Context) error {
+			ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, HeartbeatTimeout: 800 * time.Millisecond})
+			return workflow.ExecuteActivity(ctx, "Call").Get(ctx, nil)
+		}, workflow.RegisterOptions{Name: "Caller"})
+		env.ExecuteWorkflow("Caller")
+		require.NoError(t, env.GetWorkflowError())
+		mu.Lock()
+		defer mu.Unlock()
+		return n
+	}
+	assert.Zero(t, count(100*time.Millisecond), "a short call records none")
+	assert.Positive(t, count(1200*time.Millisecond), "a long call keeps itself alive")
 }

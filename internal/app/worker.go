@@ -106,9 +106,11 @@ func StartWorker(o WorkerOptions) (*Worker, error) {
 		MaxConcurrentWorkflowTaskPollers:   8,
 		MaxConcurrentActivityTaskPollers:   8,
 		MaxConcurrentActivityExecutionSize: o.Env.MaxActivities,
-		// Activities with a heartbeat timeout heartbeat every 5 s, so a dead
-		// worker's activities move on within the timeout (20 s for ahacc's).
-		Interceptors: append([]interceptor.WorkerInterceptor{&heartbeatInterceptor{every: 5 * time.Second}}, o.Interceptors...),
+		// Activities with a heartbeat timeout heartbeat every half of it, so a
+		// dead worker's activities move on within the timeout (20 s for
+		// ahacc's) while a call that ends sooner records none (each recorded
+		// heartbeat is a billed action).
+		Interceptors: append([]interceptor.WorkerInterceptor{&heartbeatInterceptor{}}, o.Interceptors...),
 		// Fail the workflow task (not the workflow) on a panic, so a fixed
 		// worker can carry on; the UI shows the stuck task.
 		WorkflowPanicPolicy: worker.BlockWorkflow,

@@ -1,0 +1,461 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+)
+
+// One sync of an Aha! record: hydrate, route, map each feedback type it
+// feeds, write what changed (create, or update), then the status rules; a
+// deleted record gets on_destroy. The steps are written once, against
+// RecordCalls: AhaRecordWorkflow runs of version ≤ 3 make each call an
+// activity of its own (kept so their histories replay); later runs make the
+// whole sync one SyncRecord activity, so history keeps what the record
+// decided on (links, hashes, reason), not the record.
+
+// Link ties one Aha! record to one Centercode feedback item of a feedback type.
+type Link struct {
+	FeedbackType string `json:"feedback_type"`
+	FeedbackID   string `json:"feedback_id,omitempty"`
+	// IDUnknown is set when Centercode answered 2xx without an id (runs of
+	// older workers; newer ones set MaybeCreated).
+	IDUnknown bool `json:"id_unknown,omitempty"`
+	// MaybeCreated: a create may have committed (answered without an id, or
+	// failed after it was sent): the next write of any kind looks the
+	// feedback up first (FindFeedback), and parks when it cannot.
+	MaybeCreated bool `json:"maybe_created,omitempty"`
+	// ExternalRef is the external reference the last create sent (what the
+	// lookup finds the feedback by).
+	ExternalRef string `json:"external_ref,omitempty"`
+	// LastHash is the hash of the body last written; an equal hash skips the write.
+	LastHash string `json:"last_hash,omitempty"`
+	// LastStatus is the Centercode status last set from Aha! (status_rules.from_aha).
+	LastStatus string    `json:"last_status,omitempty"`
+	SyncedAt   time.Time `json:"synced_at,omitempty"`
+}
+
+// RecordSync is what a sync of one record reads and changes.
+type RecordSync struct {
+	Kind      string `json:"kind"`
+	AhaID     string `json:"aha_id"`
+	Reference string `json:"reference,omitempty"`
+	URL       string `json:"url,omitempty"`
+	Name      string `json:"name,omitempty"`
+	// Route says why the record went to its feedback type when the types
+	// choose by content (when:), or why it went to none.
+	Route     string `json:"route,omitempty"`
+	Links     []Link `json:"links,omitempty"`
+	Destroyed bool   `json:"destroyed,omitempty"`
+	Writes    int    `json:"writes"`
+	// Echoes counts records recognised as ahacc's own (created from Centercode).
+	Echoes     int    `json:"echoes,omitempty"`
+	ConfigHash string `json:"config_hash,omitempty"`
+}
+
+// RecordCalls are the calls a sync makes, each named by what it does (the
+// summary the Web UI shows for it).
+type RecordCalls interface {
+	Now() time.Time
+	Info(msg string, kv ...any)
+	Fetch(summary string, req FetchRequest) (Record, error)
+	RouteRecord(req RouteRecordRequest) (RouteChoice, error)
+	Map(req MapRequest) (Mapped, error)
+	Submit(summary string, req SubmitRequest) (SubmitResult, error)
+	Find(summary string, req FindFeedbackRequest) (FindFeedbackResult, error)
+	SetStatus(summary string, req SetStatusRequest) error
+	NotifyDestroyed(summary string, req DestroyRequest) error
+	// FromAhaStatus: status_rules.from_aha is applied (runs before it was
+	// added skip it).
+	FromAhaStatus() bool
+}
+
+// Sync runs one sync with the routes the config gave. version is the
+// record workflow's: 1 looks up a create that may have committed before the
+// next write, 3 handles a record found deleted as its destroy would be.
+func (r *RecordSync) Sync(c RecordCalls, routes Routes, version int) error {
+	if r.Destroyed {
+		return r.destroy(c, version)
+	}
+	rec, err := r.fetch(c, version)
+	if err != nil || r.Destroyed {
+		return err
+	}
+	types, err := r.routeTypes(c, routes, rec)
+	if err != nil {
+		return err
+	}
+	mapped := map[string]Mapped{}
+	for i, ft := range types {
+		m, err := c.Map(MapRequest{FeedbackType: ft, Record: rec.JSON})
+		if err != nil {
+			return err
+		}
+		mapped[ft] = m
+		if err := r.write(c, version, ft, m, rec.LinkedFeedbackID, i == 0); err != nil {
+			return err
+		}
+	}
+	return r.syncStatuses(c, mapped)
+}
+
+// fetch hydrates the record. One found deleted (404, and a destroy in Aha!'s
+// history) without its destroy audit here — a late audit of a deleted
+// record, or a missed deletion — gets on_destroy applied and Destroyed set.
+func (r *RecordSync) fetch(c RecordCalls, version int) (Record, error) {
+	rec, err := c.Fetch("fetch "+r.Label(), FetchRequest{Kind: r.Kind, AhaID: r.AhaID})
+	if err != nil {
+		var appErr *temporal.ApplicationError
+		if version >= 3 && errors.As(err, &appErr) && appErr.Type() == ErrTypeGone {
+			c.Info("the record was deleted in Aha!", "kind", r.Kind, "aha_id", r.AhaID)
+			r.Destroyed = true
+			return rec, r.destroy(c, version)
+		}
+		return rec, err
+	}
+	r.Reference, r.URL, r.Name = rec.Reference, rec.URL, rec.Name
+	return rec, nil
+}
+
+// routeTypes are the feedback types this sync writes: every type the kind
+// feeds, or — when they choose by content (when:) — the one the record was
+// created in (the choice stays with the record), else the one its content
+// routes to now, else none.
+func (r *RecordSync) routeTypes(c RecordCalls, routes Routes, rec Record) ([]string, error) {
+	if !routes.ByContent {
+		return routes.FeedbackTypes, nil
+	}
+	var linked []string
+	for _, l := range r.Links {
+		if (l.FeedbackID != "" || l.MaybeCreated || l.IDUnknown) && slices.Contains(routes.FeedbackTypes, l.FeedbackType) {
+			linked = append(linked, l.FeedbackType)
+		}
+	}
+	if len(linked) > 0 {
+		return linked, nil
+	}
+	choice, err := c.RouteRecord(RouteRecordRequest{Kind: r.Kind, Record: rec.JSON})
+	if err != nil {
+		return nil, err
+	}
+	r.Route = choice.Why
+	if choice.FeedbackType == "" {
+		return nil, nil
+	}
+	return []string{choice.FeedbackType}, nil
+}
+
+// write sends one feedback type's mapped body when it changed: a create the
+// first time (after looking up a create that may have committed), an update
+// after. linkedID is the Centercode feedback stamped on the Aha! record when
+// ahacc created the record itself; first is the record's first type.
+func (r *RecordSync) write(c RecordCalls, version int, ft string, m Mapped, linkedID string, first bool) error {
+	link := r.link(ft)
+	if link.FeedbackID == "" && linkedID != "" && first {
+		// ahacc created this Aha! record from that Centercode feedback (a
+		// macro stamped its id on the record): this is our own echo. Adopt
+		// the link; write nothing back.
+		link.FeedbackID = linkedID
+		link.LastHash = m.Hash
+		link.SyncedAt = c.Now()
+		r.Echoes++
+		c.Info("record was created by ahacc from Centercode; linked without writing", "feedback_id", link.FeedbackID)
+		return nil
+	}
+	if version >= 1 && link.FeedbackID == "" && link.IDUnknown {
+		link.IDUnknown, link.MaybeCreated = false, true // an older run's form
+	}
+	if (link.FeedbackID != "" || link.MaybeCreated) && link.LastHash == m.Hash {
+		return nil // nothing changed on the Centercode side: no write
+	}
+	if link.FeedbackID == "" && link.MaybeCreated {
+		// An earlier create may have committed: find it before writing.
+		if err := r.findCreated(c, link, m.Reference); err != nil {
+			return err
+		}
+		if link.FeedbackID != "" && link.LastHash == m.Hash {
+			return nil
+		}
+	}
+	req := SubmitRequest{FeedbackType: ft, FeedbackID: link.FeedbackID, Body: m.Body, Reference: m.Reference}
+	if link.IDUnknown {
+		req.FeedbackID = ""
+	}
+	verb := "create"
+	if req.FeedbackID != "" {
+		verb = "update"
+	}
+	if req.FeedbackID == "" {
+		link.ExternalRef = m.Reference
+	}
+	res, err := c.Submit(verb+" "+ft+" feedback for "+r.Label(), req)
+	if err != nil {
+		if version >= 1 && req.FeedbackID == "" && !Refused(err) {
+			link.MaybeCreated = true // it may have committed before failing
+		}
+		return err
+	}
+	if res.Skipped != "" {
+		c.Info("write skipped", "feedback_type", ft, "reason", res.Skipped)
+		link.LastHash = m.Hash
+		return nil
+	}
+	if res.FeedbackID != "" {
+		link.FeedbackID = res.FeedbackID
+	}
+	if version >= 1 {
+		link.MaybeCreated = res.IDUnknown && link.FeedbackID == ""
+	} else {
+		link.IDUnknown = res.IDUnknown && link.FeedbackID == ""
+	}
+	link.LastHash = m.Hash
+	link.SyncedAt = c.Now()
+	r.Writes++
+	return nil
+}
+
+// syncStatuses applies status_rules.from_aha: when the Aha! status maps to a
+// Centercode status the feedback does not have yet, set it through the
+// feedback listener. The call tells the feedback's FeedbackWorkflow to
+// expect the change first, so it does not come back as a status change that
+// fires a macro.
+func (r *RecordSync) syncStatuses(c RecordCalls, mapped map[string]Mapped) error {
+	if !c.FromAhaStatus() {
+		return nil
+	}
+	for i := range r.Links {
+		l := &r.Links[i]
+		m, ok := mapped[l.FeedbackType]
+		if !ok || l.FeedbackID == "" || m.CentercodeStatus == "" || m.CentercodeStatus == l.LastStatus {
+			continue
+		}
+		req := SetStatusRequest{FeedbackID: l.FeedbackID, Status: m.CentercodeStatus}
+		if err := c.SetStatus("set "+l.FeedbackType+" feedback "+l.FeedbackID+" to "+m.CentercodeStatus, req); err != nil {
+			return err
+		}
+		l.LastStatus = m.CentercodeStatus
+		r.Writes++
+	}
+	return nil
+}
+
+// findCreated looks up the feedback an earlier create of link may have made
+// (by its external reference) and links it; none found: the next write
+// creates. Without a lookup it fails (the record parks with what to do).
+func (r *RecordSync) findCreated(c RecordCalls, link *Link, ref string) error {
+	// The reference the create sent first: the record's may have changed
+	// since (moved to another workspace, a remapped element).
+	refs := []string{link.ExternalRef}
+	if ref != "" && ref != link.ExternalRef {
+		refs = append(refs, ref)
+	}
+	if refs[0] == "" {
+		refs = refs[1:]
+	}
+	if len(refs) == 0 {
+		refs = []string{""} // FindFeedback says what is missing
+	}
+	var found FindFeedbackResult
+	for _, ref := range refs {
+		var err error
+		found, err = c.Find("look up the "+link.FeedbackType+" feedback an earlier create of "+r.Label()+" may have made",
+			FindFeedbackRequest{FeedbackType: link.FeedbackType, Reference: ref})
+		if err != nil {
+			return err
+		}
+		if found.FeedbackID != "" {
+			break
+		}
+	}
+	link.FeedbackID, link.MaybeCreated = found.FeedbackID, false
+	if found.FeedbackID != "" {
+		c.Info("found the feedback an earlier create made; linked", "feedback_id", found.FeedbackID)
+	}
+	return nil
+}
+
+// destroy applies the configured on_destroy to every linked feedback.
+func (r *RecordSync) destroy(c RecordCalls, version int) error {
+	for i := range r.Links {
+		l := &r.Links[i]
+		if version >= 1 && l.FeedbackID == "" && (l.MaybeCreated || l.IDUnknown) {
+			if err := r.findCreated(c, l, ""); err != nil {
+				return err
+			}
+		}
+		if l.FeedbackID == "" {
+			continue
+		}
+		req := DestroyRequest{FeedbackType: l.FeedbackType, FeedbackID: l.FeedbackID, Reference: r.Reference}
+		if err := c.NotifyDestroyed("tell "+l.FeedbackType+" feedback "+l.FeedbackID+" that "+r.Label()+" was deleted", req); err != nil {
+			return err
+		}
+		r.Writes++
+	}
+	return nil
+}
+
+// link returns the link for a feedback type, creating it when absent.
+func (r *RecordSync) link(feedbackType string) *Link {
+	for i := range r.Links {
+		if r.Links[i].FeedbackType == feedbackType {
+			return &r.Links[i]
+		}
+	}
+	r.Links = append(r.Links, Link{FeedbackType: feedbackType})
+	return &r.Links[len(r.Links)-1]
+}
+
+// Label names the record in summaries and logs: its kind and reference.
+func (r *RecordSync) Label() string {
+	if r.Reference != "" {
+		return r.Kind + " " + r.Reference
+	}
+	return r.Kind + " " + r.AhaID
+}
+
+// Refused reports whether a failed create certainly committed nothing: the
+// far side refused it, or it was never sent (mapping, config).
+func Refused(err error) bool {
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) {
+		return false
+	}
+	switch appErr.Type() {
+	case ErrTypeRejected, ErrTypeMapping, ErrTypeConfig:
+		return true
+	}
+	return false
+}
+
+// NoFeedbackTypes is the error of a record kind the current config feeds
+// into no feedback type.
+func NoFeedbackTypes(kind string) error {
+	return temporal.NewNonRetryableApplicationError(
+		fmt.Sprintf("no feedback type is fed by %q records in the current config", kind), ErrTypeConfig, nil)
+}
+
+// SyncRecordRequest is one sync of a record: its state as the workflow holds
+// it, and the workflow's version.
+type SyncRecordRequest struct {
+	Record  RecordSync `json:"record"`
+	Version int        `json:"version"`
+}
+
+// SyncRecordResult is the record's state after the sync and the routes the
+// config gave; Failure, when the sync failed after learning something a
+// retry must not lose (a feedback it created, or may have).
+type SyncRecordResult struct {
+	Record  RecordSync   `json:"record"`
+	Routes  Routes       `json:"routes"`
+	Failure *SyncFailure `json:"failure,omitempty"`
+}
+
+// SyncFailure is a failure SyncRecord hands back with what it learned.
+type SyncFailure struct {
+	Message      string `json:"message"`
+	Type         string `json:"type,omitempty"`
+	NonRetryable bool   `json:"non_retryable,omitempty"`
+}
+
+// SyncRecord is one whole sync of a record (RecordSync.Sync) in one
+// activity. An attempt fails — and is retried like any call — only when it
+// learned nothing a retry could double: once a create committed or may have,
+// or when the failure is final anyway, it returns the state with the
+// failure, and the workflow goes on from that state.
+func (a *Activities) SyncRecord(ctx context.Context, req SyncRecordRequest) (SyncRecordResult, error) {
+	routes, _ := a.RoutesFor(ctx, RoutesRequest{Kind: req.Record.Kind})
+	if len(routes.FeedbackTypes) == 0 {
+		return SyncRecordResult{}, NoFeedbackTypes(req.Record.Kind)
+	}
+	rec := req.Record
+	rec.Links = slices.Clone(rec.Links)
+	rec.ConfigHash = routes.ConfigHash
+	err := rec.Sync(&directCalls{a: a, ctx: ctx, retried: activity.GetInfo(ctx).Attempt > 1}, routes, req.Version)
+	res := SyncRecordResult{Record: rec, Routes: routes}
+	if err == nil {
+		return res, nil
+	}
+	final := isFinal(err)
+	if !final && !learnedLinks(req.Record.Links, rec.Links) {
+		return SyncRecordResult{}, err
+	}
+	res.Failure = &SyncFailure{Message: err.Error(), NonRetryable: final}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		res.Failure.Message, res.Failure.Type = appErr.Message(), appErr.Type()
+	}
+	return res, nil
+}
+
+// isFinal: the workflow's retry policy would not retry err.
+func isFinal(err error) bool {
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) {
+		return false
+	}
+	switch appErr.Type() {
+	case ErrTypePermanent, ErrTypeNotFound, ErrTypeMapping, ErrTypeConfig, ErrTypeGone, ErrTypeRejected, ErrTypeAmbiguous:
+		return true
+	}
+	return appErr.NonRetryable()
+}
+
+// learnedLinks: after holds a feedback id, or a create that may have
+// committed, that before did not.
+func learnedLinks(before, after []Link) bool {
+	had := map[string]Link{}
+	for _, l := range before {
+		had[l.FeedbackType] = l
+	}
+	for _, l := range after {
+		b := had[l.FeedbackType]
+		if (l.FeedbackID != "" && b.FeedbackID == "") || (l.MaybeCreated && !b.MaybeCreated) {
+			return true
+		}
+	}
+	return false
+}
+
+// directCalls run a sync's steps inside the SyncRecord activity.
+type directCalls struct {
+	a       *Activities
+	ctx     context.Context
+	retried bool // an earlier attempt may have sent a create or a comment
+}
+
+func (d *directCalls) Now() time.Time             { return time.Now() }
+func (d *directCalls) Info(msg string, kv ...any) { d.a.Logger.Info(msg, kv...) }
+
+func (d *directCalls) Fetch(_ string, req FetchRequest) (Record, error) {
+	return d.a.FetchAhaRecord(d.ctx, req)
+}
+
+func (d *directCalls) RouteRecord(req RouteRecordRequest) (RouteChoice, error) {
+	return d.a.RouteRecord(d.ctx, req)
+}
+
+func (d *directCalls) Map(req MapRequest) (Mapped, error) { return d.a.MapRecord(d.ctx, req) }
+
+func (d *directCalls) Submit(_ string, req SubmitRequest) (SubmitResult, error) {
+	return d.a.submitFeedback(d.ctx, req, d.retried)
+}
+
+func (d *directCalls) Find(_ string, req FindFeedbackRequest) (FindFeedbackResult, error) {
+	return d.a.FindFeedback(d.ctx, req)
+}
+
+func (d *directCalls) SetStatus(_ string, req SetStatusRequest) error {
+	return d.a.SetCentercodeStatus(d.ctx, req)
+}
+
+func (d *directCalls) NotifyDestroyed(_ string, req DestroyRequest) error {
+	return d.a.notifyDestroyed(d.ctx, req, d.retried)
+}
+
+func (d *directCalls) FromAhaStatus() bool { return true }

@@ -1,0 +1,137 @@
+package activities
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ahacc/ahacc/internal/aha"
+	"github.com/ahacc/ahacc/internal/centercode"
+	ahasim "github.com/ahacc/ahacc/internal/sandbox/aha"
+	ccsim "github.com/ahacc/ahacc/internal/sandbox/centercode"
+	"github.com/ahacc/ahacc/internal/sandbox/simkit"
+)
+
+// syncRig is an Aha! and a Centercode simulator and the activities wired to
+// both, as the worker wires them.
+type syncRig struct {
+	t    *testing.T
+	acts *Activities
+	aha  *ahasim.Server
+	cc   *ccsim.Server
+}
+
+func newSyncRig(t *testing.T, ccTimeout time.Duration) (*syncRig, string) {
+	as := mcAhaSim(t)
+	cc, err := ccsim.New(ccsim.DefaultConfig())
+	require.NoError(t, err)
+	require.NoError(t, cc.Start())
+	t.Cleanup(func() { _ = cc.Close() })
+	vars := map[string]string{"CC_BUGS_SOURCE_URL": cc.SourceURL("beta", "bugs"), "CC_LOOKUP_URL": cc.FeedbackURL("beta"),
+		"CC_FEEDBACK_LISTENER_URL": cc.ListenerURL("feedback-data"), "CC_PROJECT_KEY": "beta"}
+	acts := New(Deps{Configs: NewConfigStore(mcConfig(t, vars)), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Centercode: centercode.New(centercode.WithHTTPClient(&http.Client{Timeout: ccTimeout}))})
+	acts.Aha = ahaReader{aha.New(as.URL(), mcAhaKey)}
+	idea, err := as.CreateIdea("PRJ1", map[string]any{"name": "Export hangs", "description": "<p>Steps: open the big project</p>"})
+	require.NoError(t, err)
+	return &syncRig{t: t, acts: acts, aha: as, cc: cc}, idea.ID
+}
+
+// sync runs SyncRecord once from state.
+func (r *syncRig) sync(state RecordSync) (SyncRecordResult, error) {
+	v, err := mcEnv(r.acts).ExecuteActivity(r.acts.SyncRecord, SyncRecordRequest{Record: state, Version: 4})
+	if err != nil {
+		return SyncRecordResult{}, err
+	}
+	var res SyncRecordResult
+	require.NoError(r.t, v.Get(&res))
+	return res, nil
+}
+
+// One activity hydrates, maps and creates; the next, on a changed record,
+// updates; one on an unchanged record writes nothing. What it hands back —
+// what history keeps — is the decision (link, hash), not the record.
+func TestSyncRecordCreatesUpdatesAndKeepsNoRecord(t *testing.T) {
+	r, id := newSyncRig(t, 5*time.Second)
+	res, err := r.sync(RecordSync{Kind: "idea", AhaID: id})
+	require.NoError(t, err)
+	require.Nil(t, res.Failure)
+	require.Len(t, res.Record.Links, 1)
+	link := res.Record.Links[0]
+	assert.NotEmpty(t, link.FeedbackID)
+	assert.NotEmpty(t, link.LastHash)
+	assert.NotEmpty(t, res.Record.Reference)
+	assert.Equal(t, 1, res.Record.Writes)
+	assert.Len(t, r.cc.FeedbackList(), 1)
+	b, err := json.Marshal(res)
+	require.NoError(t, err)
+	assert.Less(t, len(b), 1024, "the result is the decision, not the record: %s", b)
+	assert.NotContains(t, string(b), "big project", "no record content in history")
+
+	again, err := r.sync(res.Record)
+	require.NoError(t, err)
+	assert.Equal(t, 1, again.Record.Writes, "unchanged: no write")
+
+	require.NoError(t, r.aha.UpdateIdea(id, map[string]any{"name": "Export hangs on big projects"}))
+	updated, err := r.sync(again.Record)
+	require.NoError(t, err)
+	assert.Equal(t, 2, updated.Record.Writes, "changed: one update")
+	assert.Equal(t, link.FeedbackID, updated.Record.Links[0].FeedbackID)
+	assert.NotEqual(t, link.LastHash, updated.Record.Links[0].LastHash)
+	assert.Len(t, r.cc.FeedbackList(), 1)
+}
+
+// A create that committed but was never answered: the attempt does not fail
+// (a retry of it would create again); it hands back the link marked
+// MaybeCreated with the failure, and the next call finds the feedback by its
+// reference instead of creating a second one.
+func TestSyncRecordHandsBackACreateThatMayHaveCommitted(t *testing.T) {
+	r, id := newSyncRig(t, 300*time.Millisecond)
+	r.cc.SetFaults(simkit.Faults{CommitTimeoutRate: 1, CommitTimeoutDelay: time.Second})
+	res, err := r.sync(RecordSync{Kind: "idea", AhaID: id})
+	require.NoError(t, err, "the attempt hands back what it learned instead of failing")
+	require.NotNil(t, res.Failure)
+	assert.False(t, res.Failure.NonRetryable, res.Failure.Message)
+	require.Len(t, res.Record.Links, 1)
+	assert.True(t, res.Record.Links[0].MaybeCreated)
+	require.Len(t, r.cc.FeedbackList(), 1, "the create committed")
+
+	r.cc.SetFaults(simkit.Faults{})
+	next, err := r.sync(res.Record)
+	require.NoError(t, err)
+	require.Nil(t, next.Failure)
+	assert.Equal(t, r.cc.FeedbackList()[0].ID, mustParse(t, next.Record.Links[0].FeedbackID), "found, not created again")
+	assert.Len(t, r.cc.FeedbackList(), 1)
+}
+
+// A failure before anything was written is the activity's error (retried
+// like any call); one the retry policy would not retry comes back with the
+// state so the parked record still shows its reference.
+func TestSyncRecordFailures(t *testing.T) {
+	r, id := newSyncRig(t, 5*time.Second)
+	r.aha.SetFaults(simkit.Faults{ErrorRate: 1, ErrorCodes: []int{503}})
+	_, err := r.sync(RecordSync{Kind: "idea", AhaID: id})
+	ae := appErr(t, err)
+	assert.Equal(t, ErrTypeTransient, ae.Type(), ae.Message())
+	assert.Empty(t, r.cc.FeedbackList())
+	r.aha.SetFaults(simkit.Faults{})
+
+	r.cc.SetFaults(simkit.Faults{ErrorRate: 1, ErrorCodes: []int{503}})
+	res, err := r.sync(RecordSync{Kind: "idea", AhaID: id})
+	require.NoError(t, err, "a 503 to a create may have committed: handed back, not retried blind")
+	require.NotNil(t, res.Failure)
+	assert.True(t, res.Record.Links[0].MaybeCreated)
+	r.cc.SetFaults(simkit.Faults{})
+
+	res, err = r.sync(RecordSync{Kind: "idea", AhaID: "999999"})
+	require.NoError(t, err)
+	require.NotNil(t, res.Failure)
+	assert.True(t, res.Failure.NonRetryable)
+	assert.Equal(t, ErrTypeNotFound, res.Failure.Type, res.Failure.Message)
+}

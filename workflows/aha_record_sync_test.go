@@ -1,0 +1,98 @@
+package workflows
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/ahacc/ahacc/activities"
+	"github.com/ahacc/ahacc/internal/contract"
+)
+
+// Runs of version 4: a sync is one SyncRecord activity, and the workflow
+// keeps what it hands back.
+
+// syncRecordRun runs a record workflow of today's version for one create
+// audit, answering SyncRecord with answer (called with each request), and
+// returns the requests and the state it ended with.
+func syncRecordRun(t *testing.T, answer func(n int, req activities.SyncRecordRequest) (activities.SyncRecordResult, error)) ([]activities.SyncRecordRequest, State) {
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.RegisterActivity(&activities.Activities{})
+	var reqs []activities.SyncRecordRequest
+	env.OnActivity(a.SyncRecord, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, req activities.SyncRecordRequest) (activities.SyncRecordResult, error) {
+			reqs = append(reqs, req)
+			return answer(len(reqs), req)
+		})
+	var st State
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(contract.SignalAhaEvent, contract.AhaEvent{AuditID: "1", Action: "create"}) }, time.Millisecond)
+	env.RegisterDelayedCallback(func() {
+		v, err := env.QueryWorkflow(contract.QueryState)
+		require.NoError(t, err)
+		require.NoError(t, v.Get(&st))
+		env.CancelWorkflow()
+	}, time.Minute)
+	env.ExecuteWorkflow(AhaRecordWorkflow, AhaRecordInput{Kind: "idea", AhaID: "6776"})
+	require.True(t, env.IsWorkflowCompleted())
+	return reqs, st
+}
+
+func synced(req activities.SyncRecordRequest, id string) activities.SyncRecordResult {
+	rec := req.Record
+	rec.Reference = "PRJ1-I-10"
+	rec.Links = []activities.Link{{FeedbackType: "bugs", FeedbackID: id, LastHash: "h1"}}
+	rec.Writes++
+	return activities.SyncRecordResult{Record: rec, Routes: activities.Routes{FeedbackTypes: []string{"bugs"}, Debounce: 2 * time.Second}}
+}
+
+func TestOneActivityPerSync(t *testing.T) {
+	reqs, st := syncRecordRun(t, func(_ int, req activities.SyncRecordRequest) (activities.SyncRecordResult, error) {
+		return synced(req, "4821"), nil
+	})
+	require.Len(t, reqs, 1)
+	assert.Equal(t, 4, reqs[0].Version)
+	assert.Equal(t, "6776", reqs[0].Record.AhaID)
+	assert.Equal(t, contract.StateSynced, st.SyncState)
+	assert.Equal(t, "4821", st.Links[0].FeedbackID)
+	assert.Equal(t, "PRJ1-I-10", st.Reference)
+}
+
+// A sync that created (or may have) and then failed hands back what it
+// learned; the workflow goes on from it at once, never from the state
+// before (which would create again).
+func TestHandedBackFailureGoesOnFromWhatWasLearned(t *testing.T) {
+	reqs, st := syncRecordRun(t, func(n int, req activities.SyncRecordRequest) (activities.SyncRecordResult, error) {
+		if n == 1 {
+			rec := req.Record
+			rec.Links = []activities.Link{{FeedbackType: "bugs", MaybeCreated: true, ExternalRef: "PRJ1-I-10"}}
+			return activities.SyncRecordResult{Record: rec, Failure: &activities.SyncFailure{Message: "create bugs feedback: 504", Type: activities.ErrTypeTransient}}, nil
+		}
+		return synced(req, "4821"), nil
+	})
+	require.Len(t, reqs, 2)
+	assert.True(t, reqs[1].Record.Links[0].MaybeCreated, "the second call starts from what the first learned")
+	assert.Equal(t, contract.StateSynced, st.SyncState)
+}
+
+// A final failure parks the record with its reason, keeping what the sync
+// learned (the reference the operator looks for); the mapping's refusal
+// waits for the record's next change.
+func TestFinalFailureParksWithWhatWasLearned(t *testing.T) {
+	reqs, st := syncRecordRun(t, func(_ int, req activities.SyncRecordRequest) (activities.SyncRecordResult, error) {
+		rec := req.Record
+		rec.Reference = "PRJ1-I-10"
+		return activities.SyncRecordResult{Record: rec, Failure: &activities.SyncFailure{
+			Message: `Severity: "Sev 9" is not an option`, Type: activities.ErrTypeMapping, NonRetryable: true}}, nil
+	})
+	require.Len(t, reqs, 1)
+	assert.Equal(t, contract.StateParked, st.SyncState)
+	assert.Equal(t, `Severity: "Sev 9" is not an option`, st.ParkedReason)
+	assert.True(t, st.ParkedOnContent)
+	assert.Equal(t, "PRJ1-I-10", st.Reference)
+}
