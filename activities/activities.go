@@ -70,6 +70,7 @@ type Deps struct {
 	Dispatcher AuditDispatcher // hands audits to their workflows
 	Statuses   StatusExpecter  // tells FeedbackWorkflows about statuses ahacc sets
 	Writes     WriteLedger     // one listener write per workflow step
+	Memo       Memo            // what an idle-closed record's next run starts from
 	Logger     *slog.Logger
 }
 
@@ -79,6 +80,12 @@ type WriteLedger interface {
 	Claim(ctx context.Context, source, id string) (state, owner string, err error)
 	Confirm(ctx context.Context, source, id string) error
 	Release(ctx context.Context, source, id, owner string) error
+}
+
+// Memo keeps small values with no expiry (dedup.Memo on Redis).
+type Memo interface {
+	Put(ctx context.Context, key string, value []byte) error
+	Get(ctx context.Context, key string) ([]byte, bool, error)
 }
 
 // ConfigStore holds the current mapping config, safe for concurrent use. It is
@@ -120,6 +127,11 @@ func retryOf(cfg *mapping.Config) Retry {
 func (a *Activities) RoutesFor(ctx context.Context, req RoutesRequest) (Routes, error) {
 	cfg := a.config()
 	r := Routes{Debounce: cfg.Sync.Debounce, Retry: retryOf(cfg), ConfigHash: cfg.ShortHash(), ByContent: cfg.ContentRouted(req.Kind)}
+	if a.Memo != nil {
+		// Without the memo a closed record's next run could not find its
+		// links: it would create again. No memo, no idle close.
+		r.IdleClose = cfg.Sync.IdleClose
+	}
 	for _, ft := range cfg.FeedbackTypesFor(req.Kind) {
 		r.FeedbackTypes = append(r.FeedbackTypes, ft.Name)
 	}

@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -376,6 +377,11 @@ func (a *Activities) SyncRecord(ctx context.Context, req SyncRecordRequest) (Syn
 	rec := req.Record
 	rec.Links = slices.Clone(rec.Links)
 	rec.ConfigHash = routes.ConfigHash
+	if len(rec.Links) == 0 {
+		if err := a.recall(ctx, &rec); err != nil {
+			return SyncRecordResult{}, err
+		}
+	}
 	err := rec.Sync(&directCalls{a: a, ctx: ctx, retried: activity.GetInfo(ctx).Attempt > 1}, routes, req.Version)
 	res := SyncRecordResult{Record: rec, Routes: routes}
 	if err == nil {
@@ -459,3 +465,50 @@ func (d *directCalls) NotifyDestroyed(_ string, req DestroyRequest) error {
 }
 
 func (d *directCalls) FromAhaStatus() bool { return true }
+
+// memoKey is where a record's links wait for its workflow's next run.
+func memoKey(kind, ahaID string) string { return "record:" + kind + ":" + ahaID }
+
+// RememberRecord keeps what a record's syncs learned (its links, above all)
+// for the next run of its workflow: the run is about to complete for being
+// idle (sync.idle_close), and the next change must update the same
+// feedback, not create another.
+func (a *Activities) RememberRecord(ctx context.Context, rec RecordSync) error {
+	if a.Memo == nil {
+		return temporal.NewNonRetryableApplicationError("no Redis to remember the record's links in", ErrTypeConfig, nil)
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError("encode the record's links: "+err.Error(), ErrTypeConfig, nil)
+	}
+	if err := a.Memo.Put(ctx, memoKey(rec.Kind, rec.AhaID), b); err != nil {
+		return temporal.NewApplicationError("remember the links of "+rec.Label()+": "+err.Error(), ErrTypeTransient)
+	}
+	return nil
+}
+
+// recall gives a record without links the ones an earlier, idle-closed run
+// of its workflow remembered; a record never synced has none. A memo that
+// cannot be read fails the attempt (retried): creating blind could double.
+func (a *Activities) recall(ctx context.Context, rec *RecordSync) error {
+	if a.Memo == nil {
+		return nil
+	}
+	b, ok, err := a.Memo.Get(ctx, memoKey(rec.Kind, rec.AhaID))
+	if err != nil {
+		return temporal.NewApplicationError("read the links an earlier run of "+rec.Label()+" kept: "+err.Error(), ErrTypeTransient)
+	}
+	if !ok {
+		return nil
+	}
+	var kept RecordSync
+	if err := json.Unmarshal(b, &kept); err != nil {
+		return temporal.NewNonRetryableApplicationError("the links an earlier run of "+rec.Label()+" kept are unreadable: "+err.Error(), ErrTypeConfig, nil)
+	}
+	rec.Links, rec.Writes, rec.Echoes, rec.Route = kept.Links, kept.Writes, kept.Echoes, kept.Route
+	if rec.Reference == "" {
+		rec.Reference, rec.URL, rec.Name = kept.Reference, kept.URL, kept.Name
+	}
+	a.Logger.Info("record continues from the links its last run kept", "kind", rec.Kind, "aha_id", rec.AhaID, "links", len(kept.Links))
+	return nil
+}

@@ -131,6 +131,9 @@ type Routes struct {
 	// ByContent: the types choose by content (when:); a record goes to one
 	// of them, which RouteRecord names once the record is read.
 	ByContent bool `json:"by_content,omitempty"`
+	// IdleClose is how long the record's workflow runs without an event
+	// before it completes (sync.idle_close; 0: never).
+	IdleClose time.Duration `json:"idle_close,omitempty"`
 }
 
 // RouteRecordRequest asks which feedback type a hydrated record goes to.

@@ -190,6 +190,10 @@ const (
 	DefaultRetryMaxInterval = 5 * time.Minute
 	DefaultRetryFor         = 24 * time.Hour
 	DefaultEchoWindow       = 10 * time.Minute
+	// DefaultIdleClose is how long a record's workflow waits without an
+	// event before it completes (sync.idle_close); the next event starts a
+	// new run, which finds the record's links again.
+	DefaultIdleClose = 30 * 24 * time.Hour
 )
 
 // Defaults of worker.max_activities, starter.webhook_rate_per_minute and
@@ -227,6 +231,9 @@ type Sync struct {
 	// EchoWindow is how long the Centercode webhook echoing a status ahacc
 	// set is waited for; a person's change into that status after it is real.
 	EchoWindow time.Duration
+	// IdleClose is how long a record's workflow runs without an event
+	// before it completes (its links kept in Redis for the next run).
+	IdleClose time.Duration
 }
 
 // On-destroy behaviours of a feedback type.
@@ -657,7 +664,7 @@ func checkURL(d *decoder, n *node, path, v string, secret bool) {
 }
 
 func loadSync(d *decoder, n *node, path string) Sync {
-	f := d.object(n, path, "debounce", "dedup_ttl", "reconcile_every", "retry_max_interval", "retry_for", "echo_window")
+	f := d.object(n, path, "debounce", "dedup_ttl", "reconcile_every", "retry_max_interval", "retry_for", "echo_window", "idle_close")
 	s := Sync{
 		Debounce:         f.duration("debounce", DefaultDebounce, 0),
 		DedupTTL:         f.duration("dedup_ttl", 168*time.Hour, time.Minute),
@@ -665,6 +672,7 @@ func loadSync(d *decoder, n *node, path string) Sync {
 		RetryMaxInterval: f.duration("retry_max_interval", DefaultRetryMaxInterval, time.Second),
 		RetryFor:         f.duration("retry_for", DefaultRetryFor, time.Minute),
 		EchoWindow:       f.duration("echo_window", DefaultEchoWindow, 10*time.Second),
+		IdleClose:        f.duration("idle_close", DefaultIdleClose, time.Second),
 	}
 	if s.RetryFor < s.RetryMaxInterval {
 		if v := f.get("retry_for"); v != nil {

@@ -69,8 +69,18 @@ type entity struct {
 
 // status is the entity loop's view of the record.
 func (s *entity) status() entityStatus {
-	return entityStatus{pending: s.Pending, parked: s.SyncState == contract.StateParked, lastSync: s.LastSync,
+	st := entityStatus{pending: s.Pending, parked: s.SyncState == contract.StateParked, lastSync: s.LastSync,
 		window: s.window, events: s.Events + s.Duplicates, parkedReason: s.ParkedReason}
+	if s.version >= 4 && s.routes != nil && !s.Destroyed {
+		st.idleClose = s.routes.IdleClose
+	}
+	return st
+}
+
+// remember keeps the record's links for the next run of its workflow
+// (RememberRecord): the run completes for being idle.
+func (s *entity) remember(ctx workflow.Context) error {
+	return workflow.ExecuteActivity(s.callOpts(ctx, "keep the links of "+s.Label()+" for its next run"), a.RememberRecord, s.RecordSync).Get(ctx, nil)
 }
 
 func (s *entity) state() any { return s.State }

@@ -96,3 +96,35 @@ func TestFinalFailureParksWithWhatWasLearned(t *testing.T) {
 	assert.True(t, st.ParkedOnContent)
 	assert.Equal(t, "PRJ1-I-10", st.Reference)
 }
+
+// A record with no event for sync.idle_close completes, after keeping its
+// links for the next run; an event inside the window keeps it running. One
+// timer serves all the waits (a timer is a billed action).
+func TestIdleRecordCompletesAfterKeepingItsLinks(t *testing.T) {
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.RegisterActivity(&activities.Activities{})
+	syncs := 0
+	env.OnActivity(a.SyncRecord, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, req activities.SyncRecordRequest) (activities.SyncRecordResult, error) {
+			syncs++
+			res := synced(req, "4821")
+			res.Routes.IdleClose = time.Hour
+			return res, nil
+		})
+	var kept []activities.RecordSync
+	env.OnActivity(a.RememberRecord, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, rec activities.RecordSync) error { kept = append(kept, rec); return nil })
+	start := env.Now()
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(contract.SignalAhaEvent, contract.AhaEvent{AuditID: "1", Action: "create"}) }, time.Millisecond)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(contract.SignalAhaEvent, contract.AhaEvent{AuditID: "2", Action: "update"}) }, 40*time.Minute)
+	env.ExecuteWorkflow(AhaRecordWorkflow, AhaRecordInput{Kind: "idea", AhaID: "6776"})
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	assert.Equal(t, 2, syncs)
+	require.Len(t, kept, 1)
+	assert.Equal(t, "4821", kept[0].Links[0].FeedbackID)
+	idle := env.Now().Sub(start)
+	assert.GreaterOrEqual(t, idle, 100*time.Minute, "an hour after the last event (40 min)")
+	assert.Less(t, idle, 110*time.Minute)
+}

@@ -40,6 +40,15 @@ type entityStatus struct {
 	window          time.Duration // the coalescing window after a sync (0: default)
 	events          int           // events and duplicates taken (bounds a run's history)
 	parkedReason    string
+	// idleClose, when positive, completes the workflow after that long
+	// without an event (records of version 4: sync.idle_close).
+	idleClose time.Duration
+}
+
+// rememberer is an entity that keeps what its next run needs somewhere
+// before its workflow completes for being idle.
+type rememberer interface {
+	remember(ctx workflow.Context) error
 }
 
 // entityOptions are the loop's per-kind settings.
@@ -66,6 +75,10 @@ type entityLoop[E any] struct {
 	upgrades workflow.ReceiveChannel
 	ops      workflow.Channel // operator Updates, handled on the loop
 	upgrade  bool
+	// lastEvent is when the last signal or Update arrived; idleTimer fires
+	// at lastEvent + idleClose as it was when the timer started.
+	lastEvent time.Time
+	idleTimer workflow.Future
 }
 
 // operatorOp is one retry or skip Update, answered once the loop took it.
@@ -96,6 +109,7 @@ func runEntity[E any](ctx workflow.Context, b entityBehaviour, eventSignal strin
 	}
 	b.updateDetails(ctx)
 	start := b.status().events
+	l.lastEvent = workflow.Now(ctx)
 	for {
 		// Take everything already delivered before deciding what to do.
 		l.drain(ctx)
@@ -128,6 +142,12 @@ func runEntity[E any](ctx workflow.Context, b entityBehaviour, eventSignal strin
 			}
 			return b.carry(ctx)
 		}
+		if st := b.status(); st.idleClose > 0 && !st.parked {
+			if l.waitOrIdle(ctx, st.idleClose) && l.closeIdle(ctx) {
+				return finishHandlers(ctx)
+			}
+			continue
+		}
 		if o.idle <= 0 || b.status().parked {
 			l.waitFor(ctx, 0) // parked: an operator decides
 			continue
@@ -144,7 +164,10 @@ func runEntity[E any](ctx workflow.Context, b entityBehaviour, eventSignal strin
 
 // drain handles every signal and Update already delivered, without blocking.
 func (l *entityLoop[E]) drain(ctx workflow.Context) {
-	for {
+	for took := false; ; took = true {
+		if took {
+			l.lastEvent = workflow.Now(ctx)
+		}
 		var ev E
 		if l.events.ReceiveAsync(&ev) {
 			l.onEvent(ev)
@@ -173,14 +196,17 @@ func (l *entityLoop[E]) drain(ctx workflow.Context) {
 }
 
 // waitFor blocks until a signal or Update arrives (true) or d passes
-// (false; d <= 0: no timer).
-func (l *entityLoop[E]) waitFor(ctx workflow.Context, d time.Duration) bool {
+// (false; d <= 0: no timer of its own) or the timer it is given fires (false).
+func (l *entityLoop[E]) waitFor(ctx workflow.Context, d time.Duration, timer ...workflow.Future) bool {
 	sel := workflow.NewSelector(ctx)
 	tctx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
 	got := true
 	if d > 0 {
 		sel.AddFuture(workflow.NewTimer(tctx, d), func(workflow.Future) { got = false })
+	}
+	for _, t := range timer {
+		sel.AddFuture(t, func(workflow.Future) { got = false })
 	}
 	sel.AddReceive(l.events, func(c workflow.ReceiveChannel, _ bool) {
 		var ev E
@@ -208,7 +234,45 @@ func (l *entityLoop[E]) waitFor(ctx workflow.Context, d time.Duration) bool {
 		})
 	}
 	sel.Select(ctx)
+	if got {
+		l.lastEvent = workflow.Now(ctx)
+	}
 	return got
+}
+
+// waitOrIdle blocks until a signal or Update arrives (false) or the entity
+// has had no event for idle (true). One timer serves every wait: it starts
+// once and is re-armed only when it fires while events came since (a timer
+// is a billed action; one per wait would cost one per event).
+func (l *entityLoop[E]) waitOrIdle(ctx workflow.Context, idle time.Duration) bool {
+	for {
+		due := l.lastEvent.Add(idle)
+		if !workflow.Now(ctx).Before(due) {
+			return true
+		}
+		if l.idleTimer == nil {
+			l.idleTimer = workflow.NewTimer(ctx, due.Sub(workflow.Now(ctx)))
+		}
+		if l.waitFor(ctx, 0, l.idleTimer) {
+			return false
+		}
+		l.idleTimer = nil
+	}
+}
+
+// closeIdle lets the entity keep what its next run needs, then tells
+// whether the workflow may complete: not when keeping failed, nor when an
+// event slipped in meanwhile.
+func (l *entityLoop[E]) closeIdle(ctx workflow.Context) bool {
+	if r, ok := l.b.(rememberer); ok {
+		if err := r.remember(ctx); err != nil {
+			workflow.GetLogger(ctx).Warn("idle, but what the next run needs could not be kept: running on", "error", err)
+			l.lastEvent = workflow.Now(ctx)
+			return false
+		}
+	}
+	l.drain(ctx)
+	return !l.b.status().pending
 }
 
 // setUpdateHandlers registers the retry and skip Updates: the operator's

@@ -81,7 +81,9 @@ func StartWorker(o WorkerOptions) (*Worker, error) {
 	configs := activities.NewConfigStore(o.Config)
 	d := &dispatch.Dispatcher{Temporal: o.Temporal, TaskQueue: o.Env.TaskQueue, Config: configs.Load, Logger: o.Logger}
 	var writes activities.WriteLedger
+	var memo activities.Memo
 	if o.Redis != nil {
+		memo = dedup.NewMemo(o.Redis)
 		d.Dedup = dedup.New(o.Redis, o.Config.Sync.DedupTTL, "")
 		// A claim outlives the write's 2-minute start-to-close bound.
 		writes = dedup.New(o.Redis, o.Config.Sync.DedupTTL, "ahacc:written:", dedup.PendingFor(3*time.Minute))
@@ -97,6 +99,7 @@ func StartWorker(o WorkerOptions) (*Worker, error) {
 		Dispatcher: auditDispatcher{d: d, logger: o.Logger},
 		Statuses:   d,
 		Writes:     writes,
+		Memo:       memo,
 		Logger:     o.Logger,
 	})
 	w := worker.New(o.Temporal, o.Env.TaskQueue, worker.Options{
