@@ -36,7 +36,7 @@ func TestLoadExample(t *testing.T) {
 	assert.Contains(t, cfg.Centercode.FeedbackListenerURL.Value(), "apiKey=")
 	assert.Equal(t, "externalReference", cfg.Centercode.Lookup.Param)
 	assert.Equal(t, Sync{Debounce: 2 * time.Second, DedupTTL: 168 * time.Hour, ReconcileEvery: 5 * time.Minute,
-		RetryMaxInterval: 5 * time.Minute, RetryFor: 24 * time.Hour, EchoWindow: 10 * time.Minute}, cfg.Sync)
+		RetryMaxInterval: 5 * time.Minute, RetryFor: 24 * time.Hour, EchoWindow: 10 * time.Minute, IdleClose: 30 * 24 * time.Hour}, cfg.Sync)
 	assert.Equal(t, Worker{MaxActivities: 64}, cfg.Worker)
 	assert.Equal(t, Starter{WebhookRatePerMinute: 6000, CentercodeHandoffTimeout: 10 * time.Second}, cfg.Starter)
 
