@@ -62,16 +62,19 @@ fuzz:
 	done
 
 ## bench: Go benchmarks, the load tool, then the end-to-end benchmarks (macro
-## rate budget across two worker processes, 10,000-user backfill); figures go to
-## BENCHMARKS.md. BENCH_MACROS and BENCH_BACKFILL scale the last two.
+## rate budget across two worker processes, 10,000-user backfill, what each synced
+## change costs in Temporal actions and history); figures go to BENCHMARKS.md.
+## BENCH_MACROS, BENCH_BACKFILL and BENCH_COST_PEOPLE scale the last three.
 BENCH_MACROS ?= 1000
 BENCH_BACKFILL ?= 10000
+BENCH_COST_PEOPLE ?= 2000
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS) | tee .bench-go.txt
 	$(GO) run ./internal/bench/cmd/ahacc-bench | tee .bench-load.txt
 	$(GO) run ./internal/bench/cmd/ahacc-bench -only fiber-noop,webhook-duplicate -c 8 | tee -a .bench-load.txt
 	AHACC_BENCH_MACROS=$(BENCH_MACROS) $(GO) test -count=1 -timeout 60m -run '^TestMacroRateBudgetBench$$' -v ./internal/e2e/ | grep -E 'BENCH|^(---|ok|FAIL)' | tee .bench-macros.txt
 	AHACC_BENCH_BACKFILL=$(BENCH_BACKFILL) $(GO) test -count=1 -timeout 60m -run '^TestUserDataBackfillBench$$' -v ./internal/e2e/ | grep -E 'BENCH|^(---|ok|FAIL)' | tee .bench-backfill.txt
+	AHACC_COST_PEOPLE=$(BENCH_COST_PEOPLE) $(GO) test -count=1 -timeout 60m -run '^TestCostPerChange$$' -v ./internal/e2e/ | grep -E 'BENCH|^ +\||^(---|ok|FAIL)' | tee .bench-cost.txt
 
 ## bench-cluster: fresh-webhook throughput and new-idea → feedback latency on the embedded
 ## SQLite stack and on Temporal as deployed (internal/cluster on PostgreSQL) with 4 and
