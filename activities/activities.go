@@ -86,6 +86,7 @@ type WriteLedger interface {
 type Memo interface {
 	Put(ctx context.Context, key string, value []byte) error
 	Get(ctx context.Context, key string) ([]byte, bool, error)
+	Delete(ctx context.Context, key string) error
 }
 
 // ConfigStore holds the current mapping config, safe for concurrent use. It is

@@ -39,6 +39,9 @@ type Link struct {
 	// LastStatus is the Centercode status last set from Aha! (status_rules.from_aha).
 	LastStatus string    `json:"last_status,omitempty"`
 	SyncedAt   time.Time `json:"synced_at,omitempty"`
+	// DestroyNotified: on_destroy was applied to this feedback (version 4),
+	// so a destroy that goes on after a failure does not apply it again.
+	DestroyNotified bool `json:"destroy_notified,omitempty"`
 }
 
 // RecordSync is what a sync of one record reads and changes.
@@ -195,6 +198,9 @@ func (r *RecordSync) write(c RecordCalls, version int, ft string, m Mapped, link
 		link.ExternalRef = m.Reference
 	}
 	res, err := c.Submit(verb+" "+ft+" feedback for "+r.Label(), req)
+	if errors.Is(err, errMoreToSync) {
+		return err // not sent: the next call creates it
+	}
 	if err != nil {
 		if version >= 1 && req.FeedbackID == "" && !Refused(err) {
 			link.MaybeCreated = true // it may have committed before failing
@@ -289,13 +295,14 @@ func (r *RecordSync) destroy(c RecordCalls, version int) error {
 				return err
 			}
 		}
-		if l.FeedbackID == "" {
+		if l.FeedbackID == "" || (version >= 4 && l.DestroyNotified) {
 			continue
 		}
 		req := DestroyRequest{FeedbackType: l.FeedbackType, FeedbackID: l.FeedbackID, Reference: r.Reference}
 		if err := c.NotifyDestroyed("tell "+l.FeedbackType+" feedback "+l.FeedbackID+" that "+r.Label()+" was deleted", req); err != nil {
 			return err
 		}
+		l.DestroyNotified = version >= 4
 		r.Writes++
 	}
 	return nil
@@ -355,6 +362,9 @@ type SyncRecordResult struct {
 	Record  RecordSync   `json:"record"`
 	Routes  Routes       `json:"routes"`
 	Failure *SyncFailure `json:"failure,omitempty"`
+	// More: the sync stopped before a second create (one per call, see
+	// SyncRecord); call again from Record.
+	More bool `json:"more,omitempty"`
 }
 
 // SyncFailure is a failure SyncRecord hands back with what it learned.
@@ -368,7 +378,10 @@ type SyncFailure struct {
 // activity. An attempt fails — and is retried like any call — only when it
 // learned nothing a retry could double: once a create committed or may have,
 // or when the failure is final anyway, it returns the state with the
-// failure, and the workflow goes on from that state.
+// failure, and the workflow goes on from that state. A call creates at most
+// one feedback (More asks for the next call): a retried attempt looks its
+// create up first by the record's reference, which only finds the right
+// feedback when no other type's create came before it in the same attempt.
 func (a *Activities) SyncRecord(ctx context.Context, req SyncRecordRequest) (SyncRecordResult, error) {
 	routes, _ := a.RoutesFor(ctx, RoutesRequest{Kind: req.Record.Kind})
 	if len(routes.FeedbackTypes) == 0 {
@@ -384,6 +397,16 @@ func (a *Activities) SyncRecord(ctx context.Context, req SyncRecordRequest) (Syn
 	}
 	err := rec.Sync(&directCalls{a: a, ctx: ctx, retried: activity.GetInfo(ctx).Attempt > 1}, routes, req.Version)
 	res := SyncRecordResult{Record: rec, Routes: routes}
+	if err == nil && rec.Destroyed && a.Memo != nil {
+		// Applied: a later run of this id must not find the links again.
+		if err := a.Memo.Delete(ctx, memoKey(rec.Kind, rec.AhaID)); err != nil {
+			a.Logger.Warn("the links of a deleted record stay in Redis", "record", rec.Label(), "error", err)
+		}
+	}
+	if errors.Is(err, errMoreToSync) {
+		res.More = true
+		return res, nil
+	}
 	if err == nil {
 		return res, nil
 	}
@@ -412,8 +435,8 @@ func isFinal(err error) bool {
 	return appErr.NonRetryable()
 }
 
-// learnedLinks: after holds a feedback id, or a create that may have
-// committed, that before did not.
+// learnedLinks: after holds a feedback id, a create that may have
+// committed, or an applied on_destroy, that before did not.
 func learnedLinks(before, after []Link) bool {
 	had := map[string]Link{}
 	for _, l := range before {
@@ -421,7 +444,7 @@ func learnedLinks(before, after []Link) bool {
 	}
 	for _, l := range after {
 		b := had[l.FeedbackType]
-		if (l.FeedbackID != "" && b.FeedbackID == "") || (l.MaybeCreated && !b.MaybeCreated) {
+		if (l.FeedbackID != "" && b.FeedbackID == "") || (l.MaybeCreated && !b.MaybeCreated) || (l.DestroyNotified && !b.DestroyNotified) {
 			return true
 		}
 	}
@@ -433,7 +456,11 @@ type directCalls struct {
 	a       *Activities
 	ctx     context.Context
 	retried bool // an earlier attempt may have sent a create or a comment
+	created bool // this call sent its one create
 }
+
+// errMoreToSync stops a SyncRecord call before its second create.
+var errMoreToSync = errors.New("a second create waits for the next call")
 
 func (d *directCalls) Now() time.Time             { return time.Now() }
 func (d *directCalls) Info(msg string, kv ...any) { d.a.Logger.Info(msg, kv...) }
@@ -449,6 +476,12 @@ func (d *directCalls) RouteRecord(req RouteRecordRequest) (RouteChoice, error) {
 func (d *directCalls) Map(req MapRequest) (Mapped, error) { return d.a.MapRecord(d.ctx, req) }
 
 func (d *directCalls) Submit(_ string, req SubmitRequest) (SubmitResult, error) {
+	if req.FeedbackID == "" {
+		if d.created {
+			return SubmitResult{}, errMoreToSync
+		}
+		d.created = true
+	}
 	return d.a.submitFeedback(d.ctx, req, d.retried)
 }
 

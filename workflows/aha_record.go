@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -47,6 +48,9 @@ func AhaRecordWorkflow(ctx workflow.Context, in AhaRecordInput) error {
 	// history) is handled as its destroy audit would be.
 	// Version 4: a sync is one SyncRecord activity (syncInOne).
 	s.version = workflow.GetVersion(ctx, "record-maybe-created", workflow.DefaultVersion, 4)
+	if s.version >= 4 && in.Routes != nil {
+		s.routes, s.window = in.Routes, in.Routes.Debounce // carried: idle close and retries as configured
+	}
 	return runEntity(ctx, s, contract.SignalAhaEvent, s.onEvent,
 		entityOptions{eventsPerRun: eventsPerRun, upgradable: true, drainBeforeCarry: true})
 }
@@ -54,7 +58,11 @@ func AhaRecordWorkflow(ctx workflow.Context, in AhaRecordInput) error {
 // carry hands the record's state to the next run.
 func (s *entity) carry(ctx workflow.Context) error {
 	carried := s.State
-	return workflow.NewContinueAsNewError(ctx, AhaRecordWorkflow, AhaRecordInput{Kind: s.in.Kind, AhaID: s.in.AhaID, Carried: &carried})
+	next := AhaRecordInput{Kind: s.in.Kind, AhaID: s.in.AhaID, Carried: &carried}
+	if s.version >= 4 {
+		next.Routes = s.routes
+	}
+	return workflow.NewContinueAsNewError(ctx, AhaRecordWorkflow, next)
 }
 
 // entity is the workflow's private state and behaviour.
@@ -79,8 +87,14 @@ func (s *entity) status() entityStatus {
 
 // remember keeps the record's links for the next run of its workflow
 // (RememberRecord): the run completes for being idle.
+// A short try: while it runs no event is taken, and a failure only means the
+// run goes on until its next idle period.
 func (s *entity) remember(ctx workflow.Context) error {
-	return workflow.ExecuteActivity(s.callOpts(ctx, "keep the links of "+s.Label()+" for its next run"), a.RememberRecord, s.RecordSync).Get(ctx, nil)
+	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Second, ScheduleToCloseTimeout: 30 * time.Second,
+		Summary:     "keep the links of " + s.Label() + " for its next run",
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 3},
+	}), a.RememberRecord, s.RecordSync).Get(ctx, nil)
 }
 
 func (s *entity) state() any { return s.State }
@@ -179,9 +193,13 @@ func (s *entity) syncOnce(ctx workflow.Context) error {
 }
 
 // syncRounds bounds the SyncRecord calls of one sync: a call that created
-// (or may have) and then failed hands back what it learned, and the next
-// call goes on from there; each round learns something, so few are needed.
-const syncRounds = 5
+// (or may have) and then failed hands back what it learned, and one that
+// met a second create asks for the next call (More); each round learns
+// something, so few are needed.
+const syncRounds = 20
+
+// syncFailures bounds the rounds that end in a handed-back failure.
+const syncFailures = 5
 
 // syncTimeout bounds one SyncRecord attempt: several far-side calls, each
 // possibly waiting for the shared rate budget (a dead worker is noticed by
@@ -193,6 +211,7 @@ const syncTimeout = 10 * time.Minute
 // did returns what it learned with its failure, so a retry never creates twice.
 func (s *entity) syncInOne(ctx workflow.Context) error {
 	var failure *activities.SyncFailure
+	failures := 0
 	for range syncRounds {
 		var res activities.SyncRecordResult
 		err := workflow.ExecuteActivity(workflow.WithStartToCloseTimeout(s.callOpts(ctx, "sync "+s.Label()), syncTimeout),
@@ -203,11 +222,17 @@ func (s *entity) syncInOne(ctx workflow.Context) error {
 		s.RecordSync = res.Record
 		s.routes, s.window = &res.Routes, res.Routes.Debounce
 		if failure = res.Failure; failure == nil {
+			if res.More {
+				continue
+			}
 			return nil
 		}
-		if failure.NonRetryable {
+		if failures++; failure.NonRetryable || failures >= syncFailures {
 			break
 		}
+	}
+	if failure == nil {
+		failure = &activities.SyncFailure{Message: fmt.Sprintf("the sync of %s took more than %d calls", s.Label(), syncRounds), Type: activities.ErrTypeConfig}
 	}
 	return temporal.NewNonRetryableApplicationError(failure.Message, failure.Type, nil)
 }

@@ -13,6 +13,10 @@ type AhaRecordInput struct {
 	AhaID string `json:"aha_id"` // numeric Aha! id as a string
 	// Carried is the state handed over by continue-as-new (nil on first start).
 	Carried *State `json:"carried,omitempty"`
+	// Routes are the config's routes the last run synced with (version 4),
+	// carried so the next run closes when idle and retries as configured
+	// before its first sync.
+	Routes *activities.Routes `json:"routes,omitempty"`
 }
 
 // Link ties one Aha! record to one Centercode feedback item of a feedback type.

@@ -28,3 +28,8 @@ func (m *Memo) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	}
 	return v, err == nil, err
 }
+
+// Delete forgets key.
+func (m *Memo) Delete(ctx context.Context, key string) error {
+	return m.rdb.Del(ctx, "ahacc:memo:"+key).Err()
+}
