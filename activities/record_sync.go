@@ -356,8 +356,9 @@ type SyncRecordRequest struct {
 }
 
 // SyncRecordResult is the record's state after the sync and the routes the
-// config gave; Failure, when the sync failed after learning something a
-// retry must not lose (a feedback it created, or may have).
+// config gave; Failure, when the sync failed retryably after learning
+// something a retry must not lose (a feedback it created, or may have). A
+// final failure fails the activity, with this result as its details.
 type SyncRecordResult struct {
 	Record  RecordSync   `json:"record"`
 	Routes  Routes       `json:"routes"`
@@ -369,16 +370,15 @@ type SyncRecordResult struct {
 
 // SyncFailure is a failure SyncRecord hands back with what it learned.
 type SyncFailure struct {
-	Message      string `json:"message"`
-	Type         string `json:"type,omitempty"`
-	NonRetryable bool   `json:"non_retryable,omitempty"`
+	Message string `json:"message"`
+	Type    string `json:"type,omitempty"`
 }
 
 // SyncRecord is one whole sync of a record (RecordSync.Sync) in one
-// activity. An attempt fails — and is retried like any call — only when it
+// activity. An attempt fails and is retried like any call only when it
 // learned nothing a retry could double: once a create committed or may have,
-// or when the failure is final anyway, it returns the state with the
-// failure, and the workflow goes on from that state. A call creates at most
+// it returns the state with the failure, and the workflow goes on from that
+// state. A final failure fails the activity with the state in its details. A call creates at most
 // one feedback (More asks for the next call): a retried attempt looks its
 // create up first by the record's reference, which only finds the right
 // feedback when no other type's create came before it in the same attempt.
@@ -410,11 +410,21 @@ func (a *Activities) SyncRecord(ctx context.Context, req SyncRecordRequest) (Syn
 	if err == nil {
 		return res, nil
 	}
-	final := isFinal(err)
-	if !final && !learnedLinks(req.Record.Links, rec.Links) {
+	if isFinal(err) {
+		// The activity fails (the UI and the SDK's failure metrics show it)
+		// and carries the state, so the parked record keeps what was learned.
+		var appErr *temporal.ApplicationError
+		msg, typ := err.Error(), ErrTypePermanent
+		if errors.As(err, &appErr) {
+			msg, typ = appErr.Message(), appErr.Type()
+		}
+		return SyncRecordResult{}, temporal.NewApplicationErrorWithOptions(msg, typ,
+			temporal.ApplicationErrorOptions{NonRetryable: true, Details: []any{res}})
+	}
+	if !learnedLinks(req.Record.Links, rec.Links) {
 		return SyncRecordResult{}, err
 	}
-	res.Failure = &SyncFailure{Message: err.Error(), NonRetryable: final}
+	res.Failure = &SyncFailure{Message: err.Error()}
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
 		res.Failure.Message, res.Failure.Type = appErr.Message(), appErr.Type()
@@ -466,7 +476,7 @@ func (d *directCalls) Now() time.Time             { return time.Now() }
 func (d *directCalls) Info(msg string, kv ...any) { d.a.Logger.Info(msg, kv...) }
 
 func (d *directCalls) Fetch(_ string, req FetchRequest) (Record, error) {
-	return d.a.FetchAhaRecord(d.ctx, req)
+	return again(d.ctx, func() (Record, error) { return d.a.FetchAhaRecord(d.ctx, req) })
 }
 
 func (d *directCalls) RouteRecord(req RouteRecordRequest) (RouteChoice, error) {
@@ -476,21 +486,23 @@ func (d *directCalls) RouteRecord(req RouteRecordRequest) (RouteChoice, error) {
 func (d *directCalls) Map(req MapRequest) (Mapped, error) { return d.a.MapRecord(d.ctx, req) }
 
 func (d *directCalls) Submit(_ string, req SubmitRequest) (SubmitResult, error) {
-	if req.FeedbackID == "" {
-		if d.created {
-			return SubmitResult{}, errMoreToSync
-		}
-		d.created = true
+	if req.FeedbackID != "" { // an update sends the same body again: safe to repeat
+		return again(d.ctx, func() (SubmitResult, error) { return d.a.submitFeedback(d.ctx, req, d.retried) })
 	}
+	if d.created {
+		return SubmitResult{}, errMoreToSync
+	}
+	d.created = true
 	return d.a.submitFeedback(d.ctx, req, d.retried)
 }
 
 func (d *directCalls) Find(_ string, req FindFeedbackRequest) (FindFeedbackResult, error) {
-	return d.a.FindFeedback(d.ctx, req)
+	return again(d.ctx, func() (FindFeedbackResult, error) { return d.a.FindFeedback(d.ctx, req) })
 }
 
 func (d *directCalls) SetStatus(_ string, req SetStatusRequest) error {
-	return d.a.SetCentercodeStatus(d.ctx, req)
+	_, err := again(d.ctx, func() (struct{}, error) { return struct{}{}, d.a.SetCentercodeStatus(d.ctx, req) })
+	return err
 }
 
 func (d *directCalls) NotifyDestroyed(_ string, req DestroyRequest) error {
@@ -544,4 +556,32 @@ func (a *Activities) recall(ctx context.Context, rec *RecordSync) error {
 	}
 	a.Logger.Info("record continues from the links its last run kept", "kind", rec.Kind, "aha_id", rec.AhaID, "links", len(kept.Links))
 	return nil
+}
+
+// again runs a call that is safe to repeat (a read, an update with the same
+// body, a status set) up to three times within the attempt while the far
+// side answers a transient failure, waiting 250 ms, then 500 ms, or what a
+// 429 asked for up to 5 s. A SyncRecord attempt makes several calls: failing
+// the attempt for one of them would repeat the others and back off as if
+// each had failed (under 20% injected faults a record once waited minutes).
+func again[T any](ctx context.Context, call func() (T, error)) (T, error) {
+	for try := 1; ; try++ {
+		v, err := call()
+		var ae *temporal.ApplicationError
+		if err == nil || try == 3 || !errors.As(err, &ae) || ae.Type() != ErrTypeTransient {
+			return v, err
+		}
+		wait := time.Duration(try) * 250 * time.Millisecond
+		if d := ae.NextRetryDelay(); d > wait {
+			if d > 5*time.Second {
+				return v, err
+			}
+			wait = d
+		}
+		select {
+		case <-ctx.Done():
+			return v, err
+		case <-time.After(wait):
+		}
+	}
 }

@@ -97,7 +97,7 @@ func TestSyncRecordHandsBackACreateThatMayHaveCommitted(t *testing.T) {
 	res, err := r.sync(RecordSync{Kind: "idea", AhaID: id})
 	require.NoError(t, err, "the attempt hands back what it learned instead of failing")
 	require.NotNil(t, res.Failure)
-	assert.False(t, res.Failure.NonRetryable, res.Failure.Message)
+	assert.Equal(t, ErrTypeTransient, res.Failure.Type, res.Failure.Message)
 	require.Len(t, res.Record.Links, 1)
 	assert.True(t, res.Record.Links[0].MaybeCreated)
 	require.Len(t, r.cc.FeedbackList(), 1, "the create committed")
@@ -129,9 +129,30 @@ func TestSyncRecordFailures(t *testing.T) {
 	assert.True(t, res.Record.Links[0].MaybeCreated)
 	r.cc.SetFaults(simkit.Faults{})
 
-	res, err = r.sync(RecordSync{Kind: "idea", AhaID: "999999"})
-	require.NoError(t, err)
-	require.NotNil(t, res.Failure)
-	assert.True(t, res.Failure.NonRetryable)
-	assert.Equal(t, ErrTypeNotFound, res.Failure.Type, res.Failure.Message)
+	// A final failure fails the activity (the UI and the failure metrics see
+	// it) and carries the state in its details.
+	_, err = r.sync(RecordSync{Kind: "idea", AhaID: "999999"})
+	ae = appErr(t, err)
+	assert.True(t, ae.NonRetryable())
+	assert.Equal(t, ErrTypeNotFound, ae.Type(), ae.Message())
+	var kept SyncRecordResult
+	require.NoError(t, ae.Details(&kept))
+	assert.Equal(t, "999999", kept.Record.AhaID)
+}
+
+// A call that is safe to repeat is tried again within the attempt on a
+// transient failure (the attempt makes several calls; failing it for one
+// would repeat the others); a create never is.
+func TestSyncRecordRepeatsSafeCallsWithinTheAttempt(t *testing.T) {
+	r, id := newSyncRig(t, 5*time.Second)
+	r.aha.SetFaults(simkit.Faults{ErrorRate: 0.7, ErrorCodes: []int{503}, Seed: 7})
+	ok := 0
+	for range 10 {
+		if _, err := r.sync(RecordSync{Kind: "idea", AhaID: id}); err == nil {
+			ok++
+		}
+		r.cc.Reset()
+	}
+	t.Logf("%d of 10 attempts through", ok)
+	assert.GreaterOrEqual(t, ok, 8, "most fetches fail; three tries each get most attempts through")
 }

@@ -216,6 +216,10 @@ func (s *entity) syncInOne(ctx workflow.Context) error {
 		var res activities.SyncRecordResult
 		err := workflow.ExecuteActivity(workflow.WithStartToCloseTimeout(s.callOpts(ctx, "sync "+s.Label()), syncTimeout),
 			a.SyncRecord, activities.SyncRecordRequest{Record: s.RecordSync, Version: int(s.version)}).Get(ctx, &res)
+		var appErr *temporal.ApplicationError
+		if err != nil && errors.As(err, &appErr) && appErr.HasDetails() && appErr.Details(&res) == nil {
+			s.RecordSync = res.Record // a final failure carries what the sync learned
+		}
 		if err != nil {
 			return err
 		}
@@ -227,7 +231,7 @@ func (s *entity) syncInOne(ctx workflow.Context) error {
 			}
 			return nil
 		}
-		if failures++; failure.NonRetryable || failures >= syncFailures {
+		if failures++; failures >= syncFailures {
 			break
 		}
 	}

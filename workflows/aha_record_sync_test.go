@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/ahacc/ahacc/activities"
@@ -87,8 +88,8 @@ func TestFinalFailureParksWithWhatWasLearned(t *testing.T) {
 	reqs, st := syncRecordRun(t, func(_ int, req activities.SyncRecordRequest) (activities.SyncRecordResult, error) {
 		rec := req.Record
 		rec.Reference = "PRJ1-I-10"
-		return activities.SyncRecordResult{Record: rec, Failure: &activities.SyncFailure{
-			Message: `Severity: "Sev 9" is not an option`, Type: activities.ErrTypeMapping, NonRetryable: true}}, nil
+		return activities.SyncRecordResult{}, temporal.NewApplicationErrorWithOptions(`Severity: "Sev 9" is not an option`, activities.ErrTypeMapping,
+			temporal.ApplicationErrorOptions{NonRetryable: true, Details: []any{activities.SyncRecordResult{Record: rec}}})
 	})
 	require.Len(t, reqs, 1)
 	assert.Equal(t, contract.StateParked, st.SyncState)
