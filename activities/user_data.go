@@ -82,6 +82,21 @@ func (a *Activities) HydratePerson(ctx context.Context, req HydratePersonRequest
 	return PersonRecord{Email: email, IdeaUserID: u.ID.String(), Name: u.Name, Found: true, JSON: b, FetchedAt: start}, nil
 }
 
+// HydrateAndMapPerson is HydratePerson, mapped at once (MapUserData): the
+// workflow keeps the body it writes and its hash, never the person's record.
+func (a *Activities) HydrateAndMapPerson(ctx context.Context, req HydratePersonRequest) (PersonRecord, error) {
+	pr, err := a.HydratePerson(ctx, req)
+	if err != nil {
+		return PersonRecord{}, err
+	}
+	body, err := a.MapUserData(ctx, MapUserDataRequest{Email: req.Email, Record: pr.JSON})
+	if err != nil {
+		return PersonRecord{}, err
+	}
+	pr.JSON, pr.Mapped = nil, &body
+	return pr, nil
+}
+
 // MapUserData maps a person with the config's user_data section into the
 // listener body: the email plus every configured key, a key without a value
 // sent as "" so Centercode clears what Aha! no longer has. The hash covers the

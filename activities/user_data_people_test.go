@@ -190,3 +190,25 @@ func TestExampleUserDataKeysReachTheRecord(t *testing.T) {
 	}
 	assert.Equal(t, []string{"job_title"}, never)
 }
+
+// HydrateAndMapPerson hands back the listener body and its hash — what
+// MapUserData makes of HydratePerson's record — and not the record (what the
+// person's workflow keeps in history).
+func TestHydrateAndMapPersonKeepsNoRecord(t *testing.T) {
+	f := newPeopleFixture(t, ahasim.Options{})
+	pr, _ := f.hydrate(t, "john@long.com")
+	v, err := f.env.ExecuteActivity(f.acts.MapUserData, MapUserDataRequest{Email: "john@long.com", Record: pr.JSON})
+	require.NoError(t, err)
+	var want UserDataBody
+	require.NoError(t, v.Get(&want))
+
+	v, err = f.env.ExecuteActivity(f.acts.HydrateAndMapPerson, HydratePersonRequest{Email: "john@long.com"})
+	require.NoError(t, err)
+	var got PersonRecord
+	require.NoError(t, v.Get(&got))
+	assert.Empty(t, got.JSON)
+	require.NotNil(t, got.Mapped)
+	assert.Equal(t, want.Hash, got.Mapped.Hash)
+	assert.Equal(t, pr.IdeaUserID, got.IdeaUserID)
+	assert.True(t, got.Found)
+}

@@ -30,9 +30,11 @@ type PersonRecord struct {
 	// Found is false when Aha! has no idea user with this email (deleted, or
 	// the email changed): the person's data is then cleared in Centercode.
 	Found bool `json:"found"`
-	// JSON is the person as the user_data mapping sees it.
-	JSON      []byte    `json:"json"`
-	FetchedAt time.Time `json:"fetched_at"`
+	// JSON is the person as the user_data mapping sees it (HydratePerson).
+	JSON []byte `json:"json,omitempty"`
+	// Mapped is the listener body instead (HydrateAndMapPerson).
+	Mapped    *UserDataBody `json:"mapped,omitempty"`
+	FetchedAt time.Time     `json:"fetched_at"`
 }
 
 // MapUserDataRequest maps a hydrated person with the user_data section.

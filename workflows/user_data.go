@@ -147,16 +147,15 @@ func (s *person) syncOnce(ctx workflow.Context) error {
 	if err := s.loadRoutes(ctx); err != nil {
 		return err
 	}
-	record, err := s.record(ctx)
+	record, mapped, err := s.record(ctx)
 	if err != nil {
 		return err
 	}
 	var body activities.UserDataBody
-	mctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: 10 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3, NonRetryableErrorTypes: []string{activities.ErrTypeMapping, activities.ErrTypeConfig}},
-	})
-	if err := workflow.ExecuteLocalActivity(mctx, a.MapUserData, activities.MapUserDataRequest{Email: s.Email, Record: record}).Get(ctx, &body); err != nil {
+	if mapped != nil {
+		body = *mapped
+	} else if err := workflow.ExecuteLocalActivity(localOpts(ctx, activities.ErrTypeMapping, activities.ErrTypeConfig), a.MapUserData,
+		activities.MapUserDataRequest{Email: s.Email, Record: record}).Get(ctx, &body); err != nil {
 		s.NeedFetch = true
 		return err
 	}
@@ -184,21 +183,27 @@ func (s *person) loadRoutes(ctx workflow.Context) error {
 }
 
 // record is what to map: Aha! read afresh, or the newest snapshot. With
-// neither (a first event without a snapshot), read.
-func (s *person) record(ctx workflow.Context) ([]byte, error) {
+// neither (a first event without a snapshot), read. A read by runs of
+// version 1 ("person-hydrate-maps") comes back mapped: history keeps the
+// body written and its hash, not the person's record.
+func (s *person) record(ctx workflow.Context) ([]byte, *activities.UserDataBody, error) {
 	if !s.NeedFetch && len(s.Snapshot) > 0 {
 		record := s.Snapshot
 		s.InAha = true
 		s.LastFetchedAt = s.SnapshotAt
 		s.Snapshot, s.SnapshotAt = nil, time.Time{}
-		return record, nil
+		return record, nil, nil
 	}
 	s.NeedFetch = false
+	hydrate := a.HydratePerson
+	if workflow.GetVersion(ctx, "person-hydrate-maps", workflow.DefaultVersion, 1) >= 1 {
+		hydrate = a.HydrateAndMapPerson
+	}
 	var pr activities.PersonRecord
-	if err := workflow.ExecuteActivity(s.callOpts(ctx, "read Aha! person "+s.Email), a.HydratePerson,
+	if err := workflow.ExecuteActivity(s.callOpts(ctx, "read Aha! person "+s.Email), hydrate,
 		activities.HydratePersonRequest{Email: s.Email}).Get(ctx, &pr); err != nil {
 		s.NeedFetch = true
-		return nil, err
+		return nil, nil, err
 	}
 	s.InAha = pr.Found
 	if pr.IdeaUserID != "" {
@@ -211,7 +216,7 @@ func (s *person) record(ctx workflow.Context) ([]byte, error) {
 	if s.Snapshot != nil && !s.SnapshotAt.After(s.LastFetchedAt) {
 		s.Snapshot, s.SnapshotAt = nil, time.Time{}
 	}
-	return pr.JSON, nil
+	return pr.JSON, pr.Mapped, nil
 }
 
 // write sends the mapped body to the listener. It is a local activity: it

@@ -77,12 +77,24 @@ func (s *UserDataSuite) setup(cfg *mapping.Config) {
 	s.postFn = func(activities.PostUserDataRequest) (activities.PostUserDataResult, error) {
 		return activities.PostUserDataResult{}, nil
 	}
-	s.env.OnActivity(a.HydratePerson, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, req activities.HydratePersonRequest) (activities.PersonRecord, error) {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			s.hydrates++
-			return activities.PersonRecord{Email: req.Email, Found: true, IdeaUserID: "1", JSON: s.record, FetchedAt: time.Now()}, nil
+	hydrate := func(_ context.Context, req activities.HydratePersonRequest) (activities.PersonRecord, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.hydrates++
+		return activities.PersonRecord{Email: req.Email, Found: true, IdeaUserID: "1", JSON: s.record, FetchedAt: time.Now()}, nil
+	}
+	s.env.OnActivity(a.HydratePerson, mock.Anything, mock.Anything).Return(hydrate).Maybe()
+	// Runs of today's version read and map in one activity: the same read,
+	// mapped by the real MapUserData.
+	s.env.OnActivity(a.HydrateAndMapPerson, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, req activities.HydratePersonRequest) (activities.PersonRecord, error) {
+			pr, _ := hydrate(ctx, req)
+			body, err := acts.MapUserData(ctx, activities.MapUserDataRequest{Email: req.Email, Record: pr.JSON})
+			if err != nil {
+				return activities.PersonRecord{}, err
+			}
+			pr.JSON, pr.Mapped = nil, &body
+			return pr, nil
 		}).Maybe()
 	s.env.OnActivity(a.PostUserData, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, req activities.PostUserDataRequest) (activities.PostUserDataResult, error) {
@@ -303,7 +315,7 @@ func (s *UserDataSuite) TestCallsRetryAsTheConfigSays() {
 	seen := recordActivityOptions(s.env)
 	s.hydrate(0, "a1")
 	s.Equal(1, s.run(time.Second).Writes)
-	read, ok := seen.get("HydratePerson")
+	read, ok := seen.get("HydrateAndMapPerson")
 	s.Require().True(ok)
 	s.Equal(7*time.Second, read.RetryPolicy.MaximumInterval)
 	s.Equal(3*time.Hour, read.ScheduleToCloseTimeout)
