@@ -17,7 +17,7 @@ run:
 
 ## test: every test, then a few seconds of each fuzz target (see FUZZTIME)
 test:
-	$(GO) test -count=1 -timeout 15m $(PKGS)
+	$(GO) test -count=1 -timeout 25m $(PKGS)
 	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
 ## test-short: unit tests only (skips the end-to-end tests that start Temporal)
