@@ -372,6 +372,9 @@ type SyncRecordResult struct {
 type SyncFailure struct {
 	Message string `json:"message"`
 	Type    string `json:"type,omitempty"`
+	// NonRetryable was set by SyncRecord before final failures failed the
+	// activity (never released); honoured so such histories replay.
+	NonRetryable bool `json:"non_retryable,omitempty"`
 }
 
 // SyncRecord is one whole sync of a record (RecordSync.Sync) in one

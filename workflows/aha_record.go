@@ -217,8 +217,12 @@ func (s *entity) syncInOne(ctx workflow.Context) error {
 		err := workflow.ExecuteActivity(workflow.WithStartToCloseTimeout(s.callOpts(ctx, "sync "+s.Label()), syncTimeout),
 			a.SyncRecord, activities.SyncRecordRequest{Record: s.RecordSync, Version: int(s.version)}).Get(ctx, &res)
 		var appErr *temporal.ApplicationError
-		if err != nil && errors.As(err, &appErr) && appErr.HasDetails() && appErr.Details(&res) == nil {
-			s.RecordSync = res.Record // a final failure carries what the sync learned
+		if err != nil && errors.As(err, &appErr) && appErr.NonRetryable() && appErr.HasDetails() && appErr.Details(&res) == nil {
+			// A final failure carries what the sync learned, and the routes.
+			s.RecordSync = res.Record
+			if len(res.Routes.FeedbackTypes) > 0 {
+				s.routes, s.window = &res.Routes, res.Routes.Debounce
+			}
 		}
 		if err != nil {
 			return err
@@ -231,7 +235,7 @@ func (s *entity) syncInOne(ctx workflow.Context) error {
 			}
 			return nil
 		}
-		if failures++; failures >= syncFailures {
+		if failures++; failure.NonRetryable || failures >= syncFailures {
 			break
 		}
 	}

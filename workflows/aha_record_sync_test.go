@@ -8,8 +8,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/ahacc/ahacc/activities"
 	"github.com/ahacc/ahacc/internal/contract"
@@ -89,7 +91,8 @@ func TestFinalFailureParksWithWhatWasLearned(t *testing.T) {
 		rec := req.Record
 		rec.Reference = "PRJ1-I-10"
 		return activities.SyncRecordResult{}, temporal.NewApplicationErrorWithOptions(`Severity: "Sev 9" is not an option`, activities.ErrTypeMapping,
-			temporal.ApplicationErrorOptions{NonRetryable: true, Details: []any{activities.SyncRecordResult{Record: rec}}})
+			temporal.ApplicationErrorOptions{NonRetryable: true, Details: []any{activities.SyncRecordResult{Record: rec,
+				Routes: activities.Routes{FeedbackTypes: []string{"bugs"}, Debounce: 7 * time.Second}}}})
 	})
 	require.Len(t, reqs, 1)
 	assert.Equal(t, contract.StateParked, st.SyncState)
@@ -128,4 +131,29 @@ func TestIdleRecordCompletesAfterKeepingItsLinks(t *testing.T) {
 	idle := env.Now().Sub(start)
 	assert.GreaterOrEqual(t, idle, 100*time.Minute, "an hour after the last event (40 min)")
 	assert.Less(t, idle, 110*time.Minute)
+}
+
+// A final failure hands back the config's routes too, so a parked record
+// retries and carries them as configured (found by review: they were lost,
+// and the next run started with none).
+func TestFinalFailureKeepsTheRoutes(t *testing.T) {
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.RegisterActivity(&activities.Activities{})
+	env.OnActivity(a.SyncRecord, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, req activities.SyncRecordRequest) (activities.SyncRecordResult, error) {
+			return activities.SyncRecordResult{}, temporal.NewApplicationErrorWithOptions("refused", activities.ErrTypePermanent,
+				temporal.ApplicationErrorOptions{NonRetryable: true, Details: []any{activities.SyncRecordResult{Record: req.Record,
+					Routes: activities.Routes{FeedbackTypes: []string{"bugs"}, Debounce: 7 * time.Second, IdleClose: time.Hour}}}})
+		})
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(contract.SignalAhaEvent, contract.AhaEvent{AuditID: "1", Action: "create"}) }, time.Millisecond)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(contract.SignalUpgrade, nil) }, time.Minute)
+	env.ExecuteWorkflow(AhaRecordWorkflow, AhaRecordInput{Kind: "idea", AhaID: "6776"})
+	var can *workflow.ContinueAsNewError
+	require.ErrorAs(t, env.GetWorkflowError(), &can)
+	var next AhaRecordInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	require.NotNil(t, next.Routes)
+	assert.Equal(t, 7*time.Second, next.Routes.Debounce)
+	assert.Equal(t, contract.StateParked, next.Carried.SyncState)
 }
