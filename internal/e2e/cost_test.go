@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -287,10 +286,8 @@ func costTable(rows []costRow) string {
 // runs it with AHACC_COST_PEOPLE people added to the backfill. Targets
 // (issue 16) are asserted in TestCostTargets.
 func TestCostPerChange(t *testing.T) {
-	if os.Getenv("AHACC_COST_PEOPLE") == "" {
-		t.Skip("make bench runs it (AHACC_COST_PEOPLE: the backfill's size); TestCostTargets holds the targets in make test")
-	}
-	rows, running := measureCosts(t, envInt(t, "AHACC_COST_PEOPLE", 200), envInt(t, "AHACC_COST_IDEAS", 50))
+	people := benchSize(t, "AHACC_COST_PEOPLE", "the cost table (TestCostTargets holds the targets in make test)", 2000)
+	rows, running := measureCosts(t, people, 50)
 	t.Logf("BENCH cost table\n%s", costTable(rows))
 	t.Logf("BENCH running workflows after the backfills: %s", running)
 }
@@ -312,15 +309,6 @@ func TestCostTargets(t *testing.T) {
 	created := byFlow["new idea → feedback"]
 	require.LessOrEqual(t, created.Actions, 6, "actions per new idea: %v", created.Rules)
 	require.Zero(t, byFlow["a duplicate delivery"].Events+byFlow["a duplicate delivery"].Server, "a duplicate costs nothing")
-}
-
-func envInt(t *testing.T, name string, def int) int {
-	if v := os.Getenv(name); v != "" {
-		n, err := strconv.Atoi(v)
-		require.NoError(t, err, name)
-		return n
-	}
-	return def
 }
 
 // measureCosts runs every flow once on a fresh stack and returns its row,
