@@ -381,10 +381,11 @@ type SyncFailure struct {
 // activity. An attempt fails and is retried like any call only when it
 // learned nothing a retry could double: once a create committed or may have,
 // it returns the state with the failure, and the workflow goes on from that
-// state. A final failure fails the activity with the state in its details. A call creates at most
-// one feedback (More asks for the next call): a retried attempt looks its
-// create up first by the record's reference, which only finds the right
-// feedback when no other type's create came before it in the same attempt.
+// state. A final failure fails the activity with the state in its details.
+// A call creates at most one feedback (More asks for the next call): a
+// retried attempt looks its create up first by the record's reference, which
+// only finds the right feedback when no other type's create came before it
+// in the same attempt.
 func (a *Activities) SyncRecord(ctx context.Context, req SyncRecordRequest) (SyncRecordResult, error) {
 	routes, _ := a.RoutesFor(ctx, RoutesRequest{Kind: req.Record.Kind})
 	if len(routes.FeedbackTypes) == 0 {
@@ -438,14 +439,7 @@ func (a *Activities) SyncRecord(ctx context.Context, req SyncRecordRequest) (Syn
 // isFinal: the workflow's retry policy would not retry err.
 func isFinal(err error) bool {
 	var appErr *temporal.ApplicationError
-	if !errors.As(err, &appErr) {
-		return false
-	}
-	switch appErr.Type() {
-	case ErrTypePermanent, ErrTypeNotFound, ErrTypeMapping, ErrTypeConfig, ErrTypeGone, ErrTypeRejected, ErrTypeAmbiguous:
-		return true
-	}
-	return appErr.NonRetryable()
+	return errors.As(err, &appErr) && (appErr.NonRetryable() || slices.Contains(FinalErrorTypes, appErr.Type()))
 }
 
 // learnedLinks: after holds a feedback id, a create that may have

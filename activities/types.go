@@ -26,6 +26,11 @@ const (
 	ErrTypeAmbiguous = "Ambiguous"
 )
 
+// FinalErrorTypes are the types a far-side call's retry policy never
+// retries (the workflows' policies list them; the rest of the final answers
+// are raised non-retryable themselves).
+var FinalErrorTypes = []string{ErrTypePermanent, ErrTypeNotFound, ErrTypeMapping, ErrTypeConfig}
+
 // Activity request and response types. They carry ids, names and mapped
 // bodies — never API keys or Centercode URLs, which the worker holds.
 

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -41,10 +42,9 @@ func (r retrying) policy(extra ...string) *temporal.RetryPolicy {
 		maxInterval = DefaultRetryMaxInterval
 	}
 	return &temporal.RetryPolicy{
-		InitialInterval:    time.Second,
-		BackoffCoefficient: 2,
-		MaximumInterval:    maxInterval,
-		NonRetryableErrorTypes: append([]string{activities.ErrTypePermanent, activities.ErrTypeNotFound,
-			activities.ErrTypeMapping, activities.ErrTypeConfig}, extra...),
+		InitialInterval:        time.Second,
+		BackoffCoefficient:     2,
+		MaximumInterval:        maxInterval,
+		NonRetryableErrorTypes: append(slices.Clone(activities.FinalErrorTypes), extra...),
 	}
 }
