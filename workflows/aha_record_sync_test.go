@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -101,36 +102,100 @@ func TestFinalFailureParksWithWhatWasLearned(t *testing.T) {
 	assert.Equal(t, "PRJ1-I-10", st.Reference)
 }
 
-// A record with no event for sync.idle_close completes, after keeping its
-// links for the next run; an event inside the window keeps it running. One
-// timer serves all the waits (a timer is a billed action).
-func TestIdleRecordCompletesAfterKeepingItsLinks(t *testing.T) {
+// idleRig runs a record workflow whose SyncRecord answers synced with
+// idle_close one hour; syncAt holds when each sync ran (since start) and
+// remember answers RememberRecord (nil: keep and succeed).
+type idleRig struct {
+	env      *testsuite.TestWorkflowEnvironment
+	start    time.Time
+	syncAt   []time.Duration
+	kept     []activities.RecordSync
+	remember func(activities.RecordSync) error
+}
+
+func newIdleRig() *idleRig {
 	var ts testsuite.WorkflowTestSuite
-	env := ts.NewTestWorkflowEnvironment()
-	env.RegisterActivity(&activities.Activities{})
-	syncs := 0
-	env.OnActivity(a.SyncRecord, mock.Anything, mock.Anything).Return(
+	r := &idleRig{env: ts.NewTestWorkflowEnvironment()}
+	r.start = r.env.Now()
+	r.env.RegisterActivity(&activities.Activities{})
+	r.env.OnActivity(a.SyncRecord, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, req activities.SyncRecordRequest) (activities.SyncRecordResult, error) {
-			syncs++
+			r.syncAt = append(r.syncAt, r.env.Now().Sub(r.start))
 			res := synced(req, "4821")
 			res.Routes.IdleClose = time.Hour
 			return res, nil
 		})
-	var kept []activities.RecordSync
-	env.OnActivity(a.RememberRecord, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, rec activities.RecordSync) error { kept = append(kept, rec); return nil })
-	start := env.Now()
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(contract.SignalAhaEvent, contract.AhaEvent{AuditID: "1", Action: "create"}) }, time.Millisecond)
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(contract.SignalAhaEvent, contract.AhaEvent{AuditID: "2", Action: "update"}) }, 40*time.Minute)
-	env.ExecuteWorkflow(AhaRecordWorkflow, AhaRecordInput{Kind: "idea", AhaID: "6776"})
-	require.True(t, env.IsWorkflowCompleted())
-	require.NoError(t, env.GetWorkflowError())
-	assert.Equal(t, 2, syncs)
-	require.Len(t, kept, 1)
-	assert.Equal(t, "4821", kept[0].Links[0].FeedbackID)
-	idle := env.Now().Sub(start)
+	r.env.OnActivity(a.RememberRecord, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, rec activities.RecordSync) error {
+			if r.remember != nil {
+				if err := r.remember(rec); err != nil {
+					return err
+				}
+			}
+			r.kept = append(r.kept, rec)
+			return nil
+		})
+	return r
+}
+
+// event signals an audit at `at`.
+func (r *idleRig) event(at time.Duration, id, action string) {
+	r.env.RegisterDelayedCallback(func() {
+		r.env.SignalWorkflow(contract.SignalAhaEvent, contract.AhaEvent{AuditID: id, Action: action})
+	}, at)
+}
+
+// A record with no event for sync.idle_close completes, after keeping its
+// links for the next run; an event inside the window keeps it running. One
+// timer serves all the waits (a timer is a billed action).
+func TestIdleRecordCompletesAfterKeepingItsLinks(t *testing.T) {
+	r := newIdleRig()
+	r.event(time.Millisecond, "1", "create")
+	r.event(40*time.Minute, "2", "update")
+	r.env.ExecuteWorkflow(AhaRecordWorkflow, AhaRecordInput{Kind: "idea", AhaID: "6776"})
+	require.True(t, r.env.IsWorkflowCompleted())
+	require.NoError(t, r.env.GetWorkflowError())
+	assert.Len(t, r.syncAt, 2)
+	require.Len(t, r.kept, 1)
+	assert.Equal(t, "4821", r.kept[0].Links[0].FeedbackID)
+	idle := r.env.Now().Sub(r.start)
 	assert.GreaterOrEqual(t, idle, 100*time.Minute, "an hour after the last event (40 min)")
 	assert.Less(t, idle, 110*time.Minute)
+}
+
+// A run continued-as-new (upgrade, eventsPerRun, suggestion) carries its
+// routes, so it closes when idle like the run before it (found by review: it
+// had no routes until its first sync, and never closed).
+func TestCarriedRunClosesWhenIdle(t *testing.T) {
+	r := newIdleRig()
+	carried := State{RecordSync: activities.RecordSync{Kind: "idea", AhaID: "6776",
+		Links: []activities.Link{{FeedbackType: "bugs", FeedbackID: "4821", LastHash: "h1"}}}, SyncState: contract.StateSynced}
+	r.env.RegisterDelayedCallback(func() { r.env.CancelWorkflow() }, 10*time.Hour)
+	r.env.ExecuteWorkflow(AhaRecordWorkflow, AhaRecordInput{Kind: "idea", AhaID: "6776", Carried: &carried,
+		Routes: &activities.Routes{FeedbackTypes: []string{"bugs"}, IdleClose: time.Hour}})
+	var ce *temporal.CanceledError
+	assert.False(t, errors.As(r.env.GetWorkflowError(), &ce), "still running after 10h with idle_close 1h")
+	assert.NoError(t, r.env.GetWorkflowError())
+	assert.Len(t, r.kept, 1)
+}
+
+// Redis down at idle time: keeping the links fails after a short try, the
+// run goes on, and an event arriving meanwhile is synced at once (found by
+// review: the keep retried for retry_for and held the event).
+func TestRememberingDoesNotHoldUpEvents(t *testing.T) {
+	r := newIdleRig()
+	r.remember = func(activities.RecordSync) error {
+		if r.env.Now().Sub(r.start) < 3*time.Hour {
+			return temporal.NewApplicationError("redis down", activities.ErrTypeTransient)
+		}
+		return nil
+	}
+	r.event(time.Millisecond, "1", "create")
+	r.event(62*time.Minute, "2", "update")
+	r.env.ExecuteWorkflow(AhaRecordWorkflow, AhaRecordInput{Kind: "idea", AhaID: "6776"})
+	if assert.Len(t, r.syncAt, 2) {
+		assert.Less(t, r.syncAt[1], 65*time.Minute, "the update of 62 min is synced promptly")
+	}
 }
 
 // A final failure hands back the config's routes too, so a parked record
