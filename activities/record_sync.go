@@ -215,6 +215,14 @@ func (r *RecordSync) write(c RecordCalls, version int, ft string, m Mapped, link
 	if res.FeedbackID != "" {
 		link.FeedbackID = res.FeedbackID
 	}
+	if res.Adopted && version >= 4 {
+		// A retried attempt found its earlier create, which sent that
+		// attempt's body; the record may have changed since: write it now.
+		link.MaybeCreated = false
+		if _, err := c.Submit("update "+ft+" feedback for "+r.Label(), SubmitRequest{FeedbackType: ft, FeedbackID: link.FeedbackID, Body: m.Body, Reference: m.Reference}); err != nil {
+			return err
+		}
+	}
 	if version >= 1 {
 		link.MaybeCreated = res.IDUnknown && link.FeedbackID == ""
 	} else {

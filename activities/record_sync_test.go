@@ -278,3 +278,35 @@ func TestDestroyGoesOnWithoutNotifyingTwice(t *testing.T) {
 		assert.Equal(t, 1, c.notified["2"])
 	}
 }
+
+// An attempt created the feedback and its answer never reached Temporal (a
+// worker died, the frontend was cut); the record changed before the retried
+// attempt, which finds that feedback by its reference and adopts it. The
+// adopted feedback holds the first attempt's body, so the retried attempt
+// writes the record as it is now (seed 813749452 of the invariant harness:
+// the feedback stayed at the create's content while the record was synced).
+func TestRetriedAttemptUpdatesTheFeedbackItAdopts(t *testing.T) {
+	r, id := newSyncRig(t, 5*time.Second)
+	routes, _ := r.acts.RoutesFor(context.Background(), RoutesRequest{Kind: "idea"})
+	first := RecordSync{Kind: "idea", AhaID: id}
+	require.NoError(t, first.Sync(&directCalls{a: r.acts, ctx: context.Background()}, routes, 4))
+	require.Len(t, r.cc.FeedbackList(), 1)
+
+	require.NoError(t, r.aha.UpdateIdea(id, map[string]any{"name": "Export hangs on big projects"}))
+	retried := RecordSync{Kind: "idea", AhaID: id} // the first attempt's result was lost
+	require.NoError(t, retried.Sync(&directCalls{a: r.acts, ctx: context.Background(), retried: true}, routes, 4))
+	list := r.cc.FeedbackList()
+	require.Len(t, list, 1, "adopted, not created again")
+	title := list[0].Elements["Title"]
+	for _, g := range list[0].CustomData { // updates land in the listener's data group
+		if v, ok := g["Title"]; ok {
+			title = v
+		}
+	}
+	assert.Equal(t, "Export hangs on big projects", title, "the adopted feedback holds the record as it is now")
+	assert.Equal(t, list[0].ID, mustParse(t, retried.Links[0].FeedbackID))
+
+	again := retried
+	require.NoError(t, again.Sync(&directCalls{a: r.acts, ctx: context.Background()}, routes, 4))
+	assert.Equal(t, retried.Writes, again.Writes, "in step: the next sync writes nothing")
+}
