@@ -139,12 +139,100 @@ const ledgerSource = "userdata"
 // task around it is lost; Centercode appends what a listener receives, so
 // the write ledger (Redis) keeps one write per workflow step: claimed before,
 // confirmed after, released on failure. Without Redis every attempt writes.
+// With Remember it also decides, from what the person's earlier runs kept in
+// Redis, whether to write at all, and keeps what it wrote (Kept).
 func (a *Activities) PostUserData(ctx context.Context, req PostUserDataRequest) (PostUserDataResult, error) {
 	cfg := a.config()
 	ud := cfg.UserData
 	if ud == nil {
 		return PostUserDataResult{}, temporal.NewNonRetryableApplicationError("the current config has no user_data section", ErrTypeConfig, nil)
 	}
+	if !req.Remember {
+		return a.postUserDataOnce(ctx, ud, req)
+	}
+	kept, canKeep := a.recallPerson(ctx, req.Email)
+	res, write, next := req.Decide(kept)
+	if write {
+		var err error
+		if res, err = a.postUserDataOnce(ctx, ud, req); err != nil || res.UnknownUser {
+			res.Kept = err == nil && canKeep // nothing written, nothing new to keep
+			return res, err
+		}
+	}
+	res.Kept = canKeep && a.keepPerson(ctx, req.Email, kept, next)
+	return res, nil
+}
+
+// PersonKept is what a person's runs keep in Redis about the last write: a
+// run that completed leaves it for the next, which decides from it whether
+// to write (unchanged, or a snapshot older than what was written).
+type PersonKept struct {
+	Hash      string    `json:"hash"`
+	FetchedAt time.Time `json:"fetched_at"`
+}
+
+// Decide is a Remember write's decision from what this run (Last*) and
+// earlier runs (kept) know: nothing written (res says Stale or Unchanged) or
+// write; next is what to keep afterwards.
+func (req PostUserDataRequest) Decide(kept PersonKept) (res PostUserDataResult, write bool, next PersonKept) {
+	known := PersonKept{Hash: req.LastHash, FetchedAt: req.LastFetchedAt}
+	if kept.FetchedAt.After(known.FetchedAt) {
+		known = kept
+	}
+	if !req.Fresh && !known.FetchedAt.IsZero() && !req.FetchedAt.After(known.FetchedAt) {
+		return PostUserDataResult{Stale: true}, false, kept // never written over newer data
+	}
+	next = PersonKept{Hash: req.Hash, FetchedAt: laterOf(known.FetchedAt, req.FetchedAt)}
+	if req.Hash != "" && req.Hash == known.Hash {
+		return PostUserDataResult{Unchanged: true}, false, next
+	}
+	return PostUserDataResult{}, true, next
+}
+
+func personMemoKey(email string) string { return "person:" + email }
+
+// recallPerson reads what earlier runs kept; ok is false without Redis or
+// when it cannot be read (the run then keeps its state and does not complete).
+func (a *Activities) recallPerson(ctx context.Context, email string) (PersonKept, bool) {
+	var k PersonKept
+	if a.Memo == nil {
+		return k, false
+	}
+	b, found, err := a.Memo.Get(ctx, personMemoKey(email))
+	if err == nil && found {
+		err = json.Unmarshal(b, &k)
+	}
+	if err != nil {
+		a.Logger.Warn("what earlier runs kept of a person cannot be read; the run keeps its own", "email", email, "error", err)
+		return PersonKept{}, false
+	}
+	return k, true
+}
+
+// keepPerson stores next unless Redis holds it already; false when it failed.
+func (a *Activities) keepPerson(ctx context.Context, email string, had, next PersonKept) bool {
+	if had.Hash == next.Hash && had.FetchedAt.Equal(next.FetchedAt) {
+		return true
+	}
+	b, _ := json.Marshal(next)
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := a.Memo.Put(lctx, personMemoKey(email), b); err != nil {
+		a.Logger.Warn("what was written for a person could not be kept; the run keeps it", "email", email, "error", err)
+		return false
+	}
+	return true
+}
+
+func laterOf(x, y time.Time) time.Time {
+	if y.After(x) {
+		return y
+	}
+	return x
+}
+
+// postUserDataOnce writes through the write ledger (see PostUserData).
+func (a *Activities) postUserDataOnce(ctx context.Context, ud *mapping.UserData, req PostUserDataRequest) (PostUserDataResult, error) {
 	id, owner := "", ""
 	if a.Writes != nil && req.Step > 0 {
 		we := activity.GetInfo(ctx).WorkflowExecution

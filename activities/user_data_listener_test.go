@@ -149,3 +149,62 @@ func ledgerRedis(t *testing.T) *redis.Client {
 	t.Cleanup(func() { rdb.Close() })
 	return rdb
 }
+
+// A person's runs complete once synced (Remember): the write is decided from
+// what earlier runs kept in Redis — an unchanged body writes nothing, a
+// snapshot read before data already written is refused as stale (read Aha!
+// afresh), a fresh read is always taken — and what was written is kept
+// (Kept), so the next run starts from it. Redis down: the write still goes,
+// not Kept (the run then keeps its state and stays).
+func TestPostUserDataRemembersAcrossRuns(t *testing.T) {
+	var posts atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		posts.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"ok":true}`))
+	}))
+	defer srv.Close()
+	rdb := ledgerRedis(t)
+	cfg := mcConfig(t, map[string]string{"CC_USER_DATA_LISTENER_URL": srv.URL + "/l?apiKey=k"})
+	acts := New(Deps{Configs: NewConfigStore(cfg), Centercode: centercode.New(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	acts.Memo = dedup.NewMemo(rdb)
+	email := fmt.Sprintf("ada-%d@example.com", time.Now().UnixNano())
+	t.Cleanup(func() { _ = acts.Memo.Delete(context.Background(), personMemoKey(email)) })
+	env := mcEnv(acts)
+	t0 := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	post := func(req PostUserDataRequest) PostUserDataResult {
+		req.Email, req.Body, req.Remember = email, []byte(`{"email":"`+email+`"}`), true
+		v, err := env.ExecuteActivity(acts.PostUserData, req)
+		require.NoError(t, err)
+		var res PostUserDataResult
+		require.NoError(t, v.Get(&res))
+		return res
+	}
+
+	res := post(PostUserDataRequest{Hash: "h1", FetchedAt: t0.Add(time.Minute)}) // a run's backfill snapshot
+	assert.Equal(t, PostUserDataResult{Kept: true}, res)
+	assert.EqualValues(t, 1, posts.Load())
+
+	// The next runs know nothing themselves (LastHash, LastFetchedAt empty).
+	res = post(PostUserDataRequest{Hash: "h1", FetchedAt: t0.Add(2 * time.Minute), Fresh: true})
+	assert.Equal(t, PostUserDataResult{Unchanged: true, Kept: true}, res, "same body: nothing written")
+	res = post(PostUserDataRequest{Hash: "h0", FetchedAt: t0})
+	assert.True(t, res.Stale && !res.Unchanged, "a snapshot read before what was written")
+	res = post(PostUserDataRequest{Hash: "h0", FetchedAt: t0.Add(90 * time.Second)})
+	assert.True(t, res.Stale, "read before the unchanged read kept at 2m: still older than what Centercode holds")
+	assert.EqualValues(t, 1, posts.Load())
+	res = post(PostUserDataRequest{Hash: "h2", FetchedAt: t0, Fresh: true})
+	assert.Equal(t, PostUserDataResult{Kept: true}, res, "a fresh read is what Aha! holds now (its clock may lag)")
+	assert.EqualValues(t, 2, posts.Load())
+	res = post(PostUserDataRequest{Hash: "h2", FetchedAt: t0.Add(3 * time.Minute)})
+	assert.True(t, res.Unchanged)
+
+	// The run's own knowledge counts where Redis lags it.
+	res = post(PostUserDataRequest{Hash: "h3", FetchedAt: t0.Add(4 * time.Minute), LastHash: "h3", LastFetchedAt: t0.Add(5 * time.Minute)})
+	assert.True(t, res.Stale)
+
+	acts.Memo = dedup.NewMemo(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1}))
+	res = post(PostUserDataRequest{Hash: "h4", FetchedAt: t0.Add(6 * time.Minute), LastHash: "h2", LastFetchedAt: t0.Add(3 * time.Minute)})
+	assert.Equal(t, PostUserDataResult{}, res, "Redis down: written, not kept")
+	assert.EqualValues(t, 3, posts.Load())
+}

@@ -62,6 +62,19 @@ type PostUserDataRequest struct {
 	// Step numbers the person's syncs within a workflow run; with the run it
 	// names this write in the write ledger (0: no ledger, every attempt writes).
 	Step int `json:"step,omitempty"`
+	// Remember (runs that complete once synced): the write is decided against
+	// what the person's earlier runs kept in Redis as well as Last*, and what
+	// it writes is kept there for the next run.
+	Remember bool `json:"remember,omitempty"`
+	// Hash is the body's hash; LastHash and LastFetchedAt what this run wrote
+	// and read last.
+	Hash          string    `json:"hash,omitempty"`
+	LastHash      string    `json:"last_hash,omitempty"`
+	LastFetchedAt time.Time `json:"last_fetched_at,omitempty"`
+	// FetchedAt is when the body's data was read from Aha!; Fresh: read by
+	// this sync (a snapshot is not, and may be older than what was written).
+	FetchedAt time.Time `json:"fetched_at,omitempty"`
+	Fresh     bool      `json:"fresh,omitempty"`
 }
 
 // PostUserDataResult says what the listener did.
@@ -71,6 +84,14 @@ type PostUserDataResult struct {
 	UnknownUser bool `json:"unknown_user,omitempty"`
 	// Reason explains an UnknownUser skip for logs and the UI.
 	Reason string `json:"reason,omitempty"`
+	// Unchanged: Centercode already holds this body (nothing written).
+	Unchanged bool `json:"unchanged,omitempty"`
+	// Stale: the snapshot is older than data already written (nothing
+	// written); read Aha! afresh.
+	Stale bool `json:"stale,omitempty"`
+	// Kept: Redis holds what was written (hash and read time), so the
+	// person's workflow may complete; its next run decides from it.
+	Kept bool `json:"kept,omitempty"`
 }
 
 // ResolvePeopleRequest turns Aha! people audits (idea user, portal user or

@@ -43,6 +43,9 @@ type entityStatus struct {
 	// idleClose, when positive, completes the workflow after that long
 	// without an event (records of version 4: sync.idle_close).
 	idleClose time.Duration
+	// done: the entity's next run can start from what it kept elsewhere;
+	// the workflow completes as soon as nothing is pending (people).
+	done bool
 }
 
 // rememberer is an entity that keeps what its next run needs somewhere
@@ -141,6 +144,13 @@ func runEntity[E any](ctx workflow.Context, b entityBehaviour, eventSignal strin
 				return err
 			}
 			return b.carry(ctx)
+		}
+		if st := b.status(); st.done && !st.parked {
+			l.drain(ctx) // anything delivered meanwhile is synced first
+			if !b.status().pending {
+				return finishHandlers(ctx)
+			}
+			continue
 		}
 		if st := b.status(); st.idleClose > 0 && !st.parked {
 			if l.waitOrIdle(ctx, st.idleClose) && l.closeIdle(ctx) {

@@ -32,6 +32,10 @@ func UserDataWorkflow(ctx workflow.Context, in UserDataInput) error {
 	s := &person{UserDataState: carriedOr(in.Carried,
 		UserDataState{Email: email, Reference: email, Kind: contract.KindPerson, SyncState: contract.StateSyncing, InAha: true})}
 	s.seen = newSeenSet(&s.Seen, personSeenLimit)
+	// Version 1: the write decides from what earlier runs kept in Redis and
+	// keeps what it wrote; a run that has synced and kept it completes (the
+	// next change starts a new run).
+	s.closes = workflow.GetVersion(ctx, "person-close-when-synced", workflow.DefaultVersion, 1) >= 1
 	return runEntity(ctx, s, contract.SignalPersonEvent, s.onEvent,
 		entityOptions{eventsPerRun: personEventsPerRun, drainBeforeCarry: true})
 }
@@ -48,12 +52,16 @@ type person struct {
 	seen   seenSet
 	routes *activities.UserDataRoutes
 	window time.Duration // the config's coalescing window (sync.debounce)
+	closes bool          // runs of version person-close-when-synced
+	kept   bool          // Redis holds the last sync's outcome: the run may complete
+	// fetched: the data the sync maps was read afresh (not a snapshot).
+	fetched bool
 }
 
 // status is the entity loop's view of the person.
 func (s *person) status() entityStatus {
 	return entityStatus{pending: s.Pending, parked: s.SyncState == contract.StateParked, lastSync: s.LastSync,
-		window: s.window, events: s.Events + s.Duplicates, parkedReason: s.ParkedReason}
+		window: s.window, events: s.Events + s.Duplicates, parkedReason: s.ParkedReason, done: s.kept}
 }
 
 func (s *person) state() any { return s.UserDataState }
@@ -126,6 +134,7 @@ func (s *person) sync(ctx workflow.Context) (finished bool) {
 	s.Syncs++
 	s.SyncState = contract.StateSyncing
 	s.SkippedReason = ""
+	s.kept = false
 	err := s.syncOnce(ctx)
 	s.LastSync = workflow.Now(ctx)
 	switch {
@@ -147,23 +156,33 @@ func (s *person) syncOnce(ctx workflow.Context) error {
 	if err := s.loadRoutes(ctx); err != nil {
 		return err
 	}
-	record, mapped, err := s.record(ctx)
-	if err != nil {
-		return err
-	}
-	var body activities.UserDataBody
-	if mapped != nil {
-		body = *mapped
-	} else if err := workflow.ExecuteLocalActivity(localOpts(ctx, activities.ErrTypeMapping, activities.ErrTypeConfig), a.MapUserData,
-		activities.MapUserDataRequest{Email: s.Email, Record: record}).Get(ctx, &body); err != nil {
+	for try := 0; ; try++ {
+		req := activities.PostUserDataRequest{Remember: s.closes, LastHash: s.LastHash, LastFetchedAt: s.LastFetchedAt}
+		record, mapped, err := s.record(ctx)
+		if err != nil {
+			return err
+		}
+		req.Fresh, req.FetchedAt = s.fetched, s.LastFetchedAt
+		var body activities.UserDataBody
+		if mapped != nil {
+			body = *mapped
+		} else if err := workflow.ExecuteLocalActivity(localOpts(ctx, activities.ErrTypeMapping, activities.ErrTypeConfig), a.MapUserData,
+			activities.MapUserDataRequest{Email: s.Email, Record: record}).Get(ctx, &body); err != nil {
+			s.NeedFetch = true
+			return err
+		}
+		if !s.closes && body.Hash == s.LastHash {
+			s.Unchanged++
+			return nil // Centercode already holds exactly this: no write
+		}
+		stale, err := s.write(ctx, body, req)
+		if !stale || try > 0 || err != nil {
+			return err
+		}
+		// Older than what an earlier run wrote: read Aha! afresh.
+		s.Stale++
 		s.NeedFetch = true
-		return err
 	}
-	if body.Hash == s.LastHash {
-		s.Unchanged++
-		return nil // Centercode already holds exactly this: no write
-	}
-	return s.write(ctx, body)
 }
 
 // loadRoutes asks the worker's current config how it treats user data.
@@ -187,7 +206,8 @@ func (s *person) loadRoutes(ctx workflow.Context) error {
 // version 1 ("person-hydrate-maps") comes back mapped: history keeps the
 // body written and its hash, not the person's record.
 func (s *person) record(ctx workflow.Context) ([]byte, *activities.UserDataBody, error) {
-	if !s.NeedFetch && len(s.Snapshot) > 0 {
+	s.fetched = s.NeedFetch || len(s.Snapshot) == 0
+	if !s.fetched {
 		record := s.Snapshot
 		s.InAha = true
 		s.LastFetchedAt = s.SnapshotAt
@@ -226,12 +246,24 @@ func (s *person) record(ctx workflow.Context) ([]byte, *activities.UserDataBody,
 // embedded server. It waits for the shared Centercode budget like an
 // activity and retries the same way; the write ledger keeps it to one write
 // per step when the task is run again (see activities.PostUserData).
-func (s *person) write(ctx workflow.Context, body activities.UserDataBody) error {
+func (s *person) write(ctx workflow.Context, body activities.UserDataBody, req activities.PostUserDataRequest) (stale bool, err error) {
 	var res activities.PostUserDataResult
-	if err := workflow.ExecuteLocalActivity(s.writeOpts(ctx, "write user data for "+s.Email), a.PostUserData,
-		activities.PostUserDataRequest{Email: body.Email, Body: body.Body, Step: s.Syncs}).Get(ctx, &res); err != nil {
+	req.Email, req.Body, req.Step = body.Email, body.Body, s.Syncs
+	if s.closes {
+		req.Hash = body.Hash
+	}
+	if err := workflow.ExecuteLocalActivity(s.writeOpts(ctx, "write user data for "+s.Email), a.PostUserData, req).Get(ctx, &res); err != nil {
 		s.NeedFetch = true
-		return err
+		return false, err
+	}
+	s.kept = res.Kept
+	switch {
+	case res.Stale:
+		return true, nil
+	case res.Unchanged:
+		s.Unchanged++
+		s.LastHash = body.Hash
+		return false, nil
 	}
 	if res.UnknownUser {
 		s.UnknownSkips++
@@ -239,12 +271,12 @@ func (s *person) write(ctx workflow.Context, body activities.UserDataBody) error
 		s.SkippedReason = res.Reason
 		workflow.GetLogger(ctx).Info("user data skipped", "email", s.Email, "reason", "unknown_user", "detail", res.Reason)
 		workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"reason": "unknown_user"}).Counter("ahacc_user_data_skipped_total").Inc(1)
-		return nil
+		return false, nil
 	}
 	s.LastHash = body.Hash
 	s.Writes++
 	s.LastWrite = workflow.Now(ctx)
-	return nil
+	return false, nil
 }
 
 // callOpts mirror the record workflow's (see retrying); permanent answers and

@@ -61,6 +61,9 @@ type UserDataSuite struct {
 	hydrates int
 	posts    []map[string]any
 	postFn   func(req activities.PostUserDataRequest) (activities.PostUserDataResult, error)
+	// keeps: Redis is there (PostUserData keeps what it wrote in kept).
+	keeps bool
+	kept  activities.PersonKept
 }
 
 func TestUserDataSuite(t *testing.T) { suite.Run(t, new(UserDataSuite)) }
@@ -74,6 +77,7 @@ func (s *UserDataSuite) setup(cfg *mapping.Config) {
 	acts := activities.New(activities.Deps{Configs: activities.NewConfigStore(cfg)})
 	s.env.RegisterActivity(acts)
 	s.record, s.hydrates, s.posts = udPerson("Ada Lovelace", "Acme", "55000.0"), 0, nil
+	s.keeps, s.kept = false, activities.PersonKept{}
 	s.postFn = func(activities.PostUserDataRequest) (activities.PostUserDataResult, error) {
 		return activities.PostUserDataResult{}, nil
 	}
@@ -98,7 +102,28 @@ func (s *UserDataSuite) setup(cfg *mapping.Config) {
 		}).Maybe()
 	s.env.OnActivity(a.PostUserData, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, req activities.PostUserDataRequest) (activities.PostUserDataResult, error) {
+			var next activities.PersonKept
+			if req.Remember { // as PostUserData decides, from what Redis holds (s.kept)
+				s.mu.Lock()
+				skip, write, n := req.Decide(s.kept)
+				if !write && s.keeps {
+					s.kept, skip.Kept = n, true
+				}
+				s.mu.Unlock()
+				if !write {
+					return skip, nil
+				}
+				next = n
+			}
 			res, err := s.postFn(req)
+			if req.Remember && err == nil && s.keeps {
+				s.mu.Lock()
+				if !res.UnknownUser {
+					s.kept = next
+				}
+				res.Kept = true
+				s.mu.Unlock()
+			}
 			if err == nil && !res.UnknownUser {
 				var m map[string]any
 				s.NoError(json.Unmarshal(req.Body, &m))
@@ -326,4 +351,59 @@ func (s *UserDataSuite) TestCallsRetryAsTheConfigSays() {
 	s.Equal(7*time.Second, write.RetryPolicy.MaximumInterval)
 	s.Equal(3*time.Hour, write.ScheduleToCloseTimeout)
 	s.Contains(write.RetryPolicy.NonRetryableErrorTypes, activities.ErrTypeUnknownUser)
+}
+
+// runToEnd runs one run of the person's workflow on a fresh environment
+// (what Redis holds, s.kept, stays) and tells whether it completed by itself.
+func (s *UserDataSuite) runToEnd(events ...contract.PersonEvent) (completed bool) {
+	keeps, kept, record := s.keeps, s.kept, s.record
+	s.setup(udConfig(s.T()))
+	s.keeps, s.kept, s.record = keeps, kept, record
+	for i, ev := range events {
+		s.signal(time.Duration(i)*time.Millisecond, ev)
+	}
+	s.env.RegisterDelayedCallback(func() { s.env.CancelWorkflow() }, time.Hour)
+	s.env.ExecuteWorkflow(UserDataWorkflow, UserDataInput{Email: "ada@example.com"})
+	s.Require().True(s.env.IsWorkflowCompleted())
+	return s.env.GetWorkflowError() == nil
+}
+
+// With Redis, a person's run completes once synced (a backfill leaves no
+// running workflow per person); the next change's run decides from what the
+// last one kept: unchanged data writes nothing, an older snapshot is never
+// applied (Aha! is read afresh instead), a change is written.
+func (s *UserDataSuite) TestSyncedPersonCompletesAndTheNextRunStartsFromWhatItKept() {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s.keeps = true
+	s.True(s.runToEnd(contract.PersonEvent{Kind: "backfill", Snapshot: udPerson("Ada Lovelace", "Acme", "1.0"), FetchedAt: t0.Add(time.Minute), Source: "backfill"}),
+		"synced and kept: the run completes")
+	s.Len(s.posts, 1)
+	s.Zero(s.hydrates, "a backfill's snapshot needs no read")
+
+	s.record = udPerson("Ada Lovelace", "Acme", "1.0")
+	s.True(s.runToEnd(contract.PersonEvent{Kind: "backfill", Snapshot: udPerson("Ada Byron", "Acme", "1.0"), FetchedAt: t0, Source: "backfill"}))
+	s.Empty(s.posts, "the older snapshot was not applied, and Aha! holds what was written")
+	s.Equal(1, s.hydrates, "read afresh instead")
+
+	s.record = udPerson("Ada King", "Acme", "1.0")
+	s.True(s.runToEnd(contract.PersonEvent{AuditIDs: []string{"a9"}, Kind: "idea_user", AhaID: "1", Hydrate: true, Source: "webhook"}))
+	s.Require().Len(s.posts, 1)
+	s.Equal("Ada King", s.posts[0]["aha_name"])
+	s.True(s.runToEnd(contract.PersonEvent{AuditIDs: []string{"a10"}, Kind: "idea_user", AhaID: "1", Hydrate: true, Source: "webhook"}))
+	s.Empty(s.posts, "unchanged since the last run's write")
+}
+
+// Without Redis (nothing kept) and while parked, the run stays: its state is
+// all the next sync has, and an operator decides on a parked person.
+func (s *UserDataSuite) TestPersonRunStaysWhenNothingIsKeptOrParked() {
+	s.False(s.runToEnd(contract.PersonEvent{AuditIDs: []string{"a1"}, Kind: "idea_user", AhaID: "1", Hydrate: true, Source: "webhook"}),
+		"no Redis: cancelled after an hour, not completed")
+	s.setup(udConfig(s.T()))
+	s.keeps = true
+	s.postFn = func(req activities.PostUserDataRequest) (activities.PostUserDataResult, error) {
+		return activities.PostUserDataResult{}, temporal.NewNonRetryableApplicationError("403 Forbidden", activities.ErrTypePermanent, nil)
+	}
+	s.hydrate(0, "a1")
+	st := s.run(time.Hour)
+	s.Equal(contract.StateParked, st.SyncState, "parked: still running an hour later")
 }
