@@ -151,7 +151,7 @@ func (a *Activities) PostUserData(ctx context.Context, req PostUserDataRequest) 
 		return a.postUserDataOnce(ctx, ud, req)
 	}
 	kept, canKeep := a.recallPerson(ctx, req.Email)
-	res, write, next := req.Decide(kept)
+	res, write, next := req.Decide(kept, time.Now())
 	if write {
 		var err error
 		if res, err = a.postUserDataOnce(ctx, ud, req); err != nil || res.UnknownUser {
@@ -169,23 +169,32 @@ func (a *Activities) PostUserData(ctx context.Context, req PostUserDataRequest) 
 type PersonKept struct {
 	Hash      string    `json:"hash"`
 	FetchedAt time.Time `json:"fetched_at"`
+	// WrittenAt: when the last write was made (the next waits out its window).
+	WrittenAt time.Time `json:"written_at,omitempty"`
 }
 
-// Decide is a Remember write's decision from what this run (Last*) and
-// earlier runs (kept) know: nothing written (res says Stale or Unchanged) or
-// write; next is what to keep afterwards.
-func (req PostUserDataRequest) Decide(kept PersonKept) (res PostUserDataResult, write bool, next PersonKept) {
+// Decide is a Remember write's decision, at now, from what this run (Last*)
+// and earlier runs (kept) know: nothing written (res says Stale, Unchanged,
+// or WaitUntil: an earlier run wrote inside the coalescing window) or write;
+// next is what to keep afterwards.
+func (req PostUserDataRequest) Decide(kept PersonKept, now time.Time) (res PostUserDataResult, write bool, next PersonKept) {
 	known := PersonKept{Hash: req.LastHash, FetchedAt: req.LastFetchedAt}
-	if kept.FetchedAt.After(known.FetchedAt) {
+	if kept.FetchedAt.After(known.FetchedAt) || (kept.Hash != "" && kept.FetchedAt.Equal(known.FetchedAt)) {
 		known = kept
+	}
+	next = PersonKept{Hash: req.Hash, FetchedAt: laterOf(known.FetchedAt, req.FetchedAt), WrittenAt: kept.WrittenAt}
+	if req.Hash != "" && req.Hash == known.Hash {
+		// Centercode holds this already (a write run again after its task
+		// was lost finds it here too).
+		return PostUserDataResult{Unchanged: true}, false, next
 	}
 	if !req.Fresh && !known.FetchedAt.IsZero() && !req.FetchedAt.After(known.FetchedAt) {
 		return PostUserDataResult{Stale: true}, false, kept // never written over newer data
 	}
-	next = PersonKept{Hash: req.Hash, FetchedAt: laterOf(known.FetchedAt, req.FetchedAt)}
-	if req.Hash != "" && req.Hash == known.Hash {
-		return PostUserDataResult{Unchanged: true}, false, next
+	if until := kept.WrittenAt.Add(req.Window); req.Window > 0 && now.Before(until) {
+		return PostUserDataResult{WaitUntil: until}, false, kept
 	}
+	next.WrittenAt = now
 	return PostUserDataResult{}, true, next
 }
 
@@ -211,7 +220,7 @@ func (a *Activities) recallPerson(ctx context.Context, email string) (PersonKept
 
 // keepPerson stores next unless Redis holds it already; false when it failed.
 func (a *Activities) keepPerson(ctx context.Context, email string, had, next PersonKept) bool {
-	if had.Hash == next.Hash && had.FetchedAt.Equal(next.FetchedAt) {
+	if had.Hash == next.Hash && had.FetchedAt.Equal(next.FetchedAt) && had.WrittenAt.Equal(next.WrittenAt) {
 		return true
 	}
 	b, _ := json.Marshal(next)

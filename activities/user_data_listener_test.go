@@ -200,8 +200,16 @@ func TestPostUserDataRemembersAcrossRuns(t *testing.T) {
 	assert.True(t, res.Unchanged)
 
 	// The run's own knowledge counts where Redis lags it.
-	res = post(PostUserDataRequest{Hash: "h3", FetchedAt: t0.Add(4 * time.Minute), LastHash: "h3", LastFetchedAt: t0.Add(5 * time.Minute)})
+	res = post(PostUserDataRequest{Hash: "h9", FetchedAt: t0.Add(4 * time.Minute), LastHash: "h3", LastFetchedAt: t0.Add(5 * time.Minute)})
 	assert.True(t, res.Stale)
+	res = post(PostUserDataRequest{Hash: "h2", FetchedAt: t0.Add(3 * time.Minute)})
+	assert.True(t, res.Unchanged, "the same write again (its task was lost): nothing to do, not stale")
+
+	// Inside the coalescing window of the last write, nothing is written yet.
+	res = post(PostUserDataRequest{Hash: "h5", FetchedAt: t0.Add(6 * time.Minute), Fresh: true, Window: time.Hour})
+	assert.False(t, res.WaitUntil.IsZero(), "wait out the window of the write above")
+	assert.WithinDuration(t, time.Now().Add(time.Hour), res.WaitUntil, 5*time.Second)
+	assert.EqualValues(t, 2, posts.Load())
 
 	acts.Memo = dedup.NewMemo(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1}))
 	res = post(PostUserDataRequest{Hash: "h4", FetchedAt: t0.Add(6 * time.Minute), LastHash: "h2", LastFetchedAt: t0.Add(3 * time.Minute)})

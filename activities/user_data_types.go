@@ -75,6 +75,9 @@ type PostUserDataRequest struct {
 	// this sync (a snapshot is not, and may be older than what was written).
 	FetchedAt time.Time `json:"fetched_at,omitempty"`
 	Fresh     bool      `json:"fresh,omitempty"`
+	// Window is the coalescing window (sync.debounce): an earlier run's
+	// write inside it is waited out (WaitUntil), one write per window.
+	Window time.Duration `json:"window,omitempty"`
 }
 
 // PostUserDataResult says what the listener did.
@@ -92,6 +95,9 @@ type PostUserDataResult struct {
 	// Kept: Redis holds what was written (hash and read time), so the
 	// person's workflow may complete; its next run decides from it.
 	Kept bool `json:"kept,omitempty"`
+	// WaitUntil: an earlier run wrote within the coalescing window; nothing
+	// written, sync again then.
+	WaitUntil time.Time `json:"wait_until,omitempty"`
 }
 
 // ResolvePeopleRequest turns Aha! people audits (idea user, portal user or

@@ -56,6 +56,9 @@ type person struct {
 	kept   bool          // Redis holds the last sync's outcome: the run may complete
 	// fetched: the data the sync maps was read afresh (not a snapshot).
 	fetched bool
+	// waitUntil: the last sync wrote nothing because an earlier run wrote
+	// inside the coalescing window; the next sync waits until then.
+	waitUntil time.Time
 }
 
 // status is the entity loop's view of the person.
@@ -134,10 +137,14 @@ func (s *person) sync(ctx workflow.Context) (finished bool) {
 	s.Syncs++
 	s.SyncState = contract.StateSyncing
 	s.SkippedReason = ""
-	s.kept = false
+	s.kept, s.waitUntil = false, time.Time{}
 	err := s.syncOnce(ctx)
 	s.LastSync = workflow.Now(ctx)
 	switch {
+	case err == nil && !s.waitUntil.IsZero():
+		s.Pending = true
+		s.LastSync = s.waitUntil.Add(-window(s.window)) // the loop waits out the window from there
+		return false // still syncing: no upsert for a wait
 	case err != nil:
 		s.SyncState = contract.StateParked
 		s.ParkedReason = reason(err)
@@ -175,13 +182,30 @@ func (s *person) syncOnce(ctx workflow.Context) error {
 			s.Unchanged++
 			return nil // Centercode already holds exactly this: no write
 		}
-		stale, err := s.write(ctx, body, req)
-		if !stale || try > 0 || err != nil {
+		req.Window = window(s.window)
+		res, err := s.write(ctx, body, req)
+		switch {
+		case err != nil:
 			return err
+		case !res.WaitUntil.IsZero():
+			// An earlier run wrote inside the window: sync again once it
+			// passed (what arrives meanwhile coalesces), from this data.
+			s.waitUntil = res.WaitUntil
+			s.LastFetchedAt = req.LastFetchedAt // not applied
+			if s.fetched {
+				s.NeedFetch = true
+			} else {
+				s.Snapshot, s.SnapshotAt = record, req.FetchedAt
+			}
+			return nil
+		case res.Stale && try == 0:
+			// Older than what an earlier run wrote: read Aha! afresh.
+			s.Stale++
+			s.LastFetchedAt = req.LastFetchedAt // not applied
+			s.NeedFetch = true
+			continue
 		}
-		// Older than what an earlier run wrote: read Aha! afresh.
-		s.Stale++
-		s.NeedFetch = true
+		return nil
 	}
 }
 
@@ -246,24 +270,23 @@ func (s *person) record(ctx workflow.Context) ([]byte, *activities.UserDataBody,
 // embedded server. It waits for the shared Centercode budget like an
 // activity and retries the same way; the write ledger keeps it to one write
 // per step when the task is run again (see activities.PostUserData).
-func (s *person) write(ctx workflow.Context, body activities.UserDataBody, req activities.PostUserDataRequest) (stale bool, err error) {
-	var res activities.PostUserDataResult
+func (s *person) write(ctx workflow.Context, body activities.UserDataBody, req activities.PostUserDataRequest) (res activities.PostUserDataResult, err error) {
 	req.Email, req.Body, req.Step = body.Email, body.Body, s.Syncs
 	if s.closes {
 		req.Hash = body.Hash
 	}
 	if err := workflow.ExecuteLocalActivity(s.writeOpts(ctx, "write user data for "+s.Email), a.PostUserData, req).Get(ctx, &res); err != nil {
 		s.NeedFetch = true
-		return false, err
+		return res, err
 	}
-	s.kept = res.Kept
+	s.kept = res.Kept && res.WaitUntil.IsZero() && !res.Stale
 	switch {
-	case res.Stale:
-		return true, nil
+	case res.Stale, !res.WaitUntil.IsZero():
+		return res, nil
 	case res.Unchanged:
 		s.Unchanged++
 		s.LastHash = body.Hash
-		return false, nil
+		return res, nil
 	}
 	if res.UnknownUser {
 		s.UnknownSkips++
@@ -271,12 +294,12 @@ func (s *person) write(ctx workflow.Context, body activities.UserDataBody, req a
 		s.SkippedReason = res.Reason
 		workflow.GetLogger(ctx).Info("user data skipped", "email", s.Email, "reason", "unknown_user", "detail", res.Reason)
 		workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"reason": "unknown_user"}).Counter("ahacc_user_data_skipped_total").Inc(1)
-		return false, nil
+		return res, nil
 	}
 	s.LastHash = body.Hash
 	s.Writes++
 	s.LastWrite = workflow.Now(ctx)
-	return false, nil
+	return res, nil
 }
 
 // callOpts mirror the record workflow's (see retrying); permanent answers and

@@ -105,7 +105,7 @@ func (s *UserDataSuite) setup(cfg *mapping.Config) {
 			var next activities.PersonKept
 			if req.Remember { // as PostUserData decides, from what Redis holds (s.kept)
 				s.mu.Lock()
-				skip, write, n := req.Decide(s.kept)
+				skip, write, n := req.Decide(s.kept, s.env.Now())
 				if !write && s.keeps {
 					s.kept, skip.Kept = n, true
 				}
@@ -406,4 +406,19 @@ func (s *UserDataSuite) TestPersonRunStaysWhenNothingIsKeptOrParked() {
 	s.hydrate(0, "a1")
 	st := s.run(time.Hour)
 	s.Equal(contract.StateParked, st.SyncState, "parked: still running an hour later")
+}
+
+// One write per person per coalescing window holds across runs: a change
+// right after a run wrote and completed waits out that write's window (what
+// arrives meanwhile coalesces) before the next run writes.
+func (s *UserDataSuite) TestNextRunWaitsOutTheWindowOfTheLastWrite() {
+	s.keeps = true
+	s.True(s.runToEnd(contract.PersonEvent{AuditIDs: []string{"a1"}, Kind: "idea_user", AhaID: "1", Hydrate: true, Source: "webhook"}))
+	first := s.kept.WrittenAt
+	s.record = udPerson("Ada King", "Acme", "1.0")
+	s.True(s.runToEnd(contract.PersonEvent{AuditIDs: []string{"a2"}, Kind: "idea_user", AhaID: "1", Hydrate: true, Source: "webhook"}))
+	s.Require().Len(s.posts, 1)
+	s.Equal("Ada King", s.posts[0]["aha_name"])
+	s.GreaterOrEqual(s.kept.WrittenAt.Sub(first), 2*time.Second, "the second write waited out the first's window")
+	s.Equal(2, s.hydrates, "read again after the wait")
 }
