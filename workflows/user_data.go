@@ -144,7 +144,7 @@ func (s *person) sync(ctx workflow.Context) (finished bool) {
 	case err == nil && !s.waitUntil.IsZero():
 		s.Pending = true
 		s.LastSync = s.waitUntil.Add(-window(s.window)) // the loop waits out the window from there
-		return false // still syncing: no upsert for a wait
+		return false                                    // still syncing: no upsert for a wait
 	case err != nil:
 		s.SyncState = contract.StateParked
 		s.ParkedReason = reason(err)
