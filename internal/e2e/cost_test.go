@@ -48,6 +48,8 @@ type flowCost struct {
 	ServerTypes   map[string]int // the counter per action_type
 	Heartbeats    int            // heartbeats that reached the server
 	Runs          int            // workflow runs that gained events
+	TypeActions   map[string]int // actions (Cloud rules) per workflow type
+	TypeRuns      map[string]int // runs that gained events per workflow type
 }
 
 // costMeter snapshots every run's history length and the server's action
@@ -112,7 +114,7 @@ func (m *costMeter) settle(quiet, timeout time.Duration) {
 func (m *costMeter) since() flowCost {
 	ctx := context.Background()
 	now, _ := m.historyLengths(ctx)
-	fc := flowCost{Rules: map[string]int{}, ServerTypes: map[string]int{}}
+	fc := flowCost{Rules: map[string]int{}, ServerTypes: map[string]int{}, TypeActions: map[string]int{}, TypeRuns: map[string]int{}}
 	for key, n := range now {
 		before := m.lengths[key]
 		if n <= before {
@@ -127,7 +129,13 @@ func (m *costMeter) since() flowCost {
 			events = append(events, ev)
 		}
 		fc.Runs++
-		fc.Actions += cloudActions(events, before, fc.Rules)
+		n := cloudActions(events, before, fc.Rules)
+		fc.Actions += n
+		if len(events) > 0 {
+			typ := events[0].GetWorkflowExecutionStartedEventAttributes().GetWorkflowType().GetName()
+			fc.TypeActions[typ] += n
+			fc.TypeRuns[typ]++
+		}
 		for _, ev := range events {
 			if ev.EventId > before {
 				fc.Events++
@@ -292,15 +300,22 @@ func TestCostPerChange(t *testing.T) {
 	t.Logf("BENCH running workflows after the backfills: %s", running)
 }
 
-// TestCostTargets holds the record flows to issue 16's targets: an update
-// ≤ 10 history events, ≤ 4 KB and ≤ 3 actions; a new idea ≤ 6 actions; a
-// duplicate delivery nothing.
+// TestCostTargets holds the flows to issue 16's targets: an update ≤ 10
+// history events, ≤ 4 KB and ≤ 3 actions; a new idea ≤ 6 actions; a
+// duplicate delivery nothing; a person in a backfill ≤ 3 actions and no
+// person's workflow left running after it.
 func TestCostTargets(t *testing.T) {
-	rows, _ := measureCosts(t, 0, 0)
+	rows, running := measureCosts(t, 40, 0)
 	byFlow := map[string]flowCost{}
 	for _, r := range rows {
 		byFlow[r.flow] = r.c
+		if strings.HasPrefix(r.flow, "one person in a ") {
+			people := r.c.TypeRuns["UserDataWorkflow"]
+			require.GreaterOrEqual(t, people, 40, "every backfilled person synced: %v", r.c.TypeRuns)
+			require.LessOrEqual(t, r.c.TypeActions["UserDataWorkflow"], 3*people, "actions of the people's workflows: %v", r.c.Rules)
+		}
 	}
+	require.NotContains(t, running, "UserDataWorkflow", "a synced person's workflow completes")
 	update := byFlow["an update (rename)"]
 	require.LessOrEqual(t, update.Events, 10, "events per update")
 	require.LessOrEqual(t, update.Bytes, 4096, "history bytes per update")
