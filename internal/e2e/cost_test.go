@@ -348,7 +348,8 @@ func measureCosts(t *testing.T, people, ideas int) ([]costRow, string) {
 		drive()
 		m.settle(3*time.Second, 5*time.Minute)
 		rows = append(rows, costRow{flow: flow, units: units, c: m.since()})
-		t.Logf("measured %q in %s", flow, time.Since(start).Round(time.Millisecond))
+		c := rows[len(rows)-1].c
+		t.Logf("measured %q in %s: actions by workflow type %v, runs %v", flow, time.Since(start).Round(time.Millisecond), c.TypeActions, c.TypeRuns)
 	}
 
 	// Feedback in.
