@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -315,7 +316,7 @@ func (a *Activities) submitFeedback(ctx context.Context, req SubmitRequest, retr
 		if err != nil {
 			return SubmitResult{}, Classify(fmt.Sprintf("look up %s feedback %s before re-creating", ft.Name, req.Reference), err)
 		}
-		if len(found) > 0 {
+		if found = except(found, req.Except); len(found) > 0 {
 			log.Info("adopted feedback created by an earlier ambiguous attempt", "feedback_id", found[0].ID)
 			return SubmitResult{FeedbackID: found[0].ID, Adopted: true}, nil
 		}
@@ -340,6 +341,11 @@ func (a *Activities) submitFeedback(ctx context.Context, req SubmitRequest, retr
 		log.Warn("Centercode created feedback without returning its id")
 	}
 	return SubmitResult{FeedbackID: ref.ID, IDUnknown: !ref.IDKnown}, nil
+}
+
+// except leaves out the feedback whose ids are in ids.
+func except(found []centercode.Feedback, ids []string) []centercode.Feedback {
+	return slices.DeleteFunc(found, func(f centercode.Feedback) bool { return slices.Contains(ids, f.ID) })
 }
 
 // classifyCreate classifies a failed create: a refusal (4xx) of the first
@@ -390,7 +396,7 @@ func (a *Activities) FindFeedback(ctx context.Context, req FindFeedbackRequest) 
 	if err != nil {
 		return FindFeedbackResult{}, Classify(fmt.Sprintf("look up %s feedback %s", req.FeedbackType, req.Reference), err)
 	}
-	if len(found) == 0 {
+	if found = except(found, req.Except); len(found) == 0 {
 		return FindFeedbackResult{}, nil
 	}
 	if len(found) > 1 {

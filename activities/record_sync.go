@@ -186,7 +186,7 @@ func (r *RecordSync) write(c RecordCalls, version int, ft string, m Mapped, link
 			return nil
 		}
 	}
-	req := SubmitRequest{FeedbackType: ft, FeedbackID: link.FeedbackID, Body: m.Body, Reference: m.Reference}
+	req := SubmitRequest{FeedbackType: ft, FeedbackID: link.FeedbackID, Body: m.Body, Reference: m.Reference, Except: r.linkedElsewhere(ft)}
 	if link.IDUnknown {
 		req.FeedbackID = ""
 	}
@@ -279,7 +279,7 @@ func (r *RecordSync) findCreated(c RecordCalls, link *Link, ref string) error {
 	for _, ref := range refs {
 		var err error
 		found, err = c.Find("look up the "+link.FeedbackType+" feedback an earlier create of "+r.Label()+" may have made",
-			FindFeedbackRequest{FeedbackType: link.FeedbackType, Reference: ref})
+			FindFeedbackRequest{FeedbackType: link.FeedbackType, Reference: ref, Except: r.linkedElsewhere(link.FeedbackType)})
 		if err != nil {
 			return err
 		}
@@ -325,6 +325,17 @@ func (r *RecordSync) link(feedbackType string) *Link {
 	}
 	r.Links = append(r.Links, Link{FeedbackType: feedbackType})
 	return &r.Links[len(r.Links)-1]
+}
+
+// linkedElsewhere are the feedback ids linked to the record's other types.
+func (r *RecordSync) linkedElsewhere(feedbackType string) []string {
+	var ids []string
+	for _, l := range r.Links {
+		if l.FeedbackType != feedbackType && l.FeedbackID != "" {
+			ids = append(ids, l.FeedbackID)
+		}
+	}
+	return ids
 }
 
 // Label names the record in summaries and logs: its kind and reference.

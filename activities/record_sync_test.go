@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -208,6 +209,44 @@ func TestSyncRecordAfterADestroyAppliesOnDestroyOnce(t *testing.T) {
 // the fetch, say) looks up before every create: the second type adopts the
 // first type's new feedback instead of creating its own.
 func TestRetriedAttemptCreatesEachTypeItsOwnFeedback(t *testing.T) {
+	r, id, routes := twoTypeRig(t)
+	rec := RecordSync{Kind: "idea", AhaID: id}
+	for round := 0; round < 4; round++ { // what syncInOne does: call again while the sync says there is more
+		retried := round == 0 // the first call is a retried attempt (its first try failed on the fetch)
+		err := rec.Sync(&directCalls{a: r.acts, ctx: context.Background(), retried: retried}, routes, 4)
+		if !errors.Is(err, errMoreToSync) {
+			require.NoError(t, err)
+			break
+		}
+	}
+	assert.Len(t, r.cc.FeedbackList(), 2, "one feedback per type")
+	assert.NotEqual(t, rec.Links[0].FeedbackID, rec.Links[1].FeedbackID)
+}
+
+// The same two types; the call that creates the second type's feedback is a
+// retried attempt: its look-up by reference finds the first type's feedback
+// (same project, same reference) and must not adopt it — nor write the
+// second type's body into it (found by review).
+func TestRetriedSecondTypeDoesNotAdoptTheFirstTypesFeedback(t *testing.T) {
+	r, id, routes := twoTypeRig(t)
+	rec := RecordSync{Kind: "idea", AhaID: id}
+	require.ErrorIs(t, rec.Sync(&directCalls{a: r.acts, ctx: context.Background()}, routes, 4), errMoreToSync, "call 1 creates the first type's")
+	require.NoError(t, rec.Sync(&directCalls{a: r.acts, ctx: context.Background(), retried: true}, routes, 4), "call 2, a retried attempt")
+	list := r.cc.FeedbackList()
+	require.Len(t, list, 2, "one feedback per type")
+	assert.Empty(t, list[0].CustomData, "nothing of the second type written into the first's feedback")
+	assert.NotEqual(t, rec.Links[0].FeedbackID, rec.Links[1].FeedbackID)
+
+	// A create that may have committed is looked up the same way.
+	rec.Links[1] = Link{FeedbackType: rec.Links[1].FeedbackType, MaybeCreated: true, ExternalRef: rec.Links[1].ExternalRef}
+	require.NoError(t, rec.Sync(&directCalls{a: r.acts, ctx: context.Background()}, routes, 4))
+	assert.Equal(t, strconv.FormatInt(list[1].ID, 10), rec.Links[1].FeedbackID, "found its own, not the first type's")
+	assert.Len(t, r.cc.FeedbackList(), 2)
+}
+
+// twoTypeRig feeds an idea into two types (fan-out, no when:) in one
+// project, both with the Aha reference as external reference.
+func twoTypeRig(t *testing.T) (*syncRig, string, Routes) {
 	r, id := newSyncRig(t, 5*time.Second)
 	b, err := os.ReadFile(filepath.Join("..", "examples", "ahacc.yaml"))
 	require.NoError(t, err)
@@ -223,17 +262,7 @@ func TestRetriedAttemptCreatesEachTypeItsOwnFeedback(t *testing.T) {
 	routes, _ := r.acts.RoutesFor(context.Background(), RoutesRequest{Kind: "idea"})
 	require.Len(t, routes.FeedbackTypes, 2)
 	require.False(t, routes.ByContent)
-	rec := RecordSync{Kind: "idea", AhaID: id}
-	for round := 0; round < 4; round++ { // what syncInOne does: call again while the sync says there is more
-		retried := round == 0 // the first call is a retried attempt (its first try failed on the fetch)
-		err := rec.Sync(&directCalls{a: r.acts, ctx: context.Background(), retried: retried}, routes, 4)
-		if !errors.Is(err, errMoreToSync) {
-			require.NoError(t, err)
-			break
-		}
-	}
-	assert.Len(t, r.cc.FeedbackList(), 2, "one feedback per type")
-	assert.NotEqual(t, rec.Links[0].FeedbackID, rec.Links[1].FeedbackID)
+	return r, id, routes
 }
 
 // destroyCalls notify through fail (nil: success) and count per feedback.

@@ -81,6 +81,10 @@ type SubmitRequest struct {
 	FeedbackID string `json:"feedback_id,omitempty"`
 	Body       []byte `json:"body"`
 	Reference  string `json:"reference,omitempty"`
+	// Except: feedback linked to the record's other types, which a look-up
+	// by reference must not take for this type's (types of one project
+	// share the reference).
+	Except []string `json:"except,omitempty"`
 }
 
 // SubmitResult says what the submit did.
@@ -98,6 +102,8 @@ type SubmitResult struct {
 type FindFeedbackRequest struct {
 	FeedbackType string `json:"feedback_type"`
 	Reference    string `json:"reference"`
+	// Except: as SubmitRequest.Except.
+	Except []string `json:"except,omitempty"`
 }
 
 // FindFeedbackResult is the feedback found ("" when there is none).
