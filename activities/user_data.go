@@ -151,7 +151,16 @@ func (a *Activities) PostUserData(ctx context.Context, req PostUserDataRequest) 
 		return a.postUserDataOnce(ctx, ud, req)
 	}
 	kept, canKeep := a.recallPerson(ctx, req.Email)
-	res, write, next := req.Decide(kept, time.Now())
+	if !canKeep && a.Memo != nil && !req.Fresh && req.LastFetchedAt.IsZero() {
+		// Redis cannot tell what an earlier run wrote, nor can the run: a
+		// snapshot may be older than it; read Aha! afresh.
+		return PostUserDataResult{Stale: true}, nil
+	}
+	now := req.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	res, write, next := req.Decide(kept, now)
 	if write {
 		var err error
 		if res, err = a.postUserDataOnce(ctx, ud, req); err != nil || res.UnknownUser {

@@ -215,4 +215,9 @@ func TestPostUserDataRemembersAcrossRuns(t *testing.T) {
 	res = post(PostUserDataRequest{Hash: "h4", FetchedAt: t0.Add(6 * time.Minute), LastHash: "h2", LastFetchedAt: t0.Add(3 * time.Minute)})
 	assert.Equal(t, PostUserDataResult{}, res, "Redis down: written, not kept")
 	assert.EqualValues(t, 3, posts.Load())
+	res = post(PostUserDataRequest{Hash: "h0", FetchedAt: t0})
+	assert.True(t, res.Stale, "Redis down and the run knows nothing: a snapshot may be older than what was written; read Aha! afresh")
+	res = post(PostUserDataRequest{Hash: "h5", FetchedAt: t0, Fresh: true})
+	assert.Equal(t, PostUserDataResult{}, res, "a fresh read is written")
+	assert.EqualValues(t, 4, posts.Load())
 }

@@ -78,6 +78,9 @@ type PostUserDataRequest struct {
 	// Window is the coalescing window (sync.debounce): an earlier run's
 	// write inside it is waited out (WaitUntil), one write per window.
 	Window time.Duration `json:"window,omitempty"`
+	// Now is workflow time: the window is decided on the clock its timer
+	// waits on, not the worker's (a lagging worker would never see it end).
+	Now time.Time `json:"now,omitempty"`
 }
 
 // PostUserDataResult says what the listener did.

@@ -133,6 +133,13 @@ func runEntity[E any](ctx workflow.Context, b entityBehaviour, eventSignal strin
 			l.waitFor(ctx, wait)
 			continue
 		}
+		if st := b.status(); st.done && !st.parked {
+			l.drain(ctx) // anything delivered meanwhile is synced first
+			if !b.status().pending {
+				return finishHandlers(ctx) // before any carry: a new run would have nothing to do
+			}
+			continue
+		}
 		if l.upgrade || b.status().events-start >= o.eventsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			if o.drainBeforeCarry {
 				l.drain(ctx)
@@ -144,13 +151,6 @@ func runEntity[E any](ctx workflow.Context, b entityBehaviour, eventSignal strin
 				return err
 			}
 			return b.carry(ctx)
-		}
-		if st := b.status(); st.done && !st.parked {
-			l.drain(ctx) // anything delivered meanwhile is synced first
-			if !b.status().pending {
-				return finishHandlers(ctx)
-			}
-			continue
 		}
 		if st := b.status(); st.idleClose > 0 && !st.parked {
 			if l.waitOrIdle(ctx, st.idleClose) && l.closeIdle(ctx) {

@@ -182,7 +182,7 @@ func (s *person) syncOnce(ctx workflow.Context) error {
 			s.Unchanged++
 			return nil // Centercode already holds exactly this: no write
 		}
-		req.Window = window(s.window)
+		req.Window, req.Now = window(s.window), workflow.Now(ctx)
 		res, err := s.write(ctx, body, req)
 		switch {
 		case err != nil:

@@ -64,6 +64,10 @@ type UserDataSuite struct {
 	// keeps: Redis is there (PostUserData keeps what it wrote in kept).
 	keeps bool
 	kept  activities.PersonKept
+	// lag: how far the clock of the worker running PostUserData lags
+	// workflow time; decides counts its decisions.
+	lag     time.Duration
+	decides int
 }
 
 func TestUserDataSuite(t *testing.T) { suite.Run(t, new(UserDataSuite)) }
@@ -77,7 +81,7 @@ func (s *UserDataSuite) setup(cfg *mapping.Config) {
 	acts := activities.New(activities.Deps{Configs: activities.NewConfigStore(cfg)})
 	s.env.RegisterActivity(acts)
 	s.record, s.hydrates, s.posts = udPerson("Ada Lovelace", "Acme", "55000.0"), 0, nil
-	s.keeps, s.kept = false, activities.PersonKept{}
+	s.keeps, s.kept, s.lag, s.decides = false, activities.PersonKept{}, 0, 0
 	s.postFn = func(activities.PostUserDataRequest) (activities.PostUserDataResult, error) {
 		return activities.PostUserDataResult{}, nil
 	}
@@ -105,7 +109,12 @@ func (s *UserDataSuite) setup(cfg *mapping.Config) {
 			var next activities.PersonKept
 			if req.Remember { // as PostUserData decides, from what Redis holds (s.kept)
 				s.mu.Lock()
-				skip, write, n := req.Decide(s.kept, s.env.Now())
+				s.decides++
+				now := req.Now
+				if now.IsZero() { // as PostUserData: its own clock when the workflow sends none
+					now = s.env.Now().Add(-s.lag)
+				}
+				skip, write, n := req.Decide(s.kept, now)
 				if !write && s.keeps {
 					s.kept, skip.Kept = n, true
 				}
@@ -356,9 +365,9 @@ func (s *UserDataSuite) TestCallsRetryAsTheConfigSays() {
 // runToEnd runs one run of the person's workflow on a fresh environment
 // (what Redis holds, s.kept, stays) and tells whether it completed by itself.
 func (s *UserDataSuite) runToEnd(events ...contract.PersonEvent) (completed bool) {
-	keeps, kept, record := s.keeps, s.kept, s.record
+	keeps, kept, record, lag := s.keeps, s.kept, s.record, s.lag
 	s.setup(udConfig(s.T()))
-	s.keeps, s.kept, s.record = keeps, kept, record
+	s.keeps, s.kept, s.record, s.lag = keeps, kept, record, lag
 	for i, ev := range events {
 		s.signal(time.Duration(i)*time.Millisecond, ev)
 	}
@@ -421,4 +430,37 @@ func (s *UserDataSuite) TestNextRunWaitsOutTheWindowOfTheLastWrite() {
 	s.Equal("Ada King", s.posts[0]["aha_name"])
 	s.GreaterOrEqual(s.kept.WrittenAt.Sub(first), 2*time.Second, "the second write waited out the first's window")
 	s.Equal(2, s.hydrates, "read again after the wait")
+}
+
+// The coalescing wait is decided on workflow time: a worker whose clock lags
+// the server's by 50 ms must not find itself still inside the window when
+// the timer fires and sync again at once, again and again (found by review:
+// 41 decisions and 20 Aha! reads for one change).
+func (s *UserDataSuite) TestWorkerClockLagDoesNotSpinTheWait() {
+	s.keeps = true
+	s.True(s.runToEnd(contract.PersonEvent{AuditIDs: []string{"a1"}, Kind: "idea_user", AhaID: "1", Hydrate: true, Source: "webhook"}))
+	s.record, s.lag = udPerson("Ada King", "Acme", "1.0"), 50*time.Millisecond
+	done := make(chan struct{})
+	go func() { // a spinning run would never end on its own: bound it
+		defer close(done)
+		s.True(s.runToEnd(contract.PersonEvent{AuditIDs: []string{"a2"}, Kind: "idea_user", AhaID: "1", Hydrate: true, Source: "webhook"}))
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		s.FailNow("the run spins", "%d decisions", s.decides)
+	}
+	s.Len(s.posts, 1)
+	s.LessOrEqual(s.decides, 2, "decisions for one change inside the last write's window (%d Aha! reads)", s.hydrates)
+}
+
+// A run that synced and kept its write completes even when it is due to
+// continue as new (event cap, or the server's suggestion): carried over, the
+// new run would wait for an event with nothing to do (found by review).
+func (s *UserDataSuite) TestKeptRunCompletesRatherThanCarry() {
+	defer func(n int) { personEventsPerRun = n }(personEventsPerRun)
+	personEventsPerRun = 1
+	s.keeps = true
+	s.True(s.runToEnd(contract.PersonEvent{AuditIDs: []string{"a1"}, Kind: "idea_user", AhaID: "1", Hydrate: true, Source: "webhook"}),
+		"synced and kept: %v", s.env.GetWorkflowError())
 }
