@@ -77,6 +77,10 @@ type RecordCalls interface {
 	// FromAhaStatus: status_rules.from_aha is applied (runs before it was
 	// added skip it).
 	FromAhaStatus() bool
+	// MayHaveBeenLinked: the record fetched is older than sync.idle_close,
+	// so an idle-closed run may have linked it and its links be lost with
+	// Redis's data; a lookup is configured to find them.
+	MayHaveBeenLinked() bool
 }
 
 // Sync runs one sync with the routes the config gave. version is the
@@ -176,6 +180,9 @@ func (r *RecordSync) write(c RecordCalls, version int, ft string, m Mapped, link
 	}
 	if (link.FeedbackID != "" || link.MaybeCreated) && link.LastHash == m.Hash {
 		return nil // nothing changed on the Centercode side: no write
+	}
+	if version >= 4 && link.FeedbackID == "" && !link.MaybeCreated && c.MayHaveBeenLinked() {
+		link.MaybeCreated = true // look it up before creating: never a second feedback
 	}
 	if link.FeedbackID == "" && link.MaybeCreated {
 		// An earlier create may have committed: find it before writing.
@@ -418,7 +425,11 @@ func (a *Activities) SyncRecord(ctx context.Context, req SyncRecordRequest) (Syn
 			return SyncRecordResult{}, err
 		}
 	}
-	err := rec.Sync(&directCalls{a: a, ctx: ctx, retried: activity.GetInfo(ctx).Attempt > 1}, routes, req.Version)
+	calls := &directCalls{a: a, ctx: ctx, retried: activity.GetInfo(ctx).Attempt > 1}
+	if a.config().Centercode.Lookup.URL.Value() != "" {
+		calls.idleClose = routes.IdleClose // 0 without Redis: runs never close
+	}
+	err := rec.Sync(calls, routes, req.Version)
 	res := SyncRecordResult{Record: rec, Routes: routes}
 	if err == nil && rec.Destroyed && a.Memo != nil {
 		// Applied: a later run of this id must not find the links again.
@@ -483,6 +494,10 @@ type directCalls struct {
 	ctx     context.Context
 	retried bool // an earlier attempt may have sent a create or a comment
 	created bool // this call sent its one create
+	// idleClose is the config's sync.idle_close when runs close (Redis) and
+	// a lookup is configured; old: the fetched record is older than that.
+	idleClose time.Duration
+	old       bool
 }
 
 // errMoreToSync stops a SyncRecord call before its second create.
@@ -492,8 +507,18 @@ func (d *directCalls) Now() time.Time             { return time.Now() }
 func (d *directCalls) Info(msg string, kv ...any) { d.a.Logger.Info(msg, kv...) }
 
 func (d *directCalls) Fetch(_ string, req FetchRequest) (Record, error) {
-	return again(d.ctx, func() (Record, error) { return d.a.FetchAhaRecord(d.ctx, req) })
+	rec, err := again(d.ctx, func() (Record, error) { return d.a.FetchAhaRecord(d.ctx, req) })
+	if err == nil && d.idleClose > 0 {
+		var created struct {
+			At time.Time `json:"created_at"`
+		}
+		// Unreadable or absent: assume old (a look-up costs one call).
+		d.old = json.Unmarshal(rec.JSON, &created) != nil || created.At.IsZero() || time.Since(created.At) > d.idleClose
+	}
+	return rec, err
 }
+
+func (d *directCalls) MayHaveBeenLinked() bool { return d.old }
 
 func (d *directCalls) RouteRecord(req RouteRecordRequest) (RouteChoice, error) {
 	return d.a.RouteRecord(d.ctx, req)

@@ -339,3 +339,37 @@ func TestRetriedAttemptUpdatesTheFeedbackItAdopts(t *testing.T) {
 	require.NoError(t, again.Sync(&directCalls{a: r.acts, ctx: context.Background()}, routes, 4))
 	assert.Equal(t, retried.Writes, again.Writes, "in step: the next sync writes nothing")
 }
+
+// A record's run closed for being idle and Redis then lost what it kept
+// (FLUSHALL, an instance without persistence): the next change's run has no
+// links. A record older than sync.idle_close may have had such a run, so it
+// looks its feedback up by reference before creating (with a lookup
+// configured): the change updates the feedback, never creates a second.
+func TestRecordOlderThanIdleCloseLooksUpBeforeCreating(t *testing.T) {
+	r, id := newSyncRig(t, 5*time.Second)
+	r.acts.Memo = mapMemo{}
+	cfg := r.acts.config()
+	cfg.Sync.IdleClose = time.Millisecond // every record is older than that
+	first, err := r.sync(RecordSync{Kind: "idea", AhaID: id})
+	require.NoError(t, err)
+	require.Len(t, r.cc.FeedbackList(), 1)
+	require.NoError(t, r.aha.UpdateIdea(id, map[string]any{"name": "Export hangs on big projects"}))
+
+	// Its links are gone (no memo, no state): the next run starts from nothing.
+	res, err := r.sync(RecordSync{Kind: "idea", AhaID: id})
+	require.NoError(t, err)
+	require.Nil(t, res.Failure)
+	assert.Len(t, r.cc.FeedbackList(), 1, "found by its reference, not created again")
+	assert.Equal(t, first.Record.Links[0].FeedbackID, res.Record.Links[0].FeedbackID)
+
+	// A record younger than idle_close cannot have had an idle-closed run:
+	// no look-up before its first create.
+	cfg.Sync.IdleClose = time.Hour
+	fresh, err := r.aha.CreateIdea("PRJ1", map[string]any{"name": "New today"})
+	require.NoError(t, err)
+	before := r.cc.Requests().Total
+	_, err = r.sync(RecordSync{Kind: "idea", AhaID: fresh.ID})
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, r.cc.Requests().Total-before, "the create alone: no look-up for a record younger than idle_close")
+	assert.Len(t, r.cc.FeedbackList(), 2)
+}

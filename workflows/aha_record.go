@@ -305,6 +305,9 @@ func (c stepCalls) NotifyDestroyed(summary string, req activities.DestroyRequest
 	return workflow.ExecuteActivity(c.s.callOpts(c.ctx, summary), a.NotifyDestroyed, req).Get(c.ctx, nil)
 }
 
+// MayHaveBeenLinked: runs of version ≤ 3 never closed for being idle.
+func (c stepCalls) MayHaveBeenLinked() bool { return false }
+
 func (c stepCalls) FromAhaStatus() bool {
 	return workflow.GetVersion(c.ctx, "from-aha-status", workflow.DefaultVersion, 1) != workflow.DefaultVersion
 }
