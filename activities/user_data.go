@@ -156,17 +156,14 @@ func (a *Activities) PostUserData(ctx context.Context, req PostUserDataRequest) 
 		// snapshot may be older than it; read Aha! afresh.
 		return PostUserDataResult{Stale: true}, nil
 	}
-	now := req.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	res, write, next := req.Decide(kept, now)
+	res, write, next := req.Decide(kept, time.Now())
 	if write {
 		var err error
 		if res, err = a.postUserDataOnce(ctx, ud, req); err != nil || res.UnknownUser {
 			res.Kept = err == nil && canKeep // nothing written, nothing new to keep
 			return res, err
 		}
+		next.WrittenAt = time.Now() // when Centercode took it (a wait for the budget came first)
 	}
 	res.Kept = canKeep && a.keepPerson(ctx, req.Email, kept, next)
 	return res, nil
@@ -184,7 +181,7 @@ type PersonKept struct {
 
 // Decide is a Remember write's decision, at now, from what this run (Last*)
 // and earlier runs (kept) know: nothing written (res says Stale, Unchanged,
-// or WaitUntil: an earlier run wrote inside the coalescing window) or write;
+// or Wait: an earlier run wrote inside the coalescing window) or write;
 // next is what to keep afterwards.
 func (req PostUserDataRequest) Decide(kept PersonKept, now time.Time) (res PostUserDataResult, write bool, next PersonKept) {
 	known := PersonKept{Hash: req.LastHash, FetchedAt: req.LastFetchedAt}
@@ -201,7 +198,7 @@ func (req PostUserDataRequest) Decide(kept PersonKept, now time.Time) (res PostU
 		return PostUserDataResult{Stale: true}, false, kept // never written over newer data
 	}
 	if until := kept.WrittenAt.Add(req.Window); req.Window > 0 && now.Before(until) {
-		return PostUserDataResult{WaitUntil: until}, false, kept
+		return PostUserDataResult{Wait: until.Sub(now)}, false, kept
 	}
 	next.WrittenAt = now
 	return PostUserDataResult{}, true, next

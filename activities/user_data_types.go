@@ -76,11 +76,8 @@ type PostUserDataRequest struct {
 	FetchedAt time.Time `json:"fetched_at,omitempty"`
 	Fresh     bool      `json:"fresh,omitempty"`
 	// Window is the coalescing window (sync.debounce): an earlier run's
-	// write inside it is waited out (WaitUntil), one write per window.
+	// write inside it is waited out (Wait), one write per window.
 	Window time.Duration `json:"window,omitempty"`
-	// Now is workflow time: the window is decided on the clock its timer
-	// waits on, not the worker's (a lagging worker would never see it end).
-	Now time.Time `json:"now,omitempty"`
 }
 
 // PostUserDataResult says what the listener did.
@@ -98,9 +95,11 @@ type PostUserDataResult struct {
 	// Kept: Redis holds what was written (hash and read time), so the
 	// person's workflow may complete; its next run decides from it.
 	Kept bool `json:"kept,omitempty"`
-	// WaitUntil: an earlier run wrote within the coalescing window; nothing
-	// written, sync again then.
-	WaitUntil time.Time `json:"wait_until,omitempty"`
+	// Wait: an earlier run wrote within the coalescing window; nothing
+	// written, sync again after this long. A duration, not an instant: the
+	// workflow's timer runs on the server's clock, which the worker's may
+	// not match, but both measure the same durations.
+	Wait time.Duration `json:"wait,omitempty"`
 }
 
 // ResolvePeopleRequest turns Aha! people audits (idea user, portal user or

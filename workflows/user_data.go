@@ -56,9 +56,9 @@ type person struct {
 	kept   bool          // Redis holds the last sync's outcome: the run may complete
 	// fetched: the data the sync maps was read afresh (not a snapshot).
 	fetched bool
-	// waitUntil: the last sync wrote nothing because an earlier run wrote
-	// inside the coalescing window; the next sync waits until then.
-	waitUntil time.Time
+	// wait: the last sync wrote nothing because an earlier run wrote
+	// inside the coalescing window; the next sync waits that long.
+	wait time.Duration
 }
 
 // status is the entity loop's view of the person.
@@ -137,14 +137,14 @@ func (s *person) sync(ctx workflow.Context) (finished bool) {
 	s.Syncs++
 	s.SyncState = contract.StateSyncing
 	s.SkippedReason = ""
-	s.kept, s.waitUntil = false, time.Time{}
+	s.kept, s.wait = false, 0
 	err := s.syncOnce(ctx)
 	s.LastSync = workflow.Now(ctx)
 	switch {
-	case err == nil && !s.waitUntil.IsZero():
+	case err == nil && s.wait > 0:
 		s.Pending = true
-		s.LastSync = s.waitUntil.Add(-window(s.window)) // the loop waits out the window from there
-		return false                                    // still syncing: no upsert for a wait
+		s.LastSync = s.LastSync.Add(s.wait - window(s.window)) // the loop waits s.wait from now
+		return false                                           // still syncing: no upsert for a wait
 	case err != nil:
 		s.SyncState = contract.StateParked
 		s.ParkedReason = reason(err)
@@ -182,15 +182,15 @@ func (s *person) syncOnce(ctx workflow.Context) error {
 			s.Unchanged++
 			return nil // Centercode already holds exactly this: no write
 		}
-		req.Window, req.Now = window(s.window), workflow.Now(ctx)
+		req.Window = window(s.window)
 		res, err := s.write(ctx, body, req)
 		switch {
 		case err != nil:
 			return err
-		case !res.WaitUntil.IsZero():
+		case res.Wait > 0:
 			// An earlier run wrote inside the window: sync again once it
 			// passed (what arrives meanwhile coalesces), from this data.
-			s.waitUntil = res.WaitUntil
+			s.wait = res.Wait
 			s.LastFetchedAt = req.LastFetchedAt // not applied
 			if s.fetched {
 				s.NeedFetch = true
@@ -279,9 +279,9 @@ func (s *person) write(ctx workflow.Context, body activities.UserDataBody, req a
 		s.NeedFetch = true
 		return res, err
 	}
-	s.kept = res.Kept && res.WaitUntil.IsZero() && !res.Stale
+	s.kept = res.Kept && res.Wait == 0 && !res.Stale
 	switch {
-	case res.Stale, !res.WaitUntil.IsZero():
+	case res.Stale, res.Wait > 0:
 		return res, nil
 	case res.Unchanged:
 		s.Unchanged++

@@ -110,11 +110,7 @@ func (s *UserDataSuite) setup(cfg *mapping.Config) {
 			if req.Remember { // as PostUserData decides, from what Redis holds (s.kept)
 				s.mu.Lock()
 				s.decides++
-				now := req.Now
-				if now.IsZero() { // as PostUserData: its own clock when the workflow sends none
-					now = s.env.Now().Add(-s.lag)
-				}
-				skip, write, n := req.Decide(s.kept, now)
+				skip, write, n := req.Decide(s.kept, s.env.Now().Add(-s.lag)) // on the worker's clock, as PostUserData
 				if !write && s.keeps {
 					s.kept, skip.Kept = n, true
 				}
