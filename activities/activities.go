@@ -312,6 +312,9 @@ func (a *Activities) submitFeedback(ctx context.Context, req SubmitRequest, retr
 
 	lookup := cfg.Centercode.Lookup.URL.Value()
 	if retried && req.Reference != "" && lookup != "" {
+		if req.Uncertain {
+			return SubmitResult{}, sharedReference(ft.Name, req.Reference, req.Reference)
+		}
 		found, err := a.Centercode.LookupByReference(ctx, lookup, cfg.Centercode.Lookup.Param, req.Reference)
 		if err != nil {
 			return SubmitResult{}, Classify(fmt.Sprintf("look up %s feedback %s before re-creating", ft.Name, req.Reference), err)

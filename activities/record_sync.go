@@ -181,8 +181,12 @@ func (r *RecordSync) write(c RecordCalls, version int, ft string, m Mapped, link
 	if (link.FeedbackID != "" || link.MaybeCreated) && link.LastHash == m.Hash {
 		return nil // nothing changed on the Centercode side: no write
 	}
-	if version >= 4 && link.FeedbackID == "" && !link.MaybeCreated && c.MayHaveBeenLinked() {
+	if version >= 4 && link.FeedbackID == "" && !link.MaybeCreated && m.Reference != "" && c.MayHaveBeenLinked() {
 		link.MaybeCreated = true // look it up before creating: never a second feedback
+	}
+	uncertain := version >= 4 && r.uncertainElsewhere(ft)
+	if link.FeedbackID == "" && link.MaybeCreated && uncertain {
+		return sharedReference(ft, r.Label(), m.Reference)
 	}
 	if link.FeedbackID == "" && link.MaybeCreated {
 		// An earlier create may have committed: find it before writing.
@@ -193,7 +197,7 @@ func (r *RecordSync) write(c RecordCalls, version int, ft string, m Mapped, link
 			return nil
 		}
 	}
-	req := SubmitRequest{FeedbackType: ft, FeedbackID: link.FeedbackID, Body: m.Body, Reference: m.Reference, Except: r.linkedElsewhere(ft)}
+	req := SubmitRequest{FeedbackType: ft, FeedbackID: link.FeedbackID, Body: m.Body, Reference: m.Reference, Except: r.linkedElsewhere(ft), Uncertain: uncertain}
 	if link.IDUnknown {
 		req.FeedbackID = ""
 	}
@@ -343,6 +347,26 @@ func (r *RecordSync) linkedElsewhere(feedbackType string) []string {
 		}
 	}
 	return ids
+}
+
+// uncertainElsewhere: another type's create for the record may have
+// committed and its feedback id is unknown.
+func (r *RecordSync) uncertainElsewhere(feedbackType string) bool {
+	for _, l := range r.Links {
+		if l.FeedbackType != feedbackType && l.FeedbackID == "" && (l.MaybeCreated || l.IDUnknown) {
+			return true
+		}
+	}
+	return false
+}
+
+// sharedReference parks a record when a look-up by reference cannot tell
+// one type's feedback from another's.
+func sharedReference(ft, label, ref string) error {
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+		"%s feedback for %s may have been created already, and so may another feedback type's: they share the reference %q, "+
+			"so a look-up cannot tell whose feedback it finds — look in Centercode for feedback with that reference, "+
+			"then send retry (with {\"create\": true} if there is none of this type)", ft, label, ref), ErrTypeAmbiguous, nil)
 }
 
 // Label names the record in summaries and logs: its kind and reference.

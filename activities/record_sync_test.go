@@ -373,3 +373,68 @@ func TestRecordOlderThanIdleCloseLooksUpBeforeCreating(t *testing.T) {
 	assert.EqualValues(t, 1, r.cc.Requests().Total-before, "the create alone: no look-up for a record younger than idle_close")
 	assert.Len(t, r.cc.FeedbackList(), 2)
 }
+
+// An Aha! record older than sync.idle_close whose (second) feedback type has
+// no external_reference: nothing was ever created, yet the precautionary
+// look-up failed non-retryably and the create never happened (the record
+// parked; found by review): with no reference there is nothing to look up.
+func TestOldRecordOfATypeWithoutExternalReferenceIsCreated(t *testing.T) {
+	r, id := newSyncRig(t, 5*time.Second)
+	b, err := os.ReadFile(filepath.Join("..", "examples", "ahacc.yaml"))
+	require.NoError(t, err)
+	y := strings.Replace(string(b), "\n  features:\n", "\n  requests:\n    source_url: ${CC_REQUESTS_SOURCE_URL}\n    record_types: [idea]\n    default_submitter: ada@example.com\n"+
+		"    elements:\n      Title: {path: $.name, required: true}\n\n  features:\n", 1)
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(y), 0o600))
+	vars := map[string]string{"CC_BUGS_SOURCE_URL": r.cc.SourceURL("beta", "bugs"), "CC_REQUESTS_SOURCE_URL": r.cc.SourceURL("beta", "ideas"),
+		"CC_LOOKUP_URL": r.cc.FeedbackURL("beta"), "CC_FEEDBACK_LISTENER_URL": r.cc.ListenerURL("feedback-data"), "CC_PROJECT_KEY": "beta"}
+	cfg, err := mapping.LoadFileWithOptions(p, mapping.LoadOptions{LookupEnv: func(k string) (string, bool) { v, ok := vars[k]; return v, ok }, AllowUnsetEnv: true})
+	require.NoError(t, err)
+	cfg.Sync.IdleClose = time.Millisecond // the idea is older than that
+	r.acts.Configs.Store(cfg)
+	r.acts.Memo = mapMemo{}
+	state := RecordSync{Kind: "idea", AhaID: id}
+	for i := 0; i < 3; i++ {
+		res, err := r.sync(state)
+		require.NoError(t, err, "call %d", i)
+		require.Nil(t, res.Failure)
+		state = res.Record
+		if !res.More {
+			break
+		}
+	}
+	assert.Len(t, r.cc.FeedbackList(), 2, "one feedback per type")
+}
+
+// Two types of one project share the reference; the first type's create
+// was answered without an id and the second's may have committed. A look-up
+// by reference cannot tell whose feedback it finds: the record parks with
+// what to do rather than link (and write) one type's feedback as the
+// other's (found by review).
+func TestLookUpParksWhenAnotherTypesCreateIsUncertain(t *testing.T) {
+	r, id, routes := twoTypeRig(t)
+	rec := RecordSync{Kind: "idea", AhaID: id}
+	require.ErrorIs(t, rec.Sync(&directCalls{a: r.acts, ctx: context.Background()}, routes, 4), errMoreToSync)
+	require.NoError(t, rec.Sync(&directCalls{a: r.acts, ctx: context.Background()}, routes, 4))
+	list := r.cc.FeedbackList()
+	require.Len(t, list, 2)
+	rec.Links[0].FeedbackID, rec.Links[0].MaybeCreated = "", true
+	rec.Links[1].FeedbackID, rec.Links[1].MaybeCreated, rec.Links[1].LastHash = "", true, ""
+	for _, retried := range []bool{false, true} {
+		err := rec.Sync(&directCalls{a: r.acts, ctx: context.Background(), retried: retried}, routes, 4)
+		ae := appErr(t, err)
+		assert.Equal(t, ErrTypeAmbiguous, ae.Type(), ae.Message())
+		assert.True(t, ae.NonRetryable())
+		assert.Contains(t, ae.Message(), "share the reference")
+	}
+	assert.Empty(t, r.cc.FeedbackList()[0].CustomData, "nothing of one type written into the other's feedback")
+	assert.Empty(t, r.cc.FeedbackList()[1].CustomData)
+	assert.Len(t, r.cc.FeedbackList(), 2)
+
+	// A retried attempt creating the first type while the second's create is
+	// uncertain would look up by the shared reference before creating: parks.
+	rec.Links = []Link{{FeedbackType: rec.Links[1].FeedbackType, MaybeCreated: true}}
+	ae := appErr(t, rec.Sync(&directCalls{a: r.acts, ctx: context.Background(), retried: true}, routes, 4))
+	assert.Equal(t, ErrTypeAmbiguous, ae.Type(), ae.Message())
+	assert.Len(t, r.cc.FeedbackList(), 2, "nothing created, nothing adopted")
+}

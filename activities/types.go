@@ -85,6 +85,10 @@ type SubmitRequest struct {
 	// by reference must not take for this type's (types of one project
 	// share the reference).
 	Except []string `json:"except,omitempty"`
+	// Uncertain: another type's create may have committed, id unknown; a
+	// look-up by the shared reference could take its feedback for this
+	// type's, so a retried create parks instead of looking up.
+	Uncertain bool `json:"uncertain,omitempty"`
 }
 
 // SubmitResult says what the submit did.
