@@ -197,7 +197,8 @@ func (req PostUserDataRequest) Decide(kept PersonKept, now time.Time) (res PostU
 	if !req.Fresh && !known.FetchedAt.IsZero() && !req.FetchedAt.After(known.FetchedAt) {
 		return PostUserDataResult{Stale: true}, false, kept // never written over newer data
 	}
-	if until := kept.WrittenAt.Add(req.Window); req.Window > 0 && now.Before(until) {
+	// Another run's write: wait out its window (a run spaces its own).
+	if until := kept.WrittenAt.Add(req.Window); req.Window > 0 && req.LastHash == "" && now.Before(until) {
 		return PostUserDataResult{Wait: until.Sub(now)}, false, kept
 	}
 	next.WrittenAt = now

@@ -220,3 +220,21 @@ func TestPostUserDataRemembersAcrossRuns(t *testing.T) {
 	assert.Equal(t, PostUserDataResult{}, res, "a fresh read is written")
 	assert.EqualValues(t, 4, posts.Load())
 }
+
+// The coalescing window across runs is PostUserData's to keep; within a run
+// the workflow's loop spaces its own writes (from the sync's start), so a
+// run that wrote already is not answered Wait for the time Centercode took
+// to answer its last write (an extra timer and Aha! read; found by review).
+func TestDecideWaitsOnlyForAnotherRunsWrite(t *testing.T) {
+	now := time.Date(2026, 12, 6, 1, 0, 0, 0, time.UTC)
+	kept := PersonKept{Hash: "h1", FetchedAt: now.Add(-3 * time.Second), WrittenAt: now.Add(-1800 * time.Millisecond)}
+	req := PostUserDataRequest{Remember: true, Hash: "h2", FetchedAt: now, Fresh: true, Window: 2 * time.Second}
+	res, write, _ := req.Decide(kept, now)
+	assert.False(t, write)
+	assert.Equal(t, 200*time.Millisecond, res.Wait, "a new run waits out the last run's window")
+
+	req.LastHash, req.LastFetchedAt = "h1", kept.FetchedAt // this run wrote h1 itself
+	res, write, next := req.Decide(kept, now)
+	assert.True(t, write, "its own loop spaced this sync: %+v", res)
+	assert.Equal(t, now, next.WrittenAt)
+}
