@@ -248,21 +248,33 @@ func TestRetriedSecondTypeDoesNotAdoptTheFirstTypesFeedback(t *testing.T) {
 // project, both with the Aha reference as external reference.
 func twoTypeRig(t *testing.T) (*syncRig, string, Routes) {
 	r, id := newSyncRig(t, 5*time.Second)
+	r.acts.Configs.Store(twoTypeConfig(t, r, true))
+	routes, _ := r.acts.RoutesFor(context.Background(), RoutesRequest{Kind: "idea"})
+	require.Len(t, routes.FeedbackTypes, 2)
+	require.False(t, routes.ByContent)
+	return r, id, routes
+}
+
+// twoTypeConfig is the example config with a second type, requests, fed by
+// ideas into the same project; withRef gives it the Aha reference as its
+// external reference.
+func twoTypeConfig(t *testing.T, r *syncRig, withRef bool) *mapping.Config {
 	b, err := os.ReadFile(filepath.Join("..", "examples", "ahacc.yaml"))
 	require.NoError(t, err)
-	y := strings.Replace(string(b), "\n  features:\n", "\n  requests:\n    source_url: ${CC_REQUESTS_SOURCE_URL}\n    record_types: [idea]\n    external_reference: Aha Reference\n    default_submitter: ada@example.com\n"+
-		"    elements:\n      Title: {path: $.name, required: true}\n      Aha Reference: {path: [$.reference_num, $.id], required: true}\n\n  features:\n", 1)
+	requests := "\n  requests:\n    source_url: ${CC_REQUESTS_SOURCE_URL}\n    record_types: [idea]\n    default_submitter: ada@example.com\n" +
+		"    elements:\n      Title: {path: $.name, required: true}\n"
+	if withRef {
+		requests = strings.Replace(requests, "    default_submitter", "    external_reference: Aha Reference\n    default_submitter", 1) +
+			"      Aha Reference: {path: [$.reference_num, $.id], required: true}\n"
+	}
+	y := strings.Replace(string(b), "\n  features:\n", requests+"\n  features:\n", 1)
 	p := filepath.Join(t.TempDir(), "c.yaml")
 	require.NoError(t, os.WriteFile(p, []byte(y), 0o600))
 	vars := map[string]string{"CC_BUGS_SOURCE_URL": r.cc.SourceURL("beta", "bugs"), "CC_REQUESTS_SOURCE_URL": r.cc.SourceURL("beta", "ideas"),
 		"CC_LOOKUP_URL": r.cc.FeedbackURL("beta"), "CC_FEEDBACK_LISTENER_URL": r.cc.ListenerURL("feedback-data"), "CC_PROJECT_KEY": "beta"}
 	cfg, err := mapping.LoadFileWithOptions(p, mapping.LoadOptions{LookupEnv: func(k string) (string, bool) { v, ok := vars[k]; return v, ok }, AllowUnsetEnv: true})
 	require.NoError(t, err)
-	r.acts.Configs.Store(cfg)
-	routes, _ := r.acts.RoutesFor(context.Background(), RoutesRequest{Kind: "idea"})
-	require.Len(t, routes.FeedbackTypes, 2)
-	require.False(t, routes.ByContent)
-	return r, id, routes
+	return cfg
 }
 
 // destroyCalls notify through fail (nil: success) and count per feedback.
@@ -380,16 +392,7 @@ func TestRecordOlderThanIdleCloseLooksUpBeforeCreating(t *testing.T) {
 // parked; found by review): with no reference there is nothing to look up.
 func TestOldRecordOfATypeWithoutExternalReferenceIsCreated(t *testing.T) {
 	r, id := newSyncRig(t, 5*time.Second)
-	b, err := os.ReadFile(filepath.Join("..", "examples", "ahacc.yaml"))
-	require.NoError(t, err)
-	y := strings.Replace(string(b), "\n  features:\n", "\n  requests:\n    source_url: ${CC_REQUESTS_SOURCE_URL}\n    record_types: [idea]\n    default_submitter: ada@example.com\n"+
-		"    elements:\n      Title: {path: $.name, required: true}\n\n  features:\n", 1)
-	p := filepath.Join(t.TempDir(), "c.yaml")
-	require.NoError(t, os.WriteFile(p, []byte(y), 0o600))
-	vars := map[string]string{"CC_BUGS_SOURCE_URL": r.cc.SourceURL("beta", "bugs"), "CC_REQUESTS_SOURCE_URL": r.cc.SourceURL("beta", "ideas"),
-		"CC_LOOKUP_URL": r.cc.FeedbackURL("beta"), "CC_FEEDBACK_LISTENER_URL": r.cc.ListenerURL("feedback-data"), "CC_PROJECT_KEY": "beta"}
-	cfg, err := mapping.LoadFileWithOptions(p, mapping.LoadOptions{LookupEnv: func(k string) (string, bool) { v, ok := vars[k]; return v, ok }, AllowUnsetEnv: true})
-	require.NoError(t, err)
+	cfg := twoTypeConfig(t, r, false)
 	cfg.Sync.IdleClose = time.Millisecond // the idea is older than that
 	r.acts.Configs.Store(cfg)
 	r.acts.Memo = mapMemo{}
