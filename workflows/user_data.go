@@ -26,7 +26,9 @@ const personSeenLimit = 500
 // window (sync.debounce), hydrate (or take a newer snapshot) → map → write the
 // whole group only when its hash changed. An unknown Centercode user is
 // skipped (counted) or parks, per user_data.on_unknown_user; permanent errors
-// (403, …) park until an operator sends retry or skip.
+// (403, …) park until an operator sends retry or skip. Runs of version
+// person-close-when-synced complete once synced, what the next run needs kept
+// in Redis by the write (see activities.PostUserData).
 func UserDataWorkflow(ctx workflow.Context, in UserDataInput) error {
 	email := contract.NormalizeEmail(in.Email)
 	s := &person{UserDataState: carriedOr(in.Carried,
@@ -158,7 +160,9 @@ func (s *person) sync(ctx workflow.Context) (finished bool) {
 }
 
 // syncOnce reads the user-data routes, takes the person's data (read afresh
-// or the newest snapshot), maps it and writes it when it changed.
+// or the newest snapshot), maps it and writes it when it changed. Runs that
+// complete let the write decide (Unchanged, Stale: read afresh once, Wait:
+// another run's window is not over).
 func (s *person) syncOnce(ctx workflow.Context) error {
 	if err := s.loadRoutes(ctx); err != nil {
 		return err
@@ -189,7 +193,8 @@ func (s *person) syncOnce(ctx workflow.Context) error {
 			return err
 		case res.Wait > 0:
 			// An earlier run wrote inside the window: sync again once it
-			// passed (what arrives meanwhile coalesces), from this data.
+			// passed (what arrives meanwhile coalesces) — from this snapshot,
+			// or from a new read.
 			s.wait = res.Wait
 			s.LastFetchedAt = req.LastFetchedAt // not applied
 			if s.fetched {
