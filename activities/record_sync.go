@@ -519,9 +519,9 @@ type directCalls struct {
 	retried bool // an earlier attempt may have sent a create or a comment
 	created bool // this call sent its one create
 	// idleClose is the config's sync.idle_close when runs close (Redis) and
-	// a lookup is configured; old: the fetched record is older than that.
+	// a lookup is configured; record is the one fetched last.
 	idleClose time.Duration
-	old       bool
+	record    []byte
 }
 
 // errMoreToSync stops a SyncRecord call before its second create.
@@ -532,17 +532,21 @@ func (d *directCalls) Info(msg string, kv ...any) { d.a.Logger.Info(msg, kv...) 
 
 func (d *directCalls) Fetch(_ string, req FetchRequest) (Record, error) {
 	rec, err := again(d.ctx, func() (Record, error) { return d.a.FetchAhaRecord(d.ctx, req) })
-	if err == nil && d.idleClose > 0 {
-		var created struct {
-			At time.Time `json:"created_at"`
-		}
-		// Unreadable or absent: assume old (a look-up costs one call).
-		d.old = json.Unmarshal(rec.JSON, &created) != nil || created.At.IsZero() || time.Since(created.At) > d.idleClose
-	}
+	d.record = rec.JSON
 	return rec, err
 }
 
-func (d *directCalls) MayHaveBeenLinked() bool { return d.old }
+// MayHaveBeenLinked reads the record's created_at only when asked (before a
+// first create); unreadable or absent counts as old (a look-up costs one call).
+func (d *directCalls) MayHaveBeenLinked() bool {
+	if d.idleClose <= 0 {
+		return false
+	}
+	var created struct {
+		At time.Time `json:"created_at"`
+	}
+	return json.Unmarshal(d.record, &created) != nil || created.At.IsZero() || time.Since(created.At) > d.idleClose
+}
 
 func (d *directCalls) RouteRecord(req RouteRecordRequest) (RouteChoice, error) {
 	return d.a.RouteRecord(d.ctx, req)
