@@ -56,8 +56,6 @@ type person struct {
 	window time.Duration // the config's coalescing window (sync.debounce)
 	closes bool          // runs of version person-close-when-synced
 	kept   bool          // Redis holds the last sync's outcome: the run may complete
-	// fetched: the data the sync maps was read afresh (not a snapshot).
-	fetched bool
 	// wait: the last sync wrote nothing because an earlier run wrote
 	// inside the coalescing window; the next sync waits that long.
 	wait time.Duration
@@ -168,12 +166,13 @@ func (s *person) syncOnce(ctx workflow.Context) error {
 		return err
 	}
 	for try := 0; ; try++ {
-		req := activities.PostUserDataRequest{Remember: s.closes, LastHash: s.LastHash, LastFetchedAt: s.LastFetchedAt}
-		record, mapped, err := s.record(ctx)
+		fresh := s.NeedFetch || len(s.Snapshot) == 0
+		req := activities.PostUserDataRequest{Remember: s.closes, LastHash: s.LastHash, LastFetchedAt: s.LastFetchedAt, Fresh: fresh}
+		record, mapped, err := s.record(ctx, fresh)
 		if err != nil {
 			return err
 		}
-		req.Fresh, req.FetchedAt = s.fetched, s.LastFetchedAt
+		req.FetchedAt = s.LastFetchedAt
 		var body activities.UserDataBody
 		if mapped != nil {
 			body = *mapped
@@ -197,7 +196,7 @@ func (s *person) syncOnce(ctx workflow.Context) error {
 			// or from a new read.
 			s.wait = res.Wait
 			s.LastFetchedAt = req.LastFetchedAt // not applied
-			if s.fetched {
+			if fresh {
 				s.NeedFetch = true
 			} else {
 				s.Snapshot, s.SnapshotAt = record, req.FetchedAt
@@ -230,13 +229,11 @@ func (s *person) loadRoutes(ctx workflow.Context) error {
 	return nil
 }
 
-// record is what to map: Aha! read afresh, or the newest snapshot. With
-// neither (a first event without a snapshot), read. A read by runs of
-// version 1 ("person-hydrate-maps") comes back mapped: history keeps the
-// body written and its hash, not the person's record.
-func (s *person) record(ctx workflow.Context) ([]byte, *activities.UserDataBody, error) {
-	s.fetched = s.NeedFetch || len(s.Snapshot) == 0
-	if !s.fetched {
+// record is what to map: Aha! read afresh (fresh), or the newest snapshot.
+// A read by runs of version 1 ("person-hydrate-maps") comes back mapped:
+// history keeps the body written and its hash, not the person's record.
+func (s *person) record(ctx workflow.Context, fresh bool) ([]byte, *activities.UserDataBody, error) {
+	if !fresh {
 		record := s.Snapshot
 		s.InAha = true
 		s.LastFetchedAt = s.SnapshotAt
@@ -276,10 +273,7 @@ func (s *person) record(ctx workflow.Context) ([]byte, *activities.UserDataBody,
 // activity and retries the same way; the write ledger keeps it to one write
 // per step when the task is run again (see activities.PostUserData).
 func (s *person) write(ctx workflow.Context, body activities.UserDataBody, req activities.PostUserDataRequest) (res activities.PostUserDataResult, err error) {
-	req.Email, req.Body, req.Step = body.Email, body.Body, s.Syncs
-	if s.closes {
-		req.Hash = body.Hash
-	}
+	req.Email, req.Body, req.Hash, req.Step = body.Email, body.Body, body.Hash, s.Syncs
 	if err := workflow.ExecuteLocalActivity(s.writeOpts(ctx, "write user data for "+s.Email), a.PostUserData, req).Get(ctx, &res); err != nil {
 		s.NeedFetch = true
 		return res, err
