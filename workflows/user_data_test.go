@@ -68,9 +68,6 @@ type UserDataSuite struct {
 	// workflow time; decides counts its decisions.
 	lag     time.Duration
 	decides int
-	// postLatency: how long Centercode took to answer a write (PostUserData
-	// keeps the time after it).
-	postLatency time.Duration
 }
 
 func TestUserDataSuite(t *testing.T) { suite.Run(t, new(UserDataSuite)) }
@@ -122,7 +119,6 @@ func (s *UserDataSuite) setup(cfg *mapping.Config) {
 					return skip, nil
 				}
 				next = n
-				next.WrittenAt = next.WrittenAt.Add(s.postLatency)
 			}
 			res, err := s.postFn(req)
 			if req.Remember && err == nil && s.keeps {
