@@ -253,6 +253,12 @@ func (a *Activities) postUserDataOnce(ctx context.Context, ud *mapping.UserData,
 	if a.Writes != nil && req.Step > 0 {
 		we := activity.GetInfo(ctx).WorkflowExecution
 		id = fmt.Sprintf("%s:%s:%d", we.ID, we.RunID, req.Step)
+		if req.Hash != "" {
+			// A task run again may map newer data into the same step (its
+			// completion refused for a signal that came meanwhile): that
+			// body is another write.
+			id += ":" + req.Hash
+		}
 		state, o, err := a.Writes.Claim(ctx, ledgerSource, id)
 		switch {
 		case err != nil: // the write matters more than its ledger

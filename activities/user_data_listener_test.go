@@ -103,17 +103,22 @@ func TestPostUserDataWriteLedger(t *testing.T) {
 
 	require.NoError(t, post(2))
 	assert.EqualValues(t, 2, posts.Load(), "a new step writes")
+	// The task run again with a signal more (its completion was refused for
+	// it) maps newer data into the same step: that body is written too.
+	_, err = env.ExecuteActivity(acts.PostUserData, PostUserDataRequest{Email: "ada@example.com", Body: []byte(`{"email":"ada@example.com","name":"Ada King"}`), Hash: "newer", Step: 2})
+	require.NoError(t, err)
+	assert.EqualValues(t, 3, posts.Load(), "step 2 again with another body writes it")
 
 	answer.Store(http.StatusServiceUnavailable)
 	require.Error(t, post(3))
 	require.NoError(t, post(3), "the retry after a failed attempt")
 	require.NoError(t, post(3))
-	assert.EqualValues(t, 4, posts.Load(), "step 3: a failed and a written attempt, then nothing")
+	assert.EqualValues(t, 5, posts.Load(), "step 3: a failed and a written attempt, then nothing")
 
 	answer.Store(http.StatusNotFound) // unknown user: nothing stored, nothing confirmed
 	require.NoError(t, post(4))
 	require.NoError(t, post(4))
-	assert.EqualValues(t, 6, posts.Load(), "an unknown user's step is asked again")
+	assert.EqualValues(t, 7, posts.Load(), "an unknown user's step is asked again")
 
 	st, _, err := ledger.Claim(context.Background(), "userdata", stepKey+":5")
 	require.NoError(t, err)
@@ -121,15 +126,15 @@ func TestPostUserDataWriteLedger(t *testing.T) {
 	ae := appErr(t, post(5))
 	assert.Equal(t, ErrTypeWriteInFlight, ae.Type())
 	assert.False(t, ae.NonRetryable(), "retried until the other attempt ends or its claim expires")
-	assert.EqualValues(t, 6, posts.Load(), "no write while another attempt holds the step")
+	assert.EqualValues(t, 7, posts.Load(), "no write while another attempt holds the step")
 
 	require.NoError(t, post(0))
 	require.NoError(t, post(0))
-	assert.EqualValues(t, 8, posts.Load(), "step 0 (histories from before the ledger): no ledger")
+	assert.EqualValues(t, 9, posts.Load(), "step 0 (histories from before the ledger): no ledger")
 
 	acts.Writes = dedup.New(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1}), time.Minute, prefix)
 	require.NoError(t, post(6), "Redis down: the write still goes")
-	assert.EqualValues(t, 9, posts.Load())
+	assert.EqualValues(t, 10, posts.Load())
 }
 
 // ledgerRedis is the real Redis CI starts (REDIS_TEST_URL, default
